@@ -1,0 +1,59 @@
+# s390x.vfio_ap — one entry point for people and CI.
+#   make demo    set up, then run the main job on the bundled simulated fleet
+#   make test    everything a change must pass (unit, simulator, integration)
+#   make bench   benchmarks (figures, never pass/fail on time)
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+ROOT := $(CURDIR)
+VENV := $(ROOT)/.venv
+PY := $(VENV)/bin/python
+PYENV_ROOT ?= /root/.pyenv
+# Python 3.11 for the controller venv: the pyenv build if present, else python3.11, else python3.
+BASE_PYTHON ?= $(firstword $(wildcard $(PYENV_ROOT)/versions/3.11*/bin/python3.11) $(shell command -v python3.11) $(shell command -v python3))
+COLLECTIONS := $(ROOT)/.collections
+COLL_LINK := $(COLLECTIONS)/ansible_collections/s390x/vfio_ap
+BUILD := $(ROOT)/build
+PYTEST_ARGS ?=
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export ANSIBLE_PYTHON_INTERPRETER := $(PY)
+export PYTHONPATH := $(COLLECTIONS):$(ROOT)/tests
+export ANSIBLE_NOCOLOR := 1
+export ANSIBLE_DEPRECATION_WARNINGS := 0
+
+.PHONY: help venv collection system-deps demo test test-unit bench clean
+
+help:
+	@echo "make demo | test | bench | sanity | lint | docs | build | test-matrix | clean"
+
+$(VENV)/.stamp: tests/requirements/test.txt requirements.txt
+	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r tests/requirements/test.txt -r requirements.txt
+	@touch $@
+
+venv: $(VENV)/.stamp
+
+# The collection is "installed" by a link from a collections path inside the tree to the checkout.
+collection: venv
+	@mkdir -p $(dir $(COLL_LINK))
+	@test -L $(COLL_LINK) || ln -sfn ../../.. $(COLL_LINK)
+
+system-deps:
+	@bash tests/bootstrap-system.sh
+
+demo: collection
+	@bash tests/demo.sh
+
+test: collection system-deps
+	$(PY) -m pytest -p no:cacheprovider -n 2 tests $(PYTEST_ARGS)
+
+test-unit: collection
+	$(PY) -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
+
+bench: collection system-deps
+	$(PY) tests/bench/run.py
+
+clean:
+	rm -rf $(VENV) $(COLLECTIONS) $(BUILD) tests/output .pytest_cache
+
+-include mk/*.mk

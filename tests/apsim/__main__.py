@@ -1,0 +1,77 @@
+"""Command line of the AP host simulator: ``python -m apsim COMMAND ...`` (PYTHONPATH=tests)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import yaml
+
+from .fleet import FleetError, load_fleet
+from .generate import big_host, scale_fleet
+from .render import render_fleet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="apsim", description="Simulated s390 AP bus / vfio_ap hosts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check a fleet file")
+    p.add_argument("fleet")
+
+    p = sub.add_parser("render", help="write each host's tree as plain files under DIR/<host>/")
+    p.add_argument("fleet")
+    p.add_argument("dir")
+    p.add_argument("--host", action="append", help="render only this host (repeatable)")
+
+    p = sub.add_parser("generate", help="write a generated fleet file")
+    p.add_argument("kind", choices=("big-host", "scale"))
+    p.add_argument("output")
+    p.add_argument("--hosts", type=int, default=100)
+    p.add_argument("--mdevs", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+
+    try:
+        from . import live  # the FUSE face; optional so that render works without FUSE installed
+
+        live.add_commands(sub)
+    except ImportError as exc:  # pragma: no cover - reported when a live command is used
+        live_error = str(exc)
+        for name in ("mount", "unmount", "ns-exec"):
+            p = sub.add_parser(name, help=f"unavailable: {live_error}")
+            p.add_argument("args", nargs=argparse.REMAINDER)
+            p.set_defaults(func=lambda _a, e=live_error: _fail(f"apsim: live mount unavailable: {e}"))
+
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "validate":
+            hosts = load_fleet(args.fleet)
+            print(f"{args.fleet}: {len(hosts)} hosts, valid")
+            return 0
+        if args.command == "render":
+            hosts = load_fleet(args.fleet)
+            if args.host:
+                unknown = sorted(set(args.host) - set(hosts))
+                if unknown:
+                    return _fail(f"apsim: {args.fleet}: no host {unknown[0]!r}")
+                hosts = {n: hosts[n] for n in args.host}
+            written = render_fleet(hosts, args.dir)
+            print(f"rendered {len(written)} hosts ({sum(written.values())} entries) under {args.dir}")
+            return 0
+        if args.command == "generate":
+            data = big_host() if args.kind == "big-host" else scale_fleet(args.hosts, args.mdevs, args.seed)
+            with open(args.output, "w") as out:
+                yaml.safe_dump(data, out, sort_keys=False)
+            return 0
+        return args.func(args)
+    except FleetError as exc:
+        return _fail(f"apsim: {exc}")
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The state of one simulated KVM host's AP bus and vfio_ap driver, with the kernel's write semantics.
+
+Every ``write_*``/``store`` method behaves as the kernel's sysfs store handler described in
+shared/spec/kernel-interface.md: it either changes the state completely or raises ``OSError``
+with the kernel's errno and changes nothing. Reads are computed from the state, so derived
+views (queue drivers, ``guest_matrix``, ``status``, ``bindings``) are always consistent.
+"""
+
+from __future__ import annotations
+
+import errno
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import kparse
+
+GENERATIONS = {4: 10, 5: 11, 6: 12, 7: 13, 8: 14}
+MODE_OF_LETTER = {"A": "accel", "C": "cca", "P": "ep11"}
+
+# ap_functions bits (upper 32 bits of TAPQ GR2), spec §2.4
+F_APSC = 0x80000000
+F_MEX4K = 0x40000000
+F_CRT4K = 0x20000000
+F_CCA = 0x10000000
+F_ACCEL = 0x08000000
+F_EP11 = 0x04000000
+F_APXA = 0x02000000
+F_SLCF = 0x01000000
+F_NATIVE = 0x00800000
+F_STATELESS = 0x00400000
+MODE_BIT = {"cca": F_CCA, "accel": F_ACCEL, "ep11": F_EP11}
+# Default facility bits per mode; a fleet file may override a card's 'functions'.
+DEFAULT_FUNCTIONS = {
+    "cca": F_MEX4K | F_CRT4K | F_CCA | F_APXA | F_NATIVE,
+    "accel": F_MEX4K | F_CRT4K | F_ACCEL | F_APXA | F_NATIVE,
+    "ep11": F_EP11 | F_APXA | F_NATIVE,
+}
+
+MAX_INSTANCES = 65536
+FEATURES_BASE = "guest_matrix hotplug ap_config"
+
+
+def err(code: int, text: str) -> OSError:
+    return OSError(code, text)
+
+
+@dataclass
+class Queue:
+    """A queue device (APQN) that exists on the host: card × one of its domains."""
+
+    bs: int = 0
+    online: bool = True  # zcrypt (cex4queue) online flag; meaningful only while bound there
+    mkvps: dict[str, Any] | None = None
+    chkstop: bool = False
+    config: bool = True
+    eio: bool = False  # ap_functions read fails with EIO (TAPQ error)
+
+
+@dataclass
+class Card:
+    id: int
+    type: str  # e.g. CEX8C
+    functions: int
+    raw_hwtype: int
+    queues: dict[int, Queue]
+    online: bool = True
+    config: bool = True
+    chkstop: bool = False
+    serialnr: str = ""
+    depth: int = 8
+    mkvps: dict[str, Any] | None = None
+
+    @property
+    def hwtype(self) -> int:
+        return GENERATIONS[int(self.type[3])]
+
+    @property
+    def mode(self) -> str:
+        return MODE_OF_LETTER[self.type[4]]
+
+    @property
+    def effective_online(self) -> bool:
+        return self.config and not self.chkstop and self.online
+
+
+@dataclass
+class Mdev:
+    uuid: str
+    apm: set[int] = field(default_factory=set)
+    aqm: set[int] = field(default_factory=set)
+    adm: set[int] = field(default_factory=set)
+    guest: str | None = None
+    migratable: int = 0  # series v1 attribute; default 0 at creation
+    migrating: bool = False  # a migration is in progress (v1 EBUSY on 1 -> 0)
+
+
+@dataclass
+class Host:
+    name: str
+    migration: str = "kernel"
+    max_adapter_id: int = 255
+    max_domain_id: int = 84
+    qci_apm: set[int] = field(default_factory=set)
+    qci_aqm: set[int] = field(default_factory=set)
+    qci_adm: set[int] = field(default_factory=set)
+    apmask: set[int] = field(default_factory=lambda: set(range(256)))
+    aqmask: set[int] = field(default_factory=lambda: set(range(256)))
+    vfio_ap_loaded: bool = True
+    bus_present: bool = True
+    bus_features: str = "APSC APXA QACT RC8A"
+    cards: dict[int, Card] = field(default_factory=dict)
+    mdevs: dict[str, Mdev] = field(default_factory=dict)
+    # files outside sys/ (relative path -> text) for the initial tree: mdevctl, libvirt
+    etc_files: dict[str, str] = field(default_factory=dict)
+    ap_domain: int = -1
+    config_time: int = 30
+    poll_thread: int = 0
+    poll_timeout: int = 250000
+    scans: int = 1
+    writes: int = 0  # write attempts to sys/ attributes (successful or refused)
+    log: list[str] = field(default_factory=list)  # kernel messages (dmesg)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # ---------------------------------------------------------------- derived state
+    def queue(self, adapter: int, domain: int) -> Queue | None:
+        card = self.cards.get(adapter)
+        return card.queues.get(domain) if card else None
+
+    def host_owned(self, adapter: int, domain: int) -> bool:
+        return adapter in self.apmask and domain in self.aqmask
+
+    def driver(self, adapter: int, domain: int) -> str | None:
+        """Return the driver a queue is bound to: cex4queue, vfio_ap or None (unbound)."""
+        if self.host_owned(adapter, domain):
+            return "cex4queue"
+        return "vfio_ap" if self.vfio_ap_loaded else None
+
+    def all_queues(self):
+        for card_id in sorted(self.cards):
+            card = self.cards[card_id]
+            for dom in sorted(card.queues):
+                yield card, dom, card.queues[dom]
+
+    def mdev_of(self, adapter: int, domain: int) -> Mdev | None:
+        for mdev in self.mdevs.values():
+            if adapter in mdev.apm and domain in mdev.aqm:
+                return mdev
+        return None
+
+    def shadow(self, mdev: Mdev) -> tuple[list[int], list[int], list[int]]:
+        """Return the guest's (APM, AQM, ADM) after filtering, as vfio_ap_mdev_filter_matrix does."""
+        apm = sorted(a for a in mdev.apm if a in self.qci_apm)
+        aqm = sorted(d for d in mdev.aqm if d in self.qci_aqm)
+        adm = sorted(d for d in mdev.adm if d in self.qci_adm)
+        kept = []
+        for a in apm:
+            if all(self.queue(a, d) is not None and self.driver(a, d) == "vfio_ap" for d in aqm):
+                kept.append(a)
+        return kept, aqm, adm
+
+    def queue_status(self, adapter: int, domain: int) -> str:
+        mdev = self.mdev_of(adapter, domain)
+        if mdev is None:
+            return "unassigned"
+        if mdev.guest:
+            apm, aqm, _ = self.shadow(mdev)
+            if adapter in apm and domain in aqm:
+                return "in use"
+        return "assigned"
+
+    def bindings(self) -> str:
+        total = bound = 0
+        for card, dom, _ in self.all_queues():
+            total += 1
+            if self.driver(card.id, dom) is not None:
+                bound += 1
+        return f"{bound}/{total} (complete)\n" if bound == total and self.scans else f"{bound}/{total}\n"
+
+    def features(self) -> str:
+        return FEATURES_BASE + (" migratable" if self.migration in ("attribute", "kernel") else "") + "\n"
+
+    def available_instances(self) -> int:
+        return MAX_INSTANCES - len(self.mdevs)
+
+    def queue_functions(self, card: Card, queue: Queue) -> int:
+        return card.functions | ((queue.bs & 3) << 14)
+
+    # ---------------------------------------------------------------- bus writes
+    def write_mask(self, which: str, text: str) -> None:
+        """Store apmask or aqmask; EBUSY when an APQN handed back to the host is assigned to an mdev."""
+        with self.lock:
+            current = self.apmask if which == "apmask" else self.aqmask
+            new = kparse.parse_mask_write(text, current)
+            if new == current:
+                return
+            added = new - current
+            if added:
+                if which == "apmask":
+                    conflicts = [(a, d) for a in sorted(added) for d in sorted(self.aqmask) if self.mdev_of(a, d)]
+                else:
+                    conflicts = [(a, d) for a in sorted(self.apmask) for d in sorted(added) if self.mdev_of(a, d)]
+                if conflicts:
+                    for a, d in conflicts:
+                        self.log.append(f"vfio_ap: Can not reserve queue {a:02x}.{d:04x} for host driver: in use by mdev")
+                    raise err(errno.EBUSY, "Device or resource busy")
+            # queues moving to cex4queue come up with the card's online state
+            for card, dom, q in self.all_queues():
+                was = self.host_owned(card.id, dom)
+                now = (card.id in new and dom in self.aqmask) if which == "apmask" else (card.id in self.apmask and dom in new)
+                if now and not was:
+                    q.online = card.effective_online
+            if which == "apmask":
+                self.apmask = new
+            else:
+                self.aqmask = new
+
+    # ---------------------------------------------------------------- card / queue writes
+    def write_card_online(self, card: Card, text: str) -> None:
+        value = kparse.sscanf_int(text)
+        if value not in (0, 1):
+            raise kparse.einval(repr(text))
+        if value and (not card.config or card.chkstop):
+            raise err(errno.ENODEV, "No such device")
+        card.online = bool(value)
+        for q in card.queues.values():
+            q.online = bool(value)
+
+    def write_card_config(self, card: Card, text: str) -> None:
+        value = kparse.sscanf_int(text)
+        if value not in (0, 1):
+            raise kparse.einval(repr(text))
+        card.config = bool(value)
+
+    def write_queue_online(self, card: Card, queue: Queue, text: str) -> None:
+        value = kparse.sscanf_int(text)
+        if value not in (0, 1):
+            raise kparse.einval(repr(text))
+        if value and (not card.config or card.chkstop or not queue.config or queue.chkstop):
+            raise err(errno.ENODEV, "No such device")
+        if value and not card.online:
+            raise kparse.einval("card is offline")
+        queue.online = bool(value)
+
+    # ---------------------------------------------------------------- vfio_ap writes
+    def create_mdev(self, text: str) -> Mdev:
+        with self.lock:
+            uuid = kparse.parse_uuid(text)
+            if uuid in self.mdevs:
+                raise err(errno.EEXIST, "File exists")
+            if self.available_instances() <= 0:
+                raise err(errno.EUSERS, "Too many users")
+            mdev = Mdev(uuid=uuid)
+            self.mdevs[uuid] = mdev
+            return mdev
+
+    def remove_mdev(self, mdev: Mdev, text: str) -> None:
+        with self.lock:
+            if not kparse.kstrtoul(text):
+                return
+            if mdev.uuid not in self.mdevs:
+                raise err(errno.ENODEV, "No such device")
+            if mdev.guest:
+                # Documented choice: the kernel would block until the guest releases the device;
+                # the simulator refuses at once so that a test can never hang.
+                raise err(errno.EBUSY, "Device or resource busy")
+            del self.mdevs[mdev.uuid]
+
+    def _validate(self, mdev: Mdev, apm: set[int], aqm: set[int], adm: set[int]) -> None:
+        """Raise what vfio_ap's validate_ap_matrix raises for a proposed matrix of mdev."""
+        owned = [(a, d) for a in sorted(apm) for d in sorted(aqm) if self.host_owned(a, d)]
+        if owned:
+            raise err(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+        clashes = []
+        for other in self.mdevs.values():
+            if other is mdev:
+                continue
+            for a in sorted(apm & other.apm):
+                for d in sorted(aqm & other.aqm):
+                    clashes.append((a, d, other.uuid))
+        if clashes:
+            for a, d, other in clashes:
+                self.log.append(
+                    f"vfio_ap_mdev {mdev.uuid}: Userspace may not assign queue {a:02x}.{d:04x} to mdev: "
+                    f"already assigned to {other}"
+                )
+            raise err(errno.EADDRINUSE, "Address already in use")
+        if any(a > self.max_adapter_id for a in apm) or any(
+            d > self.max_domain_id for d in aqm | adm
+        ):
+            raise err(errno.ENODEV, "No such device")
+
+    def assign(self, mdev: Mdev, kind: str, text: str) -> None:
+        """Store assign_adapter / assign_domain / assign_control_domain."""
+        with self.lock:
+            value = kparse.kstrtoul(text)
+            limit = self.max_adapter_id if kind == "adapter" else self.max_domain_id
+            if value > limit:
+                raise err(errno.ENODEV, "No such device")
+            target = {"adapter": mdev.apm, "domain": mdev.aqm, "control_domain": mdev.adm}[kind]
+            if value in target:
+                return
+            if kind == "control_domain":
+                mdev.adm.add(value)
+                return
+            apm = mdev.apm | {value} if kind == "adapter" else mdev.apm
+            aqm = mdev.aqm | {value} if kind == "domain" else mdev.aqm
+            self._validate(mdev, apm, aqm, mdev.adm)
+            target.add(value)
+
+    def unassign(self, mdev: Mdev, kind: str, text: str) -> None:
+        with self.lock:
+            value = kparse.kstrtoul(text)
+            limit = self.max_adapter_id if kind == "adapter" else self.max_domain_id
+            if value > limit:
+                raise err(errno.ENODEV, "No such device")
+            {"adapter": mdev.apm, "domain": mdev.aqm, "control_domain": mdev.adm}[kind].discard(value)
+
+    def write_ap_config(self, mdev: Mdev, text: str) -> None:
+        with self.lock:
+            apm, aqm, adm = kparse.parse_ap_config(text)
+            self._validate(mdev, apm, aqm, adm)
+            mdev.apm, mdev.aqm, mdev.adm = apm, aqm, adm
+
+    def write_migratable(self, mdev: Mdev, text: str) -> None:
+        with self.lock:
+            value = kparse.kstrtoint_dec(text)
+            if value not in (0, 1):
+                raise kparse.einval(repr(text))
+            if value == mdev.migratable:
+                return
+            if value == 0 and mdev.migrating:
+                raise err(errno.EBUSY, "Device or resource busy")
+            mdev.migratable = value
+
+    # ---------------------------------------------------------------- simulator control
+    def control(self, command: str) -> None:
+        """Apply a simulator control command (not a kernel interface).
+
+        ``attach UUID GUEST`` / ``detach UUID`` (a guest starts or stops using an mdev),
+        ``migrating UUID 0|1`` (mark a migration in progress), ``card ID online|offline|chkstop|config0``,
+        ``reset-writes``.
+        """
+        with self.lock:
+            words = command.split()
+            if not words:
+                raise kparse.einval("empty control command")
+            verb, args = words[0], words[1:]
+            if verb in ("attach", "detach", "migrating"):
+                if not args or args[0] not in self.mdevs:
+                    raise err(errno.ENODEV, f"no mdev {args[:1]}")
+                mdev = self.mdevs[args[0]]
+                if verb == "attach" and len(args) == 2:
+                    mdev.guest = args[1]
+                elif verb == "detach" and len(args) == 1:
+                    mdev.guest = None
+                elif verb == "migrating" and len(args) == 2 and args[1] in ("0", "1"):
+                    mdev.migrating = args[1] == "1"
+                else:
+                    raise kparse.einval(command)
+            elif verb == "reset-writes" and not args:
+                self.writes = 0
+            else:
+                raise kparse.einval(command)
+
+    def dump_state(self) -> dict[str, Any]:
+        """Return the host's kernel-visible state as plain data (for before/after comparisons).
+
+        The write counter is not part of it: see ``writes``.
+        """
+        with self.lock:
+            return {
+                "apmask": sorted(self.apmask),
+                "aqmask": sorted(self.aqmask),
+                "cards": {
+                    f"{c.id:02x}": {
+                        "online": c.online,
+                        "config": c.config,
+                        "queues": {f"{d:04x}": {"online": q.online} for d, q in sorted(c.queues.items())},
+                    }
+                    for c in (self.cards[i] for i in sorted(self.cards))
+                },
+                "mdevs": {
+                    u: {
+                        "adapters": sorted(m.apm),
+                        "domains": sorted(m.aqm),
+                        "control_domains": sorted(m.adm),
+                        "guest": m.guest,
+                        "migratable": m.migratable,
+                        "migrating": m.migrating,
+                    }
+                    for u, m in sorted(self.mdevs.items())
+                },
+            }

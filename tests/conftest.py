@@ -1,0 +1,60 @@
+"""Shared pytest set-up: import paths, fleet fixtures and the live-simulator availability check."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+COLLECTIONS = ROOT / ".collections"
+LINK = COLLECTIONS / "ansible_collections" / "s390x" / "vfio_ap"
+if not LINK.exists():
+    LINK.parent.mkdir(parents=True, exist_ok=True)
+    LINK.symlink_to(Path("../../.."))
+for entry in (str(ROOT / "tests"), str(COLLECTIONS)):
+    if entry not in sys.path:
+        sys.path.insert(0, entry)
+
+FLEETS = ROOT / "tests" / "fleets"
+
+
+@pytest.fixture(scope="session")
+def demo_fleet_path() -> Path:
+    return FLEETS / "demo.yml"
+
+
+@pytest.fixture(scope="session")
+def rendered_demo(tmp_path_factory, demo_fleet_path) -> Path:
+    """The demo fleet rendered once per session: ``<dir>/<host>/sys/...``."""
+    from apsim.fleet import load_fleet
+    from apsim.render import render_fleet
+
+    dest = tmp_path_factory.mktemp("demo-rendered")
+    render_fleet(load_fleet(demo_fleet_path), dest)
+    return dest
+
+
+def live_unavailable_reason() -> str | None:
+    """Return why the live FUSE simulator cannot run here, or None when it can."""
+    if not os.path.exists("/dev/fuse"):
+        return "/dev/fuse does not exist"
+    if not any(os.access(os.path.join(p, "fusermount3"), os.X_OK) for p in os.environ.get("PATH", "").split(":")):
+        return "fusermount3 is not installed (Debian package fuse3)"
+    try:
+        import mfusepy  # noqa: F401
+    except Exception as exc:  # libfuse3 missing raises EnvironmentError at import
+        return f"mfusepy cannot load libfuse: {exc}"
+    return None
+
+
+def require_live() -> None:
+    """Skip (or, under CI=true, fail) a test that needs the live FUSE simulator when it cannot run."""
+    reason = live_unavailable_reason()
+    if reason:
+        message = f"live simulator unavailable: {reason}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
