@@ -1,0 +1,506 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
+"""Gather the AP facts of one host (DESIGN §4, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
+
+``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
+parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
+reads. A file that cannot be read or parsed (gone, EIO, malformed) makes its value None and
+adds one warning naming the file and the error; it never raises for one bad file.
+"""
+
+import errno
+import os
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import DEFINITION_DIR, parse_definition
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
+    format_functions,
+    normalize_mask,
+    parse_bindings,
+    parse_bool,
+    parse_control_domains,
+    parse_driver_link,
+    parse_features,
+    parse_functions,
+    parse_int,
+    parse_matrix,
+    parse_mkvps,
+    parse_qci_mask,
+    parse_queue_status,
+    parse_uuid_name,
+)
+
+SCHEMA = 1
+SUBSETS = ("bus", "cards", "queues", "mdevs", "definitions", "guests")
+VFIO_AP_DRIVER = "vfio_ap"
+MATRIX_DIR = "sys/devices/vfio_ap/matrix"
+MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
+LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
+
+_ERRNO_MEANING = {
+    errno.EIO: "I/O error: the AP queue did not answer (TAPQ failed, e.g. check-stopped or deconfigured)",
+    errno.ENOENT: "no such file: the device went away while it was read",
+    errno.ENODEV: "no such device: the device went away while it was read",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+}
+
+
+def resolve_subsets(requested):
+    # type: (Iterable[str]) -> List[str]
+    """Return the sorted subsets a gather_subset list selects (``all``, names, ``!name`` exclusions).
+
+    Items are applied in order; a list holding only exclusions starts from ``all``.
+    Raises ValueError listing the valid names for an unknown one.
+    """
+    items = [str(item).strip() for item in (requested or [])]
+    if not items:
+        items = ["all"]
+    chosen = set()  # type: set
+    if all(item.startswith("!") for item in items):
+        chosen = set(SUBSETS)
+    unknown = [i for i in items if i.lstrip("!") not in SUBSETS + ("all",)]
+    if unknown:
+        raise ValueError(
+            "gather_subset: unknown subset {0!r}; valid subsets are all, {1} (prefix ! to exclude)".format(
+                unknown[0], ", ".join(sorted(SUBSETS))
+            )
+        )
+    for item in items:
+        exclude = item.startswith("!")
+        name = item.lstrip("!")
+        names = set(SUBSETS) if name == "all" else {name}
+        if exclude:
+            chosen -= names
+        else:
+            chosen |= names
+    return sorted(chosen)
+
+
+class _Reader(object):
+    """Reads files under a sysroot, collecting one warning per failure."""
+
+    def __init__(self, sysroot):
+        # type: (str) -> None
+        self.sysroot = sysroot
+        self.warnings = []  # type: List[str]
+
+    def path(self, rel):
+        # type: (str) -> str
+        return os.path.join(self.sysroot, rel)
+
+    def warn(self, path, exc):
+        # type: (str, Any) -> None
+        if isinstance(exc, (OSError, IOError)) and getattr(exc, "errno", None) is not None:
+            meaning = _ERRNO_MEANING.get(exc.errno, os.strerror(exc.errno))
+            text = "{0} ({1})".format(errno.errorcode.get(exc.errno, str(exc.errno)), meaning)
+        else:
+            text = str(exc)
+        self.warnings.append("could not read {0}: {1}".format(path, text))
+
+    def raw(self, path):
+        # type: (str) -> str
+        """Return the text of path; OSError as raised."""
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            data = os.read(fd, 1 << 20)
+        finally:
+            os.close(fd)
+        return data.decode("utf-8", "replace")
+
+    def text(self, path, optional=False):
+        # type: (str, bool) -> Optional[str]
+        """Return the text of path, or None (with a warning unless optional and absent)."""
+        try:
+            return self.raw(path)
+        except (OSError, IOError) as exc:
+            if not (optional and exc.errno == errno.ENOENT):
+                self.warn(path, exc)
+            return None
+
+    def value(self, path, parser, optional=False):
+        # type: (str, Any, bool) -> Any
+        """Return parser(text of path), or None with a warning when reading or parsing fails."""
+        text = self.text(path, optional)
+        if text is None:
+            return None
+        try:
+            return parser(text)
+        except ValueError as exc:
+            self.warnings.append("could not parse {0}: {1}".format(path, exc))
+            return None
+
+    def listdir(self, path):
+        # type: (str) -> List[Any]
+        """Return the DirEntry objects of a directory ([] when it does not exist; warning on other errors)."""
+        try:
+            it = os.scandir(path)
+        except (OSError, IOError) as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self.warn(path, exc)
+            return []
+        with it:
+            return list(it)
+
+
+def gather_facts(sysroot="/", subsets=("all",)):
+    # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
+    """Return (facts, warnings): the ``vfio_ap`` facts of DESIGN §4 for the host under sysroot.
+
+    subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
+    Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
+    The facts add ``gather_subset`` (the subsets gathered) and ``vfio_ap.migration_guard``
+    (the parsed migration guard entries) to the schema.
+    """
+    chosen = set(resolve_subsets(subsets))
+    reader = _Reader(sysroot)
+    bus_dir = reader.path("sys/bus/ap")
+    present = os.path.isdir(bus_dir)
+    facts = {
+        "schema": SCHEMA,
+        "sysroot": sysroot,
+        "gather_subset": sorted(chosen),
+        "bus": _empty_bus(present),
+        "cards": [],
+        "queues": [],
+        "vfio_ap": {},
+    }  # type: Dict[str, Any]
+    if present and "bus" in chosen:
+        facts["bus"] = _gather_bus(reader, bus_dir)
+    cards = []  # type: List[Dict[str, Any]]
+    card_dirs = []  # type: List[Tuple[int, str]]
+    if present and ("cards" in chosen or "queues" in chosen):
+        cards, card_dirs = _gather_cards(reader)
+    if "cards" in chosen:
+        facts["cards"] = cards
+    status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
+    if present and "queues" in chosen:
+        facts["queues"] = _gather_queues(reader, cards, card_dirs)
+        status_by_apqn = dict((q["apqn"], q["vfio_status"]) for q in facts["queues"])
+    facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
+    return facts, reader.warnings
+
+
+def _empty_bus(present):
+    # type: (bool) -> Dict[str, Any]
+    return {
+        "present": present,
+        "max_adapter_id": None,
+        "max_domain_id": None,
+        "apmask": None,
+        "aqmask": None,
+        "host_adapters": [] if not present else None,
+        "host_usage_domains": [] if not present else None,
+        "host_control_domains": [] if not present else None,
+        "vfio_adapters": [] if not present else None,
+        "vfio_domains": [] if not present else None,
+        "features": [] if not present else None,
+        "bindings": None,
+    }
+
+
+def _gather_bus(reader, bus_dir):
+    # type: (_Reader, str) -> Dict[str, Any]
+    join = os.path.join
+    bus = _empty_bus(True)
+    bus["max_adapter_id"] = reader.value(join(bus_dir, "ap_max_adapter_id"), parse_int)
+    bus["max_domain_id"] = reader.value(join(bus_dir, "ap_max_domain_id"), parse_int)
+    bus["apmask"] = reader.value(join(bus_dir, "apmask"), normalize_mask)
+    bus["aqmask"] = reader.value(join(bus_dir, "aqmask"), normalize_mask)
+    bus["host_adapters"] = reader.value(join(bus_dir, "ap_adapter_mask"), parse_qci_mask)
+    bus["host_usage_domains"] = reader.value(join(bus_dir, "ap_usage_domain_mask"), parse_qci_mask)
+    bus["host_control_domains"] = reader.value(join(bus_dir, "ap_control_domain_mask"), parse_qci_mask)
+    bus["vfio_adapters"] = _clear_bits(bus["apmask"], bus["max_adapter_id"])
+    bus["vfio_domains"] = _clear_bits(bus["aqmask"], bus["max_domain_id"])
+    bus["features"] = reader.value(join(bus_dir, "features"), parse_features)
+    bus["bindings"] = reader.value(join(bus_dir, "bindings"), parse_bindings)
+    return bus
+
+
+def _clear_bits(mask, maximum):
+    # type: (Optional[str], Optional[int]) -> Optional[List[int]]
+    """Return the IDs 0..maximum whose bit is clear in mask (reserved for vfio_ap); None if unknown."""
+    if mask is None or maximum is None:
+        return None
+    bits = int(mask[2:], 16)
+    return [i for i in range(min(maximum, 255) + 1) if not bits >> (255 - i) & 1]
+
+
+def _gather_cards(reader):
+    # type: (_Reader) -> Tuple[List[Dict[str, Any]], List[Tuple[int, str]]]
+    join = os.path.join
+    cards = []
+    dirs = []
+    for entry in reader.listdir(reader.path("sys/devices/ap")):
+        name = entry.name
+        if len(name) != 6 or not name.startswith("card"):
+            continue
+        try:
+            card_id = int(name[4:], 16)
+        except ValueError:
+            continue
+        path = entry.path
+        if not os.path.isdir(path):
+            continue
+        functions = reader.value(join(path, "ap_functions"), parse_functions)
+        ctype = reader.value(join(path, "type"), _strip_or_none, optional=True)
+        mode = mode_of_functions(functions) if functions is not None else None
+        if mode is None and ctype:
+            try:
+                mode = parse_card_type(ctype)[1]
+            except ValueError:
+                mode = None
+        serial = reader.value(join(path, "serialnr"), _strip_or_none, optional=True)
+        card = {
+            "id": card_id,
+            "name": name,
+            "type": ctype,
+            "hwtype": reader.value(join(path, "hwtype"), parse_int),
+            "raw_hwtype": reader.value(join(path, "raw_hwtype"), parse_int),
+            "mode": mode,
+            "functions": format_functions(functions) if functions is not None else None,
+            "online": reader.value(join(path, "online"), parse_bool, optional=True),
+            "config": reader.value(join(path, "config"), parse_bool),
+            "chkstop": reader.value(join(path, "chkstop"), parse_bool),
+            "depth": reader.value(join(path, "depth"), parse_int),
+            "serialnr": serial,
+        }
+        cards.append(card)
+        dirs.append((card_id, path))
+    cards.sort(key=lambda c: c["id"])
+    dirs.sort()
+    return cards, dirs
+
+
+def _strip_or_none(text):
+    # type: (str) -> Optional[str]
+    body = text.strip()
+    return body or None
+
+
+def _gather_queues(reader, cards, card_dirs):
+    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
+    raw_types = dict((c["id"], c["raw_hwtype"]) for c in cards)
+    queues = []
+    read = reader.raw
+    for card_id, card_path in card_dirs:
+        prefix = "{0:02x}.".format(card_id)
+        hwtype = raw_types.get(card_id)
+        for entry in reader.listdir(card_path):
+            name = entry.name
+            if len(name) != 7 or not name.startswith(prefix):
+                continue
+            try:
+                domain = int(name[3:], 16)
+            except ValueError:
+                continue
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype)
+            if queue is not None:
+                queues.append(queue)
+    queues.sort(key=lambda q: (q["adapter"], q["domain"]))
+    return queues
+
+
+def _read_queue(reader, read, qdir, adapter, domain, hwtype):
+    # type: (_Reader, Any, str, int, int, Optional[int]) -> Optional[Dict[str, Any]]
+    """Return one queue's facts, or None (with a warning) when the queue went away while read."""
+    sep = os.sep
+    try:
+        driver = parse_driver_link(os.readlink(qdir + sep + "driver"))
+    except (OSError, IOError) as exc:
+        if exc.errno != errno.ENOENT:
+            reader.warn(qdir + sep + "driver", exc)
+            driver = None
+        elif not os.path.isdir(qdir):
+            reader.warnings.append("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
+            return None
+        else:
+            driver = None  # not bound to any driver
+    functions = None
+    path = qdir + sep + "ap_functions"
+    try:
+        functions = parse_functions(read(path))
+    except (OSError, IOError) as exc:
+        if exc.errno == errno.ENOENT and not os.path.isdir(qdir):
+            reader.warnings.append("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
+            return None
+        reader.warn(path, exc)
+    except ValueError as exc:
+        reader.warnings.append("could not parse {0}: {1}".format(path, exc))
+    value = reader.value
+    vfio = driver == VFIO_AP_DRIVER
+    queue = {
+        "apqn": format_apqn(adapter, domain),
+        "adapter": adapter,
+        "domain": domain,
+        "driver": driver,
+        "functions": format_functions(functions) if functions is not None else None,
+        "capabilities": capabilities(functions, hwtype) if functions is not None else None,
+        "config": value(qdir + sep + "config", parse_bool),
+        "chkstop": value(qdir + sep + "chkstop", parse_bool),
+        "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
+        "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
+        "mkvps": None if vfio or driver is None else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+    }  # type: Dict[str, Any]
+    if queue["mkvps"] == {}:
+        queue["mkvps"] = None
+    return queue
+
+
+def _gather_vfio_ap(reader, chosen, status_by_apqn):
+    # type: (_Reader, set, Optional[Dict[str, Optional[str]]]) -> Dict[str, Any]
+    join = os.path.join
+    matrix_dir = reader.path(MATRIX_DIR)
+    loaded = os.path.isdir(matrix_dir)
+    vfio = {
+        "loaded": loaded,
+        "features": [],
+        "migration": "none",
+        "available_instances": None,
+        "migration_guard": _read_guard(reader),
+        "mdevs": [],
+        "definitions": [],
+    }  # type: Dict[str, Any]
+    definitions = {}  # type: Dict[str, Dict[str, Any]]
+    if "definitions" in chosen:
+        definitions = _gather_definitions(reader)
+    mdevs = []  # type: List[Dict[str, Any]]
+    has_attribute = False
+    if loaded:
+        vfio["features"] = reader.value(join(matrix_dir, "features"), parse_features, optional=True) or []
+        vfio["available_instances"] = reader.value(reader.path(MDEV_TYPE_DIR + "/available_instances"), parse_int)
+        for entry in reader.listdir(matrix_dir):
+            uuid = parse_uuid_name(entry.name)
+            if uuid is None or not entry.is_dir():
+                continue
+            if os.path.exists(join(entry.path, "migratable")):
+                has_attribute = True
+            if "mdevs" in chosen:
+                mdev = _read_mdev(reader, entry.path, uuid, status_by_apqn)
+                if mdev is not None:
+                    mdevs.append(mdev)
+    if loaded and "migratable" in vfio["features"]:
+        vfio["migration"] = "attribute" if has_attribute else "kernel"
+    guests = _gather_guests(reader) if "guests" in chosen else {}
+    guard = vfio["migration_guard"]
+    for mdev in mdevs:
+        if vfio["migration"] == "attribute":
+            mdev["migratable"] = mdev.pop("_migratable_file")
+        else:
+            mdev.pop("_migratable_file")
+            mdev["migratable"] = (not is_guarded(guard, mdev["uuid"])) if vfio["migration"] == "kernel" else None
+        definition = definitions.get(mdev["uuid"])
+        if "definitions" in chosen:
+            mdev["defined"] = definition is not None
+            mdev["start"] = definition["start"] if definition else None
+        mdev["guest"] = guests.get(mdev["uuid"]) if "guests" in chosen else None
+    mdevs.sort(key=lambda m: m["uuid"])
+    vfio["mdevs"] = mdevs
+    active = set(m["uuid"] for m in mdevs)
+    if loaded and "mdevs" not in chosen:
+        active = set(e.name.lower() for e in reader.listdir(matrix_dir) if parse_uuid_name(e.name))
+    for uuid in sorted(definitions):
+        definitions[uuid]["active"] = uuid in active
+    vfio["definitions"] = [definitions[u] for u in sorted(definitions)]
+    return vfio
+
+
+def _read_guard(reader):
+    # type: (_Reader) -> Dict[str, Any]
+    path = reader.path(GUARD_PATH)
+    text = reader.text(path, optional=True)
+    if text is None:
+        return {}
+    try:
+        return parse_guard(text)
+    except ValueError as exc:
+        reader.warnings.append("could not parse {0}: {1}".format(path, exc))
+        return {}
+
+
+def _read_mdev(reader, path, uuid, status_by_apqn):
+    # type: (_Reader, str, str, Optional[Dict[str, Optional[str]]]) -> Optional[Dict[str, Any]]
+    join = os.path.join
+    matrix = reader.value(join(path, "matrix"), parse_matrix)
+    guest_matrix = reader.value(join(path, "guest_matrix"), parse_matrix)
+    control = reader.value(join(path, "control_domains"), parse_control_domains)
+    if matrix is None and guest_matrix is None and control is None and not os.path.isdir(path):
+        reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
+        return None
+    migratable_file = reader.value(join(path, "migratable"), parse_bool, optional=True)
+    in_use = None  # type: Optional[bool]
+    if guest_matrix is not None:
+        in_use = False
+        for apqn in guest_matrix["apqns"]:
+            if status_by_apqn is not None and apqn in status_by_apqn:
+                status = status_by_apqn[apqn]
+            else:
+                adapter, domain = parse_apqn(apqn)
+                status = reader.value(
+                    reader.path("sys/devices/ap/card{0:02x}/{1}/status".format(adapter, apqn)), parse_queue_status, optional=True
+                )
+            if status == "in use":
+                in_use = True
+                break
+    return {
+        "uuid": uuid,
+        "adapters": matrix["adapters"] if matrix else None,
+        "domains": matrix["domains"] if matrix else None,
+        "control_domains": control,
+        "apqns": matrix["apqns"] if matrix else None,
+        "guest_apqns": guest_matrix["apqns"] if guest_matrix else None,
+        "in_use": in_use,
+        "_migratable_file": migratable_file,
+        "migratable": None,
+        "defined": None,
+        "start": None,
+        "guest": None,
+    }
+
+
+def _gather_definitions(reader):
+    # type: (_Reader) -> Dict[str, Dict[str, Any]]
+    found = {}  # type: Dict[str, Dict[str, Any]]
+    for entry in reader.listdir(reader.path(DEFINITION_DIR)):
+        uuid = parse_uuid_name(entry.name)
+        if uuid is None or not entry.is_file():
+            continue
+        item = {"uuid": uuid, "start": None, "adapters": None, "domains": None, "control_domains": None, "active": False}
+        text = reader.text(entry.path)
+        if text is not None:
+            try:
+                parsed = parse_definition(text, entry.path)
+            except ValueError as exc:
+                reader.warnings.append("could not parse {0}".format(exc))
+            else:
+                for key in ("start", "adapters", "domains", "control_domains"):
+                    item[key] = parsed[key]
+        found[uuid] = item
+    return found
+
+
+def _gather_guests(reader):
+    # type: (_Reader) -> Dict[str, str]
+    documents = []
+    for rel in LIBVIRT_DIRS:
+        for entry in sorted(reader.listdir(reader.path(rel)), key=lambda e: e.name):
+            if not entry.name.endswith(".xml") or not entry.is_file():
+                continue
+            text = reader.text(entry.path)
+            if text is None:
+                continue
+            try:
+                doc = parse_domain_xml(text, entry.path)
+            except ValueError as exc:
+                reader.warnings.append("could not parse {0}".format(exc))
+                continue
+            doc["running"] = doc["running"] or rel.startswith("run/")
+            documents.append(doc)
+    return guests_by_mdev(documents)
