@@ -18,13 +18,27 @@ def render_host(host: Host, dest: str | Path) -> int:
     count = 0
     with host.lock:
         count += _render_dir(HostView(host).root(), str(dest / "sys"))
-        for rel, text in sorted(host.etc_files.items()):
-            path = dest / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-            count += 1
-        for rel in ("etc/mdevctl.d/matrix", "run/lock", "etc/udev/rules.d", "etc/libvirt/qemu", "run/libvirt/qemu"):
-            (dest / rel).mkdir(parents=True, exist_ok=True)
+        count += write_host_files(host, dest)
+    return count
+
+
+# Directories every simulated host has outside sys/, even when empty.
+HOST_DIRS = ("etc/mdevctl.d/matrix", "run/lock", "etc/udev/rules.d", "etc/libvirt/qemu", "run/libvirt/qemu")
+
+
+def write_host_files(host: Host, dest: str | Path) -> int:
+    """Write host's files outside ``sys/`` (mdevctl definitions, libvirt XML) and its empty directories
+    under dest; return the number of files written. Shared by render and the live mount's backing tree.
+    """
+    dest = Path(dest)
+    count = 0
+    for rel, text in sorted(host.etc_files.items()):
+        path = dest / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        count += 1
+    for rel in HOST_DIRS:
+        (dest / rel).mkdir(parents=True, exist_ok=True)
     return count
 
 
