@@ -1,0 +1,347 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11+).
+"""Readiness reports of the audit role: rendering a ``migration_plan`` (docs/plan-schema.md).
+
+Text in, text out; no plan logic here: verdicts, reasons, suggestions and the per-host
+evacuation verdicts all come from the plan. The report document (``readiness.json``, schema in
+docs/audit.md) wraps the plan with the audit's title, the hosts that had no facts and the
+summary that ``set_stats`` publishes.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+REPORT_SCHEMA = 1
+FORMATS = {
+    "json": "readiness.json",
+    "markdown": "readiness.md",
+    "html": "readiness.html",
+    "junit": "readiness.xml",
+}
+_VERDICT_TEXT = {"ready": "ready", "ready_after": "ready after preparation", "blocked": "blocked"}
+
+
+def _check_plan(plan: Any) -> Mapping[str, Any]:
+    if not isinstance(plan, Mapping) or "guests" not in plan or "summary" not in plan:
+        raise ValueError("readiness report: expected a migration_plan result (a dict with 'guests' and 'summary')")
+    if plan.get("schema") != 1:
+        raise ValueError(f"readiness report: plan schema {plan.get('schema')!r} is not supported (expected 1)")
+    return plan
+
+
+def guest_label(guest: Mapping[str, Any]) -> str:
+    """Return how a guest is named in reports: its libvirt name, else ``mdev <uuid>``."""
+    return guest.get("guest") or f"mdev {guest['uuid']}"
+
+
+def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), report_dir: str | None = None) -> dict[str, Any]:
+    """Return the audit summary (set_stats data): counts, guests without destination, hosts that cannot be evacuated."""
+    plan = _check_plan(plan)
+    summary = plan["summary"]
+    hosts = summary.get("hosts") or {}
+    stranded = [
+        {
+            "guest": item.get("guest"),
+            "uuid": item["uuid"],
+            "source": item.get("source"),
+            "top_blockers": list(item.get("top_blockers") or []),
+        }
+        for item in summary.get("stranded") or []
+    ]
+    result = {
+        "schema": REPORT_SCHEMA,
+        "hosts": len(set(plan.get("sources") or []) | set(plan.get("destinations") or [])),
+        "not_audited": sorted(set(not_audited)),
+        "guests": summary.get("guests", 0),
+        "ready": summary.get("ready", 0),
+        "ready_after": summary.get("ready_after", 0),
+        "blocked": summary.get("blocked", 0),
+        "top_blockers": [dict(item) for item in summary.get("top_blockers") or []],
+        "guests_without_destination": stranded,
+        "hosts_not_evacuable": sorted(h for h, v in hosts.items() if not v.get("evacuable_after_preparation")),
+        "hosts_evacuable_after_preparation": sorted(
+            h for h, v in hosts.items() if v.get("evacuable_after_preparation") and not v.get("evacuable")
+        ),
+    }
+    if report_dir is not None:
+        result["report_dir"] = report_dir
+    return result
+
+
+def report_document(plan: Mapping[str, Any], title: str, not_audited: Iterable[str] = ()) -> dict[str, Any]:
+    """Return the readiness.json document: ``{schema, title, summary, not_audited, plan}``."""
+    plan = _check_plan(plan)
+    missing = sorted(set(not_audited))
+    return {
+        "schema": REPORT_SCHEMA,
+        "generator": "s390x.vfio_ap.audit",
+        "title": title,
+        "summary": report_summary(plan, missing),
+        "not_audited": missing,
+        "plan": plan,
+    }
+
+
+def _cells(guest: Mapping[str, Any]) -> dict[str, tuple[str, list[str], list[str]]]:
+    """Return {destination: (verdict, blocker codes, warning codes)} of one planned guest."""
+    cells: dict[str, tuple[str, list[str], list[str]]] = {}
+    for verdict in ("ready", "ready_after", "blocked"):
+        for host in guest.get(verdict) or []:
+            cells[host] = (verdict, [], [])
+    for key, index in (("reasons", 1), ("warnings", 2)):
+        for code, hosts in sorted((guest.get(key) or {}).items()):
+            for host in hosts:
+                if host in cells:
+                    cells[host][index].append(code)
+    return cells
+
+
+# ------------------------------------------------------------------------------------- JSON
+
+
+def render_json(document: Mapping[str, Any]) -> str:
+    """Return readiness.json text: sorted keys, two-space indent, newline-terminated (stable for idempotence)."""
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+# --------------------------------------------------------------------------------- Markdown
+
+
+def _md(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _list(items: Iterable[Any]) -> str:
+    items = [str(i) for i in items]
+    return ", ".join(items) if items else "—"
+
+
+def render_markdown(document: Mapping[str, Any]) -> str:
+    """Return readiness.md: the summary a person pastes into a change ticket."""
+    plan, summary = document["plan"], document["summary"]
+    lines = [f"# {document['title']}", ""]
+    lines += [
+        f"{summary['guests']} vfio-ap guests on {len(plan.get('sources') or [])} hosts, "
+        f"{len(plan.get('destinations') or [])} destinations considered (rules: {plan.get('rules')}).",
+        "",
+        "| verdict | guests |",
+        "|---|---:|",
+        f"| ready (a destination is ready now) | {summary['ready']} |",
+        f"| ready after preparation (run prepare_destination) | {summary['ready_after']} |",
+        f"| blocked (no destination) | {summary['blocked']} |",
+        "",
+    ]
+    if document["not_audited"]:
+        lines += [f"**Not audited (no vfio_ap facts):** {_list(document['not_audited'])}", ""]
+    lines += ["## Evacuation per host", "", "| host | guests | ready | after preparation | blocked | verdict |",
+              "|---|---:|---:|---:|---:|---|"]
+    for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
+        lines.append(
+            f"| {_md(host)} | {item.get('guests', 0)} | {item.get('ready', 0)} | {item.get('ready_after', 0)} "
+            f"| {item.get('blocked', 0)} | {_md(item.get('verdict') or '')} |"
+        )
+    lines.append("")
+    if summary["guests_without_destination"]:
+        lines += ["## Guests without a destination", "", "| guest | source | mdev | main blockers |", "|---|---|---|---|"]
+        for item in summary["guests_without_destination"]:
+            lines.append(
+                f"| {_md(item.get('guest') or '—')} | {_md(item.get('source'))} | `{item['uuid']}` "
+                f"| {_md(_list(item['top_blockers']))} |"
+            )
+        lines.append("")
+    if summary["top_blockers"]:
+        lines += ["## Most common blockers of the blocked guests", "", "| code | guests |", "|---|---:|"]
+        lines += [f"| `{item['code']}` | {item['guests']} |" for item in summary["top_blockers"]]
+        lines.append("")
+    lines += ["## Guests", "", "| guest | source | verdict | ready on | ready after preparation on | suggested |",
+              "|---|---|---|---|---|---|"]
+    for guest in plan["guests"]:
+        lines.append(
+            f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {_VERDICT_TEXT.get(guest.get('verdict'), guest.get('verdict'))} "
+            f"| {_md(_list(guest.get('ready') or []))} | {_md(_list(guest.get('ready_after') or []))} "
+            f"| {_md(guest.get('suggested') or '—')} |"
+        )
+    commands = [g for g in plan["guests"] if g.get("command")]
+    if commands:
+        lines += ["", "## Migration commands (suggested destinations)", "", "```sh"]
+        lines += [g["command"] for g in commands]
+        lines.append("```")
+    lines += ["", "Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.", ""]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- HTML
+
+_CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.5em 0}
+th,td{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}
+.counts td{text-align:right;min-width:4em}
+.matrix{font-size:12px}
+.matrix th.host{writing-mode:vertical-rl;transform:rotate(180deg);white-space:nowrap}
+.matrix td.cell{text-align:center;min-width:1.6em;cursor:help}
+.ready{background:#2e7d32;color:#fff}
+.ready_after{background:#f9a825;color:#000}
+.blocked{background:#c62828;color:#fff}
+.source{background:#e0e0e0;color:#555}
+.na{background:#fafafa;color:#aaa}
+.v-ready{color:#1b5e20;font-weight:600}.v-ready_after{color:#8d6e00;font-weight:600}.v-blocked{color:#b71c1c;font-weight:600}
+.legend span{display:inline-block;padding:.1em .6em;margin-right:.6em}
+code{font-size:.95em}
+"""
+_CELL_MARK = {"ready": "\u2713", "ready_after": "P", "blocked": "\u2717"}
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def render_html(document: Mapping[str, Any]) -> str:
+    """Return readiness.html: one self-contained page (inline CSS, no scripts or external assets)."""
+    plan, summary = document["plan"], document["summary"]
+    destinations = list(plan.get("destinations") or [])
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{_e(document['title'])}</title>",
+        f"<style>{_CSS}</style></head><body>",
+        f"<h1>{_e(document['title'])}</h1>",
+        '<table class="counts" id="summary"><tbody>',
+        f'<tr><th>guests</th><td data-count="guests">{summary["guests"]}</td></tr>',
+        f'<tr><th class="v-ready">ready</th><td data-count="ready">{summary["ready"]}</td></tr>',
+        f'<tr><th class="v-ready_after">ready after preparation</th><td data-count="ready_after">{summary["ready_after"]}</td></tr>',
+        f'<tr><th class="v-blocked">blocked</th><td data-count="blocked">{summary["blocked"]}</td></tr>',
+        f'<tr><th>hosts</th><td data-count="hosts">{summary["hosts"]}</td></tr>',
+        "</tbody></table>",
+    ]
+    if document["not_audited"]:
+        out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {_e(_list(document["not_audited"]))}</p>')
+
+    out += ['<h2>Evacuation per host</h2>', '<table id="evacuation"><thead><tr><th>host</th><th>guests</th>'
+            '<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th></tr></thead><tbody>']
+    for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
+        verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
+        out.append(
+            f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{item.get("guests", 0)}</td>'
+            f'<td>{item.get("ready", 0)}</td><td>{item.get("ready_after", 0)}</td><td>{item.get("blocked", 0)}</td>'
+            f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td></tr>'
+        )
+    out.append("</tbody></table>")
+
+    out += [
+        "<h2>Guests \u00d7 destination hosts</h2>",
+        '<p class="legend"><span class="ready">\u2713 ready</span><span class="ready_after">P ready after preparation</span>'
+        '<span class="blocked">\u2717 blocked</span><span class="source">S source</span>'
+        " Hover a cell for its reason codes.</p>",
+        '<table class="matrix" id="matrix"><thead><tr><th>guest</th><th>source</th><th>verdict</th>',
+    ]
+    out += [f'<th class="host" data-host="{_e(h)}">{_e(h)}</th>' for h in destinations]
+    out.append("</tr></thead><tbody>")
+    for guest in plan["guests"]:
+        cells = _cells(guest)
+        label = guest_label(guest)
+        out.append(
+            f'<tr data-uuid="{_e(guest["uuid"])}" data-guest="{_e(guest.get("guest") or "")}">'
+            f'<th title="{_e(guest["uuid"])}">{_e(label)}</th><td>{_e(guest.get("source"))}</td>'
+            f'<td class="v-{_e(guest.get("verdict"))}">{_e(_VERDICT_TEXT.get(guest.get("verdict"), guest.get("verdict")))}</td>'
+        )
+        for host in destinations:
+            if host == guest.get("source"):
+                out.append(f'<td class="cell source" data-host="{_e(host)}" data-verdict="source" title="source host">S</td>')
+                continue
+            if host not in cells:
+                out.append(f'<td class="cell na" data-host="{_e(host)}" data-verdict="none" title="not planned"></td>')
+                continue
+            verdict, codes, warnings = cells[host]
+            title = ", ".join(codes) if codes else "ready"
+            if warnings:
+                title += "; warnings: " + ", ".join(warnings)
+            out.append(
+                f'<td class="cell {verdict}" data-host="{_e(host)}" data-verdict="{verdict}" '
+                f'data-codes="{_e(" ".join(codes))}" title="{_e(title)}">{_CELL_MARK[verdict]}</td>'
+            )
+        out.append("</tr>")
+    out.append("</tbody></table>")
+
+    if summary["guests_without_destination"]:
+        out += ['<h2>Guests without a destination</h2>', '<table id="stranded"><thead><tr><th>guest</th><th>source</th>'
+                "<th>mdev</th><th>main blockers</th></tr></thead><tbody>"]
+        for item in summary["guests_without_destination"]:
+            out.append(
+                f'<tr><td>{_e(item.get("guest") or "")}</td><td>{_e(item.get("source"))}</td>'
+                f'<td><code>{_e(item["uuid"])}</code></td><td>{_e(_list(item["top_blockers"]))}</td></tr>'
+            )
+        out.append("</tbody></table>")
+    commands = [g for g in plan["guests"] if g.get("command")]
+    if commands:
+        out.append("<h2>Migration commands (suggested destinations)</h2><pre>")
+        out += [_e(g["command"]) for g in commands]
+        out.append("</pre>")
+    out.append(f"<p>Rules: {_e(plan.get('rules'))}. Reason codes and remedies: docs/reason-codes.md of the "
+               "s390x.vfio_ap collection.</p>")
+    out.append("</body></html>")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------------------------------------ JUnit
+
+
+def render_junit(document: Mapping[str, Any]) -> str:
+    """Return readiness.xml (JUnit): a suite per source host, a case per guest, failed without a ready destination."""
+    plan = document["plan"]
+    by_source: dict[str, list[Mapping[str, Any]]] = {}
+    for guest in plan["guests"]:
+        by_source.setdefault(str(guest.get("source")), []).append(guest)
+    total = len(plan["guests"])
+    failures = sum(1 for g in plan["guests"] if g.get("verdict") != "ready")
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">']
+    for source in sorted(by_source):
+        guests = by_source[source]
+        failed = sum(1 for g in guests if g.get("verdict") != "ready")
+        out.append(f'  <testsuite name={quoteattr("vfio_ap migration from " + source)} tests="{len(guests)}" '
+                   f'failures="{failed}" errors="0" skipped="0">')
+        for guest in guests:
+            name = f"{guest_label(guest)} ({guest['uuid']})" if guest.get("guest") else guest_label(guest)
+            out.append(f'    <testcase classname={quoteattr("vfio_ap." + source)} name={quoteattr(name)}>')
+            reasons = guest.get("reasons") or {}
+            detail = "\n".join(f"{code}: {', '.join(hosts)}" for code, hosts in sorted(reasons.items()))
+            for item in guest.get("source_blockers") or []:
+                detail += f"\nsource: {item.get('code')}: {item.get('detail') or ''}"
+            if guest.get("verdict") == "ready_after":
+                message = (f"no destination is ready; ready after preparation on {', '.join(guest.get('ready_after') or [])} "
+                           "(run prepare_destination)")
+                out.append(f'      <failure type="ready_after" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
+            elif guest.get("verdict") != "ready":
+                codes = sorted(reasons) + [b.get("code") for b in guest.get("source_blockers") or []]
+                message = f"no destination: {', '.join(dict.fromkeys(codes)) or 'no other host audited'}"
+                out.append(f'      <failure type="blocked" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
+            else:
+                out.append(f"      <system-out>{html.escape('ready on ' + ', '.join(guest.get('ready') or []))}</system-out>")
+            out.append("    </testcase>")
+        out.append("  </testsuite>")
+    out.append("</testsuites>")
+    return "\n".join(out) + "\n"
+
+
+_RENDERERS = {"json": render_json, "markdown": render_markdown, "html": render_html, "junit": render_junit}
+
+
+def render_reports(plan: Mapping[str, Any], formats: Iterable[str], title: str, not_audited: Iterable[str] = ()) -> dict[str, str]:
+    """Return {file name: text} of the requested report formats (json, markdown, html, junit)."""
+    formats = list(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise ValueError(f"readiness report: unknown format {unknown[0]!r} (choose from {', '.join(FORMATS)})")
+    document = report_document(plan, title, not_audited)
+    return {FORMATS[f]: _RENDERERS[f](document) for f in formats}
