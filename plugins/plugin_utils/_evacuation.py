@@ -1,0 +1,187 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11+).
+"""Evacuation of hosts going into maintenance: one destination per vfio-ap guest.
+
+Input is a ``migration_plan`` (docs/plan-schema.md) whose sources are the hosts to evacuate.
+The plan says which destinations each guest could use; this module chooses one per guest so that
+the chosen guests fit together:
+
+- no two guests placed on the same destination share an APQN (the kernel lets an APQN belong to
+  one mdev only, so the second migration would fail with EADDRINUSE);
+- a destination takes no more new mdevs than its ``available_instances`` (when known);
+- load is spread: the least-loaded fitting destination wins (ties by name), and the guests with
+  the fewest candidates are placed first.
+
+Ready destinations are used first; destinations that are ready after preparation are used only
+when ``prepare`` is true (the playbook then runs the destination role on them) — otherwise such a
+guest is reported as needing preparation, with the destination it would get.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import migrate_command
+
+SCHEMA = 1
+
+
+def _check_plan(plan: Any) -> Mapping[str, Any]:
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or plan.get("schema") != 1:
+        raise ValueError("evacuation: expected a migration_plan result (schema 1, with 'guests')")
+    return plan
+
+
+def _place(guests: list[Mapping[str, Any]], pools: dict[str, list[str]], capacity: Mapping[str, Any],
+           seed: Iterable[tuple[Mapping[str, Any], str]] = ()) -> dict[str, tuple[str | None, str | None]]:
+    """Return {uuid: (destination or None, why not placed or None)} for guests over their candidate pools.
+
+    seed: (guest, destination) pairs already placed, whose load and APQNs count.
+    """
+    load: Counter[str] = Counter()
+    new_mdevs: Counter[str] = Counter()
+    taken: dict[str, set[str]] = {}
+    placed: dict[str, tuple[str | None, str | None]] = {}
+    for guest, host in seed:
+        load[host] += 1
+        taken.setdefault(host, set()).update(guest.get("apqns") or [])
+        if host in set((guest.get("reasons") or {}).get("mdev_missing") or []):
+            new_mdevs[host] += 1
+    order = sorted(guests, key=lambda g: (len(pools[g["uuid"]]), g.get("source") or "", g["uuid"]))
+    for guest in order:
+        apqns = set(guest.get("apqns") or [])
+        needs_mdev = set((guest.get("reasons") or {}).get("mdev_missing") or [])
+        fitting = []
+        full = conflicted = 0
+        for host in pools[guest["uuid"]]:
+            if apqns & taken.get(host, set()):
+                conflicted += 1
+                continue
+            limit = capacity.get(host)
+            if host in needs_mdev and limit is not None and new_mdevs[host] >= int(limit):
+                full += 1
+                continue
+            fitting.append(host)
+        if not fitting:
+            if not pools[guest["uuid"]]:
+                why = "no destination is ready" + ("" if guest.get("verdict") == "ready" else " or can be made ready")
+            else:
+                why = (f"every candidate is taken: {conflicted} by a guest with a shared APQN, "
+                       f"{full} without free mdev instances")
+            placed[guest["uuid"]] = (None, why)
+            continue
+        host = min(fitting, key=lambda name: (load[name], name))
+        load[host] += 1
+        taken.setdefault(host, set()).update(apqns)
+        if host in needs_mdev:
+            new_mdevs[host] += 1
+        placed[guest["uuid"]] = (host, None)
+    return placed
+
+
+def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: Mapping[str, Any] | None = None,
+                    capacity: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Return the evacuation of the plan's source hosts: a destination and a virsh command per guest.
+
+    ``addresses``: {host: migration address} for ``--migrateuri`` (default: the host name).
+    ``capacity``: {host: available mdev instances} (hosts not named are unlimited).
+    Result: ``{schema, hosts, prepare, evacuable, verdict, summary, guests, destinations}``; each guest
+    ``{uuid, guest, source, apqns, status, destination, prepare, reason, blockers, command}`` with
+    status ``ready`` (its destination is ready now), ``prepare`` (its destination needs the
+    destination role first) or ``stranded`` (nowhere to go).
+    """
+    plan = _check_plan(plan)
+    addresses = dict(addresses or {})
+    capacity = dict(capacity or {})
+    guests = list(plan["guests"])
+    ready_pools = {g["uuid"]: list(g.get("ready") or []) for g in guests}
+    # First pass: ready destinations only; second: the rest over ready_after (and ready) ones.
+    placed = _place(guests, ready_pools, capacity)
+    rest = [g for g in guests if placed[g["uuid"]][0] is None and g.get("ready_after")]
+    if rest:
+        seed = [(g, placed[g["uuid"]][0]) for g in guests if placed[g["uuid"]][0] is not None]
+        pools = {g["uuid"]: list(g.get("ready") or []) + list(g.get("ready_after") or []) for g in rest}
+        placed.update(_place(rest, pools, capacity, seed))
+    entries = []
+    destinations: dict[str, dict[str, Any]] = {}
+    for g in guests:
+        host, why = placed[g["uuid"]]
+        needs_prep = host is not None and host not in (g.get("ready") or [])
+        status = "stranded" if host is None else "prepare" if needs_prep else "ready"
+        command = None
+        if host is not None and g.get("guest"):
+            command = migrate_command(g["guest"], host, str(addresses.get(host) or host))
+        entries.append({
+            "uuid": g["uuid"],
+            "guest": g.get("guest"),
+            "source": g.get("source"),
+            "apqns": list(g.get("apqns") or []),
+            "status": status,
+            "destination": host,
+            "prepare": needs_prep,
+            "reason": why,
+            "blockers": sorted(g.get("reasons") or {}) + [b.get("code") for b in g.get("source_blockers") or []],
+            "command": command,
+        })
+        if host is not None:
+            slot = destinations.setdefault(host, {"guests": [], "prepare": {}})
+            slot["guests"].append(g["uuid"])
+            if needs_prep:
+                slot["prepare"].setdefault(g.get("source"), []).append(g["uuid"])
+    counts = Counter(e["status"] for e in entries)
+    hosts = list(plan.get("sources") or [])
+    stranded = counts["stranded"]
+    waiting = counts["prepare"] if not prepare else 0
+    evacuable = stranded == 0 and waiting == 0
+    names = ", ".join(hosts)
+    if evacuable:
+        verdict = f"every vfio-ap guest of {names} has a destination" + (" (after preparation)" if counts["prepare"] else "")
+    elif stranded:
+        verdict = f"{stranded} of {len(entries)} vfio-ap guests of {names} have nowhere to go"
+    else:
+        verdict = (f"{waiting} of {len(entries)} vfio-ap guests of {names} need a destination prepared first "
+                   "(set vfio_ap_maintenance_prepare: true)")
+    return {
+        "schema": SCHEMA,
+        "hosts": hosts,
+        "prepare": bool(prepare),
+        "evacuable": evacuable,
+        "verdict": verdict,
+        "summary": {"guests": len(entries), "ready": counts["ready"], "prepare": counts["prepare"], "stranded": stranded},
+        "guests": entries,
+        "destinations": {h: {"guests": sorted(v["guests"]),
+                             "prepare": [{"source": s, "uuids": sorted(u)} for s, u in sorted(v["prepare"].items())]}
+                         for h, v in sorted(destinations.items())},
+    }
+
+
+def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
+    """Return the evacuation plan as Markdown (a table per guest and the virsh commands)."""
+    lines = [f"# Evacuation of {', '.join(evacuation['hosts'])}", "", evacuation["verdict"] + ".", "",
+             "| guest | source | destination | status | blockers / reason |", "|---|---|---|---|---|"]
+    for e in evacuation["guests"]:
+        note = e["reason"] or ""
+        if e["status"] == "stranded" and e["blockers"]:
+            note = ", ".join(dict.fromkeys(e["blockers"])) + (f" — {note}" if note else "")
+        lines.append(f"| {e['guest'] or 'mdev ' + e['uuid']} | {e['source']} | {e['destination'] or '—'} "
+                     f"| {e['status']} | {note} |")
+    commands = [e["command"] for e in evacuation["guests"] if e["command"]]
+    if commands:
+        lines += ["", "Run, after any preparation, one at a time:", "", "```sh", *commands, "```"]
+    return "\n".join(lines) + "\n"
+
+
+def host_capacity(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, int]:
+    """Return {host: available_instances} for the hosts whose vfio_ap facts know it."""
+    out: dict[str, int] = {}
+    for host in hosts:
+        facts = facts_by_host.get(host) or {}
+        value = (facts.get("vfio_ap") or {}).get("available_instances")
+        if isinstance(value, int):
+            out[host] = value
+    return out
