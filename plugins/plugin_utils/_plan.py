@@ -272,14 +272,14 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
         raise ValueError("migration_addresses: expected {host: address}")
     mkvps = mkvps or {}
     names = sorted(str(name) for name in facts_by_host)
+    source_names = _host_list(sources, names, "sources")
+    destination_names = _host_list(destinations, names, "destinations")
     hosts: dict[str, C.HostFacts] = {}
     addresses: dict[str, Any] = {}
-    for name in names:
+    for name in sorted(set(source_names) | set(destination_names)):
         facts, address = facts_of(facts_by_host[name], name)
         hosts[name] = C.HostFacts(facts, name, f"facts_by_host[{name!r}]", mkvps.get(name))
         addresses[name] = (migration_addresses or {}).get(name, address)
-    source_names = _host_list(sources, names, "sources")
-    destination_names = _host_list(destinations, names, "destinations")
     network = None
     if migration_network is not None:
         if netaddr is None:
