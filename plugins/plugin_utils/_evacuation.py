@@ -98,7 +98,7 @@ def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: M
     plan = _check_plan(plan)
     addresses = dict(addresses or {})
     capacity = dict(capacity or {})
-    guests = list(plan["guests"])
+    guests = [g for g in plan["guests"] if g.get("guest")]  # idle mdevs need not leave
     ready_pools = {g["uuid"]: list(g.get("ready") or []) for g in guests}
     # First pass: ready destinations only; second: the rest over ready_after (and ready) ones.
     placed = _place(guests, ready_pools, capacity)
@@ -175,13 +175,3 @@ def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
         lines += ["", "Run, after any preparation, one at a time:", "", "```sh", *commands, "```"]
     return "\n".join(lines) + "\n"
 
-
-def host_capacity(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, int]:
-    """Return {host: available_instances} for the hosts whose vfio_ap facts know it."""
-    out: dict[str, int] = {}
-    for host in hosts:
-        facts = facts_by_host.get(host) or {}
-        value = (facts.get("vfio_ap") or {}).get("available_instances")
-        if isinstance(value, int):
-            out[host] = value
-    return out

@@ -37,6 +37,16 @@ def _check_plan(plan: Any) -> Mapping[str, Any]:
     return plan
 
 
+def running_guests(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the planned mdevs attached to a guest (idle mdevs need not leave and are not rows)."""
+    return [g for g in plan["guests"] if g.get("guest")]
+
+
+def idle_mdevs(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the planned mdevs no guest uses (landing or spare mdevs)."""
+    return [g for g in plan["guests"] if not g.get("guest")]
+
+
 def guest_label(guest: Mapping[str, Any]) -> str:
     """Return how a guest is named in reports: its libvirt name, else ``mdev <uuid>``."""
     return guest.get("guest") or f"mdev {guest['uuid']}"
@@ -64,6 +74,7 @@ def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), rep
         "ready": summary.get("ready", 0),
         "ready_after": summary.get("ready_after", 0),
         "blocked": summary.get("blocked", 0),
+        "idle_mdevs": len(idle_mdevs(plan)),
         "top_blockers": [dict(item) for item in summary.get("top_blockers") or []],
         "guests_without_destination": stranded,
         "hosts_not_evacuable": sorted(h for h, v in hosts.items() if not v.get("evacuable_after_preparation")),
@@ -163,12 +174,16 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         lines.append("")
     lines += ["## Guests", "", "| guest | source | verdict | ready on | ready after preparation on | suggested |",
               "|---|---|---|---|---|---|"]
-    for guest in plan["guests"]:
+    for guest in running_guests(plan):
         lines.append(
             f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {_VERDICT_TEXT.get(guest.get('verdict'), guest.get('verdict'))} "
             f"| {_md(_list(guest.get('ready') or []))} | {_md(_list(guest.get('ready_after') or []))} "
             f"| {_md(guest.get('suggested') or '—')} |"
         )
+    idle = idle_mdevs(plan)
+    if idle:
+        lines += ["", f"Idle mdevs (no guest, need not move): "
+                  + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."]
     commands = [g for g in plan["guests"] if g.get("command")]
     if commands:
         lines += ["", "## Migration commands (suggested destinations)", "", "```sh"]
@@ -247,7 +262,7 @@ def render_html(document: Mapping[str, Any]) -> str:
     ]
     out += [f'<th class="host" data-host="{_e(h)}">{_e(h)}</th>' for h in destinations]
     out.append("</tr></thead><tbody>")
-    for guest in plan["guests"]:
+    for guest in running_guests(plan):
         cells = _cells(guest)
         label = guest_label(guest)
         out.append(
@@ -282,6 +297,11 @@ def render_html(document: Mapping[str, Any]) -> str:
                 f'<td><code>{_e(item["uuid"])}</code></td><td>{_e(_list(item["top_blockers"]))}</td></tr>'
             )
         out.append("</tbody></table>")
+    idle = idle_mdevs(plan)
+    if idle:
+        out.append('<h2>Idle mdevs (no guest, need not move)</h2><ul id="idle">')
+        out += [f"<li><code>{_e(g['uuid'])}</code> on {_e(g.get('source'))}</li>" for g in idle]
+        out.append("</ul>")
     commands = [g for g in plan["guests"] if g.get("command")]
     if commands:
         out.append("<h2>Migration commands (suggested destinations)</h2><pre>")
@@ -300,10 +320,11 @@ def render_junit(document: Mapping[str, Any]) -> str:
     """Return readiness.xml (JUnit): a suite per source host, a case per guest, failed without a ready destination."""
     plan = document["plan"]
     by_source: dict[str, list[Mapping[str, Any]]] = {}
-    for guest in plan["guests"]:
+    running = running_guests(plan)
+    for guest in running:
         by_source.setdefault(str(guest.get("source")), []).append(guest)
-    total = len(plan["guests"])
-    failures = sum(1 for g in plan["guests"] if g.get("verdict") != "ready")
+    total = len(running)
+    failures = sum(1 for g in running if g.get("verdict") != "ready")
     out = ['<?xml version="1.0" encoding="UTF-8"?>',
            f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">']
     for source in sorted(by_source):
@@ -312,7 +333,7 @@ def render_junit(document: Mapping[str, Any]) -> str:
         out.append(f'  <testsuite name={quoteattr("vfio_ap migration from " + source)} tests="{len(guests)}" '
                    f'failures="{failed}" errors="0" skipped="0">')
         for guest in guests:
-            name = f"{guest_label(guest)} ({guest['uuid']})" if guest.get("guest") else guest_label(guest)
+            name = f"{guest['guest']} ({guest['uuid']})"
             out.append(f'    <testcase classname={quoteattr("vfio_ap." + source)} name={quoteattr(name)}>')
             reasons = guest.get("reasons") or {}
             detail = "\n".join(f"{code}: {', '.join(hosts)}" for code, hosts in sorted(reasons.items()))
