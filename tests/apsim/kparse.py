@@ -41,7 +41,17 @@ def simple_strtoul(text: str, pos: int) -> tuple[int, int]:
 
 
 def kstrtoul(text: str) -> int:
-    """Return the number written, parsed as ``kstrtoul(buf, 0)``: whole buffer, one optional newline."""
+    """Return the number written, parsed as ``kstrtoul(buf, 0)``: whole buffer, one optional newline.
+
+    EINVAL for anything that is not one base-0 number, ERANGE above the 64-bit range.
+    """
+    value = _kstrtoul(text)
+    if value >= 1 << 64:
+        raise OSError(errno.ERANGE, f"Numerical result out of range: {text!r}")
+    return value
+
+
+def _kstrtoul(text: str) -> int:
     body = text[:-1] if text.endswith("\n") else text
     if body.startswith("+"):
         body = body[1:]

@@ -258,7 +258,7 @@ class Host:
         with self.lock:
             if not kparse.kstrtoul(text):
                 return
-            if mdev.uuid not in self.mdevs:
+            if self.mdevs.get(mdev.uuid) is not mdev:  # removed meanwhile (a new one may share the UUID)
                 raise err(errno.ENODEV, "No such device")
             if mdev.guest:
                 # Documented choice: the kernel would block until the guest releases the device;
@@ -338,8 +338,10 @@ class Host:
         """Apply a simulator control command (not a kernel interface).
 
         ``attach UUID GUEST`` / ``detach UUID`` (a guest starts or stops using an mdev),
-        ``migrating UUID 0|1`` (mark a migration in progress), ``card ID online|offline|chkstop|config0``,
-        ``reset-writes``.
+        ``migrating UUID 0|1`` (mark a migration in progress, for the v1 ``migratable`` EBUSY),
+        ``card ID config|chkstop|online 0|1`` (hardware events: SCLP deconfigure, check-stop;
+        ID decimal or 0x hex), ``reset-writes`` (zero the write counter), ``clear-log``.
+        A malformed command raises EINVAL, an unknown mdev or card ENODEV; nothing changes then.
         """
         with self.lock:
             words = command.split()
@@ -358,8 +360,19 @@ class Host:
                     mdev.migrating = args[1] == "1"
                 else:
                     raise kparse.einval(command)
+            elif verb == "card" and len(args) == 3 and args[1] in ("config", "chkstop", "online") and args[2] in ("0", "1"):
+                try:
+                    card_id = int(args[0], 0)
+                except ValueError:
+                    raise kparse.einval(command) from None
+                card = self.cards.get(card_id)
+                if card is None:
+                    raise err(errno.ENODEV, f"no card {args[0]}")
+                setattr(card, args[1], args[2] == "1")
             elif verb == "reset-writes" and not args:
                 self.writes = 0
+            elif verb == "clear-log" and not args:
+                self.log.clear()
             else:
                 raise kparse.einval(command)
 
