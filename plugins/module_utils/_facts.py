@@ -42,6 +42,7 @@ SUBSETS = ("bus", "cards", "queues", "mdevs", "definitions", "guests")
 VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
+_CHUNK = 8192  # two sysfs pages: one read holds any attribute
 LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
 
 _ERRNO_MEANING = {
@@ -110,7 +111,13 @@ class _Reader(object):
         """Return the text of path; OSError as raised."""
         fd = os.open(path, os.O_RDONLY)
         try:
-            data = os.read(fd, 1 << 20)
+            data = os.read(fd, _CHUNK)
+            if len(data) == _CHUNK:  # a short read is the end of a sysfs attribute or a regular file
+                chunks = [data]
+                while data:
+                    data = os.read(fd, _CHUNK)
+                    chunks.append(data)
+                data = b"".join(chunks)
         finally:
             os.close(fd)
         return data.decode("utf-8", "replace")
@@ -288,6 +295,7 @@ def _strip_or_none(text):
 def _gather_queues(reader, cards, card_dirs):
     # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
     raw_types = dict((c["id"], c["raw_hwtype"]) for c in cards)
+    modes = dict((c["id"], c["mode"]) for c in cards)
     queues = []
     read = reader.raw
     for card_id, card_path in card_dirs:
@@ -301,15 +309,15 @@ def _gather_queues(reader, cards, card_dirs):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype)
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id))
             if queue is not None:
                 queues.append(queue)
     queues.sort(key=lambda q: (q["adapter"], q["domain"]))
     return queues
 
 
-def _read_queue(reader, read, qdir, adapter, domain, hwtype):
-    # type: (_Reader, Any, str, int, int, Optional[int]) -> Optional[Dict[str, Any]]
+def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
+    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str]) -> Optional[Dict[str, Any]]
     """Return one queue's facts, or None (with a warning) when the queue went away while read."""
     sep = os.sep
     try:
@@ -347,10 +355,10 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype):
         "chkstop": value(qdir + sep + "chkstop", parse_bool),
         "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
         "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
-        "mkvps": None if vfio or driver is None else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+        "mkvps": None if vfio or driver is None or mode == "accel" else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
     }  # type: Dict[str, Any]
-    if queue["mkvps"] == {}:
-        queue["mkvps"] = None
+    if queue["mkvps"] is not None and not any(queue["mkvps"].values()):
+        queue["mkvps"] = None  # every slot '- -' (or an empty file): no master-key state known
     return queue
 
 
