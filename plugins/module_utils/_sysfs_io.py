@@ -119,6 +119,10 @@ class SysfsWriteError(Exception):
         )
         return text + ("; " + self.detail if self.detail else "")
 
+    def __str__(self):
+        # type: () -> str
+        return self.describe()
+
     def as_dict(self):
         # type: () -> dict
         """Return the failure as result data (file, value, errno, meaning)."""
