@@ -250,7 +250,10 @@ def build_host(name: str, spec: Any, source: str) -> Host:
         gname = str(gspec.get("name", ""))
         if not gname:
             raise ctx.fail(f"{key}.name", "missing")
-        uuids = [ctx.uuid(u, f"{key}.mdevs") for u in (gspec.get("mdevs") or [])]
+        listed = gspec.get("mdevs") or []
+        if not isinstance(listed, list):
+            raise ctx.fail(f"{key}.mdevs", "expected a list of mdev UUIDs")
+        uuids = [ctx.uuid(u, f"{key}.mdevs") for u in listed]
         running = ctx.boolean(gspec.get("running", False), f"{key}.running")
         if running:
             raise ctx.fail(f"{key}.running", "a running guest is described by the mdev's 'guest' key")
@@ -298,7 +301,10 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
         serialnr=str(spec.get("serialnr", f"93AA{card_id:04X}" if mode != "accel" else "")),
         depth=ctx.integer(spec.get("depth", 8), f"{key}.depth", 0, 15),
     )
-    for dom_key, qspec in (spec.get("queues") or {}).items():
+    queues = spec.get("queues") or {}
+    if not isinstance(queues, dict):
+        raise ctx.fail(f"{key}.queues", f"expected a mapping of domain IDs to queue settings, got {type(queues).__name__}")
+    for dom_key, qspec in queues.items():
         qkey = f"{key}.queues.{dom_key}"
         dom_ids = ctx.ids(dom_key, qkey, allow_mask=False)
         ctx.keys(qspec, QUEUE_KEYS, qkey)

@@ -1,0 +1,85 @@
+"""A fleet file with a mistake gets one clear line naming the host and the key (exit 2), never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from apsim.fleet import FleetError, build_fleet
+from apsim.live import subprocess_env
+
+U1 = "70000000-0000-4000-8000-000000000001"
+U2 = "70000000-0000-4000-8000-000000000002"
+CARD = {"id": 5, "type": "CEX8C", "domains": "0-15"}
+
+
+def host(**spec):
+    base = {"aqmask": "0-7", "cards": [dict(CARD)]}
+    base.update(spec)
+    return {"hosts": {"lpar9": base}}
+
+
+CASES = [
+    # (fleet data, key named in the message, words the message must contain)
+    (host(colour="blue"), "host", "unknown key 'colour'"),
+    (host(cards=[{**CARD, "speed": 3}]), "cards[0]", "unknown key 'speed'"),
+    (host(mdevs=[{"uuid": U1, "adapterz": [5]}]), "mdevs[0]", "unknown key 'adapterz'"),
+    (host(cards=[{**CARD, "queues": {4: {"hot": True}}}]), "cards[0].queues.4", "unknown key 'hot'"),
+    (host(cards=[{**CARD, "domains": "0-zz"}]), "cards[0].domains", ""),
+    (host(apmask="0x12g"), "apmask", ""),
+    (host(mdevs=[{"uuid": U1, "adapters": "5,six", "domains": [9]}]), "mdevs[0].adapters", ""),
+    (host(cards=[{**CARD, "id": 256}]), "cards[0].id", ""),
+    (host(max_domain_id=15, cards=[{**CARD, "domains": "0-16"}]), "cards[0].domains", "above the host's max_domain_id (15)"),
+    (host(max_adapter_id=63, cards=[{**CARD, "id": 64}]), "cards[0].id", "above the host's max_adapter_id (63)"),
+    (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [85]}]), "mdevs[0].domains", "above the host's max_domain_id (84)"),
+    (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [9]}, {"uuid": U2, "adapters": [5], "domains": [9, 10]}]),
+     "mdevs[1].domains", "APQN 05.0009 is already assigned to mdev " + U1),
+    (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [3]}]), "mdevs[0].adapters", "APQN 05.0003 is owned by the host drivers"),
+    (host(mdevs=[{"uuid": "not-a-uuid"}]), "mdevs[0].uuid", "not a canonical UUID"),
+    (host(mdevs=[{"uuid": U1}, {"uuid": U1}]), "mdevs[1].uuid", "listed twice"),
+    (host(mdevs=[{"uuid": U1, "migratable": 1}]), "mdevs[0].migratable", "migration: attribute"),
+    (host(migration="sometimes"), "migration", "not one of none, attribute, kernel"),
+    (host(cards=[{**CARD, "type": "CEX9C"}]), "cards[0].type", "CEX9C"),
+    (host(cards=[{**CARD, "queues": [4]}]), "cards[0].queues", "expected a mapping"),
+    (host(cards=[{**CARD, "queues": {"20": {"bs": 1}}}]), "cards[0].queues.20", "not in the card's domains"),
+    (host(cards=[{**CARD, "mkvps": {"aes_cur": "0x12"}}]), "cards[0].mkvps.aes_cur", "16 lowercase hex digits"),
+    (host(definitions=[{"uuid": U1, "start": "boot"}]), "definitions[0].start", "not auto or manual"),
+    (host(cards="none"), "cards", "expected a list"),
+    (host(mdevs=[{"uuid": U1, "guest": "bad name!"}]), "mdevs[0].guest", "not a valid libvirt domain name"),
+    ({"hosts": {"lpar9": ["a"]}}, "host", "expected a mapping"),
+]
+
+
+@pytest.mark.parametrize("data, key, words", CASES, ids=[c[1] + ":" + (c[2] or "bad id")[:30] for c in CASES])
+def test_fleet_mistake_is_one_line_naming_host_and_key(data, key, words):
+    with pytest.raises(FleetError) as info:
+        build_fleet(data, "f.yml")
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"f.yml: host lpar9: {key}: ")
+    assert words in message
+
+
+@pytest.mark.parametrize("command", ["validate", "render", "mount"])
+@pytest.mark.parametrize("data, key", [(CASES[0][0], "host"), (CASES[11][0], "mdevs[1].domains"), (CASES[12][0], "mdevs[0].adapters")])
+def test_cli_reports_fleet_mistake_on_one_line_with_exit_2(tmp_path, command, data, key):
+    path = tmp_path / "broken.yml"
+    path.write_text(yaml.safe_dump(data))
+    args = [str(path)] + ([] if command == "validate" else [str(tmp_path / "out")])
+    result = subprocess.run([sys.executable, "-m", "apsim", command, *args], capture_output=True, text=True, env=subprocess_env())
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"apsim: {path}: host lpar9: {key}: ")
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize("text, words", [("hosts: [1, 2\n", "not valid YAML"), ("- a\n", "top-level key 'hosts'")])
+def test_cli_reports_unreadable_fleet_on_one_line(tmp_path, text, words):
+    path = tmp_path / "broken.yml"
+    path.write_text(text)
+    result = subprocess.run([sys.executable, "-m", "apsim", "validate", str(path)], capture_output=True, text=True, env=subprocess_env())
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr
