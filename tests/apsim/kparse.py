@@ -86,6 +86,20 @@ def sscanf_int(text: str) -> int:
     return int(match.group(1))
 
 
+def sscanf_i(text: str) -> int:
+    """Return the leading integer as ``sscanf(buf, "%i")`` reads it (base 0, optional sign), else EINVAL.
+
+    Trailing characters after the number are ignored, as sscanf ignores them.
+    """
+    match = re.match(r"\s*([+-]?)", text)
+    sign = -1 if match.group(1) == "-" else 1
+    start = match.end()
+    value, end = simple_strtoul(text, start)
+    if end == start:
+        raise einval(repr(text))
+    return sign * value
+
+
 def hex2bitmap(text: str, bits: int = 256) -> set[int]:
     """Return the IDs of an absolute mask text as ``ap_hex2bitmap`` reads it (MSB-first)."""
     i = 0

@@ -88,6 +88,15 @@ def matrix_text(apm: list[int], aqm: list[int], max_a: int, max_d: int) -> str:
     return "".join(f".{d:04x}\n" for d in aqm)
 
 
+PAGE_TEXT = 4095  # a show handler fills at most one page, NUL included (sysfs_emit_at)
+
+
+def _one_page(show: Callable[[], str]) -> Callable[[], str]:
+    """Return show cut to what fits in one sysfs page: long listings (a huge ``matrix``) are
+    silently truncated by the kernel, possibly in the middle of a line."""
+    return lambda: show()[:PAGE_TEXT]
+
+
 def _hexid(name: str, width: int) -> int | None:
     if len(name) != width or any(c not in "0123456789abcdef" for c in name):
         return None
@@ -110,7 +119,7 @@ class HostView:
         return store
 
     def _attr(self, mode: int, show: Callable[[], str] | None, store: Callable[[str], None] | None = None):
-        return lambda: File(mode, show, self._store(store) if store else None)
+        return lambda: File(mode, _one_page(show) if show else None, self._store(store) if store else None)
 
     def root(self) -> Dir:
         h = self.host
@@ -145,7 +154,7 @@ class HostView:
         h = self.host
 
         def ap_domain(text: str) -> None:
-            value = kparse.sscanf_int(text.replace("0x", "")) if not text.strip().startswith("0x") else int(text, 16)
+            value = kparse.sscanf_i(text)
             if value < 0 or value > h.max_domain_id or value not in h.aqmask:
                 raise kparse.einval(repr(text))
             h.ap_domain = value

@@ -150,3 +150,28 @@ def test_demo_fleet_renders_every_host(rendered_demo):
     assert hosts == ["kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3"]
     assert (rendered_demo / "kvm-a1/sys/bus/ap/aqmask").read_text() == mask(0, 1, 2, *range(16, 256))
     assert (rendered_demo / "kvm-a3/sys/devices/vfio_ap/matrix/features").read_text() == "guest_matrix hotplug ap_config\n"
+
+
+def test_long_listing_is_cut_at_one_page(tmp_path):
+    uuid = "80000000-0000-4000-8000-0000000000ff"
+    data = {"hosts": {"big": {"apmask": [], "aqmask": [], "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}],
+                              "mdevs": [{"uuid": uuid, "adapters": "0-63", "domains": "0-15"}]}}}  # fmt: skip
+    render_fleet(build_fleet(data), tmp_path)
+    text = (tmp_path / "big/sys/devices/vfio_ap/matrix" / uuid / "matrix").read_text()
+    assert len(text) == 4095  # 1024 APQNs would need 8192 characters
+    assert text.startswith("00.0000\n00.0001\n") and text.endswith("\n1f.000e\n1f.000f")  # last line cut before its newline
+
+
+@pytest.mark.parametrize("write, value", [("010", 8), ("0x9\n", 9), ("7", 7), ("+7 junk", 7), ("12", None), ("x", None)])
+def test_ap_domain_is_parsed_like_sscanf_i(write, value):
+    from apsim.view import HostView
+
+    host = build_fleet({"hosts": {"d": {"aqmask": "0-9", "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}]}}})["d"]
+    node = HostView(host).resolve(["bus", "ap", "ap_domain"])
+    if value is None:
+        with pytest.raises(OSError):
+            node.store(write)
+        assert host.ap_domain == -1
+    else:
+        node.store(write)
+        assert node.show() == f"{value}\n"
