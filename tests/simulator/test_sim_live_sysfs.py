@@ -315,13 +315,17 @@ def test_guest_matrix_follows_rebinding(live):
 def test_reads_are_fresh_on_every_read(live):
     reset(live, "h63", U_PARSE)
     path = mdev(live, "h63", U_PARSE) / "matrix"
+    assert sysfs_write(mdev(live, "h63", U_PARSE) / "assign_adapter", "11") == 0
     fd = os.open(path, os.O_RDONLY)
     try:
-        assert os.read(fd, 4096) == b""
-        assert sysfs_write(mdev(live, "h63", U_PARSE) / "assign_adapter", "11") == 0
-        assert os.pread(fd, 4096, 0) == b"0b.\n"
+        assert os.read(fd, 4096) == b"0b.\n"
+        assert sysfs_write(mdev(live, "h63", U_PARSE) / "assign_domain", "10") == 0
+        assert os.pread(fd, 4096, 0) == b"0b.000a\n"  # a read from offset 0 shows the new state
+        assert os.pread(fd, 4096, 3) == b"000a\n"
     finally:
         os.close(fd)
+    with open(path) as fh:  # and a fresh open reads exactly the text, not a 4096-byte page
+        assert fh.read() == "0b.000a\n"
 
 
 # ---------------------------------------------------------------------------------------- create / remove
