@@ -153,7 +153,9 @@ def build_host(name: str, spec: Any, source: str) -> Host:
         raise ctx.fail("cards", "a host without the AP bus has no cards")
 
     card_domains = set().union(*(set(c.queues) for c in host.cards.values())) if host.cards else set()
-    host.qci_apm = ctx.ids_max(spec["adapters"], "adapters", host.max_adapter_id, "max_adapter_id") if "adapters" in spec else set(host.cards)
+    host.qci_apm = (
+        ctx.ids_max(spec["adapters"], "adapters", host.max_adapter_id, "max_adapter_id") if "adapters" in spec else set(host.cards)
+    )
     host.qci_aqm = (
         ctx.ids_max(spec["usage_domains"], "usage_domains", host.max_domain_id, "max_domain_id")
         if "usage_domains" in spec
@@ -205,8 +207,7 @@ def build_host(name: str, spec: Any, source: str) -> Host:
                 if host.host_owned(a, d):
                     raise ctx.fail(
                         f"{key}.adapters",
-                        f"APQN {a:02x}.{d:04x} is owned by the host drivers (apmask/aqmask bits set), "
-                        "so vfio_ap cannot hold it",
+                        f"APQN {a:02x}.{d:04x} is owned by the host drivers (apmask/aqmask bits set), so vfio_ap cannot hold it",
                     )
                 other = host.mdev_of(a, d)
                 if other:

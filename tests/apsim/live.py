@@ -40,9 +40,10 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
-from .fleet import FleetError, build_fleet, load_fleet
+from .fleet import build_fleet, load_fleet
 from .model import Host
 from .render import write_host_files
 from .view import Dir, File, HostView, Link

@@ -281,13 +281,10 @@ class Host:
         if clashes:
             for a, d, other in clashes:
                 self.log.append(
-                    f"vfio_ap_mdev {mdev.uuid}: Userspace may not assign queue {a:02x}.{d:04x} to mdev: "
-                    f"already assigned to {other}"
+                    f"vfio_ap_mdev {mdev.uuid}: Userspace may not assign queue {a:02x}.{d:04x} to mdev: already assigned to {other}"
                 )
             raise err(errno.EADDRINUSE, "Address already in use")
-        if any(a > self.max_adapter_id for a in apm) or any(
-            d > self.max_domain_id for d in aqm | adm
-        ):
+        if any(a > self.max_adapter_id for a in apm) or any(d > self.max_domain_id for d in aqm | adm):
             raise err(errno.ENODEV, "No such device")
 
     def assign(self, mdev: Mdev, kind: str, text: str) -> None:

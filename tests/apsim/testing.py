@@ -22,7 +22,8 @@ from __future__ import annotations
 import errno
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
+from collections.abc import Callable, Iterator
 
 import pytest
 

@@ -8,8 +8,8 @@ kernel's formats (shared/spec/kernel-interface.md §1–§3).
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 from . import kparse
 from .model import Card, Host, Mdev, Queue
@@ -32,21 +32,21 @@ class Link:
 class Dir:
     __slots__ = ("_names", "_child")
 
-    def __init__(self, names: Callable[[], list[str]], child: Callable[[str], "Node | None"]):
+    def __init__(self, names: Callable[[], list[str]], child: Callable[[str], Node | None]):
         self._names = names
         self._child = child
 
     def names(self) -> list[str]:
         return self._names()
 
-    def child(self, name: str) -> "Node | None":
+    def child(self, name: str) -> Node | None:
         return self._child(name)
 
 
-Node = Union[Dir, File, Link]
+Node = Dir | File | Link
 
 
-def static(entries: dict[str, Callable[[], "Node | None"]]) -> Dir:
+def static(entries: dict[str, Callable[[], Node | None]]) -> Dir:
     """Return a Dir of fixed names whose children are built on lookup (a None child is absent)."""
 
     def names() -> list[str]:
@@ -331,7 +331,7 @@ class HostView:
             return f"0x{h.queue_functions(card, q):08X}\n"
 
         def bound(driver: str) -> Callable[[Callable[[], Node | None]], Callable[[], Node | None]]:
-            return lambda make: (lambda: make() if h.driver(card.id, dom) == driver else None)
+            return lambda make: lambda: make() if h.driver(card.id, dom) == driver else None
 
         zc, vf = bound("cex4queue"), bound("vfio_ap")
 
@@ -453,9 +453,7 @@ class HostView:
         return static(
             {
                 "devices": lambda: static({"matrix": lambda: Link("../../../devices/vfio_ap/matrix")}),
-                "drivers": lambda: static(
-                    {"vfio_ap": lambda: static({"matrix": lambda: Link("../../../../devices/vfio_ap/matrix")})}
-                ),
+                "drivers": lambda: static({"vfio_ap": lambda: static({"matrix": lambda: Link("../../../../devices/vfio_ap/matrix")})}),
             }
         )
 

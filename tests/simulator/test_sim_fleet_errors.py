@@ -35,8 +35,11 @@ CASES = [
     (host(max_domain_id=15, cards=[{**CARD, "domains": "0-16"}]), "cards[0].domains", "above the host's max_domain_id (15)"),
     (host(max_adapter_id=63, cards=[{**CARD, "id": 64}]), "cards[0].id", "above the host's max_adapter_id (63)"),
     (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [85]}]), "mdevs[0].domains", "above the host's max_domain_id (84)"),
-    (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [9]}, {"uuid": U2, "adapters": [5], "domains": [9, 10]}]),
-     "mdevs[1].domains", "APQN 05.0009 is already assigned to mdev " + U1),
+    (
+        host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [9]}, {"uuid": U2, "adapters": [5], "domains": [9, 10]}]),
+        "mdevs[1].domains",
+        "APQN 05.0009 is already assigned to mdev " + U1,
+    ),
     (host(mdevs=[{"uuid": U1, "adapters": [5], "domains": [3]}]), "mdevs[0].adapters", "APQN 05.0003 is owned by the host drivers"),
     (host(mdevs=[{"uuid": "not-a-uuid"}]), "mdevs[0].uuid", "not a canonical UUID"),
     (host(mdevs=[{"uuid": U1}, {"uuid": U1}]), "mdevs[1].uuid", "listed twice"),

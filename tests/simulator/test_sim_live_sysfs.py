@@ -206,9 +206,8 @@ def test_writes_accept_chzcrypt_style_open_and_truncate(live):
     with open(path, "w") as fh:  # Python buffered I/O: the store runs at close
         fh.write("14\n")
     assert mdev_state(live, "h63", U_PARSE)["adapters"] == [13, 14]
-    with pytest.raises(OSError) as info:
-        with open(path, "w") as fh:
-            fh.write("08")
+    with pytest.raises(OSError) as info, open(path, "w") as fh:
+        fh.write("08")
     assert info.value.errno == errno.EINVAL
 
 
@@ -566,9 +565,7 @@ def test_eio_attribute_fails_on_read(live_eio):
     assert read_errno(live_eio.host_dir("e") / "sys/devices/ap/card01/01.0001/ap_functions") == 0
 
 
-live_eio = live_fleet_fixture(
-    {"hosts": {"e": {"cards": [{"id": 1, "type": "CEX8C", "domains": "1-2", "queues": {2: {"eio": True}}}]}}}
-)
+live_eio = live_fleet_fixture({"hosts": {"e": {"cards": [{"id": 1, "type": "CEX8C", "domains": "1-2", "queues": {2: {"eio": True}}}]}}})
 
 
 # ---------------------------------------------------------------------------------------- etc/ and run/

@@ -24,14 +24,12 @@ FLEET = {
             "apmask": "0-5",
             "aqmask": "0-3",
             "cards": [
-                {"id": 5, "type": "CEX8C", "domains": "0-4,0x47", "serialnr": "93AADFK7",
-                 "queues": {4: {"eio": True}}},  # fmt: skip
+                {"id": 5, "type": "CEX8C", "domains": "0-4,0x47", "serialnr": "93AADFK7", "queues": {4: {"eio": True}}},  # fmt: skip
                 {"id": 0x0A, "type": "CEX7P", "domains": "0-4", "functions": 0x06800000},
                 {"id": 1, "type": "CEX8A", "domains": "0-1"},
             ],
             "mdevs": [
-                {"uuid": U_AD, "adapters": [5, 0x0A], "domains": [4, 0x47], "control_domains": [4, 0x47, 84],
-                 "guest": "web1"},  # fmt: skip
+                {"uuid": U_AD, "adapters": [5, 0x0A], "domains": [4, 0x47], "control_domains": [4, 0x47, 84], "guest": "web1"},  # fmt: skip
                 {"uuid": U_A, "adapters": [0x0B]},
                 {"uuid": U_D, "domains": [0x0C], "control_domains": [0x0C], "start": "auto"},
             ],
