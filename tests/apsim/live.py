@@ -489,6 +489,7 @@ def mount_background(hosts: dict[str, Host], mountpoint: str | Path, pidfile: st
         code = 0
         try:
             os.setsid()
+            os.chdir("/")  # never keep the caller's directory busy
             devnull = os.open(os.devnull, os.O_RDWR)
             log = os.open(str(backing_path / "server.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             os.dup2(devnull, 0)
