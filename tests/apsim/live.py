@@ -50,6 +50,7 @@ from .view import Dir, File, HostView, Link
 
 CONTROL_DIR = ".apsim"
 ATTR_SIZE = 4096
+ENTRY_TIMEOUT = 1.0  # seconds a name lookup is cached; see SimFS.init_with_config
 START_TIMEOUT = 20.0
 STOP_TIMEOUT = 20.0
 TESTS_DIR = Path(__file__).resolve().parents[1]
@@ -188,9 +189,12 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
     # ------------------------------------------------------------------ lifecycle
     def init_with_config(self, conn_info: Any, config: Any) -> None:
         if config is not None:
-            # sysfs content and directory entries change behind the kernel's back: no caching;
-            # unlink of an open backing file goes straight through (no .fuse_hidden files).
-            config.entry_timeout = 0.0
+            # sysfs changes behind the kernel's back: attributes are never cached and a missing name
+            # is looked up again every time. A found name may be cached briefly: every operation
+            # resolves its path afresh here, so a name that has gone answers ENOENT at once, and no
+            # path of the tree ever changes type. Unlink of an open backing file goes straight
+            # through (no .fuse_hidden files).
+            config.entry_timeout = ENTRY_TIMEOUT
             config.negative_timeout = 0.0
             config.attr_timeout = 0.0
             config.hard_remove = 1
