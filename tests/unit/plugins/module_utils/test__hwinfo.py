@@ -1,0 +1,124 @@
+"""ap_functions decoding, card types and the live-migration hardware compatibility rules (spec §2.4, §4.6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils import _hwinfo as hw
+
+CAPS_KEYS = {"apsc", "mex4k", "crt4k", "mode", "apxa", "slcf", "native", "stateless", "bs", "hwtype"}
+
+
+def caps(**overrides):
+    base = {"apsc": False, "mex4k": True, "crt4k": True, "mode": "cca", "apxa": True, "slcf": False,
+            "native": True, "stateless": False, "bs": 0, "hwtype": 14}  # fmt: skip
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("functions", "hwtype", "expected"),
+    [
+        # the spec's example CCA queue: M, C, D, N, native class
+        (0x72800000, 14, caps()),
+        # EP11 coprocessor: X, N, native
+        (0x06800000, 14, caps(mex4k=False, crt4k=False, mode="ep11")),
+        # accelerator with SLCF and APSC (demo fleet kvm-b1 card 03 without APSC: 0x6B800000)
+        (0x6B800000, 14, caps(mode="accel", slcf=True)),
+        (0xEB800000, 15, caps(mode="accel", slcf=True, apsc=True, hwtype=15)),
+        # CCA restricted to stateless functions
+        (0x72400000, 13, caps(native=False, stateless=True, hwtype=13)),
+        # queue word with BS bits: 1, 2, 3
+        (0x72804000, 14, caps(bs=1)),
+        (0x72808000, 14, caps(bs=2)),
+        (0x7280C000, 14, caps(bs=3)),
+        # no mode bit at all, unknown type
+        (0x02000000, None, caps(mex4k=False, crt4k=False, mode=None, native=False, hwtype=None)),
+    ],
+)
+def test_capabilities(functions, hwtype, expected):
+    got = hw.capabilities(functions, hwtype)
+    assert set(got) == CAPS_KEYS
+    assert got == expected
+    assert hw.functions_of_capabilities(got) == functions
+
+
+@pytest.mark.parametrize(
+    ("functions", "mode"),
+    [(0x10000000, "cca"), (0x08000000, "accel"), (0x04000000, "ep11"), (0, None),
+     # two mode bits never occur on hardware; D wins as in lszcrypt's reading order
+     (0x18000000, "cca"), (0x0C000000, "accel")],
+)  # fmt: skip
+def test_mode_of_functions(functions, mode):
+    assert hw.mode_of_functions(functions) == mode
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("CEX8C", (8, "cca")), ("CEX7P", (7, "ep11")), ("CEX4A", (4, "accel")), ("CEX5C\n", (5, "cca")), ("CEX10P", (10, "ep11"))],
+)
+def test_parse_card_type(text, expected):
+    assert hw.parse_card_type(text) == expected
+
+
+@pytest.mark.parametrize("text", ["CEX8", "CEX8X", "cex8c", "PCICC", ""])
+def test_parse_card_type_rejects(text):
+    with pytest.raises(ValueError, match="card type"):
+        hw.parse_card_type(text)
+
+
+@pytest.mark.parametrize(
+    ("hwtype", "mode", "generation", "name"),
+    [(10, "cca", 4, "CEX4C"), (11, "accel", 5, "CEX5A"), (13, "ep11", 7, "CEX7P"), (14, "cca", 8, "CEX8C"),
+     (15, "cca", None, None), (9, "cca", None, None), (14, None, 8, None)],
+)  # fmt: skip
+def test_generation_and_type_name(hwtype, mode, generation, name):
+    assert hw.generation_of_hwtype(hwtype) == generation
+    assert hw.card_type_name(hwtype, mode) == name
+
+
+@pytest.mark.parametrize(
+    ("src", "src_type", "dst", "dst_type", "equal"),
+    [
+        (0x72800000, 14, 0x72800000, 14, True),
+        (0x72800000, 14, 0x72800000, 13, False),  # the AT byte is in the fast-path mask
+        (0x72800000, 14, 0x72804000, 14, False),  # BS must be 0 on both sides
+        (0x72800000, 14, 0x72A00000, 14, False),  # class byte bits are compared
+        (0x72800001, 14, 0x72800000, 14, True),  # reserved low bits are outside the mask
+    ],
+)
+def test_fast_path_equal(src, src_type, dst, dst_type, equal):
+    assert hw.fast_path_equal(src, src_type, dst, dst_type) is equal
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "findings"),
+    [
+        (caps(), caps(), []),
+        # destination newer card: fine; older: hw_type_older
+        (caps(hwtype=13), caps(hwtype=14), []),
+        (caps(hwtype=14), caps(hwtype=13), [("hw_type_older", "hwtype")]),
+        # unknown types are not judged
+        (caps(hwtype=None), caps(hwtype=13), []),
+        (caps(mode="cca"), caps(mode="ep11"), [("hw_mode_mismatch", "mode")]),
+        (caps(slcf=True), caps(), [("hw_facility_mismatch", "slcf")]),
+        (caps(), caps(apsc=True, apxa=False), [("hw_facility_mismatch", "apsc"), ("hw_facility_mismatch", "apxa")]),
+        (caps(mex4k=False, crt4k=False), caps(), [("hw_facility_mismatch", "mex4k"), ("hw_facility_mismatch", "crt4k")]),
+        # class: native source needs native target; stateless source may go to a native target
+        (caps(), caps(native=False, stateless=True), [("hw_class_incompatible", "native")]),
+        (caps(native=False, stateless=True), caps(), []),
+        (caps(bs=1), caps(), [("secure_execution", "bs")]),
+        (caps(), caps(bs=2), [("secure_execution", "bs")]),
+    ],
+)
+def test_compare_capabilities(source, target, findings):
+    got = hw.compare_capabilities(source, target)
+    assert [(f["code"], f["property"]) for f in got] == findings
+    for item in got:
+        assert item["source"] == source[item["property"]]
+        assert item["target"] == target[item["property"]]
+
+
+def test_se_states_and_bs():
+    assert hw.bs_of_functions(0x7280C000) == 3
+    assert sorted(hw.SE_STATES) == [0, 1, 2, 3]
