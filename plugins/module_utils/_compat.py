@@ -110,7 +110,10 @@ class HostFacts(object):
         self.facts = facts  # type: Dict[str, Any]
         self.loaded = bool(vfio["loaded"])  # type: bool
         self.level = vfio["migration"] if vfio["migration"] in LEVELS else "none"  # type: str
-        self.queues = dict((q["apqn"], q) for q in facts["queues"])  # type: Dict[str, Dict[str, Any]]
+        try:
+            self.queues = {q["apqn"]: q for q in facts["queues"]}  # type: Dict[str, Dict[str, Any]]
+        except (KeyError, TypeError):
+            raise ValueError("{0}: every item of 'queues' must be a dict with an 'apqn'".format(what))
         self.cards = dict((c["id"], c) for c in facts["cards"])  # type: Dict[int, Dict[str, Any]]
         self.mdevs = dict((m["uuid"], m) for m in vfio["mdevs"])  # type: Dict[str, Dict[str, Any]]
         self.definitions = dict((d["uuid"], d) for d in vfio["definitions"])  # type: Dict[str, Dict[str, Any]]
@@ -138,9 +141,6 @@ def validate_facts(facts, what):
     for key, kind in _VFIO_KEYS:
         if not isinstance(facts["vfio_ap"].get(key), kind):  # bool, list, str
             raise ValueError("{0}: key 'vfio_ap.{1}' missing or not a {2}".format(what, key, kind.__name__))
-    for index, queue in enumerate(facts["queues"]):
-        if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
-            raise ValueError("{0}: queues[{1}] has no 'apqn'".format(what, index))
     for index, mdev in enumerate(facts["vfio_ap"]["mdevs"]):
         if not isinstance(mdev, Mapping) or not isinstance(mdev.get("uuid"), str):
             raise ValueError("{0}: vfio_ap.mdevs[{1}] has no 'uuid'".format(what, index))
@@ -517,10 +517,12 @@ def reservation_action(apqns):
     return {"type": "ap_mask", "adapters": [], "domains": domains, "state": "reserved", "persistent": True}
 
 
-def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, blockers, warnings):
-    # type: (HostFacts, str, List[str], List[int], bool, List[Dict[str, Any]], List[Dict[str, Any]]) -> Optional[Dict[str, Any]]
-    """Return the mdev action for the destination (create, assign, persist), or None when nothing is needed."""
-    codes = set(f["code"] for f in blockers) | set(f["code"] for f in warnings)
+def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, codes):
+    # type: (HostFacts, str, List[str], List[int], bool, Set[str]) -> Optional[Dict[str, Any]]
+    """Return the mdev action for the destination (create, assign, persist), or None when nothing is needed.
+
+    ``codes`` are the pair's blocker and warning codes.
+    """
     existing = destination.mdevs.get(uuid)
     if existing is not None and not ({"apqn_set_mismatch", "not_persistent"} & codes):
         return None
@@ -537,6 +539,19 @@ def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, bl
         adapters, domains, cdoms = [], [], []
     return {"type": "mdev", "uuid": uuid, "state": "present", "adapters": adapters, "domains": domains,
             "control_domains": cdoms, "persistent": True, "start": "auto"}
+
+
+def destination_actions(destination, uuid, wanted, control_domains, attribute_checks, unbound, codes):
+    # type: (HostFacts, str, List[str], List[int], bool, List[str], Set[str]) -> List[Dict[str, Any]]
+    """Return the ordered actions that make the destination ready: reserve ``unbound`` APQNs, then the mdev."""
+    actions = []  # type: List[Dict[str, Any]]
+    reserve = reservation_action(sorted(unbound))
+    if reserve:
+        actions.append(reserve)
+    create = mdev_action(destination, uuid, wanted, control_domains, attribute_checks, codes)
+    if create:
+        actions.append(create)
+    return actions
 
 
 # --------------------------------------------------------------------------- one pair
@@ -588,13 +603,9 @@ def check_migration(source, destination, uuid, rules="auto"):
     blockers = sort_findings(blockers)
     warnings = sort_findings(warnings)
     codes = set(f["code"] for f in blockers)
-    actions = []  # type: List[Dict[str, Any]]
-    reserve = reservation_action(sorted(set(f["apqn"] for f in blockers if f["code"] == "apqn_not_bound")))
-    if reserve:
-        actions.append(reserve)
-    create = mdev_action(destination, uuid, wanted, cdoms, attribute_checks, blockers, warnings)
-    if create:
-        actions.append(create)
+    unbound = set(f["apqn"] for f in blockers if f["code"] == "apqn_not_bound")
+    actions = destination_actions(destination, uuid, wanted, cdoms, attribute_checks, sorted(unbound),
+                                  codes | set(f["code"] for f in warnings))
     return {
         "uuid": uuid,
         "guest": mdev.get("guest"),

@@ -92,8 +92,10 @@ def _host_list(value: Any, known: list[str], what: str) -> list[str]:
 class DestinationIndex:
     """Per-APQN, per-UUID and per-control-domain bitsets over the destination hosts."""
 
-    def __init__(self, hosts: list[C.HostFacts]) -> None:
+    def __init__(self, hosts: list[C.HostFacts], apqns: set[str] | None = None) -> None:
+        """Index the destinations; with ``apqns``, only those queues (the ones source guests use)."""
         self.hosts = hosts
+        self.wanted = apqns
         self.names = [h.name for h in hosts]
         self.position = {h.name: i for i, h in enumerate(hosts)}
         self.all = (1 << len(hosts)) - 1
@@ -106,9 +108,13 @@ class DestinationIndex:
         self.mkvp: dict[str, dict[Any, int]] = {}
         self.master_keys: dict[str, int] = {}
         self.claims: dict[str, dict[str, int]] = {}
+        self.claimed: dict[str, int] = {}  # hosts where any mdev holds the APQN
+        self.claimed_twice: dict[str, int] = {}  # hosts where two or more mdevs hold it
         self.cdoms: dict[int, int] = {}
         self.mdevs: dict[str, dict[int, Any]] = {}
         self._hw_memo: dict[tuple, list] = {}
+        self._names: dict[int, list[str]] = {}
+        self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
         for i, host in enumerate(hosts):
             self._add(i, 1 << i, host)
 
@@ -116,7 +122,11 @@ class DestinationIndex:
         self.level_bits[host.level] |= bit
         if C.host_support_problem(host):
             self.unsupported |= bit
-        for apqn, queue in host.queues.items():
+        if self.wanted is None:
+            queues = host.queues.items()
+        else:
+            queues = [(apqn, host.queues[apqn]) for apqn in self.wanted if apqn in host.queues]
+        for apqn, queue in queues:
             self.installed[apqn] = self.installed.get(apqn, 0) | bit
             if C.queue_binding_problem(queue):
                 self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
@@ -132,6 +142,11 @@ class DestinationIndex:
             by_pattern = self.mkvp.setdefault(apqn, {})
             by_pattern[pattern] = by_pattern.get(pattern, 0) | bit
         for apqn, holders in host.claims.items():
+            if self.wanted is not None and apqn not in self.wanted:
+                continue
+            self.claimed[apqn] = self.claimed.get(apqn, 0) | bit
+            if len(holders) > 1:
+                self.claimed_twice[apqn] = self.claimed_twice.get(apqn, 0) | bit
             per_uuid = self.claims.setdefault(apqn, {})
             for uuid in holders:
                 per_uuid[uuid] = per_uuid.get(uuid, 0) | bit
@@ -141,11 +156,25 @@ class DestinationIndex:
             self.mdevs.setdefault(uuid, {})[i] = host
 
     def names_of(self, bits: int) -> list[str]:
-        """Return the destination names of a bitset, in index (sorted) order."""
+        """Return the destination names of a bitset, in index (sorted) order.
+
+        Long lists are cached and shared between guests with the same set (treat them as read-only).
+        """
         if not bits:
             return []
-        selectors = format(bits, f"0{len(self.names)}b")[::-1].encode().translate(_BITS)
-        return list(compress(self.names, selectors))
+        names = self._names.get(bits)
+        if names is None:
+            selectors = format(bits, f"0{len(self.names)}b")[::-1].encode().translate(_BITS)
+            names = self._names[bits] = list(compress(self.names, selectors))
+        return list(names) if len(names) < 64 else names
+
+    def scope(self, rules: str, source_level: str) -> tuple[int, int, int]:
+        """Return _scope_bits for a source level (memoised)."""
+        key = (rules, source_level)
+        found = self._scope_memo.get(key)
+        if found is None:
+            found = self._scope_memo[key] = _scope_bits(self, rules, source_level)
+        return found
 
     def hardware(self, src_key: tuple, dst_key: tuple) -> list:
         """Return the hardware findings [(code, detail)] for two capability classes (memoised)."""
@@ -182,9 +211,10 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
     blockers: dict[str, int] = {}
     warnings: dict[str, int] = {}
     src_blockers, src_warnings = C.source_findings(source, mdev)
+    src_warnings = list(src_warnings)
     for item in src_blockers:
         _or(blockers, item["code"], candidates)
-    attribute, kernel, mixed = _scope_bits(index, rules, source.level)
+    attribute, kernel, mixed = index.scope(rules, source.level)
     _or(warnings, "mixed_migration_levels", mixed & candidates)
     _or(blockers, "no_migration_support", index.unsupported & candidates)
     holders = index.mdevs.get(uuid, {})
@@ -205,9 +235,9 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
         _or(blockers, "apqn_not_installed", candidates & ~installed)
         _or(blockers, "apqn_not_bound", index.unbound.get(apqn, 0) & candidates)
         _or(blockers, "queue_unusable", index.unusable.get(apqn, 0) & candidates)
-        for holder, bits in index.claims.get(apqn, {}).items():
-            if holder != uuid:
-                _or(blockers, "apqn_in_use", bits & candidates)
+        own = index.claims.get(apqn, {}).get(uuid, 0)
+        others = (index.claimed.get(apqn, 0) & ~own) | (index.claimed_twice.get(apqn, 0) & own)
+        _or(blockers, "apqn_in_use", others & candidates)
         source_queue = source.queues.get(apqn)
         src_caps = C.queue_capabilities(source, source_queue) if source_queue else None
         if src_caps is not None:
@@ -220,11 +250,14 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
         relevant = (installed if C.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & candidates
         if relevant:
             src_mk = C.current_mkvps(source, source_queue) if source_queue else None
+            if src_mk is None:  # unknown on the source: one source warning instead of one per destination
+                src_warnings.append(C.finding("mkvp_unknown", apqn, "master-key verification pattern unknown on the source"))
+                continue
             for pattern, bits in index.mkvp.get(apqn, {}).items():
                 bits &= relevant
                 if not bits:
                     continue
-                if src_mk is None or pattern is None:
+                if pattern is None:
                     _or(warnings, "mkvp_unknown", bits)
                 elif C.mkvp_difference(src_mk, pattern):
                     _or(blockers, "mkvp_mismatch", bits)
@@ -288,8 +321,9 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
             network = netaddr.IPNetwork(str(migration_network))
         except (netaddr.AddrFormatError, ValueError, TypeError):
             raise ValueError(f"migration_network: {migration_network!r} is not a CIDR network") from None
-    index = DestinationIndex([hosts[n] for n in destination_names])
-    load: Counter[str] = Counter()
+    needed = {apqn for name in source_names for mdev in hosts[name].mdevs.values() for apqn in C.guest_queues(mdev)}
+    index = DestinationIndex([hosts[n] for n in destination_names], needed)
+    load = dict.fromkeys(destination_names, 0)
     guests: list[dict[str, Any]] = []
     for source_name in source_names:
         source = hosts[source_name]
@@ -312,7 +346,7 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
 
 
 def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: C.HostFacts, mdev: Mapping,
-                rules: str, candidates: int, load: Counter, detail: bool, network: Any,
+                rules: str, candidates: int, load: dict[str, int], detail: bool, network: Any,
                 addresses: dict[str, Any]) -> dict[str, Any]:
     blockers, warnings, src_blockers, src_warnings = guest_codes(index, source, mdev, rules, candidates)
     any_blocker = unfixable = 0
@@ -325,11 +359,18 @@ def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: 
     ready, ready_after = index.names_of(ready_bits), index.names_of(after_bits)
     verdict = "ready" if ready else "ready_after" if ready_after else "blocked"
     pool = ready or ready_after
-    suggested = min(pool, key=lambda name: (load[name], name)) if pool else None
+    suggested = min(pool, key=load.__getitem__) if pool else None  # least loaded; ties: first by name
     actions: list = []
     if suggested is not None:
         load[suggested] += 1
-        actions = C.check_migration(source, hosts[suggested], mdev["uuid"], rules)["actions"]
+        bit = 1 << index.position[suggested]
+        codes = {code for code, bits in blockers.items() if bits & bit}
+        codes |= {code for code, bits in warnings.items() if bits & bit}
+        wanted = C.guest_queues(mdev)
+        unbound = [apqn for apqn in wanted if index.unbound.get(apqn, 0) & bit]
+        attribute_checks, _kernel = C.rule_scope(C.resolve_rules(rules, source.level, hosts[suggested].level)[0])
+        actions = C.destination_actions(hosts[suggested], mdev["uuid"], wanted,
+                                        sorted(mdev.get("control_domains") or []), attribute_checks, unbound, codes)
     entry: dict[str, Any] = {
         "uuid": mdev["uuid"],
         "guest": mdev.get("guest"),
@@ -421,8 +462,11 @@ def summarize(guests: list[dict[str, Any]], source_names: list[str], hosts: dict
         stranded.append({"uuid": entry["uuid"], "guest": entry["guest"], "source": entry["source"],
                          "top_blockers": ranked[:3]})
     per_host = {}
+    by_source: dict[str, list] = {name: [] for name in source_names}
+    for entry in running:
+        by_source[entry["source"]].append(entry)
     for name in source_names:
-        mine = [g for g in running if g["source"] == name]
+        mine = by_source[name]
         count = Counter(g["verdict"] for g in mine)
         evacuable = count["ready"] == len(mine)
         after = count["ready"] + count["ready_after"] == len(mine)
