@@ -379,7 +379,8 @@ def source_findings(host, mdev):
 
     Blockers: no_migration_support (source host), migration_disabled (``migratable`` 0 or a
     migration guard). Warnings: over_provisioned (assigned APQNs filtered out of the guest matrix),
-    drift (the active configuration differs from its mdevctl definition).
+    drift (the active configuration differs from its mdevctl definition), mkvp_unknown (a
+    coprocessor queue of the guest whose current master-key patterns are not known).
     """
     blockers = []  # type: List[Dict[str, Any]]
     warnings = []  # type: List[Dict[str, Any]]
@@ -400,6 +401,10 @@ def source_findings(host, mdev):
     drift = definition_drift(mdev, host.definitions.get(mdev["uuid"]))
     if drift:
         warnings.append(finding("drift", None, "source: " + drift))
+    for apqn in guest_queues(mdev):
+        queue = host.queues.get(apqn)
+        if queue is not None and has_master_keys(queue_capabilities(host, queue)) and current_mkvps(host, queue) is None:
+            warnings.append(finding("mkvp_unknown", apqn, "master-key verification pattern unknown on the source"))
     return blockers, warnings
 
 
@@ -477,12 +482,12 @@ def queue_findings(source, destination, uuid, apqn):
     if src_caps is not None and dst_caps is not None:
         for code, detail in hardware_findings(src_caps, dst_caps):
             blockers.append(finding(code, apqn, detail))
-    if has_master_keys(src_caps) or has_master_keys(dst_caps):
-        src_mk = current_mkvps(source, source_queue) if source_queue else None
+    src_mk = current_mkvps(source, source_queue) if source_queue else None
+    if src_mk is not None and (has_master_keys(src_caps) or has_master_keys(dst_caps)):
+        # an unknown source pattern is a source warning (source_findings)
         dst_mk = current_mkvps(destination, queue)
-        if src_mk is None or dst_mk is None:
-            warnings.append(finding("mkvp_unknown", apqn, "master-key verification pattern unknown on the {0}".format(
-                "source" if src_mk is None else "destination")))
+        if dst_mk is None:
+            warnings.append(finding("mkvp_unknown", apqn, "master-key verification pattern unknown on the destination"))
         else:
             diff = mkvp_difference(src_mk, dst_mk)
             if diff:

@@ -211,7 +211,6 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
     blockers: dict[str, int] = {}
     warnings: dict[str, int] = {}
     src_blockers, src_warnings = C.source_findings(source, mdev)
-    src_warnings = list(src_warnings)
     for item in src_blockers:
         _or(blockers, item["code"], candidates)
     attribute, kernel, mixed = index.scope(rules, source.level)
@@ -250,8 +249,7 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
         relevant = (installed if C.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & candidates
         if relevant:
             src_mk = C.current_mkvps(source, source_queue) if source_queue else None
-            if src_mk is None:  # unknown on the source: one source warning instead of one per destination
-                src_warnings.append(C.finding("mkvp_unknown", apqn, "master-key verification pattern unknown on the source"))
+            if src_mk is None:  # unknown on the source: a source warning (source_findings), not per destination
                 continue
             for pattern, bits in index.mkvp.get(apqn, {}).items():
                 bits &= relevant
