@@ -85,7 +85,7 @@ def resolve_subsets(requested):
     return sorted(chosen)
 
 
-class _Reader(object):
+class _Reader:
     """Reads files under a sysroot, collecting one warning per failure."""
 
     def __init__(self, sysroot):
@@ -99,9 +99,10 @@ class _Reader(object):
 
     def warn(self, path, exc):
         # type: (str, Any) -> None
-        if isinstance(exc, (OSError, IOError)) and getattr(exc, "errno", None) is not None:
-            meaning = _ERRNO_MEANING.get(exc.errno, os.strerror(exc.errno))
-            text = "{0} ({1})".format(errno.errorcode.get(exc.errno, str(exc.errno)), meaning)
+        code = getattr(exc, "errno", None)  # type: Optional[int]
+        if isinstance(exc, OSError) and code is not None:
+            meaning = _ERRNO_MEANING.get(code, os.strerror(code))
+            text = "{0} ({1})".format(errno.errorcode.get(code, str(code)), meaning)
         else:
             text = str(exc)
         self.warnings.append("could not read {0}: {1}".format(path, text))
@@ -127,7 +128,7 @@ class _Reader(object):
         """Return the text of path, or None (with a warning unless optional and absent)."""
         try:
             return self.raw(path)
-        except (OSError, IOError) as exc:
+        except OSError as exc:
             if not (optional and exc.errno == errno.ENOENT):
                 self.warn(path, exc)
             return None
@@ -149,7 +150,7 @@ class _Reader(object):
         """Return the DirEntry objects of a directory ([] when it does not exist; warning on other errors)."""
         try:
             it = os.scandir(path)
-        except (OSError, IOError) as exc:
+        except OSError as exc:
             if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
                 self.warn(path, exc)
             return []
@@ -190,7 +191,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
         facts["queues"] = _gather_queues(reader, cards, card_dirs)
-        status_by_apqn = dict((q["apqn"], q["vfio_status"]) for q in facts["queues"])
+        status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
 
@@ -294,8 +295,8 @@ def _strip_or_none(text):
 
 def _gather_queues(reader, cards, card_dirs):
     # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
-    raw_types = dict((c["id"], c["raw_hwtype"]) for c in cards)
-    modes = dict((c["id"], c["mode"]) for c in cards)
+    raw_types = {c["id"]: c["raw_hwtype"] for c in cards}
+    modes = {c["id"]: c["mode"] for c in cards}
     queues = []
     read = reader.raw
     for card_id, card_path in card_dirs:
@@ -322,7 +323,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
     sep = os.sep
     try:
         driver = parse_driver_link(os.readlink(qdir + sep + "driver"))
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         if exc.errno != errno.ENOENT:
             reader.warn(qdir + sep + "driver", exc)
             driver = None
@@ -335,7 +336,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
     path = qdir + sep + "ap_functions"
     try:
         functions = parse_functions(read(path))
-    except (OSError, IOError) as exc:
+    except OSError as exc:
         if exc.errno == errno.ENOENT and not os.path.isdir(qdir):
             reader.warnings.append("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
             return None
@@ -411,9 +412,9 @@ def _gather_vfio_ap(reader, chosen, status_by_apqn):
         mdev["guest"] = guests.get(mdev["uuid"]) if "guests" in chosen else None
     mdevs.sort(key=lambda m: m["uuid"])
     vfio["mdevs"] = mdevs
-    active = set(m["uuid"] for m in mdevs)
+    active = {m["uuid"] for m in mdevs}
     if loaded and "mdevs" not in chosen:
-        active = set(e.name.lower() for e in reader.listdir(matrix_dir) if parse_uuid_name(e.name))
+        active = {e.name.lower() for e in reader.listdir(matrix_dir) if parse_uuid_name(e.name)}
     for uuid in sorted(definitions):
         definitions[uuid]["active"] = uuid in active
     vfio["definitions"] = [definitions[u] for u in sorted(definitions)]

@@ -76,7 +76,7 @@ def capabilities(functions, hwtype=None):
     Keys: apsc, mex4k, crt4k, apxa, slcf, native, stateless (bools), mode (``cca``/``accel``/
     ``ep11`` or None), bs (0..3) and hwtype (the raw AP type passed in, or None).
     """
-    caps = dict((name, bool(functions & bit)) for name, bit in FACILITIES)  # type: Dict[str, Any]
+    caps = {name: bool(functions & bit) for name, bit in FACILITIES}  # type: Dict[str, Any]
     caps["mode"] = mode_of_functions(functions)
     caps["native"] = bool(functions & CLASS_NATIVE)
     caps["stateless"] = bool(functions & CLASS_STATELESS)
@@ -123,7 +123,7 @@ def card_type_name(hwtype, mode):
     # type: (int, str) -> Optional[str]
     """Return the zcrypt type string (``CEX8C``) for an AP type and mode; None when either is unknown."""
     generation = generation_of_hwtype(hwtype)
-    letter = dict((v, k) for k, v in MODE_LETTERS.items()).get(mode)
+    letter = {v: k for k, v in MODE_LETTERS.items()}.get(mode)
     if generation is None or letter is None:
         return None
     return "CEX{0}{1}".format(generation, letter)
@@ -168,8 +168,6 @@ def compare_capabilities(source, target):
         add("hw_type_older", "hwtype")
     if source.get("native") and not target.get("native"):
         add("hw_class_incompatible", "native")
-    if source.get("bs"):
-        add("secure_execution", "bs")
-    elif target.get("bs"):
+    if source.get("bs") or target.get("bs"):
         add("secure_execution", "bs")
     return found

@@ -14,7 +14,7 @@ names the mdev.
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -36,9 +36,9 @@ def parse_domain_xml(text, what="domain XML"):
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise ValueError("{0}: not well-formed XML: {1}".format(what, exc))
+        raise ValueError("{0}: not well-formed XML: {1}".format(what, exc)) from None
     running = _local(root.tag) == "domstatus"
-    domain = root
+    domain = root  # type: Optional[Any]
     if running:
         domain = None
         for child in root:

@@ -67,7 +67,7 @@ def parse_definition(text, what="mdevctl definition"):
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ValueError("{0}: not valid JSON: {1}".format(what, exc))
+        raise ValueError("{0}: not valid JSON: {1}".format(what, exc)) from None
     if not isinstance(doc, dict):
         raise ValueError("{0}: expected a JSON object".format(what))
     start = doc.get("start")
@@ -81,7 +81,7 @@ def parse_definition(text, what="mdevctl definition"):
         attrs = []
     if not isinstance(attrs, list):
         raise ValueError("{0}: attrs is not a list".format(what))
-    current = dict((kind, set()) for kind in _KINDS)  # type: Dict[str, set]
+    current = {kind: set() for kind in _KINDS}  # type: Dict[str, set]
     for index, item in enumerate(attrs):
         where = "{0}: attrs[{1}]".format(what, index)
         if not isinstance(item, dict) or len(item) != 1:
@@ -106,7 +106,7 @@ def _apply_attr(current, name, value, where):
             try:
                 current[kind] = set(mask_to_ids(field))
             except ValueError as exc:
-                raise ValueError("{0}: ap_config: {1}".format(where, exc))
+                raise ValueError("{0}: ap_config: {1}".format(where, exc)) from None
         return
     for verb in ("assign", "unassign"):
         for kind in _KINDS:

@@ -61,7 +61,7 @@ def run(workdir: Path) -> dict:
 
     def module_run() -> None:
         proc = subprocess.run(_ansible_cmd(host), capture_output=True, text=True, env=env, timeout=900)
-        data = json.loads(proc.stdout[proc.stdout.find("{"):])
+        data = json.loads(proc.stdout[proc.stdout.find("{") :])
         res = data["plays"][0]["tasks"][0]["hosts"]["localhost"]
         if proc.returncode or res.get("failed"):
             raise RuntimeError(f"ap_facts failed: {res.get('msg')} {proc.stderr[-2000:]}")

@@ -122,7 +122,7 @@ def demo_run(demo_inventory):
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}),
                           timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
-    return AdhocRun(json.loads(proc.stdout[proc.stdout.find("{"):]))
+    return AdhocRun(json.loads(proc.stdout[proc.stdout.find("{") :]))
 
 
 def test_demo_facts_match_the_fleet_file(demo_run, demo_spec, rendered_demo):
@@ -217,8 +217,11 @@ def test_playbook_in_check_mode_gives_the_same_facts_to_hostvars(checked, demo_r
 @pytest.mark.parametrize(
     ("task", "message"),
     [
-        ("unknown subset", "gather_subset: unknown subset '!disks'; valid subsets are all, bus, cards, definitions, "
-                           "guests, mdevs, queues (prefix ! to exclude)"),
+        (
+            "unknown subset",
+            "gather_subset: unknown subset '!disks'; valid subsets are all, bus, cards, definitions, "
+            "guests, mdevs, queues (prefix ! to exclude)",
+        ),
         ("missing sysroot", "sysroot /nonexistent/sysroot is not a directory"),
     ],
 )

@@ -81,8 +81,7 @@ def test_render_definition(start, adapters, domains, control, attrs):
     assert json.loads(text) == {"mdev_type": "vfio_ap-passthrough", "start": start, "attrs": attrs}
     # round trip: what is written is what the kernel will be told
     parsed = mc.parse_definition(text)
-    assert (parsed["adapters"], parsed["domains"], parsed["control_domains"]) == (
-        sorted(adapters), sorted(domains), sorted(control))
+    assert (parsed["adapters"], parsed["domains"], parsed["control_domains"]) == (sorted(adapters), sorted(domains), sorted(control))
     assert mc.same_configuration(parsed, adapters, domains, control)
 
 

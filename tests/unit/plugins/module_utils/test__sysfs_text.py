@@ -163,8 +163,10 @@ def test_format_functions_matches_kernel(value, text):
     ("text", "expected"),
     [
         ("", {"adapters": [], "domains": [], "apqns": []}),
-        ("05.0004\n05.0047\n06.0004\n06.0047\n", {"adapters": [5, 6], "domains": [4, 0x47],
-                                                   "apqns": ["05.0004", "05.0047", "06.0004", "06.0047"]}),
+        (
+            "05.0004\n05.0047\n06.0004\n06.0047\n",
+            {"adapters": [5, 6], "domains": [4, 0x47], "apqns": ["05.0004", "05.0047", "06.0004", "06.0047"]},
+        ),
         ("05.\n0a.\n", {"adapters": [5, 10], "domains": [], "apqns": []}),  # adapter-only matrix
         (".0004\n.00ab\n", {"adapters": [], "domains": [4, 0xAB], "apqns": []}),  # domain-only matrix
         ("ff.00ff\n", {"adapters": [255], "domains": [255], "apqns": ["ff.00ff"]}),
@@ -262,13 +264,16 @@ EP11_MKVPS = "WK CUR: valid 0x" + "5a" * 32 + "\nWK NEW: committed 0x" + "A5" * 
             },
         ),
         # older kernels print only the three AES lines
-        ("AES NEW: - -\nAES CUR: valid 0x3333cccc4444dddd\nAES OLD: - -\n",
-         {"aes_new": None, "aes_cur": {"state": "valid", "mkvp": "0x3333cccc4444dddd"}, "aes_old": None}),
-        (EP11_MKVPS, {"wk_cur": {"state": "valid", "mkvp": "0x" + "5a" * 32},
-                      "wk_new": {"state": "committed", "mkvp": "0x" + "a5" * 32}}),
+        (
+            "AES NEW: - -\nAES CUR: valid 0x3333cccc4444dddd\nAES OLD: - -\n",
+            {"aes_new": None, "aes_cur": {"state": "valid", "mkvp": "0x3333cccc4444dddd"}, "aes_old": None},
+        ),
+        (EP11_MKVPS, {"wk_cur": {"state": "valid", "mkvp": "0x" + "5a" * 32}, "wk_new": {"state": "committed", "mkvp": "0x" + "a5" * 32}}),
         # EP11: invalid current key and empty new key print '-' as the pattern
-        ("WK CUR: invalid -\nWK NEW: empty -\n", {"wk_cur": {"state": "invalid", "mkvp": None},
-                                                 "wk_new": {"state": "empty", "mkvp": None}}),
+        (
+            "WK CUR: invalid -\nWK NEW: empty -\n",
+            {"wk_cur": {"state": "invalid", "mkvp": None}, "wk_new": {"state": "empty", "mkvp": None}},
+        ),
         ("WK CUR: - -\nWK NEW: - -\n", {"wk_cur": None, "wk_new": None}),
         ("", {}),
     ],
