@@ -342,6 +342,7 @@ def test_guests_subset_excluded_leaves_guest_null(rendered):
         (lambda r: (r / "sys/devices/vfio_ap/matrix" / U1 / "guest_matrix").write_text("zz\n"),
          lambda f: by_uuid(f)[U1]["guest_apqns"] is None and by_uuid(f)[U1]["in_use"] is None),
     ],
+    ids=["bad-mdevctl-json", "bad-libvirt-xml", "bad-guard", "bad-attribute", "eio-left-out", "bad-guest-matrix"],
 )  # fmt: skip
 def test_one_bad_file_is_a_warning_not_a_failure(host_copy, damage, check):
     root = host_copy("kern")
