@@ -38,6 +38,7 @@ except ImportError:  # pragma: no cover
 
 SCHEMA = 1
 _BITS = bytes.maketrans(b"01", b"\x00\x01")
+_WINDOW = 32  # destinations compared when suggesting one
 
 
 class MissingLibrary(Exception):
@@ -321,7 +322,8 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
             raise ValueError(f"migration_network: {migration_network!r} is not a CIDR network") from None
     needed = {apqn for name in source_names for mdev in hosts[name].mdevs.values() for apqn in C.guest_queues(mdev)}
     index = DestinationIndex([hosts[n] for n in destination_names], needed)
-    load = dict.fromkeys(destination_names, 0)
+    load: dict[Any, int] = dict.fromkeys(destination_names, 0)
+    load[None] = 0  # guests placed so far (rotates the suggestion window); None is no host name
     guests: list[dict[str, Any]] = []
     for source_name in source_names:
         source = hosts[source_name]
@@ -344,7 +346,7 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
 
 
 def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: C.HostFacts, mdev: Mapping,
-                rules: str, candidates: int, load: dict[str, int], detail: bool, network: Any,
+                rules: str, candidates: int, load: dict[Any, int], detail: bool, network: Any,
                 addresses: dict[str, Any]) -> dict[str, Any]:
     blockers, warnings, src_blockers, src_warnings = guest_codes(index, source, mdev, rules, candidates)
     any_blocker = unfixable = 0
@@ -357,7 +359,14 @@ def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: 
     ready, ready_after = index.names_of(ready_bits), index.names_of(after_bits)
     verdict = "ready" if ready else "ready_after" if ready_after else "blocked"
     pool = ready or ready_after
-    suggested = min(pool, key=load.__getitem__) if pool else None  # least loaded; ties: first by name
+    suggested = None
+    if pool:
+        # the least loaded of a window of the pool that rotates from guest to guest: spreads guests
+        # over destinations in O(window), exact least-loaded choice for pools up to the window size
+        start, size = load[None] % len(pool), len(pool)
+        window = [pool[(start + k) % size] for k in range(min(_WINDOW, size))]
+        suggested = min(window, key=load.__getitem__)
+        load[None] += 1
     actions: list = []
     if suggested is not None:
         load[suggested] += 1
