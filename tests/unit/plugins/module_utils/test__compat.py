@@ -240,3 +240,23 @@ def test_findings_are_ordered_and_name_apqns(tmp_path):
                                                     "queues": {5: {"chkstop": True}}}]}))
     assert [b["code"] for b in result["blockers"]] == ["queue_unusable", "hw_type_older"]
     assert {b["apqn"] for b in result["blockers"]} == {"01.0005"}
+
+
+def test_migration_guard_disables_on_kernel_hosts(tmp_path):
+    """A guard entry written by the collection's own writer (as the migratable module does) blocks."""
+    from apsim.fleet import build_fleet
+    from apsim.render import render_fleet
+
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, render_guard
+
+    render_fleet(build_fleet(base_fleet()), tmp_path)
+    guard = tmp_path / "src" / GUARD_PATH
+    guard.parent.mkdir(parents=True, exist_ok=True)
+    guard.write_text(render_guard({UUID: {"migratable": False, "reason": "master-key change", "guest": "g1",
+                                          "changed": "2026-11-25T12:00:00Z"}}))
+    src, _ = gather_facts(str(tmp_path / "src"))
+    dst, _ = gather_facts(str(tmp_path / "dst"))
+    result = _compat.migration_check(src, dst, UUID, source="src", destination="dst")
+    assert codes(result["blockers"]) == ["migration_disabled"]
+    assert "master-key change" in result["blockers"][0]["detail"]
