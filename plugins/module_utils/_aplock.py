@@ -8,6 +8,8 @@
 s390-tools (ap-check, chzdev) serialise every AP configuration change with this file: it is
 created exclusively and holds the holder's PID and a newline. A lock whose PID no longer runs is
 stale and removed; a live holder is waited for (ap-check: 3000 tries about 30 ms apart, ~95 s).
+A file without a valid PID is stale once it is older than EMPTY_GRACE (another tool may be between
+creating it and writing its PID); this module creates its lock file with the PID already in it.
 The write modules take the same lock around their sysfs writes, so they never interleave with
 ap-check, chzdev or another run of this collection.
 
@@ -17,12 +19,14 @@ for this process until they time out.
 
 import errno
 import os
+import tempfile
 import time
 from typing import Callable, Optional
 
 LOCK_PATH = "run/lock/s390apconfig.lock"
 RETRY_DELAY = 0.03
 DEFAULT_TIMEOUT = 95.0
+EMPTY_GRACE = 2.0  # a lock file without a PID younger than this is being written by a tool, not stale
 
 
 class LockTimeout(Exception):
@@ -67,7 +71,7 @@ def lock_path(sysroot):
     return os.path.join(sysroot, LOCK_PATH)
 
 
-class APConfigLock(object):
+class APConfigLock:
     """Context manager holding the AP configuration lock of a sysroot.
 
     ``timeout`` is how long a live holder is waited for; ``alive`` decides whether a PID runs
@@ -93,33 +97,57 @@ class APConfigLock(object):
         waited = 0.0
         holder = None  # type: Optional[int]
         while True:
-            try:
-                fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except OSError as exc:
-                if exc.errno != errno.EEXIST:
-                    raise
-            else:
-                try:
-                    os.write(fd, "{0}\n".format(self.pid).encode("ascii"))
-                finally:
-                    os.close(fd)
+            if self._try_create():
                 self.held = True
                 return
             holder = self._read_holder()
-            if holder is None or not self.alive(holder):
-                if self._remove_stale(holder):
-                    continue
+            stale = not self.alive(holder) if holder is not None else self._age() > EMPTY_GRACE
+            if stale and self._remove_stale(holder):
+                continue
             if waited >= self.timeout:
                 raise LockTimeout(self.path, holder, waited)
             self.sleep(RETRY_DELAY)
             waited += RETRY_DELAY
+
+    def _try_create(self):
+        # type: () -> bool
+        """Create the lock file with our PID already in it (link of a private file); False if it exists.
+
+        Linking a complete file means no other process can ever read a lock file without its PID.
+        """
+        directory = os.path.dirname(self.path)
+        fd, private = tempfile.mkstemp(dir=directory, prefix=".s390apconfig.")
+        try:
+            os.write(fd, "{0}\n".format(self.pid).encode("ascii"))
+            os.fchmod(fd, 0o644)
+            os.close(fd)
+            fd = -1
+            try:
+                os.link(private, self.path)
+            except OSError as exc:
+                if exc.errno != errno.EEXIST:
+                    raise
+                return False
+            return True
+        finally:
+            if fd >= 0:
+                os.close(fd)
+            os.unlink(private)
+
+    def _age(self):
+        # type: () -> float
+        """Return the lock file's age in seconds (0 when it vanished)."""
+        try:
+            return time.time() - os.stat(self.path).st_mtime
+        except OSError:
+            return 0.0
 
     def _read_holder(self):
         # type: () -> Optional[int]
         try:
             with open(self.path) as handle:
                 return parse_holder(handle.read())
-        except (IOError, OSError):
+        except OSError:
             return None
 
     def _remove_stale(self, holder):

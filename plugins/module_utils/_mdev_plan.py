@@ -91,7 +91,7 @@ def mdev_config(state, uuid):
     mdev = state["mdevs"].get(uuid)
     if mdev is None:
         return None
-    return dict((k, sorted(mdev[k])) for k in KINDS)
+    return {k: sorted(mdev[k]) for k in KINDS}
 
 
 def _describe_mdev(state, uuid):
@@ -124,15 +124,19 @@ def parse_config(state, adapters, domains, control_domains, current=None):
         try:
             wanted[kind] = parse_ids(value, kind)
         except ValueError as exc:
-            raise PlanError(str(exc))
-    limits = (("adapters", state["max_adapter_id"], "adapter"), ("domains", state["max_domain_id"], "domain"),
-              ("control_domains", state["max_domain_id"], "domain"))
+            raise PlanError(str(exc)) from exc
+    limits = (
+        ("adapters", state["max_adapter_id"], "adapter"),
+        ("domains", state["max_domain_id"], "domain"),
+        ("control_domains", state["max_domain_id"], "domain"),
+    )
     for kind, limit, noun in limits:
         over = [i for i in wanted[kind] if i > limit]
         if over:
             raise PlanError(
-                "{0}: ID {1} is above this host's maximum {2} ID {3} (ap_max_{2}_id); the kernel would refuse "
-                "it with ENODEV".format(kind, over[0], noun, limit),
+                "{0}: ID {1} is above this host's maximum {2} ID {3} (ap_max_{2}_id); the kernel would refuse it with ENODEV".format(
+                    kind, over[0], noun, limit
+                ),
                 errno.ENODEV,
             )
     if wanted["control_domains"] and not wanted["domains"]:
@@ -154,35 +158,50 @@ def conflicts(state, uuid, config):
     apqns = [(a, d) for a in config["adapters"] for d in config["domains"]]
     owned = [(a, d) for a, d in apqns if host_owned(state, a, d)]
     if owned:
-        found.append({
-            "errno": "EADDRNOTAVAIL", "apqn": format_apqn(*owned[0]), "mdev": None,
-            "message": "APQN {0} {1} still reserved for the host drivers (apmask/aqmask bits set), so the kernel "
-                       "would refuse the assignment with EADDRNOTAVAIL; reserve {2} for vfio_ap first with "
-                       "s390x.vfio_ap.ap_mask".format(_name_apqns(owned), "is" if len(owned) == 1 else "are",
-                                                      "it" if len(owned) == 1 else "them"),
-        })
+        found.append(
+            {
+                "errno": "EADDRNOTAVAIL",
+                "apqn": format_apqn(*owned[0]),
+                "mdev": None,
+                "message": "APQN {0} {1} still reserved for the host drivers (apmask/aqmask bits set), so the kernel "
+                "would refuse the assignment with EADDRNOTAVAIL; reserve {2} for vfio_ap first with "
+                "s390x.vfio_ap.ap_mask".format(_name_apqns(owned), "is" if len(owned) == 1 else "are", "it" if len(owned) == 1 else "them"),
+            }
+        )
     wanted = set(apqns)
     for other in sorted(state["mdevs"]):
         if other == uuid:
             continue
         theirs = state["mdevs"][other]
-        shared = sorted(wanted & set((a, d) for a in theirs["adapters"] for d in theirs["domains"]))
+        shared = sorted(wanted & {(a, d) for a in theirs["adapters"] for d in theirs["domains"]})
         if shared:
-            found.append({
-                "errno": "EADDRINUSE", "apqn": format_apqn(*shared[0]), "mdev": other,
-                "message": "APQN {0} {1} already assigned to {2}; the kernel would refuse the assignment with "
-                           "EADDRINUSE".format(_name_apqns(shared), "is" if len(shared) == 1 else "are",
-                                               _describe_mdev(state, other)),
-            })
-    for kind, limit in (("adapters", state["max_adapter_id"]), ("domains", state["max_domain_id"]),
-                        ("control_domains", state["max_domain_id"])):
+            found.append(
+                {
+                    "errno": "EADDRINUSE",
+                    "apqn": format_apqn(*shared[0]),
+                    "mdev": other,
+                    "message": "APQN {0} {1} already assigned to {2}; the kernel would refuse the assignment with EADDRINUSE".format(
+                        _name_apqns(shared), "is" if len(shared) == 1 else "are", _describe_mdev(state, other)
+                    ),
+                }
+            )
+    for kind, limit in (
+        ("adapters", state["max_adapter_id"]),
+        ("domains", state["max_domain_id"]),
+        ("control_domains", state["max_domain_id"]),
+    ):
         over = [i for i in config[kind] if i > limit]
         if over:
-            found.append({
-                "errno": "ENODEV", "apqn": None, "mdev": None,
-                "message": "{0} {1} above the host maximum {2}; the kernel would refuse it with ENODEV".format(
-                    kind, compress_ids(over), limit),
-            })
+            found.append(
+                {
+                    "errno": "ENODEV",
+                    "apqn": None,
+                    "mdev": None,
+                    "message": "{0} {1} above the host maximum {2}; the kernel would refuse it with ENODEV".format(
+                        kind, compress_ids(over), limit
+                    ),
+                }
+            )
     return found
 
 
@@ -259,13 +278,14 @@ def plan_mask(state, adapters, domains, reserve):
         want_a = parse_ids(adapters, "adapters")
         want_d = parse_ids(domains, "domains")
     except ValueError as exc:
-        raise PlanError(str(exc))
-    for kind, ids, limit, noun in (("adapters", want_a, state["max_adapter_id"], "adapter"),
-                                   ("domains", want_d, state["max_domain_id"], "domain")):
+        raise PlanError(str(exc)) from exc
+    for kind, ids, limit, noun in (
+        ("adapters", want_a, state["max_adapter_id"], "adapter"),
+        ("domains", want_d, state["max_domain_id"], "domain"),
+    ):
         over = [i for i in ids if i > limit]
         if over:
-            raise PlanError("{0}: ID {1} is above this host's maximum {2} ID {3} (ap_max_{2}_id)".format(
-                kind, over[0], noun, limit))
+            raise PlanError("{0}: ID {1} is above this host's maximum {2} ID {3} (ap_max_{2}_id)".format(kind, over[0], noun, limit))
     apmask, aqmask = set(state["apmask"]), set(state["aqmask"])
     if reserve:
         change_a = sorted(set(want_a) & apmask)
@@ -285,13 +305,16 @@ def plan_mask(state, adapters, domains, reserve):
         now = a in new_ap and d in new_aq
         if was != now:
             vfio = "vfio_ap" if state["vfio_ap_loaded"] else None
-            moved.append({"apqn": format_apqn(a, d), "from": "cex4queue" if was else vfio,
-                          "to": "cex4queue" if now else vfio})
+            moved.append({"apqn": format_apqn(a, d), "from": "cex4queue" if was else vfio, "to": "cex4queue" if now else vfio})
     return {
-        "apmask": ap_write, "aqmask": aq_write, "adapters": change_a, "domains": change_d,
+        "apmask": ap_write,
+        "aqmask": aq_write,
+        "adapters": change_a,
+        "domains": change_d,
         "before": {"apmask": ids_to_mask(apmask), "aqmask": ids_to_mask(aqmask)},
         "after": {"apmask": ids_to_mask(new_ap), "aqmask": ids_to_mask(new_aq)},
-        "new_apmask": sorted(new_ap), "new_aqmask": sorted(new_aq),
+        "new_apmask": sorted(new_ap),
+        "new_aqmask": sorted(new_aq),
         "moved_queues": moved,
     }
 
@@ -307,16 +330,23 @@ def release_conflicts(state, new_apmask, new_aqmask):
     found = []
     for uuid in sorted(state["mdevs"]):
         mdev = state["mdevs"][uuid]
-        held = [(a, d) for a in mdev["adapters"] for d in mdev["domains"]
-                if a in new_ap and d in new_aq and not (a in old_ap and d in old_aq)]
+        held = [
+            (a, d) for a in mdev["adapters"] for d in mdev["domains"] if a in new_ap and d in new_aq and not (a in old_ap and d in old_aq)
+        ]
         if held:
-            found.append({
-                "errno": "EBUSY", "apqn": format_apqn(*held[0]), "mdev": uuid,
-                "message": "releasing would hand APQN {0} back to the host drivers, but {1} {2} assigned to {3}; "
-                           "the kernel would refuse with EBUSY; unassign {4} from the mdev first".format(
-                               _name_apqns(held), "it" if len(held) == 1 else "they",
-                               "is" if len(held) == 1 else "are", _describe_mdev(state, uuid),
-                               "it" if len(held) == 1 else "them"),
-            })
+            found.append(
+                {
+                    "errno": "EBUSY",
+                    "apqn": format_apqn(*held[0]),
+                    "mdev": uuid,
+                    "message": "releasing would hand APQN {0} back to the host drivers, but {1} {2} assigned to {3}; "
+                    "the kernel would refuse with EBUSY; unassign {4} from the mdev first".format(
+                        _name_apqns(held),
+                        "it" if len(held) == 1 else "they",
+                        "is" if len(held) == 1 else "are",
+                        _describe_mdev(state, uuid),
+                        "it" if len(held) == 1 else "them",
+                    ),
+                }
+            )
     return found
-

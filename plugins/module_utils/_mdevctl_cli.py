@@ -76,7 +76,7 @@ def parse_dumpjson(text):
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ValueError("mdevctl --dumpjson output is not JSON: {0}".format(exc))
+        raise ValueError("mdevctl --dumpjson output is not JSON: {0}".format(exc)) from exc
     found = {}  # type: Dict[str, Dict[str, Any]]
     for parent_entry in doc if isinstance(doc, list) else []:
         if not isinstance(parent_entry, dict):

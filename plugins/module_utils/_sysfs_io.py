@@ -28,12 +28,12 @@ _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 _MEANINGS = {
     "mask": {
         errno.EBUSY: "an APQN that would go back to the host drivers is assigned to a vfio_ap mdev; "
-                     "unassign it from the mdev (or remove the mdev) first",
+        "unassign it from the mdev (or remove the mdev) first",
         errno.EINVAL: "the kernel rejected the mask syntax",
     },
     "assign": {
         errno.EADDRNOTAVAIL: "an APQN of the resulting matrix is still reserved for the host drivers "
-                             "(its apmask and aqmask bits are set); reserve it for vfio_ap first",
+        "(its apmask and aqmask bits are set); reserve it for vfio_ap first",
         errno.EADDRINUSE: "an APQN of the resulting matrix is already assigned to another mdev",
         errno.ENODEV: "the ID is above the host's maximum adapter/domain ID, or the mdev no longer exists",
         errno.EINVAL: "the kernel could not parse the value",
@@ -44,7 +44,7 @@ _MEANINGS = {
     },
     "ap_config": {
         errno.EADDRNOTAVAIL: "an APQN of the new configuration is still reserved for the host drivers "
-                             "(its apmask and aqmask bits are set); reserve it for vfio_ap first",
+        "(its apmask and aqmask bits are set); reserve it for vfio_ap first",
         errno.EADDRINUSE: "an APQN of the new configuration is already assigned to another mdev",
         errno.ENODEV: "an ID of the new configuration is above the host's maximum adapter/domain ID",
         errno.EINVAL: "the kernel could not parse the configuration",
@@ -126,8 +126,7 @@ class SysfsWriteError(Exception):
     def as_dict(self):
         # type: () -> dict
         """Return the failure as result data (file, value, errno, meaning)."""
-        return {"file": self.path, "value": self.value, "errno": errno_name(self.errno), "meaning": self.meaning,
-                "detail": self.detail}
+        return {"file": self.path, "value": self.value, "errno": errno_name(self.errno), "meaning": self.meaning, "detail": self.detail}
 
 
 def check_uuid(text):
@@ -135,8 +134,7 @@ def check_uuid(text):
     """Return text when it is a canonical lowercase UUID (safe as a path component); ValueError otherwise."""
     if not isinstance(text, str) or not _UUID_RE.match(text):
         raise ValueError(
-            "uuid: {0!r} is not a canonical UUID (8-4-4-4-12 lowercase hex digits, e.g. "
-            "6c1a0000-0000-4000-8000-00000000a101)".format(text)
+            "uuid: {0!r} is not a canonical UUID (8-4-4-4-12 lowercase hex digits, e.g. 6c1a0000-0000-4000-8000-00000000a101)".format(text)
         )
     return text
 
@@ -159,7 +157,7 @@ def read_attr(sysroot, rel):
     try:
         with open(sys_path(sysroot, rel)) as handle:
             return handle.read()
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             return None
         raise
@@ -182,12 +180,12 @@ def write_attr(sysroot, rel, value):
     try:
         fd = os.open(path, os.O_WRONLY)
     except OSError as exc:
-        raise SysfsWriteError(path, value, exc.errno)
+        raise SysfsWriteError(path, value, exc.errno) from exc
     try:
         try:
             written = os.write(fd, data)
         except OSError as exc:
-            raise SysfsWriteError(path, value, exc.errno)
+            raise SysfsWriteError(path, value, exc.errno) from exc
         if written != len(data):
             raise SysfsWriteError(path, value, errno.EIO, "the kernel took {0} of {1} bytes".format(written, len(data)))
     finally:
@@ -221,7 +219,7 @@ def read_file(path):
     try:
         with open(path) as handle:
             return handle.read()
-    except (IOError, OSError) as exc:
+    except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
         raise

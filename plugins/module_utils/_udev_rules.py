@@ -44,7 +44,7 @@ def parse_rules(text):
                 try:
                     found[name] = mask_to_ids(value)
                 except ValueError:
-                    raise ValueError("{0} line {1}: {2} value {3!r} is not a mask".format(RULES_PATH, number, name, value))
+                    raise ValueError("{0} line {1}: {2} value {3!r} is not a mask".format(RULES_PATH, number, name, value)) from None
                 break
     return found
 
@@ -52,21 +52,23 @@ def parse_rules(text):
 def render_rules(apmask, aqmask):
     # type: (List[int], List[int]) -> str
     """Return the 41-ap.rules text that sets both persistent masks (IDs whose bits are set) and loads vfio_ap."""
-    return "".join([
-        "# Persistent AP bus masks, in the layout chzdev --type ap writes and ap-check reads.\n",
-        "# Written by s390x.vfio_ap (ap_mask persistent: true); chzdev may rewrite this file.\n",
-        'ACTION=="add", SUBSYSTEM=="ap", DEVPATH=="/bus/ap", ATTR{bindings_complete_count}!="0", GOTO="cfg_ap"\n',
-        'ACTION=="change", SUBSYSTEM=="ap", DEVPATH=="/devices/ap", ENV{BINDINGS}=="complete", '
-        'ENV{COMPLETECOUNT}=="1", GOTO="cfg_ap"\n',
-        'GOTO="end_ap"\n',
-        "\n",
-        'LABEL="cfg_ap"\n',
-        'ATTR{../../bus/ap/apmask}="%s"\n' % ids_to_mask(apmask),
-        'ATTR{../../bus/ap/aqmask}="%s"\n' % ids_to_mask(aqmask),
-        'RUN{builtin}+="kmod load vfio_ap"\n',
-        "\n",
-        'LABEL="end_ap"\n',
-    ])
+    return "".join(
+        [
+            "# Persistent AP bus masks, in the layout chzdev --type ap writes and ap-check reads.\n",
+            "# Written by s390x.vfio_ap (ap_mask persistent: true); chzdev may rewrite this file.\n",
+            'ACTION=="add", SUBSYSTEM=="ap", DEVPATH=="/bus/ap", ATTR{bindings_complete_count}!="0", GOTO="cfg_ap"\n',
+            'ACTION=="change", SUBSYSTEM=="ap", DEVPATH=="/devices/ap", ENV{BINDINGS}=="complete", '
+            'ENV{COMPLETECOUNT}=="1", GOTO="cfg_ap"\n',
+            'GOTO="end_ap"\n',
+            "\n",
+            'LABEL="cfg_ap"\n',
+            'ATTR{../../bus/ap/apmask}="%s"\n' % ids_to_mask(apmask),
+            'ATTR{../../bus/ap/aqmask}="%s"\n' % ids_to_mask(aqmask),
+            'RUN{builtin}+="kmod load vfio_ap"\n',
+            "\n",
+            'LABEL="end_ap"\n',
+        ]
+    )
 
 
 def persistent_masks(text, live_apmask, live_aqmask):

@@ -167,8 +167,7 @@ def read_state(module, sysroot):
     """Return the planning state of the host under sysroot, failing when it has no AP bus."""
     facts, _warnings = gather_facts(sysroot, ["bus", "queues", "mdevs", "guests"])
     if not facts["bus"]["present"] or facts["bus"]["apmask"] is None:
-        module.fail_json(msg="no AP bus under {0} (is this an s390x host with the ap module?)".format(
-            sys_path(sysroot, BUS_AP)))
+        module.fail_json(msg="no AP bus under {0} (is this an s390x host with the ap module?)".format(sys_path(sysroot, BUS_AP)))
     return state_from_facts(facts)
 
 
@@ -248,10 +247,18 @@ def main():
             persist = (p_ap_w, p_aq_w, old_text, new_text)
             result["changed"] = True
             result["persisted_with"] = "chzdev" if chzdev else "file"
-            diffs.append({"before_header": rules_path, "after_header": rules_path,
-                          "before": old_text or "", "after": new_text if not chzdev else
-                          "(chzdev --type ap rewrites this file with the persistent masks {0}, {1})\n".format(
-                              result["persistent"]["after"]["apmask"], result["persistent"]["after"]["aqmask"])})
+            diffs.append(
+                {
+                    "before_header": rules_path,
+                    "after_header": rules_path,
+                    "before": old_text or "",
+                    "after": new_text
+                    if not chzdev
+                    else "(chzdev --type ap rewrites this file with the persistent masks {0}, {1})\n".format(
+                        result["persistent"]["after"]["apmask"], result["persistent"]["after"]["aqmask"]
+                    ),
+                }
+            )
     if module._diff:
         result["diff"] = diffs
     if module.check_mode or not result["changed"]:
@@ -294,9 +301,8 @@ def main():
             else:
                 with APConfigLock(sysroot):
                     write_file_atomic(rules_path, new_text, module.atomic_move)
-        except (RuntimeError, LockTimeout, OSError, IOError) as exc:
-            module.fail_json(msg="the active masks were changed, but the persistent masks were not: {0}".format(exc),
-                             **result)
+        except (RuntimeError, LockTimeout, OSError) as exc:
+            module.fail_json(msg="the active masks were changed, but the persistent masks were not: {0}".format(exc), **result)
     module.exit_json(**result)
 
 

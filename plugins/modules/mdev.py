@@ -77,7 +77,7 @@ options:
     default: auto
   force:
     description:
-      - Allow removing or reconfiguring an mdev that a running guest uses. Without it such a change is refused: it
+      - Allow removing or reconfiguring an mdev that a running guest uses. Without it such a change is refused, because it
         takes crypto resources away from (or hot-plugs them into) a running guest.
     type: bool
     default: false
@@ -220,7 +220,7 @@ class Failed(Exception):
         self.error = error
 
 
-class MdevRun(object):
+class MdevRun:
     """One run of the module: the state read, the steps done and how to undo them."""
 
     def __init__(self, module):
@@ -240,8 +240,9 @@ class MdevRun(object):
     def read(self):
         facts, _warnings = gather_facts(self.sysroot, ["bus", "mdevs", "definitions", "guests"])
         if not facts["vfio_ap"]["loaded"]:
-            self.module.fail_json(msg="the vfio_ap module is not loaded (no {0})".format(
-                sys_path(self.sysroot, "sys/devices/vfio_ap/matrix")))
+            self.module.fail_json(
+                msg="the vfio_ap module is not loaded (no {0})".format(sys_path(self.sysroot, "sys/devices/vfio_ap/matrix"))
+            )
         self.facts = facts
         self.state = state_from_facts(facts)
         self.current = mdev_config(self.state, self.uuid)
@@ -249,14 +250,15 @@ class MdevRun(object):
         self.definition = None
         for entry in facts["vfio_ap"]["definitions"]:
             if entry["uuid"] == self.uuid:
-                self.definition = dict((k, entry[k]) for k in ("start",) + KINDS)
+                self.definition = {k: entry[k] for k in ("start",) + KINDS}
 
     def in_use_refusal(self, doing):
         if self.info.get("in_use") and not self.module.params["force"]:
             guest = self.info.get("guest")
-            self.module.fail_json(msg="mdev {0} is in use by a running guest{1}; {2} would change the guest's crypto "
-                                      "resources while it runs; set force: true to do it anyway".format(
-                                          self.uuid, " ({0})".format(guest) if guest else "", doing))
+            self.module.fail_json(
+                msg="mdev {0} is in use by a running guest{1}; {2} would change the guest's crypto "
+                "resources while it runs; set force: true to do it anyway".format(self.uuid, " ({0})".format(guest) if guest else "", doing)
+            )
 
     # ------------------------------------------------------------------ sysfs steps
     def write(self, rel, value, config=None):
@@ -266,7 +268,7 @@ class MdevRun(object):
             if config is not None and exc.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.ENODEV):
                 self.read()
                 exc.detail = explain_errno(self.state, self.uuid, config, exc.errno)
-            raise Failed(str(exc), exc.as_dict())
+            raise Failed(str(exc), exc.as_dict()) from exc
 
     def apply_config(self, current, desired):
         """Write the configuration change; return the writes as {file, value}."""
@@ -277,8 +279,9 @@ class MdevRun(object):
             self.write(rel, value, desired)
             done.append({"file": sys_path(self.sysroot, rel), "value": value})
             if len(done) == 1:
-                self.undo.append(("restore the configuration of mdev {0}".format(self.uuid),
-                                  lambda before=dict(current): self.restore_config(before)))
+                self.undo.append(
+                    ("restore the configuration of mdev {0}".format(self.uuid), lambda before=dict(current): self.restore_config(before))
+                )
         return done
 
     def restore_config(self, before):
@@ -301,8 +304,7 @@ class MdevRun(object):
         """Make the definition wanted ({start, adapters, ...} or None); record the undo step."""
         old = self.definition
         self._definition_to(old, wanted)
-        self.undo.append(("restore the definition of mdev {0}".format(self.uuid),
-                          lambda: self._definition_to(wanted, old)))
+        self.undo.append(("restore the definition of mdev {0}".format(self.uuid), lambda: self._definition_to(wanted, old)))
 
     def _definition_to(self, old, new):
         if self.mdevctl:
@@ -324,7 +326,7 @@ class MdevRun(object):
                         mdevctl_cli.define(run, self.mdevctl, self.uuid, self.jsonfile(old))
                     raise
             except MdevctlError as exc:
-                raise Failed(str(exc))
+                raise Failed(str(exc)) from exc
             return
         path = sys_path(self.sysroot, definition_path(self.uuid))
         try:
@@ -334,8 +336,8 @@ class MdevRun(object):
                         os.unlink(path)
                 else:
                     write_file_atomic(path, render(new), self.module.atomic_move)
-        except (OSError, IOError, LockTimeout) as exc:
-            raise Failed("cannot write the mdevctl definition {0}: {1}".format(path, exc))
+        except (OSError, LockTimeout) as exc:
+            raise Failed("cannot write the mdevctl definition {0}: {1}".format(path, exc)) from exc
 
     def jsonfile(self, definition):
         path = os.path.join(self.module.tmpdir, "mdev-{0}.json".format(self.uuid))
@@ -358,8 +360,7 @@ class MdevRun(object):
 
 
 def render(definition):
-    return render_definition(definition["start"], definition["adapters"], definition["domains"],
-                             definition["control_domains"])
+    return render_definition(definition["start"], definition["adapters"], definition["domains"], definition["control_domains"])
 
 
 def main():
@@ -382,8 +383,18 @@ def main():
     run = MdevRun(module)
     uuid = run.uuid
     before = run.current
-    result = dict(changed=False, uuid=uuid, created=False, removed=False, before=before, after=before, method=None,
-                  writes=[], persisted_with=None, definition={"before": run.definition, "after": run.definition})
+    result = dict(
+        changed=False,
+        uuid=uuid,
+        created=False,
+        removed=False,
+        before=before,
+        after=before,
+        method=None,
+        writes=[],
+        persisted_with=None,
+        definition={"before": run.definition, "after": run.definition},
+    )
 
     if params["state"] == "absent":
         want_def = None if params["persistent"] else run.definition
@@ -422,8 +433,10 @@ def main():
             result["persisted_with"] = "mdevctl" if run.mdevctl else "file"
 
     if module._diff:
-        result["diff"] = {"before": {"active": before, "definition": run.definition},
-                          "after": {"active": result["after"], "definition": result["definition"]["after"]}}
+        result["diff"] = {
+            "before": {"active": before, "definition": run.definition},
+            "after": {"active": result["after"], "definition": result["definition"]["after"]},
+        }
     if module.check_mode or not result["changed"]:
         module.exit_json(**result)
 
@@ -440,8 +453,13 @@ def main():
         result["after"] = run.current
         message = "mdev {0}: {1}".format(uuid, exc)
         if run.restored:
-            message += "; " + ("the previous state was restored" if clean else "the previous state could NOT be fully "
-                                                                                "restored") + " (" + "; ".join(run.restored) + ")"
+            message += (
+                "; "
+                + ("the previous state was restored" if clean else "the previous state could NOT be fully restored")
+                + " ("
+                + "; ".join(run.restored)
+                + ")"
+            )
         else:
             message += "; nothing was changed"
         module.fail_json(msg=message, error=getattr(exc, "error", None), **result)
@@ -463,7 +481,7 @@ def execute_present(run, result, desired, want_def):
             run.read()
             if run.current is not None:
                 run.undo.append(("remove the mdev {0} mdevctl left behind".format(run.uuid), run.remove))
-            raise Failed(str(exc))
+            raise Failed(str(exc)) from exc
         run.undo.append(("stop the mdev {0} started by this run".format(run.uuid), run.remove))
         created_by_mdevctl = True
     with APConfigLock(run.sysroot):
@@ -483,8 +501,7 @@ def execute_absent(run, result, want_def):
     if before is not None:
         with APConfigLock(run.sysroot):
             run.remove()
-        run.undo.append(("recreate mdev {0} with its configuration".format(run.uuid),
-                         lambda: recreate(run, before)))
+        run.undo.append(("recreate mdev {0} with its configuration".format(run.uuid), lambda: recreate(run, before)))
     if want_def != run.definition:
         run.set_definition(want_def)
 

@@ -172,9 +172,9 @@ def attribute(module, sysroot, uuid, rel, enable):
             result.update(changed=False, migratable=before, attempts=attempts)
             if exc.errno == errno.EBUSY:
                 guest = guest_of(sysroot, uuid)
-                exc.detail = "a migration of {0} is still in progress after {1} s ({2} attempts); run again when it " \
-                             "has finished".format("guest " + guest if guest else "the guest using mdev " + uuid,
-                                                   module.params["wait"], attempts)
+                exc.detail = "a migration of {0} is still in progress after {1} s ({2} attempts); run again when it has finished".format(
+                    "guest " + guest if guest else "the guest using mdev " + uuid, module.params["wait"], attempts
+                )
             module.fail_json(msg=str(exc), error=exc.as_dict(), **result)
     result["attempts"] = attempts
     now = read_attr(sysroot, rel)
@@ -224,9 +224,10 @@ def guard(module, sysroot, uuid, enable):
             else:
                 entries[uuid] = new
             write_file_atomic(path, render_guard(entries), module.atomic_move)
-    except (ValueError, OSError, IOError, LockTimeout) as exc:
-        module.fail_json(msg="cannot update the migration guard {0}: {1}; nothing was changed".format(path, exc),
-                         **dict(result, changed=False))
+    except (ValueError, OSError, LockTimeout) as exc:
+        module.fail_json(
+            msg="cannot update the migration guard {0}: {1}; nothing was changed".format(path, exc), **dict(result, changed=False)
+        )
     module.exit_json(**result)
 
 

@@ -14,7 +14,6 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import ids_to_mask
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._udev_rules import parse_rules
-from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import local_inventory, run_playbook
 
 pytestmark = pytest.mark.live
@@ -86,7 +85,7 @@ def run(tmp_path_factory):
             value = result.task_results(name)["q"]["ansible_facts"]["snapshot"]
             value = value if isinstance(value, dict) else json.loads(value)
             if previous is not None:
-                states[name[len("after "):]] = (previous, value)
+                states[name[len("after ") :]] = (previous, value)
             previous = value
         rules = (root / "etc/udev/rules.d/41-ap.rules").read_text()
         yield result, states, rules

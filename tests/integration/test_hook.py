@@ -111,10 +111,20 @@ def test_hook_installed_alone_finds_the_parsers_next_to_it(sysroot, tmp_path):
     hooks = tmp_path / "hooks" / "qemu.d"
     hooks.mkdir(parents=True)
     (hooks / "vfio-ap").symlink_to(lib / "vfio-ap-qemu-hook")
-    result = subprocess.run([str(hooks / "vfio-ap"), "hsm1", "migrate", "begin", "-"], input=domain_xml(sysroot, "hsm1"),
-                            capture_output=True, text=True, env={"PATH": os.environ["PATH"], "VFIO_AP_SYSROOT": str(sysroot)})
+    result = subprocess.run(
+        [str(hooks / "vfio-ap"), "hsm1", "migrate", "begin", "-"],
+        input=domain_xml(sysroot, "hsm1"),
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "VFIO_AP_SYSROOT": str(sysroot)},
+    )
     assert result.returncode == 1 and U_GUARDED in result.stderr
     (lib / "_guard.py").unlink()
-    missing = subprocess.run([str(hooks / "vfio-ap"), "hsm1", "migrate", "begin", "-"], input=domain_xml(sysroot, "hsm1"),
-                             capture_output=True, text=True, env={"PATH": os.environ["PATH"], "VFIO_AP_SYSROOT": str(sysroot)})
+    missing = subprocess.run(
+        [str(hooks / "vfio-ap"), "hsm1", "migrate", "begin", "-"],
+        input=domain_xml(sysroot, "hsm1"),
+        capture_output=True,
+        text=True,
+        env={"PATH": os.environ["PATH"], "VFIO_AP_SYSROOT": str(sysroot)},
+    )
     assert missing.returncode == 1 and "refusing the migration to be safe" in missing.stderr

@@ -60,6 +60,7 @@ def playbook(cases: list[tuple[str, dict, dict]], module: str = "s390x.vfio_ap.m
 
 def snapshots(run, cases: list[tuple[str, dict, dict]], host: str = "k") -> dict[str, tuple[dict, dict]]:
     """Return {case name: (state before, state after)} from a run of playbook(cases)."""
+
     def read(task):
         value = run.task_results(task)[host]["ansible_facts"]["snapshot"]
         return value if isinstance(value, dict) else json.loads(value)
@@ -82,32 +83,47 @@ live = live_fleet_fixture(FLEET)
 
 REFUSALS = [
     # (case id, module args, words the message must contain)
-    ("host-owned APQN", {"uuid": U_NEW, "adapters": [1], "domains": [3]},
-     ["APQN 01.0003", "reserved for the host drivers", "EADDRNOTAVAIL", "ap_mask"]),
-    ("APQN of another mdev", {"uuid": U_NEW, "adapters": [5], "domains": [8, 10]},
-     ["APQN 05.0008", U_HOLD, "EADDRINUSE"]),
-    ("APQN of a running guest's mdev", {"uuid": U_HOLD, "adapters": [5], "domains": [8, 9]},
-     ["APQN 05.0009", U_RUN, "guest web1", "EADDRINUSE"]),
-    ("adapter above host max", {"uuid": U_NEW, "adapters": [64], "domains": [8]},
-     ["adapters", "64", "maximum adapter ID 63", "ENODEV"]),
-    ("control domain above host max", {"uuid": U_NEW, "adapters": [6], "domains": [8], "control_domains": "0x10"},
-     ["control_domains", "16", "ENODEV"]),
+    (
+        "host-owned APQN",
+        {"uuid": U_NEW, "adapters": [1], "domains": [3]},
+        ["APQN 01.0003", "reserved for the host drivers", "EADDRNOTAVAIL", "ap_mask"],
+    ),
+    ("APQN of another mdev", {"uuid": U_NEW, "adapters": [5], "domains": [8, 10]}, ["APQN 05.0008", U_HOLD, "EADDRINUSE"]),
+    (
+        "APQN of a running guest's mdev",
+        {"uuid": U_HOLD, "adapters": [5], "domains": [8, 9]},
+        ["APQN 05.0009", U_RUN, "guest web1", "EADDRINUSE"],
+    ),
+    ("adapter above host max", {"uuid": U_NEW, "adapters": [64], "domains": [8]}, ["adapters", "64", "maximum adapter ID 63", "ENODEV"]),
+    (
+        "control domain above host max",
+        {"uuid": U_NEW, "adapters": [6], "domains": [8], "control_domains": "0x10"},
+        ["control_domains", "16", "ENODEV"],
+    ),
     ("ID above 255", {"uuid": U_NEW, "adapters": [5], "domains": [256]}, ["domains", "256", "0..255"]),
     ("malformed ID", {"uuid": U_NEW, "adapters": "5,x"}, ["adapters", "'x'", "not a number"]),
     ("malformed UUID", {"uuid": "a0000000-0000-4000-8000-00000000001"}, ["not a canonical UUID"]),
     ("UUID escaping the path", {"uuid": "../../../../etc"}, ["not a canonical UUID"]),
-    ("control domains without usage domain", {"uuid": U_NEW, "adapters": [6], "domains": [], "control_domains": [3]},
-     ["without any usage domain", "ap-check"]),
+    (
+        "control domains without usage domain",
+        {"uuid": U_NEW, "adapters": [6], "domains": [], "control_domains": [3]},
+        ["without any usage domain", "ap-check"],
+    ),
     ("unknown start value", {"uuid": U_NEW, "persistent": True, "start": "boot"}, ["start", "auto, manual"]),
     ("unknown option", {"uuid": U_NEW, "adapter": 5}, ["adapter"]),
-    ("reconfigure in use without force", {"uuid": U_RUN, "domains": [9, 10]},
-     ["in use by a running guest (web1)", "force: true"]),
+    ("reconfigure in use without force", {"uuid": U_RUN, "domains": [9, 10]}, ["in use by a running guest (web1)", "force: true"]),
     ("remove in use without force", {"uuid": U_RUN, "state": "absent"}, ["in use by a running guest (web1)", "force"]),
     # kernel refusals the pre-checks cannot see: the errno is translated, nothing changes
-    ("remove in use with force: kernel EBUSY", {"uuid": U_RUN, "state": "absent", "force": True},
-     ["EBUSY", "a running guest still uses the mdev", "nothing was changed"]),
-    ("remove of an attached mdev with an empty guest matrix: kernel EBUSY", {"uuid": U_BARE, "state": "absent"},
-     ["EBUSY", "a running guest still uses the mdev"]),
+    (
+        "remove in use with force: kernel EBUSY",
+        {"uuid": U_RUN, "state": "absent", "force": True},
+        ["EBUSY", "a running guest still uses the mdev", "nothing was changed"],
+    ),
+    (
+        "remove of an attached mdev with an empty guest matrix: kernel EBUSY",
+        {"uuid": U_BARE, "state": "absent"},
+        ["EBUSY", "a running guest still uses the mdev"],
+    ),
 ]
 
 
@@ -122,7 +138,8 @@ def refusal_run(live, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "name, args, words", REFUSALS + [(f"{n} (check mode)", a, w) for n, a, w in REFUSALS[:3]],
+    "name, args, words",
+    REFUSALS + [(f"{n} (check mode)", a, w) for n, a, w in REFUSALS[:3]],
     ids=[r[0] for r in REFUSALS] + [f"{r[0]} (check mode)" for r in REFUSALS[:3]],
 )
 def test_refusal_fails_with_one_clear_message_and_changes_nothing(refusal_run, name, args, words):
@@ -137,11 +154,10 @@ def test_refusal_fails_with_one_clear_message_and_changes_nothing(refusal_run, n
     assert after["writes"] - before["writes"] == (1 if "kernel EBUSY" in name else 0)
 
 
-def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_fleet, tmp_path):
+def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_fleet, tmp_path):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     cases = [
-        ("create (check)", {"uuid": U_NEW, "adapters": [6], "domains": "10-11", "control_domains": [10]},
-         {"check_mode": True}),
+        ("create (check)", {"uuid": U_NEW, "adapters": [6], "domains": "10-11", "control_domains": [10]}, {"check_mode": True}),
         ("create", {"uuid": U_NEW, "adapters": [6], "domains": "10-11", "control_domains": [10]}, {}),
         ("create again", {"uuid": U_NEW, "adapters": [6], "domains": "0x0a-0x0b", "control_domains": "10"}, {}),
         ("reconfigure (check)", {"uuid": U_NEW, "adapters": [5, 6], "domains": [10]}, {"check_mode": True}),
@@ -170,7 +186,13 @@ def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_f
     assert res["changed"] and res["created"] and res["before"] is None
     assert res["after"] == {"adapters": [6], "domains": [10, 11], "control_domains": [10]}
     assert after["state"]["mdevs"][U_NEW] | {"guest": None} == {
-        "adapters": [6], "domains": [10, 11], "control_domains": [10], "guest": None, "migratable": 0, "migrating": False}
+        "adapters": [6],
+        "domains": [10, 11],
+        "control_domains": [10],
+        "guest": None,
+        "migratable": 0,
+        "migrating": False,
+    }
     assert [w["value"] for w in res["writes"]][0] == U_NEW
 
     for name in ("create again", "reconfigure again", "keep omitted parts", "remove again"):
@@ -201,7 +223,7 @@ def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_f
     assert after["state"]["mdevs"][U_RUN]["guest"] == "web1"
 
 
-def test_persistent_definition_file_when_mdevctl_does_not_manage_the_sysroot(fresh_live_fleet, tmp_path):
+def test_persistent_definition_file_when_mdevctl_does_not_manage_the_sysroot(fresh_live_fleet, tmp_path):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     root = live.host_dir("k")
     args = {"uuid": U_NEW, "adapters": [6], "domains": [12, 13], "control_domains": [12], "persistent": True,
@@ -231,6 +253,5 @@ def test_persistent_definition_file_when_mdevctl_does_not_manage_the_sysroot(fre
     assert single.rc == 0
     text = (root / "etc/mdevctl.d/matrix" / U_NEW).read_text()
     parsed = parse_definition(text)
-    assert (parsed["start"], parsed["adapters"], parsed["domains"], parsed["control_domains"]) == (
-        "manual", [6], [12, 13], [12])
+    assert (parsed["start"], parsed["adapters"], parsed["domains"], parsed["control_domains"]) == ("manual", [6], [12, 13], [12])
     assert '"assign_domain": "12"' in text, "values are written in decimal"

@@ -79,7 +79,7 @@ def list_task(name: str) -> dict:
 
 
 @pytest.mark.skipif(shutil.which("mdevctl") is None, reason="mdevctl is not installed (Debian package mdevctl)")
-def test_persistence_through_the_real_mdevctl(fresh_live_fleet, tmp_path):
+def test_persistence_through_the_real_mdevctl(fresh_live_fleet, tmp_path):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     callout = live.host_dir("m") / "etc/mdevctl.d/scripts.d/callouts/refuse-one"
     callout.write_text(REFUSING_CALLOUT)
@@ -153,7 +153,7 @@ def concurrent_play(uuid: str, adapter: int, domain: int) -> str:
     return yaml.safe_dump([{"hosts": "m", "gather_facts": False, "tasks": tasks}], sort_keys=False)
 
 
-def test_two_playbooks_changing_different_mdevs_at_once(fresh_live_fleet, tmp_path):
+def test_two_playbooks_changing_different_mdevs_at_once(fresh_live_fleet, tmp_path):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     root = live.host_dir("m")
     runs = []

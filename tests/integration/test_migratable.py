@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, parse_guard, render_guard
-from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import local_inventory, run_playbook
 
 pytestmark = pytest.mark.live

@@ -33,9 +33,19 @@ def test_a_stale_lock_is_removed_and_taken(tmp_path, content):
     path = tmp_path / LOCK_PATH
     path.parent.mkdir(parents=True)
     path.write_text(content)
+    os.utime(path, (1, 1))  # written long ago
     with APConfigLock(str(tmp_path), alive=lambda pid: False, sleep=lambda s: pytest.fail("waited for a dead holder")) as lock:
         assert path.read_text() == f"{os.getpid()}\n"
         assert lock.stale_removed == [parse_holder(content)]
+
+
+def test_a_fresh_lock_file_without_pid_is_being_written_and_is_not_stale(tmp_path):
+    path = tmp_path / LOCK_PATH
+    path.parent.mkdir(parents=True)
+    path.write_text("")
+    with pytest.raises(LockTimeout):
+        APConfigLock(str(tmp_path), timeout=0.09, sleep=lambda s: None).acquire()
+    assert path.exists() and path.read_text() == ""
 
 
 def test_a_live_holder_is_waited_for_then_reported(tmp_path):

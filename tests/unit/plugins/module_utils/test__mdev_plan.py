@@ -70,10 +70,20 @@ def test_state_from_facts_reads_masks_mdevs_and_limits(state):
     [
         (5, "8-9", "0x08", None, {"adapters": [5], "domains": [8, 9], "control_domains": [8]}),
         ([], [], [], None, {"adapters": [], "domains": [], "control_domains": []}),
-        (None, None, None, {"adapters": [4], "domains": [8], "control_domains": [8]},
-         {"adapters": [4], "domains": [8], "control_domains": [8]}),
-        ("0x04,7", None, None, {"adapters": [4], "domains": [9], "control_domains": []},
-         {"adapters": [4, 7], "domains": [9], "control_domains": []}),
+        (
+            None,
+            None,
+            None,
+            {"adapters": [4], "domains": [8], "control_domains": [8]},
+            {"adapters": [4], "domains": [8], "control_domains": [8]},
+        ),
+        (
+            "0x04,7",
+            None,
+            None,
+            {"adapters": [4], "domains": [9], "control_domains": []},
+            {"adapters": [4, 7], "domains": [9], "control_domains": []},
+        ),
     ],
 )
 def test_parse_config_accepts_the_id_grammar_and_keeps_omitted_parts(state, adapters, domains, control, current, expected):
@@ -103,13 +113,15 @@ def test_parse_config_refuses_bad_input_with_one_clear_message(state, adapters, 
     "uuid, config, codes, words",
     [
         (U_MINE, {"adapters": [4], "domains": [8, 9, 12], "control_domains": [8]}, [], []),
-        (U_MINE, {"adapters": [1], "domains": [3], "control_domains": []}, ["EADDRNOTAVAIL"],
-         ["APQN 01.0003", "reserved for the host drivers", "ap_mask"]),
-        (U_MINE, {"adapters": [4, 5], "domains": [10], "control_domains": []}, ["EADDRINUSE"],
-         ["APQN 05.000a", U_OTHER]),
+        (
+            U_MINE,
+            {"adapters": [1], "domains": [3], "control_domains": []},
+            ["EADDRNOTAVAIL"],
+            ["APQN 01.0003", "reserved for the host drivers", "ap_mask"],
+        ),
+        (U_MINE, {"adapters": [4, 5], "domains": [10], "control_domains": []}, ["EADDRINUSE"], ["APQN 05.000a", U_OTHER]),
         (U_MINE, {"adapters": [6], "domains": [11], "control_domains": []}, ["EADDRINUSE"], ["guest db1"]),
-        (U_MINE, {"adapters": [1, 5], "domains": [2, 10], "control_domains": []}, ["EADDRNOTAVAIL", "EADDRINUSE"],
-         ["01.0002", "05.000a"]),
+        (U_MINE, {"adapters": [1, 5], "domains": [2, 10], "control_domains": []}, ["EADDRNOTAVAIL", "EADDRINUSE"], ["01.0002", "05.000a"]),
         # control domains may be shared between mdevs
         (U_MINE, {"adapters": [4], "domains": [8], "control_domains": [10, 11]}, [], []),
     ],
@@ -141,9 +153,9 @@ def _apply(host, uuid, writes):
         if attr == "ap_config":
             host.write_ap_config(mdev, value)
         elif attr.startswith("assign_"):
-            host.assign(mdev, attr[len("assign_"):], value)
+            host.assign(mdev, attr[len("assign_") :], value)
         else:
-            host.unassign(mdev, attr[len("unassign_"):], value)
+            host.unassign(mdev, attr[len("unassign_") :], value)
     return {"adapters": sorted(mdev.apm), "domains": sorted(mdev.aqm), "control_domains": sorted(mdev.adm)}
 
 

@@ -98,7 +98,9 @@ def test_manages_sysroot_only_where_mdevctl_acts(live, tmp_path):
     host = str(live.host_dir("mc"))
     assert cli.manages_sysroot(host) is False  # outside the namespace mdevctl acts on the real system
     assert cli.manages_sysroot(str(tmp_path)) is False
-    code = "import sys; from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import manages_sysroot;" \
-           " print(manages_sysroot(sys.argv[1]))"
+    code = (
+        "import sys; from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import manages_sysroot;"
+        " print(manages_sysroot(sys.argv[1]))"
+    )
     inside = live.ns_exec("mc", [sys.executable, "-c", code, host], capture_output=True, text=True, env=subprocess_env())
     assert inside.stdout.strip() == "True", inside.stderr
