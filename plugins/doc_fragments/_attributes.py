@@ -23,7 +23,7 @@ diff_mode and facts support itself.
 """
 
 
-class ModuleDocFragment(object):
+class ModuleDocFragment:
     # check_mode and diff_mode: every module of the collection has both attributes.
     DOCUMENTATION = r"""
 options: {}
