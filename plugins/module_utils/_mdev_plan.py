@@ -350,3 +350,39 @@ def release_conflicts(state, new_apmask, new_aqmask):
                 }
             )
     return found
+
+
+def definition_conflicts(definitions, uuid, config, persistent_apmask, persistent_aqmask):
+    # type: (List[Dict[str, Any]], str, Dict[str, List[int]], Iterable[int], Iterable[int]) -> List[Dict[str, Any]]
+    """Return what ap-check refuses in an auto-start definition of mdev uuid with config (as it checks at define).
+
+    definitions are the facts' ``vfio_ap.definitions``; the persistent masks are those of
+    41-ap.rules (live masks where the file sets none). Entries are {check, apqn, mdev, message}:
+    ``autostart`` for APQNs another auto-start definition holds, ``persistent_mask`` for APQNs the
+    persistent AP masks give to the host drivers (the mdev could not start at boot).
+    """
+    found = []  # type: List[Dict[str, Any]]
+    wanted = [(a, d) for a in config["adapters"] for d in config["domains"]]
+    for other in sorted(definitions, key=lambda entry: entry["uuid"]):
+        if other["uuid"] == uuid or other.get("start") != "auto":
+            continue
+        theirs = {(a, d) for a in other.get("adapters") or [] for d in other.get("domains") or []}
+        shared = [apqn for apqn in wanted if apqn in theirs]
+        if shared:
+            found.append({
+                "check": "autostart", "apqn": format_apqn(*shared[0]), "mdev": other["uuid"],
+                "message": "APQN {0} {1} defined for autostart by {2}; ap-check refuses a second auto-start "
+                           "definition of {3}".format(_name_apqns(shared), "is" if len(shared) == 1 else "are",
+                                                      other["uuid"], "it" if len(shared) == 1 else "them"),
+            })  # fmt: skip
+    ap, aq = set(persistent_apmask), set(persistent_aqmask)
+    owned = [(a, d) for a, d in wanted if a in ap and d in aq]
+    if owned:
+        found.append({
+            "check": "persistent_mask", "apqn": format_apqn(*owned[0]), "mdev": None,
+            "message": "APQN {0} {1} not reserved for vfio_ap by the persistent AP masks (41-ap.rules), so the mdev "
+                       "could not start at boot and ap-check refuses the auto-start definition; reserve {2} with "
+                       "s390x.vfio_ap.ap_mask persistent: true".format(
+                           _name_apqns(owned), "is" if len(owned) == 1 else "are", "it" if len(owned) == 1 else "them"),
+        })  # fmt: skip
+    return found

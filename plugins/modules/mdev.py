@@ -190,6 +190,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
     KINDS,
     PlanError,
     check_config,
+    definition_conflicts,
     explain_errno,
     mdev_config,
     parse_config,
@@ -199,11 +200,13 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import MdevctlError, manages_sysroot
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _mdevctl_cli as mdevctl_cli
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import definition_path, render_definition
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._udev_rules import RULES_PATH, persistent_masks
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import (
     CREATE,
     SysfsWriteError,
     check_uuid,
     mdev_attr,
+    read_file,
     sys_path,
     write_attr,
     write_file_atomic,
@@ -423,6 +426,10 @@ def main():
             run.in_use_refusal("reconfiguring it")
         want_def = dict(start=params["start"], **desired) if params["persistent"] else run.definition
         def_change = want_def != run.definition
+        if def_change and want_def["start"] == "auto":
+            refused = autostart_refusals(run, desired)
+            if refused:
+                module.fail_json(msg="mdev {0}: {1}".format(uuid, "; ".join(c["message"] for c in refused)), conflicts=refused, **result)
         result.update(changed=bool(before is None or writes or def_change), created=before is None, after=desired)
         result["definition"]["after"] = want_def
         result["method"] = ("ap_config" if run.state["ap_config"] else "assign") if writes else None
@@ -467,6 +474,16 @@ def main():
     result["after"] = run.current
     result["definition"]["after"] = run.definition
     module.exit_json(**result)
+
+
+def autostart_refusals(run, desired):
+    """Return what ap-check would refuse in an auto-start definition of desired (other auto definitions, persistent masks)."""
+    try:
+        masks = persistent_masks(read_file(sys_path(run.sysroot, RULES_PATH)), run.state["apmask"], run.state["aqmask"])
+    except ValueError as exc:
+        run.module.fail_json(msg="cannot read the persistent AP masks: {0}".format(exc))
+    definitions = run.facts["vfio_ap"]["definitions"]
+    return definition_conflicts(definitions, run.uuid, desired, masks["apmask"], masks["aqmask"])
 
 
 def execute_present(run, result, desired, want_def):

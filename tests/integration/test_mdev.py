@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import parse_definition
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._udev_rules import RULES_PATH, render_rules
 from apsim.testing import fresh_live_fleet, live_fleet_fixture  # noqa: F401 (fixture)
 from helpers.ansible_run import local_inventory, run_playbook
 
@@ -22,7 +23,7 @@ U_HOLD = "a0000000-0000-4000-8000-000000000001"  # 05.0008, idle
 U_RUN = "a0000000-0000-4000-8000-000000000002"  # 05.0009, used by running guest web1
 U_BARE = "a0000000-0000-4000-8000-000000000003"  # attached to guest app1 but nothing in its guest matrix
 U_NEW = "a0000000-0000-4000-8000-0000000000a1"
-U_NEW2 = "a0000000-0000-4000-8000-0000000000a2"
+U_DEF = "a0000000-0000-4000-8000-0000000000d1"  # an inactive auto-start definition holding 06.000e
 
 # Host 'k': APQNs of adapters 0-3 x domains 0-7 belong to the host drivers, the rest to vfio_ap.
 FLEET = {
@@ -38,6 +39,7 @@ FLEET = {
                 {"uuid": U_RUN, "adapters": [5], "domains": [9], "control_domains": [9], "guest": "web1"},
                 {"uuid": U_BARE, "adapters": [6], "guest": "app1"},
             ],
+            "definitions": [{"uuid": U_DEF, "start": "auto", "adapters": [6], "domains": [14]}],
         }
     }
 }
@@ -111,6 +113,17 @@ REFUSALS = [
     ),
     ("unknown start value", {"uuid": U_NEW, "persistent": True, "start": "boot"}, ["start", "auto, manual"]),
     ("unknown option", {"uuid": U_NEW, "adapter": 5}, ["adapter"]),
+    # what ap-check refuses in an auto-start definition, refused before anything is written
+    (
+        "APQN of another auto-start definition",
+        {"uuid": U_NEW, "adapters": [6], "domains": [14], "persistent": True},
+        ["APQN 06.000e", "defined for autostart by " + U_DEF, "ap-check"],
+    ),
+    (
+        "APQN owned by the host drivers at boot",
+        {"uuid": U_NEW, "adapters": [6], "domains": [12], "persistent": True},
+        ["APQN 06.000c", "persistent AP masks", "ap_mask persistent: true"],
+    ),
     ("reconfigure in use without force", {"uuid": U_RUN, "domains": [9, 10]}, ["in use by a running guest (web1)", "force: true"]),
     ("remove in use without force", {"uuid": U_RUN, "state": "absent"}, ["in use by a running guest (web1)", "force"]),
     # kernel refusals the pre-checks cannot see: the errno is translated, nothing changes
@@ -130,6 +143,9 @@ REFUSALS = [
 @pytest.fixture(scope="module")
 def refusal_run(live, tmp_path_factory):
     work = tmp_path_factory.mktemp("mdev-refusals")
+    # persistent masks: domain 12 still goes to the host drivers at boot (written as chzdev would)
+    rules = live.host_dir("k") / RULES_PATH
+    rules.write_text(render_rules(list(range(4)) + [6], list(range(8)) + [12]))
     cases = [(name, args, {}) for name, args, _words in REFUSALS]
     cases += [(f"{name} (check mode)", args, {"check_mode": True}) for name, args, _words in REFUSALS[:3]]
     result = run_playbook(playbook(cases), inventory_for(live, work), diff=True)

@@ -12,6 +12,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
     ap_config_value,
     check_config,
     conflicts,
+    definition_conflicts,
     explain_errno,
     parse_config,
     plan_mask,
@@ -247,3 +248,30 @@ def test_release_conflicts_name_the_mdev_the_kernel_would_refuse_for(state, adap
     assert [c["mdev"] for c in found] == refused
     for entry in found:
         assert entry["errno"] == "EBUSY" and entry["mdev"] in entry["message"]
+
+
+DEFS = [
+    {"uuid": U_OTHER, "start": "auto", "adapters": [5], "domains": [10, 11], "control_domains": []},
+    {"uuid": U_GUEST, "start": "manual", "adapters": [6], "domains": [12], "control_domains": []},
+    {"uuid": U_MINE, "start": "auto", "adapters": [4], "domains": [8], "control_domains": []},
+]
+
+
+@pytest.mark.parametrize(
+    "config, ap, aq, checks, words",
+    [
+        ({"adapters": [4], "domains": [8, 9], "control_domains": []}, [0], [0], [], []),  # its own definition
+        ({"adapters": [5], "domains": [11], "control_domains": []}, [0], [0], ["autostart"],
+         ["APQN 05.000b", "defined for autostart by " + U_OTHER]),
+        ({"adapters": [6], "domains": [12], "control_domains": []}, [0], [0], [], []),  # manual definitions are not checked
+        ({"adapters": [1, 6], "domains": [12], "control_domains": []}, [1], [12], ["persistent_mask"],
+         ["APQN 01.000c", "persistent AP masks"]),
+        ({"adapters": [5], "domains": [10], "control_domains": []}, [5], [10], ["autostart", "persistent_mask"], []),
+    ],
+)  # fmt: skip
+def test_definition_conflicts_mirror_ap_check(config, ap, aq, checks, words):
+    found = definition_conflicts(DEFS, U_MINE, config, ap, aq)
+    assert [c["check"] for c in found] == checks
+    text = " ".join(c["message"] for c in found)
+    for word in words:
+        assert word in text
