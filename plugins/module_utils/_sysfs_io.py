@@ -180,12 +180,12 @@ def write_attr(sysroot, rel, value):
     try:
         fd = os.open(path, os.O_WRONLY)
     except OSError as exc:
-        raise SysfsWriteError(path, value, exc.errno) from exc
+        raise SysfsWriteError(path, value, exc.errno or errno.EIO) from exc
     try:
         try:
             written = os.write(fd, data)
         except OSError as exc:
-            raise SysfsWriteError(path, value, exc.errno) from exc
+            raise SysfsWriteError(path, value, exc.errno or errno.EIO) from exc
         if written != len(data):
             raise SysfsWriteError(path, value, errno.EIO, "the kernel took {0} of {1} bytes".format(written, len(data)))
     finally:

@@ -265,7 +265,7 @@ def main():
         module.exit_json(**result)
 
     # Active masks, under the AP configuration lock; on a failure the first write is undone.
-    done = []
+    done = []  # type: list
     if writes:
         try:
             with APConfigLock(sysroot):

@@ -212,7 +212,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import (
     write_file_atomic,
 )
 
-EMPTY = {"adapters": [], "domains": [], "control_domains": []}
+EMPTY = {"adapters": [], "domains": [], "control_domains": []}  # type: dict
 
 
 class Failed(Exception):
@@ -386,7 +386,7 @@ def main():
     run = MdevRun(module)
     uuid = run.uuid
     before = run.current
-    result = dict(
+    result = dict(  # type: dict
         changed=False,
         uuid=uuid,
         created=False,
@@ -426,7 +426,7 @@ def main():
             run.in_use_refusal("reconfiguring it")
         want_def = dict(start=params["start"], **desired) if params["persistent"] else run.definition
         def_change = want_def != run.definition
-        if def_change and want_def["start"] == "auto":
+        if def_change and want_def is not None and want_def["start"] == "auto":
             refused = autostart_refusals(run, desired)
             if refused:
                 module.fail_json(msg="mdev {0}: {1}".format(uuid, "; ".join(c["message"] for c in refused)), conflicts=refused, **result)

@@ -152,6 +152,7 @@ def attribute(module, sysroot, uuid, rel, enable):
     text = read_attr(sysroot, rel)
     if text is None or text.strip() not in ("0", "1"):
         module.fail_json(msg="cannot read {0}: {1!r} is not 0 or 1".format(path, text))
+        return
     before = text.strip() == "1"
     result = dict(changed=before != enable, uuid=uuid, mechanism="attribute", migratable=enable, before=before, file=path)
     if module._diff:
@@ -221,7 +222,7 @@ def guard(module, sysroot, uuid, enable):
             entries = parse_guard(read_file(path) or "")
             if enable:
                 entries.pop(uuid, None)
-            else:
+            elif new is not None:
                 entries[uuid] = new
             write_file_atomic(path, render_guard(entries), module.atomic_move)
     except (ValueError, OSError, LockTimeout) as exc:
