@@ -107,7 +107,7 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 	echo "sanity: ansible-test $$($(ROOT)/.venv-sanity/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//'), compile/import on Python$$pyargs"; \
 	cd $(call rel_coll,sanity) && PATH="$(ROOT)/.venv-sanity/bin$$pypath:$$PATH" \
 	  $(ROOT)/.venv-sanity/bin/ansible-test sanity --venv --color no 2>&1 \
-	  | grep -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
+	  | grep --line-buffered -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
 
 # ------------------------------------------------------------------------------------------ lint
 REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
