@@ -86,9 +86,23 @@ def main() -> int:
     rst.mkdir(exist_ok=True)
     rst.chmod(0o755)
     subprocess.run(
-        ["antsibull-docs", "--config-file", "antsibull-docs.cfg", "collection", "--cleanup", "everything",
-         "--fail-on-error", "--use-current", "--dest-dir", "rst", "s390x.vfio_ap"],
-        cwd=site, env=env, check=True, stdout=subprocess.DEVNULL,
+        [
+            "antsibull-docs",
+            "--config-file",
+            "antsibull-docs.cfg",
+            "collection",
+            "--cleanup",
+            "everything",
+            "--fail-on-error",
+            "--use-current",
+            "--dest-dir",
+            "rst",
+            "s390x.vfio_ap",
+        ],
+        cwd=site,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     inventory = site / "ansible_devel.inv"
     with (site / "conf.py").open("a") as conf:
@@ -102,8 +116,11 @@ def main() -> int:
         foreign = {label for label in _UNDEFINED.findall(output) if not label.startswith(OWN_PREFIX)}
         only_foreign = all(is_foreign_undefined(line) for line in warnings)
         if status == 0 and not warnings:
-            print("docsite: {0} pages; {1} references to docs.ansible.com".format(
-                len(list((site / "build" / "html").rglob("*.html"))), len(labels)))
+            print(
+                "docsite: {0} pages; {1} references to docs.ansible.com".format(
+                    len(list((site / "build" / "html").rglob("*.html"))), len(labels)
+                )
+            )
             return 0
         if attempt == 1 and foreign - labels and only_foreign:
             labels |= foreign

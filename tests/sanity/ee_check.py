@@ -79,9 +79,18 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         pip_out, bindep_out = Path(tmp) / "pip.txt", Path(tmp) / "bindep.txt"
         proc = subprocess.run(
-            [str(args.bin / "ansible-builder"), "introspect", str(args.collections_root),
-             "--write-pip", str(pip_out), "--write-bindep", str(bindep_out)],
-            capture_output=True, text=True, check=False,
+            [
+                str(args.bin / "ansible-builder"),
+                "introspect",
+                str(args.collections_root),
+                "--write-pip",
+                str(pip_out),
+                "--write-bindep",
+                str(bindep_out),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if proc.returncode:
             print(proc.stdout + proc.stderr)
@@ -100,9 +109,12 @@ def main() -> int:
         print("ee-introspect: " + problem)
     if problems:
         return 1
-    print("ee-introspect: python: {0}; system: {1}".format(
-        ", ".join(line.split("#")[0].strip() for line in pip_lines if line.strip()),
-        ", ".join(line.split("#")[0].strip() for line in bindep_lines if line.strip())))
+    print(
+        "ee-introspect: python: {0}; system: {1}".format(
+            ", ".join(line.split("#")[0].strip() for line in pip_lines if line.strip()),
+            ", ".join(line.split("#")[0].strip() for line in bindep_lines if line.strip()),
+        )
+    )
     return 0
 
 
