@@ -164,7 +164,7 @@ build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
 	   || ! grep -q 'Importer processing completed successfully' importer.log; then \
 	  echo "build: galaxy-importer reported errors or warnings"; exit 1; fi
 	@echo "--- fresh install, ansible-doc, syntax-check"
-	@$(ROOT)/.venv-build/bin/ansible-galaxy collection install --offline --no-deps -p $(REL_FRESH) \
+	@ANSIBLE_COLLECTIONS_PATH=$(REL_FRESH) $(ROOT)/.venv-build/bin/ansible-galaxy collection install --offline --no-deps -p $(REL_FRESH) \
 	  $(REL_DIST)/s390x-vfio_ap-*.tar.gz >/dev/null
 	@$(ROOT)/.venv-build/bin/python tests/sanity/installed_check.py --collections-path $(REL_FRESH) \
 	  --bin $(ROOT)/.venv-build/bin
