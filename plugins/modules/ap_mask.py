@@ -19,7 +19,7 @@ description:
   - With O(persistent=true) the same change is made to the persistent masks, through C(chzdev --type ap) when it is
     installed, else by writing C(/etc/udev/rules.d/41-ap.rules) in the layout chzdev writes and ap-check reads.
 author:
-  - s390x.vfio_ap developers
+  - s390x.vfio_ap developers (@s390x-ansible)
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform

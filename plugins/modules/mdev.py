@@ -20,7 +20,7 @@ description:
   - Takes C(/run/lock/s390apconfig.lock) around its sysfs and definition-file writes, as ap-check and chzdev do
     (it does not hold it while mdevctl runs, whose ap-check callout takes it itself).
 author:
-  - s390x.vfio_ap developers
+  - s390x.vfio_ap developers (@s390x-ansible)
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform
@@ -77,7 +77,8 @@ options:
     default: auto
   force:
     description:
-      - Allow removing or reconfiguring an mdev that a running guest uses. Without it such a change is refused, because it
+      - Allow removing or reconfiguring an mdev that a running guest uses (its queues are C(in use), or the running
+        guest's libvirt status XML under C(/run/libvirt/qemu) names it). Without it such a change is refused, because it
         takes crypto resources away from (or hot-plugs them into) a running guest.
     type: bool
     default: false
@@ -186,6 +187,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._aplock import APConfigLock, LockTimeout
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import parse_domain_xml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
     KINDS,
     PlanError,
@@ -255,9 +257,30 @@ class MdevRun:
             if entry["uuid"] == self.uuid:
                 self.definition = {k: entry[k] for k in ("start",) + KINDS}
 
+    def running_guest(self):
+        """Return the running libvirt guest whose status XML (run/libvirt/qemu) names this mdev, or None."""
+        directory = sys_path(self.sysroot, "run/libvirt/qemu")
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            return None
+        for name in names:
+            if not name.endswith(".xml"):
+                continue
+            try:
+                doc = parse_domain_xml(read_file(os.path.join(directory, name)) or "", name)
+            except (ValueError, OSError):
+                continue
+            if doc["running"] and self.uuid in doc["mdevs"]:
+                return doc["name"]
+        return None
+
     def in_use_refusal(self, doing):
-        if self.info.get("in_use") and not self.module.params["force"]:
-            guest = self.info.get("guest")
+        """Fail unless force is set when a guest uses the mdev (queues in use, or a running guest names it)."""
+        if self.module.params["force"]:
+            return
+        guest = self.running_guest() if not self.info.get("in_use") else self.info.get("guest")
+        if self.info.get("in_use") or guest:
             self.module.fail_json(
                 msg="mdev {0} is in use by a running guest{1}; {2} would change the guest's crypto "
                 "resources while it runs; set force: true to do it anyway".format(self.uuid, " ({0})".format(guest) if guest else "", doing)

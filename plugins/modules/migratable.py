@@ -17,7 +17,7 @@ description:
     migration of a guarded guest. The record is replaced atomically and other entries are kept.
   - The result says which mechanism was used (RV(mechanism)).
 author:
-  - s390x.vfio_ap developers
+  - s390x.vfio_ap developers (@s390x-ansible)
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform

@@ -133,9 +133,9 @@ REFUSALS = [
         ["EBUSY", "a running guest still uses the mdev", "nothing was changed"],
     ),
     (
-        "remove of an attached mdev with an empty guest matrix: kernel EBUSY",
+        "remove of an mdev a running guest names, empty guest matrix",
         {"uuid": U_BARE, "state": "absent"},
-        ["EBUSY", "a running guest still uses the mdev"],
+        ["in use by a running guest (app1)", "force"],
     ),
 ]
 
