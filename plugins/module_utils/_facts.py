@@ -17,12 +17,14 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import DEFINITION_DIR, parse_definition
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
     format_functions,
     normalize_mask,
+    page_full,
+    parse_ap_config,
     parse_bindings,
     parse_bool,
     parse_control_domains,
@@ -92,6 +94,7 @@ class _Reader:
         # type: (str) -> None
         self.sysroot = sysroot
         self.warnings = []  # type: List[str]
+        self._qci = None  # type: Optional[Tuple[Optional[List[int]], Optional[List[int]]]]
 
     def path(self, rel):
         # type: (str) -> str
@@ -139,11 +142,27 @@ class _Reader:
         text = self.text(path, optional)
         if text is None:
             return None
+        return self.parse(path, text, parser)
+
+    def parse(self, path, text, parser):
+        # type: (str, str, Any) -> Any
+        """Return parser(text) read from path, or None with a warning when it does not parse."""
         try:
             return parser(text)
         except ValueError as exc:
             self.warnings.append("could not parse {0}: {1}".format(path, exc))
             return None
+
+    def qci_masks(self):
+        # type: () -> Tuple[Optional[List[int]], Optional[List[int]]]
+        """Return the LPAR's (adapters, usage domains) from the bus QCI masks, read once."""
+        if self._qci is None:
+            bus = self.path("sys/bus/ap")
+            self._qci = (
+                self.value(os.path.join(bus, "ap_adapter_mask"), parse_qci_mask),
+                self.value(os.path.join(bus, "ap_usage_domain_mask"), parse_qci_mask),
+            )
+        return self._qci
 
     def listdir(self, path):
         # type: (str) -> List[Any]
@@ -437,12 +456,51 @@ def _read_guard(reader):
 def _read_mdev(reader, path, uuid, status_by_apqn):
     # type: (_Reader, str, str, Optional[Dict[str, Optional[str]]]) -> Optional[Dict[str, Any]]
     join = os.path.join
-    matrix = reader.value(join(path, "matrix"), parse_matrix)
-    guest_matrix = reader.value(join(path, "guest_matrix"), parse_matrix)
+    matrix_text = reader.text(join(path, "matrix"))
+    guest_text = reader.text(join(path, "guest_matrix"))
     control = reader.value(join(path, "control_domains"), parse_control_domains)
-    if matrix is None and guest_matrix is None and control is None and not os.path.isdir(path):
+    if matrix_text is None and guest_text is None and control is None and not os.path.isdir(path):
         reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
         return None
+    matrix = None  # type: Optional[Dict[str, Any]]
+    if matrix_text is not None and page_full(matrix_text):
+        # The kernel cut the listing at one page: ap_config holds the same assignment as three masks.
+        config = reader.value(join(path, "ap_config"), parse_ap_config, optional=True)
+        if config is None:
+            reader.warnings.append(
+                "{0}: the listing fills a whole page and the kernel cut it; without ap_config the assignment of mdev {1} is unknown".format(
+                    join(path, "matrix"), uuid
+                )
+            )
+        else:
+            matrix = _matrix_of(config[0], config[1])
+    elif matrix_text is not None:
+        matrix = reader.parse(join(path, "matrix"), matrix_text, parse_matrix)
+    guest_matrix = None  # type: Optional[Dict[str, Any]]
+    if guest_text is not None and page_full(guest_text):
+        if matrix is not None:
+            host_adapters, host_domains = reader.qci_masks()
+            if host_adapters is not None and host_domains is not None:
+                guest_matrix = {
+                    "apqns": filter_guest_apqns(
+                        matrix["adapters"],
+                        matrix["domains"],
+                        host_adapters,
+                        host_domains,
+                        lambda a, d: _bound_to_vfio_ap(reader, a, d, status_by_apqn),
+                    )
+                }
+        reader.warnings.append(
+            "{0}: the listing fills a whole page and the kernel cut it; guest_apqns of mdev {1} {2}".format(
+                join(path, "guest_matrix"),
+                uuid,
+                "are computed from the assignment, the host's AP configuration and the queue drivers"
+                if guest_matrix is not None
+                else "are unknown",
+            )
+        )
+    elif guest_text is not None:
+        guest_matrix = reader.parse(join(path, "guest_matrix"), guest_text, parse_matrix)
     migratable_file = reader.value(join(path, "migratable"), parse_bool, optional=True)
     in_use = None  # type: Optional[bool]
     if guest_matrix is not None:
@@ -472,6 +530,41 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
         "start": None,
         "guest": None,
     }
+
+
+def _matrix_of(adapters, domains):
+    # type: (List[int], List[int]) -> Dict[str, Any]
+    return {
+        "adapters": list(adapters),
+        "domains": list(domains),
+        "apqns": [format_apqn(a, d) for a, d in expand_apqns(adapters, domains)],
+    }
+
+
+def filter_guest_apqns(adapters, domains, host_adapters, host_domains, bound):
+    # type: (Iterable[int], Iterable[int], Iterable[int], Iterable[int], Any) -> List[str]
+    """Return the APQNs the kernel gives a guest for an mdev's assignment (its guest_matrix), sorted.
+
+    As vfio_ap filters the shadow APCB: adapters and domains the LPAR does not have are dropped,
+    then every adapter with an APQN (adapter x remaining domain) for which bound(adapter, domain)
+    is False (no queue, or not bound to vfio_ap) is dropped whole.
+    """
+    apm = sorted(set(adapters) & set(host_adapters))
+    aqm = sorted(set(domains) & set(host_domains))
+    kept = [a for a in apm if all(bound(a, d) for d in aqm)]
+    return [format_apqn(a, d) for a, d in expand_apqns(kept, aqm)]
+
+
+def _bound_to_vfio_ap(reader, adapter, domain, status_by_apqn):
+    # type: (_Reader, int, int, Optional[Dict[str, Optional[str]]]) -> bool
+    apqn = format_apqn(adapter, domain)
+    if status_by_apqn is not None:
+        return status_by_apqn.get(apqn) is not None  # only vfio_ap-bound queues have a status
+    try:
+        target = os.readlink(reader.path("sys/devices/ap/card{0:02x}/{1}/driver".format(adapter, apqn)))
+    except OSError:
+        return False
+    return parse_driver_link(target) == VFIO_AP_DRIVER
 
 
 def _gather_definitions(reader):

@@ -17,6 +17,8 @@ from typing import Any, Dict, List, Optional, Tuple
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, mask_to_ids
 
 QUEUE_STATUSES = ("unassigned", "assigned", "in use")
+# A show handler fills at most one page (4096 bytes, NUL included); sysfs_emit_at stops there.
+PAGE_TEXT = 4095
 _INT_RE = re.compile(r"^-?[0-9]+$")
 _FUNCTIONS_RE = re.compile(r"^0[xX]([0-9a-fA-F]{1,8})$")
 _BINDINGS_RE = re.compile(r"^([0-9]+)/([0-9]+)(?:\s+\(complete\))?$")
@@ -25,6 +27,12 @@ _CD_LINE_RE = re.compile(r"^[0-9a-fA-F]{1,4}$")
 _MKVP_LINE_RE = re.compile(r"^([A-Z]+) (NEW|CUR|OLD):\s+(\S+)\s+(\S+)$")
 _MKVP_HEX_RE = re.compile(r"^0x[0-9a-fA-F]+$")
 _FEATURE_RE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def page_full(text):
+    # type: (str) -> bool
+    """Return True when an attribute's text fills a whole sysfs page, so the kernel may have cut it short."""
+    return len(text) >= PAGE_TEXT
 
 
 def parse_int(text):

@@ -404,3 +404,61 @@ def test_missing_sysroot_parts_are_no_error(tmp_path):
     assert warnings == []
     assert facts["bus"]["present"] is False and facts["vfio_ap"]["loaded"] is False
     assert facts["vfio_ap"]["definitions"] == [] and facts["vfio_ap"]["migration_guard"] == {}
+
+
+# ------------------------------------------------------------------------------ one-page listings
+
+BIG = "6c1a0000-0000-4000-8000-0000000000b1"
+BIG_FLEET = {
+    "hosts": {
+        "wide": {
+            "apmask": "0-15",  # adapters 16-31 reserved for vfio_ap
+            "cards": [{"id": a, "type": "CEX8C", "domains": "0-39" if a != 0x1F else "0-38"} for a in range(16, 32)],
+            # 16 adapters x 40 domains = 640 APQN lines (5,120 characters): more than one page
+            "mdevs": [{"uuid": BIG, "adapters": "16-31", "domains": "0-39", "control_domains": "0-39", "guest": "wide1"}],
+        }
+    }
+}
+
+
+@pytest.fixture(scope="module")
+def wide(tmp_path_factory) -> Path:
+    dest = tmp_path_factory.mktemp("facts-wide")
+    render_fleet(build_fleet(BIG_FLEET), dest)
+    return dest / "wide"
+
+
+@pytest.mark.parametrize("subsets", [["all"], ["all", "!queues"]])
+def test_listings_cut_at_one_page(wide, subsets):
+    root = wide
+    assert len((root / f"sys/devices/vfio_ap/matrix/{BIG}/matrix").read_text()) == 4095  # the kernel cut it
+    facts, warnings = facts_of(root, subsets)
+    mdev = by_uuid(facts)[BIG]
+    # the assignment comes whole from ap_config
+    assert mdev["adapters"] == list(range(16, 32)) and mdev["domains"] == list(range(40))
+    assert len(mdev["apqns"]) == 640
+    # card 0x1f lacks domain 39, so the kernel drops adapter 0x1f from the guest entirely
+    assert mdev["guest_apqns"] == [f"{a:02x}.{d:04x}" for a in range(16, 31) for d in range(40)]
+    assert mdev["in_use"] is True
+    assert warnings == [
+        f"{root}/sys/devices/vfio_ap/matrix/{BIG}/guest_matrix: the listing fills a whole page and the kernel cut it; "
+        f"guest_apqns of mdev {BIG} are computed from the assignment, the host's AP configuration and the queue drivers"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("adapters", "domains", "host_adapters", "host_domains", "missing", "expected"),
+    [
+        ([1, 2], [4, 5], [1, 2], [4, 5], set(), ["01.0004", "01.0005", "02.0004", "02.0005"]),
+        # a domain the LPAR lacks is filtered out, the adapters stay
+        ([1, 2], [4, 5], [1, 2], [4], set(), ["01.0004", "02.0004"]),
+        # one APQN not bound to vfio_ap drops its whole adapter
+        ([1, 2], [4, 5], [1, 2], [4, 5], {(2, 5)}, ["01.0004", "01.0005"]),
+        # an adapter the LPAR lacks is filtered out
+        ([1, 9], [4], [1], [4], set(), ["01.0004"]),
+        ([1], [], [1], [4], set(), []),
+    ],
+)
+def test_filter_guest_apqns(adapters, domains, host_adapters, host_domains, missing, expected):
+    got = _facts.filter_guest_apqns(adapters, domains, host_adapters, host_domains, lambda a, d: (a, d) not in missing)
+    assert got == expected

@@ -300,3 +300,8 @@ def test_parse_mkvps_rejects(text):
 )
 def test_parse_uuid_name(name, expected):
     assert st.parse_uuid_name(name) == expected
+
+
+@pytest.mark.parametrize(("length", "full"), [(0, False), (4094, False), (4095, True)])
+def test_page_full(length, full):
+    assert st.page_full("x" * length) is full
