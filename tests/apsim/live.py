@@ -591,15 +591,17 @@ def ns_exec_argv(host_dir: str | Path, command: list[str]) -> list[str]:
         raise LiveError(f"ns-exec: {host_dir} is not a simulated host (no sys/ below it)")
     if shutil.which("unshare") is None:
         raise LiveError("ns-exec: unshare (util-linux) is not installed")
-    script = ["set -e"]
+    script, sources = ["set -e"], []
     for rel, target in NS_BINDS:
         source = host_dir / rel
         if source.is_dir() and os.path.isdir(target):
-            script.append(f'mount --bind "{source}" "{target}"')
+            sources.append(str(source))
+            script.append(f'mount --bind "${len(sources)}" {target}')
         elif rel in ("sys", "etc/mdevctl.d"):
             raise LiveError(f"ns-exec: cannot bind {source} over {target}: one of them is not a directory")
-    script.append('exec "$@"')
-    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "ns-exec", *command]
+    script += [f"shift {len(sources)}", 'exec "$@"']
+    # paths travel as positional parameters, never inside the script text
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", "\n".join(script), "ns-exec", *sources, *command]
 
 
 def ns_exec(host_dir: str | Path, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:

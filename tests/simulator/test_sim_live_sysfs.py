@@ -135,6 +135,26 @@ def test_assign_parses_base0(live, attr, text, expect, field, ids):
 
 
 @pytest.mark.parametrize(
+    "attr, text, expect, left",
+    [
+        ("unassign_adapter", "010", 0, [10]),  # octal 010 = 8
+        ("unassign_adapter", "0xa\n", 0, [8]),
+        ("unassign_adapter", "10", 0, [8]),
+        ("unassign_adapter", "08", errno.EINVAL, [8, 10]),
+        ("unassign_adapter", "0x", errno.EINVAL, [8, 10]),
+        ("unassign_adapter", "8 ", errno.EINVAL, [8, 10]),
+    ],
+)
+def test_unassign_parses_base0(live, attr, text, expect, left):
+    reset(live, "h63", U_PARSE)
+    m = mdev(live, "h63", U_PARSE)
+    assert sysfs_write(m / "assign_adapter", "8") == 0
+    assert sysfs_write(m / "assign_adapter", "10") == 0
+    assert sysfs_write(m / attr, text) == expect
+    assert mdev_state(live, "h63", U_PARSE)["adapters"] == left
+
+
+@pytest.mark.parametrize(
     "attr, text",
     [
         ("assign_adapter", "64"),
