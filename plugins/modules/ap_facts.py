@@ -64,6 +64,10 @@ notes:
   - A queue's C(driver) is the target of its C(driver) link, not a guess from C(apmask)/C(aqmask), so queues
     steered by C(driver_override) (kernel 6.19 and later) are reported correctly.
   - At most 50 warnings are shown individually, followed by one line counting the rest.
+  - The kernel cuts an attribute at one page (4095 characters). When an mdev's C(matrix) fills a page, its
+    assignment is read from C(ap_config) instead; when its C(guest_matrix) does, C(guest_apqns) is computed with
+    the kernel's filter rule (LPAR adapters and domains only, an adapter dropped when one of its queues is not
+    bound to vfio_ap) and a warning says so.
 seealso:
   - name: Facts reference
     description: Every key of C(ansible_facts.vfio_ap) explained in AP terms (docs/facts.md in the collection).
