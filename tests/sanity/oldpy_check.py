@@ -85,7 +85,7 @@ def main() -> int:
             "LC_ALL": "C.UTF-8",
         }
         for spec in args.python:
-            version, _, interpreter = spec.partition("=")
+            version, _sep, interpreter = spec.partition("=")
             if not interpreter or not os.access(interpreter, os.X_OK):
                 print("oldpy_check: Python {0} not found; its compile/import check is skipped".format(version))
                 continue
