@@ -37,6 +37,10 @@ TYPE_RE = re.compile(r"^CEX([4-8])([ACP])$")
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
+# libyaml's safe loader when PyYAML has it (about 3x faster on fleet-scale files), else the pure one
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class FleetError(ValueError):
     """A mistake in a fleet file: the message is one line naming the host and the key."""
 
@@ -95,7 +99,7 @@ def load_fleet(path: str | Path) -> dict[str, Host]:
     """Return the hosts of a fleet file by name; FleetError (one line) for any mistake."""
     source = str(path)
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        data = yaml.load(Path(path).read_text(), Loader=_LOADER)  # noqa: S506 (a safe loader)
     except OSError as exc:
         raise FleetError(f"{source}: cannot read: {exc.strerror}") from None
     except yaml.YAMLError as exc:

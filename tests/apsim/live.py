@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-from .fleet import build_fleet, load_fleet
+from .fleet import FleetError, load_fleet
 from .model import Host
 from .render import write_host_files
 from .view import Dir, File, HostView, Link
@@ -463,6 +463,11 @@ def serve(hosts: dict[str, Host], mountpoint: str | Path, backing: Path, ready: 
                  fsname="apsim", subtype="apsim")  # fmt: skip
 
 
+def _scratch_dir() -> str | None:
+    """Return where a temporary backing tree goes: /dev/shm (tmpfs) when usable, else the default."""
+    return "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+
+
 def _is_mounted(path: Path) -> bool:
     try:
         return os.path.ismount(path) and (path / CONTROL_DIR / "pid").exists()
@@ -484,7 +489,7 @@ def mount_background(hosts: dict[str, Host], mountpoint: str | Path, pidfile: st
     if os.path.ismount(mountpoint):
         raise LiveError(f"{mountpoint} is already a mount point")
     own_backing = backing is None
-    backing_path = Path(backing) if backing else Path(tempfile.mkdtemp(prefix="apsim-backing-"))
+    backing_path = Path(backing) if backing else Path(tempfile.mkdtemp(prefix="apsim-backing-", dir=_scratch_dir()))
     backing_path.mkdir(parents=True, exist_ok=True)
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -659,7 +664,7 @@ def _fleet_file(fleet: str | Path | dict, workdir: Path) -> Path:
         import yaml
 
         path = workdir / "fleet.yml"
-        path.write_text(yaml.safe_dump(fleet, sort_keys=False))
+        path.write_text(yaml.dump(fleet, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False))
         return path
     return Path(fleet)
 
@@ -677,21 +682,23 @@ def subprocess_env() -> dict[str, str]:
 def start(fleet: str | Path | dict, mountpoint: str | Path, backing: str | Path | None = None) -> LiveFleet:
     """Mount a fleet (file path or fleet data) in a background server; return the LiveFleet.
 
-    The fleet is validated first (FleetError, one line); LiveError when the mount fails.
+    The server validates the fleet first: FleetError (its one line) for a mistake in it,
+    LiveError (one line) when the mount fails.
     """
     mountpoint = Path(mountpoint).resolve()
     mountpoint.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="apsim-start-") as tmp:
         path = _fleet_file(fleet, Path(tmp))
-        hosts = sorted(build_fleet(fleet) if isinstance(fleet, dict) else load_fleet(path))
         pidfile = Path(tmp) / "pid"
         cmd = [sys.executable, "-m", "apsim", "mount", str(path), str(mountpoint), "--background", "--pidfile", str(pidfile)]
         if backing:
             cmd += ["--backing", str(backing)]
         result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env())
         if result.returncode != 0:
-            raise LiveError((result.stderr.strip().splitlines() or ["apsim mount failed"])[-1])
+            line = (result.stderr.strip().splitlines() or ["apsim mount failed"])[-1]
+            raise (FleetError if result.returncode == 2 else LiveError)(line.removeprefix("apsim: "))
         pid = int(pidfile.read_text())
+    hosts = sorted(name for name in os.listdir(mountpoint) if name != CONTROL_DIR)
     return LiveFleet(mountpoint, hosts, pid)
 
 
@@ -751,7 +758,7 @@ def _cmd_mount(args: argparse.Namespace) -> int:
         if args.backing:
             serve(hosts, args.dir, Path(args.backing))
         else:
-            with tempfile.TemporaryDirectory(prefix="apsim-backing-") as tmp:
+            with tempfile.TemporaryDirectory(prefix="apsim-backing-", dir=_scratch_dir()) as tmp:
                 serve(hosts, args.dir, Path(tmp))
         return 0
     except (LiveError, RuntimeError, OSError) as exc:

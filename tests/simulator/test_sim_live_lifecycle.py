@@ -133,3 +133,13 @@ def test_concurrent_writers_keep_the_model_consistent(fresh_live_fleet, tmp_path
                 held[(a, d)] = uuid
     # the refusals were real contention: the mask worker was refused while an mdev held 05.xxxx
     assert errno.EBUSY in outputs[-1] or errno.EADDRNOTAVAIL in [rc for out in outputs[:-1] for rc in out]
+
+
+def test_python_api_reports_fleet_mistake_as_fleet_error(tmp_path):
+    from apsim.fleet import FleetError
+    from apsim.live import mounted
+
+    with pytest.raises(FleetError) as info, mounted({"hosts": {"x": {"colour": "blue"}}}, tmp_path / "mnt"):
+        pass
+    assert "host x: host: unknown key 'colour'" in str(info.value) and "\n" not in str(info.value)
+    assert not os.path.ismount(tmp_path / "mnt")
