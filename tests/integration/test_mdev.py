@@ -14,7 +14,7 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import parse_definition
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._udev_rules import RULES_PATH, render_rules
-from apsim.testing import fresh_live_fleet, live_fleet_fixture  # noqa: F401 (fixture)
+from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import local_inventory, run_playbook
 
 pytestmark = pytest.mark.live
@@ -140,6 +140,17 @@ REFUSALS = [
 ]
 
 
+@pytest.fixture
+def fresh_live(tmp_path):
+    """The FLEET mounted for this test only (starts from the fleet file's state)."""
+    from apsim.live import mounted
+    from conftest import require_live
+
+    require_live()
+    with mounted(FLEET, tmp_path / "mnt") as mounted_fleet:
+        yield mounted_fleet
+
+
 @pytest.fixture(scope="module")
 def refusal_run(live, tmp_path_factory):
     work = tmp_path_factory.mktemp("mdev-refusals")
@@ -170,8 +181,8 @@ def test_refusal_fails_with_one_clear_message_and_changes_nothing(refusal_run, n
     assert after["writes"] - before["writes"] == (1 if "kernel EBUSY" in name else 0)
 
 
-def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_fleet, tmp_path):  # noqa: F811
-    live = fresh_live_fleet(FLEET)
+def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live, tmp_path):
+    live = fresh_live
     cases = [
         ("create (check)", {"uuid": U_NEW, "adapters": [6], "domains": "10-11", "control_domains": [10]}, {"check_mode": True}),
         ("create", {"uuid": U_NEW, "adapters": [6], "domains": "10-11", "control_domains": [10]}, {}),
@@ -239,8 +250,8 @@ def test_lifecycle_check_mode_create_idempotence_reconfigure_remove(fresh_live_f
     assert after["state"]["mdevs"][U_RUN]["guest"] == "web1"
 
 
-def test_persistent_definition_file_when_mdevctl_does_not_manage_the_sysroot(fresh_live_fleet, tmp_path):  # noqa: F811
-    live = fresh_live_fleet(FLEET)
+def test_persistent_definition_file_when_mdevctl_does_not_manage_the_sysroot(fresh_live, tmp_path):
+    live = fresh_live
     root = live.host_dir("k")
     args = {"uuid": U_NEW, "adapters": [6], "domains": [12, 13], "control_domains": [12], "persistent": True,
             "start": "manual"}  # fmt: skip

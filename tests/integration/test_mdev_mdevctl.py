@@ -19,7 +19,7 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import parse_dumpjson
 from apsim.live import ns_exec_argv
-from apsim.testing import fresh_live_fleet, live_fleet_fixture  # noqa: F401 (fixture)
+from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import VENV_BIN, PlayResult, ansible_env, local_inventory, run_playbook
 
 pytestmark = pytest.mark.live
@@ -41,6 +41,18 @@ FLEET = {
         }
     }
 }
+
+
+@pytest.fixture
+def fresh_live(tmp_path):
+    """The FLEET mounted for this test only (starts from the fleet file's state)."""
+    from apsim.live import mounted
+    from conftest import require_live
+
+    require_live()
+    with mounted(FLEET, tmp_path / "mnt") as mounted_fleet:
+        yield mounted_fleet
+
 
 # Stands in for s390-tools ap-check refusing a start (mdevctl callout API: -t -e -a -s -u -p; exit 1 in a
 # 'pre' event aborts the command, 2 means "type not handled").
@@ -64,7 +76,7 @@ def ns_playbook(live, host: str, tasks: list[dict], work: Path) -> PlayResult:
     play = work / "play.yml"
     play.write_text(yaml.safe_dump([{"hosts": host, "gather_facts": False, "tasks": tasks}], sort_keys=False))
     argv = ns_exec_argv(root, [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(play), "--diff"])
-    proc = subprocess.run(argv, capture_output=True, text=True, env=ansible_env(), cwd=work, timeout=600)
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, env=ansible_env(), cwd=work, timeout=600)
     start = proc.stdout.find("{")
     data = json.loads(proc.stdout[start:]) if start >= 0 else {}
     return PlayResult(proc.returncode, proc.stdout, proc.stderr, data)
@@ -79,8 +91,8 @@ def list_task(name: str) -> dict:
 
 
 @pytest.mark.skipif(shutil.which("mdevctl") is None, reason="mdevctl is not installed (Debian package mdevctl)")
-def test_persistence_through_the_real_mdevctl(fresh_live_fleet, tmp_path):  # noqa: F811
-    live = fresh_live_fleet(FLEET)
+def test_persistence_through_the_real_mdevctl(fresh_live, tmp_path):
+    live = fresh_live
     callout = live.host_dir("m") / "etc/mdevctl.d/scripts.d/callouts/refuse-one"
     callout.write_text(REFUSING_CALLOUT)
     callout.chmod(0o755)
@@ -153,8 +165,8 @@ def concurrent_play(uuid: str, adapter: int, domain: int) -> str:
     return yaml.safe_dump([{"hosts": "m", "gather_facts": False, "tasks": tasks}], sort_keys=False)
 
 
-def test_two_playbooks_changing_different_mdevs_at_once(fresh_live_fleet, tmp_path):  # noqa: F811
-    live = fresh_live_fleet(FLEET)
+def test_two_playbooks_changing_different_mdevs_at_once(fresh_live, tmp_path):
+    live = fresh_live
     root = live.host_dir("m")
     runs = []
     for name, play in (("a", concurrent_play(U_A, 5, 8)), ("b", concurrent_play(U_B, 6, 8))):

@@ -82,7 +82,7 @@ def test_release_leaves_a_lock_someone_else_took(tmp_path):
 
 def _worker(root: str, rounds: int) -> None:
     counter = Path(root) / "counter"
-    for _ in range(rounds):
+    for _round in range(rounds):
         with APConfigLock(root):
             value = int(counter.read_text())
             counter.write_text(str(value + 1))
@@ -91,7 +91,7 @@ def _worker(root: str, rounds: int) -> None:
 def test_processes_are_mutually_excluded(tmp_path):
     (tmp_path / "counter").write_text("0")
     ctx = multiprocessing.get_context("fork")
-    workers = [ctx.Process(target=_worker, args=(str(tmp_path), 20)) for _ in range(4)]
+    workers = [ctx.Process(target=_worker, args=(str(tmp_path), 20)) for _index in range(4)]
     for w in workers:
         w.start()
     for w in workers:
