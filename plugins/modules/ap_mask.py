@@ -185,6 +185,7 @@ def persistent_change(state, text, want_a, want_d, reserve):
 
 
 def main():
+    """Run the module: plan the mask change, refuse conflicts, then write (or only report in check mode)."""
     module = AnsibleModule(
         argument_spec=dict(
             adapters=dict(type="raw"),

@@ -243,6 +243,7 @@ class MdevRun:
 
     # ------------------------------------------------------------------ reading
     def read(self):
+        """Read the host's state (facts, planning state, this mdev, its definition) again; returns None."""
         facts, _warnings = gather_facts(self.sysroot, ["bus", "mdevs", "definitions", "guests"])
         if not facts["vfio_ap"]["loaded"]:
             self.module.fail_json(
@@ -288,6 +289,7 @@ class MdevRun:
 
     # ------------------------------------------------------------------ sysfs steps
     def write(self, rel, value, config=None):
+        """Write one sysfs attribute; raise Failed with the errno explained for config (AP terms); returns None."""
         try:
             write_attr(self.sysroot, rel, value)
         except SysfsWriteError as exc:
@@ -311,6 +313,7 @@ class MdevRun:
         return done
 
     def restore_config(self, before):
+        """Write the mdev's configuration back to before (from a fresh read); returns None."""
         self.read()
         now = mdev_config(self.state, self.uuid)
         if now is None:
@@ -319,10 +322,12 @@ class MdevRun:
             self.write(mdev_attr(self.uuid, attr), value)
 
     def create(self):
+        """Create the mdev and record its removal as the undo step; returns None."""
         self.write(CREATE, self.uuid)
         self.undo.append(("remove the mdev {0} created by this run".format(self.uuid), self.remove))
 
     def remove(self):
+        """Remove the mdev through its ``remove`` attribute; returns None."""
         self.write(mdev_attr(self.uuid, "remove"), "1")
 
     # ------------------------------------------------------------------ persistent steps
@@ -333,6 +338,7 @@ class MdevRun:
         self.undo.append(("restore the definition of mdev {0}".format(self.uuid), lambda: self._definition_to(wanted, old)))
 
     def _definition_to(self, old, new):
+        """Turn definition old into new (None = undefined) with mdevctl or the file; raise Failed; returns None."""
         if self.mdevctl:
             run = self.module.run_command
             try:
@@ -366,6 +372,7 @@ class MdevRun:
             raise Failed("cannot write the mdevctl definition {0}: {1}".format(path, exc)) from exc
 
     def jsonfile(self, definition):
+        """Return the path of a temporary mdevctl JSON file holding definition."""
         path = os.path.join(self.module.tmpdir, "mdev-{0}.json".format(self.uuid))
         with open(path, "w") as handle:
             handle.write(render(definition))
@@ -386,10 +393,12 @@ class MdevRun:
 
 
 def render(definition):
+    """Return the mdevctl definition text of {start, adapters, domains, control_domains}."""
     return render_definition(definition["start"], definition["adapters"], definition["domains"], definition["control_domains"])
 
 
 def main():
+    """Run the module: decide, check, then act (or only report in check mode)."""
     module = AnsibleModule(
         argument_spec=dict(
             uuid=dict(type="str", required=True),
@@ -547,6 +556,7 @@ def execute_absent(run, result, want_def):
 
 
 def recreate(run, config):
+    """Create the mdev again with config (undo of a removal); returns None."""
     with APConfigLock(run.sysroot):
         run.write(CREATE, run.uuid)
         run.read()

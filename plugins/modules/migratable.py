@@ -121,6 +121,7 @@ RETRY_DELAY = 0.5
 
 
 def main():
+    """Run the module: the per-mdev attribute where it exists, else the migration guard."""
     module = AnsibleModule(
         argument_spec=dict(
             uuid=dict(type="str", required=True),
