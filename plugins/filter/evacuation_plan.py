@@ -27,10 +27,10 @@ options:
     type: bool
     default: false
   addresses:
-    description: C({host: address}) used in C(--migrateuri) of the virsh commands (default the host name).
+    description: "C({host: address}) used in C(--migrateuri) of the virsh commands (default the host name)."
     type: dict
   capacity:
-    description: C({host: available mdev instances}); hosts not named are unlimited.
+    description: "C({host: available mdev instances}); hosts not named are unlimited."
     type: dict
 """
 

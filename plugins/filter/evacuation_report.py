@@ -10,8 +10,8 @@ name: evacuation_report
 short_description: Render an evacuation plan as Markdown
 version_added: 0.1.0
 description:
-  - Renders the result of P(s390x.vfio_ap.evacuation_plan#filter) as Markdown: the verdict, a
-    table of guests with their destination and status, and the C(virsh migrate) commands.
+  - "Renders the result of P(s390x.vfio_ap.evacuation_plan#filter) as Markdown: the verdict, a
+    table of guests with their destination and status, and the C(virsh migrate) commands."
 options:
   _input:
     description: An evacuation plan.
