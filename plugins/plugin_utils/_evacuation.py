@@ -37,8 +37,12 @@ def _check_plan(plan: Any) -> Mapping[str, Any]:
     return plan
 
 
-def _place(guests: list[Mapping[str, Any]], pools: dict[str, list[str]], capacity: Mapping[str, Any],
-           seed: Iterable[tuple[Mapping[str, Any], str]] = ()) -> dict[str, tuple[str | None, str | None]]:
+def _place(
+    guests: list[Mapping[str, Any]],
+    pools: dict[str, list[str]],
+    capacity: Mapping[str, Any],
+    seed: Iterable[tuple[Mapping[str, Any], str]] = (),
+) -> dict[str, tuple[str | None, str | None]]:
     """Return {uuid: (destination or None, why not placed or None)} for guests over their candidate pools.
 
     seed: (guest, destination) pairs already placed, whose load and APQNs count.
@@ -71,8 +75,7 @@ def _place(guests: list[Mapping[str, Any]], pools: dict[str, list[str]], capacit
             if not pools[guest["uuid"]]:
                 why = "no destination is ready" + ("" if guest.get("verdict") == "ready" else " or can be made ready")
             else:
-                why = (f"every candidate is taken: {conflicted} by a guest with a shared APQN, "
-                       f"{full} without free mdev instances")
+                why = f"every candidate is taken: {conflicted} by a guest with a shared APQN, {full} without free mdev instances"
             placed[guest["uuid"]] = (None, why)
             continue
         host = min(fitting, key=lambda name: (load[name], name))
@@ -84,8 +87,9 @@ def _place(guests: list[Mapping[str, Any]], pools: dict[str, list[str]], capacit
     return placed
 
 
-def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: Mapping[str, Any] | None = None,
-                    capacity: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def evacuation_plan(
+    plan: Mapping[str, Any], prepare: bool = False, addresses: Mapping[str, Any] | None = None, capacity: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the evacuation of the plan's source hosts: a destination and a virsh command per guest.
 
     ``addresses``: {host: migration address} for ``--migrateuri`` (default: the host name).
@@ -116,18 +120,20 @@ def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: M
         command = None
         if host is not None and g.get("guest"):
             command = migrate_command(g["guest"], host, str(addresses.get(host) or host))
-        entries.append({
-            "uuid": g["uuid"],
-            "guest": g.get("guest"),
-            "source": g.get("source"),
-            "apqns": list(g.get("apqns") or []),
-            "status": status,
-            "destination": host,
-            "prepare": needs_prep,
-            "reason": why,
-            "blockers": sorted(g.get("reasons") or {}) + [b.get("code") for b in g.get("source_blockers") or []],
-            "command": command,
-        })
+        entries.append(
+            {
+                "uuid": g["uuid"],
+                "guest": g.get("guest"),
+                "source": g.get("source"),
+                "apqns": list(g.get("apqns") or []),
+                "status": status,
+                "destination": host,
+                "prepare": needs_prep,
+                "reason": why,
+                "blockers": sorted(g.get("reasons") or {}) + [b.get("code") for b in g.get("source_blockers") or []],
+                "command": command,
+            }
+        )
         if host is not None:
             slot = destinations.setdefault(host, {"guests": [], "prepare": {}})
             slot["guests"].append(g["uuid"])
@@ -144,8 +150,10 @@ def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: M
     elif stranded:
         verdict = f"{stranded} of {len(entries)} vfio-ap guests of {names} have nowhere to go"
     else:
-        verdict = (f"{waiting} of {len(entries)} vfio-ap guests of {names} need a destination prepared first "
-                   "(set vfio_ap_maintenance_prepare: true)")
+        verdict = (
+            f"{waiting} of {len(entries)} vfio-ap guests of {names} need a destination prepared first "
+            "(set vfio_ap_maintenance_prepare: true)"
+        )
     return {
         "schema": SCHEMA,
         "hosts": hosts,
@@ -154,24 +162,29 @@ def evacuation_plan(plan: Mapping[str, Any], prepare: bool = False, addresses: M
         "verdict": verdict,
         "summary": {"guests": len(entries), "ready": counts["ready"], "prepare": counts["prepare"], "stranded": stranded},
         "guests": entries,
-        "destinations": {h: {"guests": sorted(v["guests"]),
-                             "prepare": [{"source": s, "uuids": sorted(u)} for s, u in sorted(v["prepare"].items())]}
-                         for h, v in sorted(destinations.items())},
+        "destinations": {
+            h: {"guests": sorted(v["guests"]), "prepare": [{"source": s, "uuids": sorted(u)} for s, u in sorted(v["prepare"].items())]}
+            for h, v in sorted(destinations.items())
+        },
     }
 
 
 def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
     """Return the evacuation plan as Markdown (a table per guest and the virsh commands)."""
-    lines = [f"# Evacuation of {', '.join(evacuation['hosts'])}", "", evacuation["verdict"] + ".", "",
-             "| guest | source | destination | status | blockers / reason |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Evacuation of {', '.join(evacuation['hosts'])}",
+        "",
+        evacuation["verdict"] + ".",
+        "",
+        "| guest | source | destination | status | blockers / reason |",
+        "|---|---|---|---|---|",
+    ]
     for e in evacuation["guests"]:
         note = e["reason"] or ""
         if e["status"] == "stranded" and e["blockers"]:
             note = ", ".join(dict.fromkeys(e["blockers"])) + (f" — {note}" if note else "")
-        lines.append(f"| {e['guest'] or 'mdev ' + e['uuid']} | {e['source']} | {e['destination'] or '—'} "
-                     f"| {e['status']} | {note} |")
+        lines.append(f"| {e['guest'] or 'mdev ' + e['uuid']} | {e['source']} | {e['destination'] or '—'} | {e['status']} | {note} |")
     commands = [e["command"] for e in evacuation["guests"] if e["command"]]
     if commands:
         lines += ["", "Run, after any preparation, one at a time:", "", "```sh", *commands, "```"]
     return "\n".join(lines) + "\n"
-

@@ -152,8 +152,12 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     ]
     if document["not_audited"]:
         lines += [f"**Not audited (no vfio_ap facts):** {_list(document['not_audited'])}", ""]
-    lines += ["## Evacuation per host", "", "| host | guests | ready | after preparation | blocked | verdict |",
-              "|---|---:|---:|---:|---:|---|"]
+    lines += [
+        "## Evacuation per host",
+        "",
+        "| host | guests | ready | after preparation | blocked | verdict |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         lines.append(
             f"| {_md(host)} | {item.get('guests', 0)} | {item.get('ready', 0)} | {item.get('ready_after', 0)} "
@@ -164,16 +168,19 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         lines += ["## Guests without a destination", "", "| guest | source | mdev | main blockers |", "|---|---|---|---|"]
         for item in summary["guests_without_destination"]:
             lines.append(
-                f"| {_md(item.get('guest') or '—')} | {_md(item.get('source'))} | `{item['uuid']}` "
-                f"| {_md(_list(item['top_blockers']))} |"
+                f"| {_md(item.get('guest') or '—')} | {_md(item.get('source'))} | `{item['uuid']}` | {_md(_list(item['top_blockers']))} |"
             )
         lines.append("")
     if summary["top_blockers"]:
         lines += ["## Most common blockers of the blocked guests", "", "| code | guests |", "|---|---:|"]
         lines += [f"| `{item['code']}` | {item['guests']} |" for item in summary["top_blockers"]]
         lines.append("")
-    lines += ["## Guests", "", "| guest | source | verdict | ready on | ready after preparation on | suggested |",
-              "|---|---|---|---|---|---|"]
+    lines += [
+        "## Guests",
+        "",
+        "| guest | source | verdict | ready on | ready after preparation on | suggested |",
+        "|---|---|---|---|---|---|",
+    ]
     for guest in running_guests(plan):
         lines.append(
             f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {_VERDICT_TEXT.get(guest.get('verdict'), guest.get('verdict'))} "
@@ -182,8 +189,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         )
     idle = idle_mdevs(plan)
     if idle:
-        lines += ["", f"Idle mdevs (no guest, need not move): "
-                  + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."]
+        lines += ["", "Idle mdevs (no guest, need not move): " + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."]
     commands = [g for g in plan["guests"] if g.get("command")]
     if commands:
         lines += ["", "## Migration commands (suggested destinations)", "", "```sh"]
@@ -242,13 +248,16 @@ def render_html(document: Mapping[str, Any]) -> str:
     if document["not_audited"]:
         out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {_e(_list(document["not_audited"]))}</p>')
 
-    out += ['<h2>Evacuation per host</h2>', '<table id="evacuation"><thead><tr><th>host</th><th>guests</th>'
-            '<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th></tr></thead><tbody>']
+    out += [
+        "<h2>Evacuation per host</h2>",
+        '<table id="evacuation"><thead><tr><th>host</th><th>guests</th>'
+        "<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th></tr></thead><tbody>",
+    ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
         out.append(
             f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{item.get("guests", 0)}</td>'
-            f'<td>{item.get("ready", 0)}</td><td>{item.get("ready_after", 0)}</td><td>{item.get("blocked", 0)}</td>'
+            f"<td>{item.get('ready', 0)}</td><td>{item.get('ready_after', 0)}</td><td>{item.get('blocked', 0)}</td>"
             f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td></tr>'
         )
     out.append("</tbody></table>")
@@ -289,12 +298,14 @@ def render_html(document: Mapping[str, Any]) -> str:
     out.append("</tbody></table>")
 
     if summary["guests_without_destination"]:
-        out += ['<h2>Guests without a destination</h2>', '<table id="stranded"><thead><tr><th>guest</th><th>source</th>'
-                "<th>mdev</th><th>main blockers</th></tr></thead><tbody>"]
+        out += [
+            "<h2>Guests without a destination</h2>",
+            '<table id="stranded"><thead><tr><th>guest</th><th>source</th><th>mdev</th><th>main blockers</th></tr></thead><tbody>',
+        ]
         for item in summary["guests_without_destination"]:
             out.append(
-                f'<tr><td>{_e(item.get("guest") or "")}</td><td>{_e(item.get("source"))}</td>'
-                f'<td><code>{_e(item["uuid"])}</code></td><td>{_e(_list(item["top_blockers"]))}</td></tr>'
+                f"<tr><td>{_e(item.get('guest') or '')}</td><td>{_e(item.get('source'))}</td>"
+                f"<td><code>{_e(item['uuid'])}</code></td><td>{_e(_list(item['top_blockers']))}</td></tr>"
             )
         out.append("</tbody></table>")
     idle = idle_mdevs(plan)
@@ -307,8 +318,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         out.append("<h2>Migration commands (suggested destinations)</h2><pre>")
         out += [_e(g["command"]) for g in commands]
         out.append("</pre>")
-    out.append(f"<p>Rules: {_e(plan.get('rules'))}. Reason codes and remedies: docs/reason-codes.md of the "
-               "s390x.vfio_ap collection.</p>")
+    out.append(f"<p>Rules: {_e(plan.get('rules'))}. Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
@@ -325,23 +335,29 @@ def render_junit(document: Mapping[str, Any]) -> str:
         by_source.setdefault(str(guest.get("source")), []).append(guest)
     total = len(running)
     failures = sum(1 for g in running if g.get("verdict") != "ready")
-    out = ['<?xml version="1.0" encoding="UTF-8"?>',
-           f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">']
+    out = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">',
+    ]
     for source in sorted(by_source):
         guests = by_source[source]
         failed = sum(1 for g in guests if g.get("verdict") != "ready")
-        out.append(f'  <testsuite name={quoteattr("vfio_ap migration from " + source)} tests="{len(guests)}" '
-                   f'failures="{failed}" errors="0" skipped="0">')
+        out.append(
+            f'  <testsuite name={quoteattr("vfio_ap migration from " + source)} tests="{len(guests)}" '
+            f'failures="{failed}" errors="0" skipped="0">'
+        )
         for guest in guests:
             name = f"{guest['guest']} ({guest['uuid']})"
-            out.append(f'    <testcase classname={quoteattr("vfio_ap." + source)} name={quoteattr(name)}>')
+            out.append(f"    <testcase classname={quoteattr('vfio_ap.' + source)} name={quoteattr(name)}>")
             reasons = guest.get("reasons") or {}
             detail = "\n".join(f"{code}: {', '.join(hosts)}" for code, hosts in sorted(reasons.items()))
             for item in guest.get("source_blockers") or []:
                 detail += f"\nsource: {item.get('code')}: {item.get('detail') or ''}"
             if guest.get("verdict") == "ready_after":
-                message = (f"no destination is ready; ready after preparation on {', '.join(guest.get('ready_after') or [])} "
-                           "(run prepare_destination)")
+                message = (
+                    f"no destination is ready; ready after preparation on {', '.join(guest.get('ready_after') or [])} "
+                    "(run prepare_destination)"
+                )
                 out.append(f'      <failure type="ready_after" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
             elif guest.get("verdict") != "ready":
                 codes = sorted(reasons) + [b.get("code") for b in guest.get("source_blockers") or []]

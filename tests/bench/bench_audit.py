@@ -29,7 +29,7 @@ def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProces
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0"})
     env.pop("ANSIBLE_FORKS", None)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=cwd, timeout=3600)
+    proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=3600)
     return time.perf_counter() - started, proc
 
 
@@ -37,13 +37,23 @@ def run(workdir: Path) -> dict:
     """Render the fleet, time ping and the audit on it; return the figures."""
     hosts = build_fleet(scale_fleet(HOSTS, MDEVS, seed=1))
     render_fleet(hosts, workdir / "hosts")
-    inventory = local_inventory({name: {"vfio_ap_sysroot": str(workdir / "hosts" / name)} for name in sorted(hosts)},
-                                workdir / "inventory.yml")
+    inventory = local_inventory(
+        {name: {"vfio_ap_sysroot": str(workdir / "hosts" / name)} for name in sorted(hosts)}, workdir / "inventory.yml"
+    )
     ping_s, ping = _timed([str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "ansible.builtin.ping"], workdir)
     if ping.returncode != 0:
         raise RuntimeError(f"ping failed: {ping.stdout[-2000:]}{ping.stderr[-2000:]}")
-    audit_s, audit = _timed([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "audit.yml"),
-                             "-e", json.dumps({"vfio_ap_audit_report_dir": str(workdir / "reports")})], workdir)
+    audit_s, audit = _timed(
+        [
+            str(VENV_BIN / "ansible-playbook"),
+            "-i",
+            str(inventory),
+            str(ROOT / "playbooks" / "audit.yml"),
+            "-e",
+            json.dumps({"vfio_ap_audit_report_dir": str(workdir / "reports")}),
+        ],
+        workdir,
+    )
     if audit.returncode != 0:
         raise RuntimeError(f"audit failed: {audit.stdout[-3000:]}{audit.stderr[-2000:]}")
     document = json.loads((workdir / "reports" / "readiness.json").read_text())

@@ -45,8 +45,11 @@ def tree_digest(root: Path) -> str:
 
 
 def inventory_for(rendered: Path, path: Path) -> Path:
-    hosts = {p.name: {"vfio_ap_sysroot": str(p), "vfio_ap_migration_address": f"192.0.2.{i + 10}"}
-             for i, p in enumerate(sorted(rendered.iterdir())) if (p / "sys").is_dir()}
+    hosts = {
+        p.name: {"vfio_ap_sysroot": str(p), "vfio_ap_migration_address": f"192.0.2.{i + 10}"}
+        for i, p in enumerate(sorted(rendered.iterdir()))
+        if (p / "sys").is_dir()
+    }
     return local_inventory(hosts, path)
 
 
@@ -101,20 +104,22 @@ def test_check_mode_second_run_changes_nothing(first_run, demo_inventory, render
     _, report_dir = first_run
     before_tree = tree_digest(rendered_demo)
     before_reports = {name: (report_dir / name).read_bytes() for name in REPORTS}
-    result = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report_dir": str(report_dir)},
-                          check=True, diff=True)
+    result = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report_dir": str(report_dir)}, check=True, diff=True)
     assert result.rc == 0, result.stdout[-3000:]
     assert result.changed_total() == 0
     assert tree_digest(rendered_demo) == before_tree
     assert {name: (report_dir / name).read_bytes() for name in REPORTS} == before_reports
 
 
-@pytest.mark.parametrize("extra, fails, message", [
-    # survey text "true" fails the play (after the reports are written) naming the stranded guests
-    ({"vfio_ap_audit_fail_on_blockers": "true", "vfio_ap_audit_report_formats": ["markdown"]}, True, "db1"),
-    # bad input: the argument spec refuses an unknown report format before anything runs
-    ({"vfio_ap_audit_report_formats": ["pdf"]}, True, "pdf"),
-])
+@pytest.mark.parametrize(
+    "extra, fails, message",
+    [
+        # survey text "true" fails the play (after the reports are written) naming the stranded guests
+        ({"vfio_ap_audit_fail_on_blockers": "true", "vfio_ap_audit_report_formats": ["markdown"]}, True, "db1"),
+        # bad input: the argument spec refuses an unknown report format before anything runs
+        ({"vfio_ap_audit_report_formats": ["pdf"]}, True, "pdf"),
+    ],
+)
 def test_failures_are_clear(demo_inventory, tmp_path, extra, fails, message):
     report_dir = tmp_path / "out"
     result = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report_dir": str(report_dir), **extra})
@@ -128,17 +133,20 @@ def test_failures_are_clear(demo_inventory, tmp_path, extra, fails, message):
 
 def test_report_from_fact_cache_of_sliced_gathers(demo_inventory, first_run, tmp_path):
     """AWX job slicing: gather per --limit slice into a jsonfile cache, then one report-only run."""
-    cache = {"ANSIBLE_CACHE_PLUGIN": "jsonfile", "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "cache"),
-             "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600"}
+    cache = {
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(tmp_path / "cache"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": "3600",
+    }
     report_only = {"vfio_ap_audit_gather": False}
 
-    gathered = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report": "false"},
-                            args=["--limit", "kvm-a*"], env=cache)
+    gathered = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report": "false"}, args=["--limit", "kvm-a*"], env=cache)
     assert gathered.rc == 0, gathered.stdout[-3000:]
     assert sorted(gathered.stats) == ["kvm-a1", "kvm-a2", "kvm-a3"]
 
-    partial = run_playbook(AUDIT, demo_inventory, extra_vars={**report_only, "vfio_ap_audit_report_dir": str(tmp_path / "partial")},
-                           env=cache)
+    partial = run_playbook(
+        AUDIT, demo_inventory, extra_vars={**report_only, "vfio_ap_audit_report_dir": str(tmp_path / "partial")}, env=cache
+    )
     assert partial.rc == 0, partial.stdout[-3000:]
     document = json.loads((tmp_path / "partial" / "readiness.json").read_text())
     assert document["not_audited"] == ["kvm-b1", "kvm-b2", "kvm-b3"]

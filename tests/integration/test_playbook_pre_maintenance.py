@@ -27,29 +27,45 @@ HSM1 = "6c1a0000-0000-4000-8000-00000000a103"
 
 def host(mdevs: list[dict]) -> dict:
     """A kernel-series LPAR with CEX8C cards 1 and 2 (domains 0-15, 4-15 reserved for vfio_ap)."""
-    return {"migration": "kernel", "usage_domains": "0-15", "control_domains": "0-15", "aqmask": "0-3,16-255",
-            "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}, {"id": 2, "type": "CEX8C", "domains": "0-15"}],
-            "mdevs": mdevs}
+    return {
+        "migration": "kernel",
+        "usage_domains": "0-15",
+        "control_domains": "0-15",
+        "aqmask": "0-3,16-255",
+        "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}, {"id": 2, "type": "CEX8C", "domains": "0-15"}],
+        "mdevs": mdevs,
+    }
 
 
 def guest(n: int, adapter: int, domain: int) -> dict:
-    return {"uuid": f"6c1a0000-0000-4000-8000-0000000000{n:02d}", "adapters": [adapter], "domains": [domain],
-            "control_domains": [domain], "guest": f"g{n}"}
+    return {
+        "uuid": f"6c1a0000-0000-4000-8000-0000000000{n:02d}",
+        "adapters": [adapter],
+        "domains": [domain],
+        "control_domains": [domain],
+        "guest": f"g{n}",
+    }
 
 
 CASES = {
     # same APQN 01.0004 on both maintenance hosts, two destinations: one guest each
-    "shared APQN, two destinations": (
-        [guest(1, 1, 4)], [guest(2, 1, 4)], ["dst1", "dst2"], {"g1": "dst1", "g2": "dst2"}),
+    "shared APQN, two destinations": ([guest(1, 1, 4)], [guest(2, 1, 4)], ["dst1", "dst2"], {"g1": "dst1", "g2": "dst2"}),
     # same APQN, one destination: the second guest cannot share it
-    "shared APQN, one destination": (
-        [guest(1, 1, 4)], [guest(2, 1, 4)], ["dst1"], {"g1": "dst1", "g2": None}),
+    "shared APQN, one destination": ([guest(1, 1, 4)], [guest(2, 1, 4)], ["dst1"], {"g1": "dst1", "g2": None}),
     # different APQNs: all fit one destination, but the load is spread (placed in source, UUID order)
     "distinct APQNs, load spread": (
-        [guest(1, 1, 4), guest(3, 2, 6)], [guest(2, 1, 5)], ["dst1", "dst2"], {"g1": "dst1", "g3": "dst2", "g2": "dst1"}),
+        [guest(1, 1, 4), guest(3, 2, 6)],
+        [guest(2, 1, 5)],
+        ["dst1", "dst2"],
+        {"g1": "dst1", "g3": "dst2", "g2": "dst1"},
+    ),
     # three guests, one destination, distinct APQNs: all fit
     "distinct APQNs, one destination": (
-        [guest(1, 1, 4), guest(3, 2, 6)], [guest(2, 1, 5)], ["dst1"], {"g1": "dst1", "g2": "dst1", "g3": "dst1"}),
+        [guest(1, 1, 4), guest(3, 2, 6)],
+        [guest(2, 1, 5)],
+        ["dst1"],
+        {"g1": "dst1", "g2": "dst1", "g3": "dst1"},
+    ),
 }
 
 
@@ -64,8 +80,9 @@ def test_evacuation_choice(tmp_path, src1, src2, destinations, expected):
     for g in evacuation["guests"]:
         assert g["status"] == ("stranded" if g["destination"] is None else "prepare")  # mdev missing there
         if g["destination"]:
-            assert g["command"].startswith(f"virsh migrate --live --persistent --undefinesource {g['guest']} "
-                                           f"qemu+ssh://{g['destination']}/system")
+            assert g["command"].startswith(
+                f"virsh migrate --live --persistent --undefinesource {g['guest']} qemu+ssh://{g['destination']}/system"
+            )
         else:
             assert "shared APQN" in g["reason"]
     assert evacuation["evacuable"] is (None not in expected.values())
@@ -89,11 +106,16 @@ live = live_fleet_fixture(ROOT / "tests" / "fleets" / "demo.yml")
 @pytest.mark.live
 @pytest.mark.slow
 def test_pre_maintenance_playbook(live, tmp_path):
-    hosts = {name: {"vfio_ap_sysroot": str(live.host_dir(name)), "vfio_ap_migration_address": f"192.0.2.{i}"}
-             for i, name in enumerate(("kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3"), start=11)}
+    hosts = {
+        name: {"vfio_ap_sysroot": str(live.host_dir(name)), "vfio_ap_migration_address": f"192.0.2.{i}"}
+        for i, name in enumerate(("kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3"), start=11)
+    }
     inventory = local_inventory(hosts, tmp_path / "inventory.yml")
-    extra = {"vfio_ap_maintenance_hosts": "kvm-a1", "vfio_ap_maintenance_prepare": "true",
-             "vfio_ap_maintenance_report_dir": str(tmp_path / "out")}
+    extra = {
+        "vfio_ap_maintenance_hosts": "kvm-a1",
+        "vfio_ap_maintenance_prepare": "true",
+        "vfio_ap_maintenance_report_dir": str(tmp_path / "out"),
+    }
 
     before = {h: live.writes(h) for h in hosts}
     dry = run_playbook(PLAYBOOK, inventory, extra_vars=extra, check=True)
@@ -110,6 +132,7 @@ def test_pre_maintenance_playbook(live, tmp_path):
     assert chosen["db1"] == (None, "stranded")
     assert evacuation["evacuable"] is False and evacuation["summary"]["stranded"] == 4
     published = result.data["custom_stats"]["_run"]["vfio_ap_maintenance_summary"]
-    assert ("virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system "
-            "--migrateuri tcp://192.0.2.14") in published["commands"]
+    assert ("virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14") in published[
+        "commands"
+    ]
     assert "hsm1" in (tmp_path / "out" / "evacuation.md").read_text()

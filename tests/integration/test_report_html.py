@@ -42,9 +42,17 @@ def chromium() -> str:
 
 
 def run_browser(browser: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    cmd = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-           f"--user-data-dir={cwd / 'profile'}", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=cwd)
+    cmd = [
+        browser,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--hide-scrollbars",
+        f"--user-data-dir={cwd / 'profile'}",
+        *args,
+    ]
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, cwd=cwd)
 
 
 class Cells(HTMLParser):
@@ -82,8 +90,8 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             width, height, depth, colour = struct.unpack(">IIBB", body[:10])
             assert depth == 8 and colour in (2, 6)
@@ -96,7 +104,7 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
     colours: set[tuple[int, int, int]] = set()
     previous = bytearray(stride)
     for y in range(height):
-        line = raw[y * (stride + 1):(y + 1) * (stride + 1)]
+        line = raw[y * (stride + 1) : (y + 1) * (stride + 1)]
         kind, row = line[0], bytearray(line[1:])
         for x in range(stride):
             left = row[x - channels] if x >= channels else 0
@@ -112,7 +120,7 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
                 p = left + up - corner
                 pa, pb, pc = abs(p - left), abs(p - up), abs(p - corner)
                 row[x] = (row[x] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 0xFF
-        colours.update(tuple(row[i:i + 3]) for i in range(0, stride, channels))
+        colours.update(tuple(row[i : i + 3]) for i in range(0, stride, channels))
         previous = row
     return width, height, colours
 

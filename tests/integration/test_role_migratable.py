@@ -46,8 +46,7 @@ def snapshot(live) -> dict:
 
 
 def run(inventory: Path, state, check: bool = False):
-    extra = {"vfio_ap_migratable_state": state, "vfio_ap_migratable_guests": "hsm1, v1ok",
-             "vfio_ap_migratable_reason": "master-key change"}
+    extra = {"vfio_ap_migratable_state": state, "vfio_ap_migratable_guests": "hsm1, v1ok", "vfio_ap_migratable_reason": "master-key change"}
     return run_playbook(PLAYBOOK, inventory, extra_vars=extra, check=check, diff=check)
 
 
@@ -85,10 +84,13 @@ def test_disable_enable_cycle(live, inventory):
         assert all(entry["migratable"] for entry in guard(live, host).values()), host
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"vfio_ap_migratable_guests": "nosuchguest"}, "nosuchguest"),
-    ({"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_state": "off"}, "vfio_ap_migratable_state"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"vfio_ap_migratable_guests": "nosuchguest"}, "nosuchguest"),
+        ({"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_state": "off"}, "vfio_ap_migratable_state"),
+    ],
+)
 def test_bad_input_changes_nothing(live, inventory, extra, message):
     before = snapshot(live)
     result = run_playbook(PLAYBOOK, inventory, extra_vars=extra)

@@ -24,7 +24,8 @@ def test_runner_job_artifacts_hold_the_summary(rendered_demo, tmp_path):
     (private / "project").mkdir(parents=True)
     # the project layout docs/awx.md describes: a wrapper AWX can list, importing the collection playbook
     (private / "project" / "vfio_ap_audit.yml").write_text(
-        "---\n- name: Fleet audit\n  ansible.builtin.import_playbook: s390x.vfio_ap.audit\n")
+        "---\n- name: Fleet audit\n  ansible.builtin.import_playbook: s390x.vfio_ap.audit\n"
+    )
     hosts = {p.name: {"vfio_ap_sysroot": str(p)} for p in sorted(rendered_demo.iterdir()) if (p / "sys").is_dir()}
     inventory = local_inventory(hosts, tmp_path / "inventory.yml")
     report_dir = tmp_path / "reports"
@@ -34,9 +35,12 @@ def test_runner_job_artifacts_hold_the_summary(rendered_demo, tmp_path):
         playbook="vfio_ap_audit.yml",
         inventory=str(inventory),
         extravars={"vfio_ap_audit_report_dir": str(report_dir), "vfio_ap_audit_title": "AWX audit"},
-        envvars={"ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS), "PYTHONPATH": f"{COLLECTIONS}:{ROOT / 'tests'}",
-                 "ANSIBLE_DEPRECATION_WARNINGS": "0",
-                 "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}"},
+        envvars={
+            "ANSIBLE_COLLECTIONS_PATH": str(COLLECTIONS),
+            "PYTHONPATH": f"{COLLECTIONS}:{ROOT / 'tests'}",
+            "ANSIBLE_DEPRECATION_WARNINGS": "0",
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        },
         ident="audit",
         quiet=True,
         timeout=600,

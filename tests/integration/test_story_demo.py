@@ -29,8 +29,7 @@ live = live_fleet_fixture(ROOT / "tests" / "fleets" / "demo.yml")
 @pytest.fixture(scope="module")
 def inventory(live, tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("story")
-    hosts = {name: {"vfio_ap_sysroot": str(live.host_dir(name))}
-             for name in ("kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3")}
+    hosts = {name: {"vfio_ap_sysroot": str(live.host_dir(name))} for name in ("kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3")}
     return local_inventory(hosts, work / "inventory.yml")
 
 
@@ -62,11 +61,14 @@ def test_refused_when_preparation_cannot_help(live, inventory):
     assert live.writes("kvm-b1") == before
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"vfio_ap_destination_guests": "nosuchguest"}, "nosuchguest"),
-    ({"vfio_ap_destination_source": "nosuchhost", "vfio_ap_destination_guests": "hsm1"}, "nosuchhost"),
-    ({}, "at least one mdev"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"vfio_ap_destination_guests": "nosuchguest"}, "nosuchguest"),
+        ({"vfio_ap_destination_source": "nosuchhost", "vfio_ap_destination_guests": "hsm1"}, "nosuchhost"),
+        ({}, "at least one mdev"),
+    ],
+)
 def test_bad_input_is_named_and_changes_nothing(live, inventory, extra, message):
     before = live.writes("kvm-b1")
     result = prepare(inventory, **extra)
