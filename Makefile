@@ -45,7 +45,7 @@ demo: collection
 	@bash tests/demo.sh
 
 test: collection system-deps
-	$(PY) -m pytest -p no:cacheprovider -n 2 tests $(PYTEST_ARGS)
+	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests $(PYTEST_ARGS)
 
 test-unit: collection
 	$(PY) -m pytest -p no:cacheprovider tests/unit $(PYTEST_ARGS)
