@@ -42,7 +42,8 @@ def scale_fleet(hosts: int, mdevs_per_host: int = 10, seed: int = 1) -> dict[str
 
     Hosts come in groups of four sharing one card layout (so guests have somewhere to go);
     each host reserves the upper half of its adapters for vfio_ap, and guests take one adapter
-    and one to three domains each, with some variety in card generation and mode.
+    and one to three domains each, with some variety in card generation and mode. Like a real
+    LPAR, a host has 16 usage domains (queues exist only for those), more when many guests need them.
     """
     rng = random.Random(seed)
     fleet: dict[str, Any] = {}
@@ -54,7 +55,8 @@ def scale_fleet(hosts: int, mdevs_per_host: int = 10, seed: int = 1) -> dict[str
         modes = [grng.choice("CCCPA") for _ in range(n_cards)]
         if h % 4 == 3:  # one host of each group runs older cards
             gens = ["CEX7"] * n_cards
-        cards = [{"id": c, "type": f"{gens[c]}{modes[c]}", "domains": "0-84"} for c in range(n_cards)]
+        last_domain = 15 if mdevs_per_host <= 16 else 84
+        cards = [{"id": c, "type": f"{gens[c]}{modes[c]}", "domains": f"0-{last_domain}"} for c in range(n_cards)]
         mdevs = []
         taken: set[tuple[int, int]] = set()
         for m in range(mdevs_per_host):
