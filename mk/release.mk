@@ -130,7 +130,7 @@ docs-rst: $(ROOT)/.venv-docs/.stamp
 	@$(ROOT)/.venv-docs/bin/python docs/docsite/md2rst.py
 
 REL_DOCSITE := $(BUILD)/docsite
-REL_DOCS_ENV = PATH=$(ROOT)/.venv-docs/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(call rel_root,docs)
+REL_DOCS_ENV = PATH=$(ROOT)/.venv-docs/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(call rel_root,docs) PYTHONPATH=
 docs: docs-rst
 	$(call rel_copy,docs)
 	@echo "--- antsibull-docs lint-collection-docs"
@@ -157,15 +157,19 @@ build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
 	bad=$$(tar -tzf $$tarball | grep -E '(^|/)(\.venv[^/]*|\.collections|__pycache__|tests/output|build|\.git|\.hypothesis|\.pytest_cache|\.mypy_cache|\.ruff_cache)(/|$$)' | head); \
 	if [ -n "$$bad" ]; then echo "build: the tarball holds files that build_ignore must drop:"; echo "$$bad"; exit 1; fi; \
 	echo "--- galaxy-importer $$tarball"; \
-	cd $(REL_DIST) && GALAXY_IMPORTER_CONFIG=$(REL_IMPORTER_CFG) PATH=$(ROOT)/.venv-build/bin:$$PATH \
+	cd $(REL_DIST) && env -u PYTHONPATH -u ANSIBLE_COLLECTIONS_PATH GALAXY_IMPORTER_CONFIG=$(REL_IMPORTER_CFG) \
+	  PATH=$(ROOT)/.venv-build/bin:$$PATH \
 	  $(ROOT)/.venv-build/bin/python -m galaxy_importer.main $$tarball > importer.log 2>&1; rc=$$?; \
 	cat importer.log; \
 	if [ $$rc -ne 0 ] || grep -qE '^(WARNING|ERROR)|\b(WARNING|ERROR):' importer.log \
 	   || ! grep -q 'Importer processing completed successfully' importer.log; then \
 	  echo "build: galaxy-importer reported errors or warnings"; exit 1; fi
 	@echo "--- fresh install, ansible-doc, syntax-check"
-	@ANSIBLE_COLLECTIONS_PATH=$(REL_FRESH) $(ROOT)/.venv-build/bin/ansible-galaxy collection install --offline --no-deps -p $(REL_FRESH) \
-	  $(REL_DIST)/s390x-vfio_ap-*.tar.gz >/dev/null
+	@# --force and no PYTHONPATH: the Makefile's PYTHONPATH holds .collections, where the checkout
+	@# already provides s390x.vfio_ap 0.1.0 (ansible-galaxy would then install nothing).
+	@env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH=$(REL_FRESH) $(ROOT)/.venv-build/bin/ansible-galaxy collection install \
+	  --offline --no-deps --force -p $(REL_FRESH) $(REL_DIST)/s390x-vfio_ap-*.tar.gz > $(REL_DIST)/install.log 2>&1 \
+	  || { cat $(REL_DIST)/install.log; exit 1; }
 	@$(ROOT)/.venv-build/bin/python tests/sanity/installed_check.py --collections-path $(REL_FRESH) \
 	  --bin $(ROOT)/.venv-build/bin
 

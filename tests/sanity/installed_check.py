@@ -59,6 +59,9 @@ def main() -> int:
     args = parser.parse_args()
     fresh = args.collections_path.resolve()
     installed = fresh / "ansible_collections" / "s390x" / "vfio_ap"
+    if not (installed / "galaxy.yml").is_file() and not (installed / "MANIFEST.json").is_file():
+        print("installed: {0} holds no installed s390x.vfio_ap".format(fresh))
+        return 1
     env = isolated_env(fresh)
     problems = []
     checked = 0
