@@ -92,8 +92,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._compat import migra
 def migration_check(source_facts, destination_facts, uuid, rules="auto", source=None, destination=None, mkvps=None):
     """Return the readiness dict of one source mdev on one destination."""
     try:
-        return _check(source_facts, destination_facts, uuid, rules=rules, source=source,
-                      destination=destination, mkvps=mkvps)
+        return _check(source_facts, destination_facts, uuid, rules=rules, source=source, destination=destination, mkvps=mkvps)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.migration_check: {exc}") from exc
 

@@ -93,17 +93,32 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import MissingLibrary, apply_query, build_plan
 
 
-def migration_plan(facts_by_host, sources=None, destinations=None, rules="auto", migration_network=None,
-                   migration_addresses=None, mkvps=None, detail=False, query=None):
+def migration_plan(
+    facts_by_host,
+    sources=None,
+    destinations=None,
+    rules="auto",
+    migration_network=None,
+    migration_addresses=None,
+    mkvps=None,
+    detail=False,
+    query=None,
+):
     """Return the fleet migration plan (or a JMESPath query's result over it)."""
     try:
-        plan = build_plan(facts_by_host, sources=sources, destinations=destinations, rules=rules,
-                          migration_network=migration_network, mkvps=mkvps,
-                          migration_addresses=migration_addresses, detail=bool(detail))
+        plan = build_plan(
+            facts_by_host,
+            sources=sources,
+            destinations=destinations,
+            rules=rules,
+            migration_network=migration_network,
+            mkvps=mkvps,
+            migration_addresses=migration_addresses,
+            detail=bool(detail),
+        )
         return plan if query is None else apply_query(plan, query)
     except MissingLibrary as exc:
-        raise AnsibleFilterError(
-            f"s390x.vfio_ap.migration_plan: {exc.purpose} needs {missing_required_lib(exc.library)}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap.migration_plan: {exc.purpose} needs {missing_required_lib(exc.library)}") from exc
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.migration_plan: {exc}") from exc
 

@@ -67,7 +67,7 @@ FIXABLE_CODES = frozenset(("mdev_missing", "apqn_not_bound", "apqn_set_mismatch"
 # Codes checked only under one rule family.
 ATTRIBUTE_ONLY_CODES = frozenset(("apqn_set_mismatch",))
 KERNEL_ONLY_CODES = frozenset(("control_domain_unavailable",))
-_CODE_ORDER = dict((code, i) for i, code in enumerate(BLOCKER_CODES + WARNING_CODES))
+_CODE_ORDER = {code: i for i, code in enumerate(BLOCKER_CODES + WARNING_CODES)}
 
 _FACTS_KEYS = (
     ("bus", dict),
@@ -94,12 +94,22 @@ def sort_findings(items):
 # --------------------------------------------------------------------------- facts access
 
 
-class HostFacts(object):
+class HostFacts:
     """The facts of one host, indexed for lookups by APQN, UUID and ID (built once per host)."""
 
     __slots__ = (
-        "name", "facts", "level", "loaded", "queues", "cards", "mdevs", "definitions", "claims",
-        "control_domains", "guard", "mkvps",
+        "name",
+        "facts",
+        "level",
+        "loaded",
+        "queues",
+        "cards",
+        "mdevs",
+        "definitions",
+        "claims",
+        "control_domains",
+        "guard",
+        "mkvps",
     )
 
     def __init__(self, facts, name=None, what="facts", mkvps=None):
@@ -113,10 +123,10 @@ class HostFacts(object):
         try:
             self.queues = {q["apqn"]: q for q in facts["queues"]}  # type: Dict[str, Dict[str, Any]]
         except (KeyError, TypeError):
-            raise ValueError("{0}: every item of 'queues' must be a dict with an 'apqn'".format(what))
-        self.cards = dict((c["id"], c) for c in facts["cards"])  # type: Dict[int, Dict[str, Any]]
-        self.mdevs = dict((m["uuid"], m) for m in vfio["mdevs"])  # type: Dict[str, Dict[str, Any]]
-        self.definitions = dict((d["uuid"], d) for d in vfio["definitions"])  # type: Dict[str, Dict[str, Any]]
+            raise ValueError("{0}: every item of 'queues' must be a dict with an 'apqn'".format(what)) from None
+        self.cards = {c["id"]: c for c in facts["cards"]}  # type: Dict[int, Dict[str, Any]]
+        self.mdevs = {m["uuid"]: m for m in vfio["mdevs"]}  # type: Dict[str, Dict[str, Any]]
+        self.definitions = {d["uuid"]: d for d in vfio["definitions"]}  # type: Dict[str, Dict[str, Any]]
         self.claims = mdev_claims(vfio["mdevs"], vfio["definitions"])  # type: Dict[str, Dict[str, str]]
         self.control_domains = set(facts["bus"].get("host_control_domains") or [])  # type: Set[int]
         self.guard = vfio.get("migration_guard") or {}  # type: Dict[str, Any]
@@ -136,11 +146,12 @@ def validate_facts(facts, what):
         raise ValueError("{0}: expected the ansible_facts.vfio_ap dict, got {1}".format(what, type(facts).__name__))
     for key, kind in _FACTS_KEYS:
         if not isinstance(facts.get(key), Mapping if kind is dict else kind):
-            raise ValueError("{0}: key '{1}' missing or not a {2} (expected ansible_facts.vfio_ap, schema 1)".format(
-                what, key, kind.__name__))
-    for key, kind in _VFIO_KEYS:
-        if not isinstance(facts["vfio_ap"].get(key), kind):  # bool, list, str
-            raise ValueError("{0}: key 'vfio_ap.{1}' missing or not a {2}".format(what, key, kind.__name__))
+            raise ValueError(
+                "{0}: key '{1}' missing or not a {2} (expected ansible_facts.vfio_ap, schema 1)".format(what, key, kind.__name__)
+            )
+    for key, vfio_kind in _VFIO_KEYS:
+        if not isinstance(facts["vfio_ap"].get(key), vfio_kind):  # bool, list, str
+            raise ValueError("{0}: key 'vfio_ap.{1}' missing or not a {2}".format(what, key, vfio_kind.__name__))
     for index, mdev in enumerate(facts["vfio_ap"]["mdevs"]):
         if not isinstance(mdev, Mapping) or not isinstance(mdev.get("uuid"), str):
             raise ValueError("{0}: vfio_ap.mdevs[{1}] has no 'uuid'".format(what, index))
@@ -162,8 +173,7 @@ def mdev_claims(mdevs, definitions):
             continue
         for adapter in definition.get("adapters") or []:
             for domain in definition.get("domains") or []:
-                claims.setdefault(format_apqn(adapter, domain), {}).setdefault(
-                    definition["uuid"], "auto-start definition")
+                claims.setdefault(format_apqn(adapter, domain), {}).setdefault(definition["uuid"], "auto-start definition")
     return claims
 
 
@@ -188,7 +198,7 @@ def resolve_rules(rules, source_level, destination_level):
         raise ValueError("rules: expected one of {0}, got {1!r}".format(", ".join(RULES), rules))
     if rules != "auto":
         return rules, False
-    levels = set(level for level in (source_level, destination_level) if level in ("attribute", "kernel"))
+    levels = {level for level in (source_level, destination_level) if level in ("attribute", "kernel")}
     if not levels:
         return "kernel", False
     if len(levels) == 2:
@@ -213,7 +223,7 @@ def queue_capabilities(host, queue):
     the queue's capabilities do not carry it.
     """
     caps = queue.get("capabilities")
-    card = host.cards.get(queue.get("adapter"))
+    card = host.cards.get(queue.get("adapter", -1))
     card_type = None
     if card is not None:
         card_type = card.get("raw_hwtype") if card.get("raw_hwtype") is not None else card.get("hwtype")
@@ -232,9 +242,18 @@ def caps_key(caps):
     """Return a hashable key of the capabilities that decide compatibility (None for unknown)."""
     if caps is None:
         return None
-    return (caps.get("mode"), bool(caps.get("apsc")), bool(caps.get("mex4k")), bool(caps.get("crt4k")),
-            bool(caps.get("apxa")), bool(caps.get("slcf")), bool(caps.get("native")), bool(caps.get("stateless")),
-            int(caps.get("bs") or 0), caps.get("hwtype"))
+    return (
+        caps.get("mode"),
+        bool(caps.get("apsc")),
+        bool(caps.get("mex4k")),
+        bool(caps.get("crt4k")),
+        bool(caps.get("apxa")),
+        bool(caps.get("slcf")),
+        bool(caps.get("native")),
+        bool(caps.get("stateless")),
+        int(caps.get("bs") or 0),
+        caps.get("hwtype"),
+    )
 
 
 def caps_of_key(key):
@@ -262,18 +281,18 @@ def hardware_findings(source_caps, destination_caps):
         code, prop = item["code"], item["property"]
         if code == "hw_facility_mismatch":
             text = "{0} {1} on the source, {2} on the destination".format(
-                _FACILITY_NAMES.get(prop, prop), "installed" if item["source"] else "missing",
-                "installed" if item["target"] else "missing")
+                _FACILITY_NAMES.get(prop, prop), "installed" if item["source"] else "missing", "installed" if item["target"] else "missing"
+            )
         elif code == "hw_mode_mismatch":
             text = "source queue is {0}, destination {1}".format(item["source"], item["target"])
         elif code == "hw_type_older":
-            text = "destination card is older ({0}) than the source's ({1})".format(
-                _type_text(destination_caps), _type_text(source_caps))
+            text = "destination card is older ({0}) than the source's ({1})".format(_type_text(destination_caps), _type_text(source_caps))
         elif code == "hw_class_incompatible":
             text = "source has full native card function, destination only stateless functions"
         else:
             text = "bind/associate state source {0}, destination {1}; both must be 0".format(
-                int(source_caps.get("bs") or 0), int(destination_caps.get("bs") or 0))
+                int(source_caps.get("bs") or 0), int(destination_caps.get("bs") or 0)
+            )
         by_code.setdefault(code, []).append(text)
     return [(code, "; ".join(texts)) for code, texts in sorted(by_code.items(), key=lambda kv: _CODE_ORDER[kv[0]])]
 
@@ -297,13 +316,13 @@ def queue_unusable_problem(host, queue):
         problems.append("queue is not configured")
     if queue.get("chkstop"):
         problems.append("queue is check-stopped")
-    card = host.cards.get(queue.get("adapter")) or {}
+    card = host.cards.get(queue.get("adapter", -1)) or {}
     if card.get("config") is False:
-        problems.append("card {0:02x} is not configured".format(queue.get("adapter")))
+        problems.append("card {0:02x} is not configured".format(queue["adapter"]))
     if card.get("chkstop"):
-        problems.append("card {0:02x} is check-stopped".format(queue.get("adapter")))
+        problems.append("card {0:02x} is check-stopped".format(queue["adapter"]))
     if card.get("online") is False:
-        problems.append("card {0:02x} is offline".format(queue.get("adapter")))
+        problems.append("card {0:02x} is offline".format(queue["adapter"]))
     return "; ".join(problems) or None
 
 
@@ -358,14 +377,16 @@ def mkvp_difference(source, destination):
 def has_master_keys(caps):
     # type: (Optional[Dict[str, Any]]) -> bool
     """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys."""
-    return bool(caps) and caps.get("mode") in ("cca", "ep11")
+    if not caps:
+        return False
+    return caps.get("mode") in ("cca", "ep11")
 
 
 # --------------------------------------------------------------------------- per mdev
 
 
 def guest_queues(mdev):
-    # type: (Dict[str, Any]) -> List[str]
+    # type: (Mapping[str, Any]) -> List[str]
     """Return the APQNs the guest really has (guest_apqns; the assignment when unknown), sorted."""
     apqns = mdev.get("guest_apqns")
     if apqns is None:
@@ -374,7 +395,7 @@ def guest_queues(mdev):
 
 
 def source_findings(host, mdev):
-    # type: (HostFacts, Dict[str, Any]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]
+    # type: (HostFacts, Mapping[str, Any]) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]
     """Return (blockers, warnings) of the source side of an mdev, the same for every destination.
 
     Blockers: no_migration_support (source host), migration_disabled (``migratable`` 0 or a
@@ -390,14 +411,14 @@ def source_findings(host, mdev):
     guard = host.guard.get(mdev["uuid"]) if isinstance(host.guard, Mapping) else None
     if isinstance(guard, Mapping) and guard.get("migratable") is False:
         reason = guard.get("reason")
-        blockers.append(finding("migration_disabled", None, "a migration guard is set on {0}{1}".format(
-            host.label, ": " + reason if reason else "")))
+        blockers.append(
+            finding("migration_disabled", None, "a migration guard is set on {0}{1}".format(host.label, ": " + reason if reason else ""))
+        )
     elif mdev.get("migratable") is False:
         blockers.append(finding("migration_disabled", None, "the source mdev's migratable attribute is 0"))
     extra = sorted(set(mdev.get("apqns") or []) - set(guest_queues(mdev)))
     if extra:
-        warnings.append(finding("over_provisioned", None, "assigned but not in the guest matrix: {0}".format(
-            ", ".join(extra))))
+        warnings.append(finding("over_provisioned", None, "assigned but not in the guest matrix: {0}".format(", ".join(extra))))
     drift = definition_drift(mdev, host.definitions.get(mdev["uuid"]))
     if drift:
         warnings.append(finding("drift", None, "source: " + drift))
@@ -409,7 +430,7 @@ def source_findings(host, mdev):
 
 
 def definition_drift(mdev, definition):
-    # type: (Dict[str, Any], Optional[Dict[str, Any]]) -> Optional[str]
+    # type: (Mapping[str, Any], Optional[Dict[str, Any]]) -> Optional[str]
     """Return how an active mdev differs from its mdevctl definition, or None (also when it has none)."""
     if not definition:
         return None
@@ -417,8 +438,7 @@ def definition_drift(mdev, definition):
     for key, label in (("adapters", "adapters"), ("domains", "domains"), ("control_domains", "control domains")):
         active, defined = sorted(mdev.get(key) or []), sorted(definition.get(key) or [])
         if active != defined:
-            parts.append("{0} {1} active, {2} defined".format(
-                label, compress_ids(active) or "none", compress_ids(defined) or "none"))
+            parts.append("{0} {1} active, {2} defined".format(label, compress_ids(active) or "none", compress_ids(defined) or "none"))
     return "; ".join(parts) or None
 
 
@@ -436,8 +456,11 @@ def destination_mdev_findings(host, uuid, wanted, attribute_checks):
     blockers = []  # type: List[Dict[str, Any]]
     warnings = []  # type: List[Dict[str, Any]]
     if mdev.get("in_use") or mdev.get("guest"):
-        blockers.append(finding("mdev_in_use", None, "mdev {0} on {1} is attached to guest {2}".format(
-            uuid, host.label, mdev.get("guest") or "(unknown)")))
+        blockers.append(
+            finding(
+                "mdev_in_use", None, "mdev {0} on {1} is attached to guest {2}".format(uuid, host.label, mdev.get("guest") or "(unknown)")
+            )
+        )
     if attribute_checks:
         held = sorted(mdev.get("apqns") or [])
         if held != sorted(wanted):
@@ -450,8 +473,7 @@ def destination_mdev_findings(host, uuid, wanted, attribute_checks):
                 text.append("also holds {0}".format(", ".join(extra)))
             blockers.append(finding("apqn_set_mismatch", None, "destination mdev {0}".format(" and ".join(text))))
     if uuid not in host.definitions and not mdev.get("defined"):
-        warnings.append(finding("not_persistent", None, "mdev {0} on {1} has no mdevctl definition".format(
-            uuid, host.label)))
+        warnings.append(finding("not_persistent", None, "mdev {0} on {1} has no mdevctl definition".format(uuid, host.label)))
     drift = definition_drift(mdev, host.definitions.get(uuid))
     if drift:
         warnings.append(finding("drift", None, "destination: " + drift))
@@ -471,8 +493,7 @@ def queue_findings(source, destination, uuid, apqn):
         blockers.append(finding("apqn_not_bound", apqn, binding))
     others = sorted((u, kind) for u, kind in destination.claims.get(apqn, {}).items() if u != uuid)
     if others:
-        blockers.append(finding("apqn_in_use", apqn, "assigned to {0}".format(
-            ", ".join("{0} {1}".format(kind, u) for u, kind in others))))
+        blockers.append(finding("apqn_in_use", apqn, "assigned to {0}".format(", ".join("{0} {1}".format(kind, u) for u, kind in others))))
     unusable = queue_unusable_problem(destination, queue)
     if unusable:
         blockers.append(finding("queue_unusable", apqn, unusable))
@@ -501,8 +522,15 @@ def control_domain_findings(destination, control_domains):
     missing = [d for d in control_domains if d not in destination.control_domains]
     if not missing:
         return []
-    return [finding("control_domain_unavailable", None, "control domain(s) {0} not in {1}'s control-domain mask".format(
-        ", ".join("{0:04x}".format(d) for d in missing), destination.label))]
+    return [
+        finding(
+            "control_domain_unavailable",
+            None,
+            "control domain(s) {0} not in {1}'s control-domain mask".format(
+                ", ".join("{0:04x}".format(d) for d in missing), destination.label
+            ),
+        )
+    ]
 
 
 # --------------------------------------------------------------------------- actions
@@ -518,7 +546,7 @@ def reservation_action(apqns):
     """
     if not apqns:
         return None
-    domains = sorted(set(parse_apqn(a)[1] for a in apqns))
+    domains = sorted({parse_apqn(a)[1] for a in apqns})
     return {"type": "ap_mask", "adapters": [], "domains": domains, "state": "reserved", "persistent": True}
 
 
@@ -533,8 +561,8 @@ def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, co
         return None
     if attribute_checks or "apqn_set_mismatch" in codes:
         pairs = [parse_apqn(a) for a in wanted]
-        adapters = sorted(set(a for a, _ in pairs))
-        domains = sorted(set(d for _, d in pairs))
+        adapters = sorted({a for a, _ in pairs})
+        domains = sorted({d for _, d in pairs})
         cdoms = sorted(control_domains)
     elif existing is not None:
         adapters = sorted(existing.get("adapters") or [])
@@ -542,8 +570,16 @@ def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, co
         cdoms = sorted(existing.get("control_domains") or [])
     else:
         adapters, domains, cdoms = [], [], []
-    return {"type": "mdev", "uuid": uuid, "state": "present", "adapters": adapters, "domains": domains,
-            "control_domains": cdoms, "persistent": True, "start": "auto"}
+    return {
+        "type": "mdev",
+        "uuid": uuid,
+        "state": "present",
+        "adapters": adapters,
+        "domains": domains,
+        "control_domains": cdoms,
+        "persistent": True,
+        "start": "auto",
+    }
 
 
 def destination_actions(destination, uuid, wanted, control_domains, attribute_checks, unbound, codes):
@@ -589,8 +625,13 @@ def check_migration(source, destination, uuid, rules="auto"):
     cdoms = sorted(mdev.get("control_domains") or [])
     blockers, warnings = source_findings(source, mdev)
     if mixed:
-        warnings.append(finding("mixed_migration_levels", None, "source uses the {0} interface, destination {1}: "
-                                "checking both rule sets (strict)".format(source.level, destination.level)))
+        warnings.append(
+            finding(
+                "mixed_migration_levels",
+                None,
+                "source uses the {0} interface, destination {1}: checking both rule sets (strict)".format(source.level, destination.level),
+            )
+        )
     if destination is source or (source.name is not None and source.name == destination.name):
         blockers.append(finding("same_host", None, "source and destination are the same host"))
     problem = host_support_problem(destination)
@@ -607,10 +648,11 @@ def check_migration(source, destination, uuid, rules="auto"):
         blockers.extend(control_domain_findings(destination, cdoms))
     blockers = sort_findings(blockers)
     warnings = sort_findings(warnings)
-    codes = set(f["code"] for f in blockers)
-    unbound = set(f["apqn"] for f in blockers if f["code"] == "apqn_not_bound")
-    actions = destination_actions(destination, uuid, wanted, cdoms, attribute_checks, sorted(unbound),
-                                  codes | set(f["code"] for f in warnings))
+    codes = {f["code"] for f in blockers}
+    unbound = {f["apqn"] for f in blockers if f["code"] == "apqn_not_bound"}
+    actions = destination_actions(
+        destination, uuid, wanted, cdoms, attribute_checks, sorted(unbound), codes | {f["code"] for f in warnings}
+    )
     return {
         "uuid": uuid,
         "guest": mdev.get("guest"),
@@ -644,7 +686,5 @@ def migration_check(source_facts, destination_facts, uuid, rules="auto", source=
     if destination_facts is source_facts and (destination is None or destination == source):
         dst = src
     else:
-        dst = HostFacts(destination_facts, destination, "destination_facts",
-                        mkvps.get(destination) if destination else None)
+        dst = HostFacts(destination_facts, destination, "destination_facts", mkvps.get(destination) if destination else None)
     return check_migration(src, dst, uuid, rules)
-

@@ -32,16 +32,16 @@ def parse_guard(text):
     try:
         doc = json.loads(text)
     except ValueError as exc:
-        raise ValueError("migration guard is not valid JSON: {0}".format(exc))
+        raise ValueError("migration guard is not valid JSON: {0}".format(exc)) from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("mdevs"), dict):
-        raise ValueError("migration guard: expected {\"schema\": 1, \"mdevs\": {...}}")
+        raise ValueError('migration guard: expected {"schema": 1, "mdevs": {...}}')
     entries = {}  # type: Dict[str, Dict[str, Any]]
     for uuid, entry in doc["mdevs"].items():
         if not _UUID_RE.match(str(uuid)) or not isinstance(entry, dict):
             raise ValueError("migration guard: bad entry for {0!r}".format(uuid))
         if not isinstance(entry.get("migratable"), bool):
             raise ValueError("migration guard: entry {0} needs a boolean 'migratable'".format(uuid))
-        entries[uuid] = dict((k, entry.get(k)) for k in _ENTRY_KEYS)
+        entries[uuid] = {k: entry.get(k) for k in _ENTRY_KEYS}
     return entries
 
 
@@ -50,7 +50,7 @@ def render_guard(entries):
     """Return the guard file text for entries (sorted, stable, newline-terminated)."""
     doc = {
         "schema": SCHEMA,
-        "mdevs": dict((u, dict((k, entries[u].get(k)) for k in _ENTRY_KEYS)) for u in sorted(entries)),
+        "mdevs": {u: {k: entries[u].get(k) for k in _ENTRY_KEYS} for u in sorted(entries)},
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
@@ -59,4 +59,6 @@ def is_guarded(entries, uuid):
     # type: (Dict[str, Dict[str, Any]], str) -> bool
     """Return True when the guard forbids migrating the mdev uuid."""
     entry = entries.get(uuid)
-    return bool(entry) and entry.get("migratable") is False
+    if not entry:
+        return False
+    return entry.get("migratable") is False

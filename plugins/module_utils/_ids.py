@@ -92,9 +92,7 @@ def parse_ids(value, what="ids", maximum=MAX_ID, allow_mask=False):
                 raise ValueError("{0}: nested item {1!r} is not an ID".format(what, item))
             found.update(parse_ids(item, what, maximum, allow_mask))
         return sorted(found)
-    raise ValueError(
-        "{0}: expected an ID, a string of IDs and ranges or a list, got {1}".format(what, type(value).__name__)
-    )
+    raise ValueError("{0}: expected an ID, a string of IDs and ranges or a list, got {1}".format(what, type(value).__name__))
 
 
 def ids_to_int(ids):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import migrate_command
 
@@ -108,7 +108,7 @@ def evacuation_plan(
     placed = _place(guests, ready_pools, capacity)
     rest = [g for g in guests if placed[g["uuid"]][0] is None and g.get("ready_after")]
     if rest:
-        seed = [(g, placed[g["uuid"]][0]) for g in guests if placed[g["uuid"]][0] is not None]
+        seed = [(g, cast(str, placed[g["uuid"]][0])) for g in guests if placed[g["uuid"]][0] is not None]
         pools = {g["uuid"]: list(g.get("ready") or []) + list(g.get("ready_after") or []) for g in rest}
         placed.update(_place(rest, pools, capacity, seed))
     entries = []

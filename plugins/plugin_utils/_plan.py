@@ -23,7 +23,7 @@ import shlex
 from collections import Counter
 from collections.abc import Mapping
 from itertools import compress
-from typing import Any
+from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _compat as C
 
@@ -98,10 +98,10 @@ class DestinationIndex:
         """Index the destinations; with ``apqns``, only those queues (the ones source guests use)."""
         self.hosts = hosts
         self.wanted = apqns
-        self.names = [h.name for h in hosts]
+        self.names = cast("list[str]", [h.name for h in hosts])
         self.position = {h.name: i for i, h in enumerate(hosts)}
         self.all = (1 << len(hosts)) - 1
-        self.level_bits: dict[str, int] = {level: 0 for level in C.LEVELS}
+        self.level_bits: dict[str, int] = dict.fromkeys(C.LEVELS, 0)
         self.unsupported = 0
         self.installed: dict[str, int] = {}
         self.unbound: dict[str, int] = {}
@@ -125,7 +125,7 @@ class DestinationIndex:
         if C.host_support_problem(host):
             self.unsupported |= bit
         if self.wanted is None:
-            queues = host.queues.items()
+            queues = list(host.queues.items())
         else:
             queues = [(apqn, host.queues[apqn]) for apqn in self.wanted if apqn in host.queues]
         for apqn, queue in queues:
@@ -205,8 +205,9 @@ def _or(codes: dict[str, int], code: str, bits: int) -> None:
         codes[code] = codes.get(code, 0) | bits
 
 
-def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rules: str,
-                candidates: int) -> tuple[dict[str, int], dict[str, int], list, list]:
+def guest_codes(
+    index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rules: str, candidates: int
+) -> tuple[dict[str, int], dict[str, int], list, list]:
     """Return (blocker code -> bits, warning code -> bits, source blockers, source warnings) of one mdev."""
     uuid = mdev["uuid"]
     wanted = C.guest_queues(mdev)
@@ -246,7 +247,7 @@ def guest_codes(index: DestinationIndex, source: C.HostFacts, mdev: Mapping, rul
             for dst_key, bits in index.caps.get(apqn, {}).items():
                 if dst_key is None:
                     continue
-                for code, _detail in index.hardware(src_key, dst_key):
+                for code, _detail in index.hardware(cast(tuple, src_key), dst_key):
                     _or(blockers, code, bits & candidates)
         relevant = (installed if C.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & candidates
         if relevant:
@@ -284,16 +285,25 @@ def _address(value: Any, host: str, network: Any) -> tuple[str | None, str | Non
 
 def migrate_command(guest: str, destination: str, uri_host: str) -> str:
     """Return the virsh command that live-migrates ``guest`` to ``destination`` over ``uri_host``."""
-    return (f"virsh migrate --live --persistent --undefinesource {shlex.quote(guest)} "
-            f"qemu+ssh://{destination}/system --migrateuri tcp://{uri_host}")
+    return (
+        f"virsh migrate --live --persistent --undefinesource {shlex.quote(guest)} "
+        f"qemu+ssh://{destination}/system --migrateuri tcp://{uri_host}"
+    )
 
 
 # --------------------------------------------------------------------------- the plan
 
 
-def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None, rules: str = "auto",
-               migration_network: Any = None, mkvps: Any = None, migration_addresses: Any = None,
-               detail: bool = False) -> dict[str, Any]:
+def build_plan(
+    facts_by_host: Any,
+    sources: Any = None,
+    destinations: Any = None,
+    rules: str = "auto",
+    migration_network: Any = None,
+    mkvps: Any = None,
+    migration_addresses: Any = None,
+    detail: bool = False,
+) -> dict[str, Any]:
     """Return the migration plan of docs/plan-schema.md for the fleet; ValueError naming a bad argument.
 
     The cyclic garbage collector is paused while the plan is built: the plan allocates millions of
@@ -303,15 +313,22 @@ def build_plan(facts_by_host: Any, sources: Any = None, destinations: Any = None
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _build_plan(facts_by_host, sources, destinations, rules, migration_network, mkvps,
-                           migration_addresses, detail)
+        return _build_plan(facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail)
     finally:
         if paused:
             gc.enable()
 
 
-def _build_plan(facts_by_host: Any, sources: Any, destinations: Any, rules: str, migration_network: Any,
-                mkvps: Any, migration_addresses: Any, detail: bool) -> dict[str, Any]:
+def _build_plan(
+    facts_by_host: Any,
+    sources: Any,
+    destinations: Any,
+    rules: str,
+    migration_network: Any,
+    mkvps: Any,
+    migration_addresses: Any,
+    detail: bool,
+) -> dict[str, Any]:
     if not isinstance(facts_by_host, Mapping) or not facts_by_host:
         raise ValueError("facts_by_host: expected a non-empty mapping {host: facts}")
     if rules not in C.RULES:
@@ -349,8 +366,7 @@ def _build_plan(facts_by_host: Any, sources: Any, destinations: Any, rules: str,
         candidates = index.all & ~self_bit
         for uuid in sorted(source.mdevs):
             mdev = source.mdevs[uuid]
-            guests.append(_plan_guest(index, hosts, source, mdev, rules, candidates, load, detail,
-                                      network, addresses))
+            guests.append(_plan_guest(index, hosts, source, mdev, rules, candidates, load, detail, network, addresses))
     plan: dict[str, Any] = {
         "schema": SCHEMA,
         "rules": rules,
@@ -363,9 +379,18 @@ def _build_plan(facts_by_host: Any, sources: Any, destinations: Any, rules: str,
     return plan
 
 
-def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: C.HostFacts, mdev: Mapping,
-                rules: str, candidates: int, load: dict[Any, int], detail: bool, network: Any,
-                addresses: dict[str, Any]) -> dict[str, Any]:
+def _plan_guest(
+    index: DestinationIndex,
+    hosts: dict[str, C.HostFacts],
+    source: C.HostFacts,
+    mdev: Mapping,
+    rules: str,
+    candidates: int,
+    load: dict[Any, int],
+    detail: bool,
+    network: Any,
+    addresses: dict[str, Any],
+) -> dict[str, Any]:
     blockers, warnings, src_blockers, src_warnings = guest_codes(index, source, mdev, rules, candidates)
     any_blocker = unfixable = 0
     for code, bits in blockers.items():
@@ -394,8 +419,9 @@ def _plan_guest(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: 
         wanted = C.guest_queues(mdev)
         unbound = [apqn for apqn in wanted if index.unbound.get(apqn, 0) & bit]
         attribute_checks, _kernel = C.rule_scope(C.resolve_rules(rules, source.level, hosts[suggested].level)[0])
-        actions = C.destination_actions(hosts[suggested], mdev["uuid"], wanted,
-                                        sorted(mdev.get("control_domains") or []), attribute_checks, unbound, codes)
+        actions = C.destination_actions(
+            hosts[suggested], mdev["uuid"], wanted, sorted(mdev.get("control_domains") or []), attribute_checks, unbound, codes
+        )
     entry: dict[str, Any] = {
         "uuid": mdev["uuid"],
         "guest": mdev.get("guest"),
@@ -433,17 +459,23 @@ def _command(entry: dict[str, Any], network: Any, addresses: dict[str, Any]) -> 
     uri_host, problem = _address(addresses.get(entry["suggested"]), entry["suggested"], network)
     if problem:
         return None, problem
-    return migrate_command(entry["guest"], entry["suggested"], uri_host), None
+    return migrate_command(entry["guest"], entry["suggested"], cast(str, uri_host)), None
 
 
-def _destinations(index: DestinationIndex, hosts: dict[str, C.HostFacts], source: C.HostFacts, mdev: Mapping,
-                  rules: str, candidates: int) -> dict[str, Any]:
+def _destinations(
+    index: DestinationIndex, hosts: dict[str, C.HostFacts], source: C.HostFacts, mdev: Mapping, rules: str, candidates: int
+) -> dict[str, Any]:
     out = {}
     for name in index.names_of(candidates):
         result = C.check_migration(source, hosts[name], mdev["uuid"], rules)
         verdict = "ready" if result["ready"] else "ready_after" if result["ready_after"] else "blocked"
-        out[name] = {"verdict": verdict, "rules": result["rules"], "blockers": result["blockers"],
-                     "warnings": result["warnings"], "actions": result["actions"]}
+        out[name] = {
+            "verdict": verdict,
+            "rules": result["rules"],
+            "blockers": result["blockers"],
+            "warnings": result["warnings"],
+            "actions": result["actions"],
+        }
     return out
 
 
@@ -484,8 +516,7 @@ def summarize(guests: list[dict[str, Any]], source_names: list[str], hosts: dict
         counts = stranding_codes(entry)
         top.update(counts.keys())
         ranked = [code for code, _n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
-        stranded.append({"uuid": entry["uuid"], "guest": entry["guest"], "source": entry["source"],
-                         "top_blockers": ranked[:3]})
+        stranded.append({"uuid": entry["uuid"], "guest": entry["guest"], "source": entry["source"], "top_blockers": ranked[:3]})
     per_host = {}
     by_source: dict[str, list] = {name: [] for name in source_names}
     for entry in running:
@@ -501,9 +532,15 @@ def summarize(guests: list[dict[str, Any]], source_names: list[str], hosts: dict
             text = f"every guest of {name} can leave after preparation"
         else:
             text = f"{count['blocked']} of {len(mine)} guests of {name} cannot leave"
-        per_host[name] = {"guests": len(mine), "ready": count["ready"], "ready_after": count["ready_after"],
-                          "blocked": count["blocked"], "evacuable": evacuable,
-                          "evacuable_after_preparation": after, "verdict": text}
+        per_host[name] = {
+            "guests": len(mine),
+            "ready": count["ready"],
+            "ready_after": count["ready_after"],
+            "blocked": count["blocked"],
+            "evacuable": evacuable,
+            "evacuable_after_preparation": after,
+            "verdict": text,
+        }
     return {
         "guests": len(running),
         "idle_mdevs": len(guests) - len(running),

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 from xml.sax.saxutils import quoteattr
 
 REPORT_SCHEMA = 1
@@ -111,7 +111,7 @@ def _cells(guest: Mapping[str, Any]) -> dict[str, tuple[str, list[str], list[str
         for code, hosts in sorted((guest.get(key) or {}).items()):
             for host in hosts:
                 if host in cells:
-                    cells[host][index].append(code)
+                    cast("list[str]", cells[host][index]).append(code)
     return cells
 
 
@@ -182,8 +182,9 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|---|",
     ]
     for guest in running_guests(plan):
+        verdict = _VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict"))
         lines.append(
-            f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {_VERDICT_TEXT.get(guest.get('verdict'), guest.get('verdict'))} "
+            f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {verdict} "
             f"| {_md(_list(guest.get('ready') or []))} | {_md(_list(guest.get('ready_after') or []))} "
             f"| {_md(guest.get('suggested') or '—')} |"
         )
@@ -277,7 +278,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         out.append(
             f'<tr data-uuid="{_e(guest["uuid"])}" data-guest="{_e(guest.get("guest") or "")}">'
             f'<th title="{_e(guest["uuid"])}">{_e(label)}</th><td>{_e(guest.get("source"))}</td>'
-            f'<td class="v-{_e(guest.get("verdict"))}">{_e(_VERDICT_TEXT.get(guest.get("verdict"), guest.get("verdict")))}</td>'
+            f'<td class="v-{_e(guest.get("verdict"))}">{_e(_VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict")))}</td>'
         )
         for host in destinations:
             if host == guest.get("source"):

@@ -9,10 +9,7 @@ from typing import Any
 
 def big_host(adapters: int = 256, domains: int = 85) -> dict[str, Any]:
     """Return a fleet with one host holding ``adapters`` × ``domains`` queues (default 21,760)."""
-    cards = [
-        {"id": a, "type": ("CEX8C", "CEX8P", "CEX8A", "CEX7C")[a % 4], "domains": f"0-{domains - 1}"}
-        for a in range(adapters)
-    ]
+    cards = [{"id": a, "type": ("CEX8C", "CEX8P", "CEX8A", "CEX7C")[a % 4], "domains": f"0-{domains - 1}"} for a in range(adapters)]
     half = adapters // 2
     return {
         "hosts": {

@@ -563,7 +563,7 @@ def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
     error = ""
     for attempt in range(20):
         result = subprocess.run(["fusermount3", "-u", *(["-z"] if lazy and attempt else []), str(mountpoint)],
-                                capture_output=True, text=True)  # fmt: skip
+                                capture_output=True, text=True, check=False)  # fmt: skip
         if result.returncode == 0:
             break
         error = (result.stderr.strip().splitlines() or ["fusermount3 failed"])[-1]
@@ -611,7 +611,7 @@ def ns_exec_argv(host_dir: str | Path, command: list[str]) -> list[str]:
 
 def ns_exec(host_dir: str | Path, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
     """Run command in host_dir's namespace (subprocess.run keyword arguments pass through)."""
-    return subprocess.run(ns_exec_argv(host_dir, command), **kwargs)
+    return subprocess.run(ns_exec_argv(host_dir, command), check=kwargs.pop("check", False), **kwargs)
 
 
 # ============================================================================ Python API
@@ -693,7 +693,7 @@ def start(fleet: str | Path | dict, mountpoint: str | Path, backing: str | Path 
         cmd = [sys.executable, "-m", "apsim", "mount", str(path), str(mountpoint), "--background", "--pidfile", str(pidfile)]
         if backing:
             cmd += ["--backing", str(backing)]
-        result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env())
+        result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), check=False)
         if result.returncode != 0:
             line = (result.stderr.strip().splitlines() or ["apsim mount failed"])[-1]
             raise (FleetError if result.returncode == 2 else LiveError)(line.removeprefix("apsim: "))

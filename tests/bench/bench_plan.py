@@ -33,9 +33,19 @@ TEMPLATES = 4
 
 def _mdev_facts(spec: dict[str, Any]) -> dict[str, Any]:
     apqns = [format_apqn(a, d) for a, d in expand_apqns(spec["adapters"], spec["domains"])]
-    return {"uuid": spec["uuid"], "adapters": list(spec["adapters"]), "domains": list(spec["domains"]),
-            "control_domains": list(spec["control_domains"]), "apqns": apqns, "guest_apqns": apqns,
-            "in_use": True, "migratable": True, "defined": True, "start": spec.get("start"), "guest": spec["guest"]}
+    return {
+        "uuid": spec["uuid"],
+        "adapters": list(spec["adapters"]),
+        "domains": list(spec["domains"]),
+        "control_domains": list(spec["control_domains"]),
+        "apqns": apqns,
+        "guest_apqns": apqns,
+        "in_use": True,
+        "migratable": True,
+        "defined": True,
+        "start": spec.get("start"),
+        "guest": spec["guest"],
+    }
 
 
 def fleet_facts(n_hosts: int, templates: dict[str, Any]) -> dict[str, Any]:
@@ -46,8 +56,17 @@ def fleet_facts(n_hosts: int, templates: dict[str, Any]) -> dict[str, Any]:
     for h, (name, spec) in enumerate(sorted(fleet.items())):
         base = templates[names[h % len(names)]]
         mdevs = [_mdev_facts(m) for m in spec["mdevs"]]
-        definitions = [{"uuid": m["uuid"], "start": "auto", "adapters": m["adapters"], "domains": m["domains"],
-                        "control_domains": m["control_domains"], "active": True} for m in mdevs]
+        definitions = [
+            {
+                "uuid": m["uuid"],
+                "start": "auto",
+                "adapters": m["adapters"],
+                "domains": m["domains"],
+                "control_domains": m["control_domains"],
+                "active": True,
+            }
+            for m in mdevs
+        ]
         vfio = dict(base["vfio_ap"], migration=spec.get("migration", "kernel"), mdevs=mdevs, definitions=definitions)
         out[name] = dict(base, vfio_ap=vfio)
     return out
@@ -86,8 +105,7 @@ def run(workdir: Path) -> dict[str, Any]:
         figures[f"hosts_{size}_wall_s"] = round(wall, 3)
         figures[f"hosts_{size}_cpu_s"] = round(cpu, 3)
         figures[f"hosts_{size}_peak_mib"] = round(peak_mib, 1)
-        figures[f"hosts_{size}_guests_ready_ready_after_blocked"] = (
-            f"{summary['ready']}/{summary['ready_after']}/{summary['blocked']}")
+        figures[f"hosts_{size}_guests_ready_ready_after_blocked"] = f"{summary['ready']}/{summary['ready_after']}/{summary['blocked']}"
         figures[f"hosts_{size}_destination_cells"] = len(plan["guests"]) * (size - 1)
     figures["growth_500_over_250"] = round(times[500] / times[250], 2)
     figures["growth_1000_over_500"] = round(times[1000] / times[500], 2)

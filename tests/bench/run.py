@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Run every benchmark (tests/bench/bench_*.py) and print its figures.
 
 Each benchmark module defines ``run(workdir: pathlib.Path) -> dict`` returning its figures
@@ -28,7 +28,7 @@ def main() -> int:
     out_dir = ROOT / "tests" / "output" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in sorted(HERE.glob("bench_*.py")):
-        name = path.stem[len("bench_"):]
+        name = path.stem[len("bench_") :]
         if wanted and name not in wanted:
             continue
         spec = importlib.util.spec_from_file_location(path.stem, path)

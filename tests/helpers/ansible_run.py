@@ -105,7 +105,9 @@ def run_playbook(
     if diff:
         cmd.append("--diff")
     cmd += args or []
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env(env), cwd=cwd or inventory.parent, timeout=timeout)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=ansible_env(env), cwd=cwd or inventory.parent, timeout=timeout, check=False
+    )
     data: dict[str, Any] = {}
     start = proc.stdout.find("{")
     if start >= 0:
@@ -116,8 +118,9 @@ def run_playbook(
     return PlayResult(proc.returncode, proc.stdout, proc.stderr, data)
 
 
-def run_module(module: str, module_args: dict[str, Any], *, check: bool = False, diff: bool = False,
-               env: dict[str, str] | None = None) -> dict[str, Any]:
+def run_module(
+    module: str, module_args: dict[str, Any], *, check: bool = False, diff: bool = False, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run one module on localhost with ``ansible -m`` and return its result dict."""
     cmd = [str(VENV_BIN / "ansible"), "localhost", "-c", "local", "-m", module,
            "-e", f"ansible_python_interpreter={sys.executable}"]  # fmt: skip
@@ -128,7 +131,7 @@ def run_module(module: str, module_args: dict[str, Any], *, check: bool = False,
     if diff:
         cmd.append("--diff")
     run_env = ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", **(env or {})})
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=600)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=600, check=False)
     start = proc.stdout.find("{")
     if start < 0:
         raise AssertionError(f"ansible printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}")

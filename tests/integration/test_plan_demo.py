@@ -47,8 +47,10 @@ PLAYBOOK = """
 @pytest.fixture(scope="module")
 def play(rendered_demo, tmp_path_factory):
     work = tmp_path_factory.mktemp("plan-play")
-    hostvars = {name: {"vfio_ap_sysroot": str(rendered_demo / name),
-                       "vfio_ap_migration_address": f"fd00:a::{i + 1}"} for i, name in enumerate(HOSTS)}
+    hostvars = {
+        name: {"vfio_ap_sysroot": str(rendered_demo / name), "vfio_ap_migration_address": f"fd00:a::{i + 1}"}
+        for i, name in enumerate(HOSTS)
+    }
     result = run_playbook(PLAYBOOK, local_inventory(hostvars, work / "inventory.yml"))
     assert result.rc == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -75,8 +77,9 @@ def test_plan_from_gathered_facts_matches_the_fleet_intent(play):
 def test_plan_commands_bracket_ipv6(play):
     plan = _facts(play, "Plan")["plan"]
     web1 = next(g for g in plan["guests"] if g["guest"] == "web1")
-    assert web1["command"] == ("virsh migrate --live --persistent --undefinesource web1 "
-                               "qemu+ssh://kvm-b1/system --migrateuri tcp://[fd00:a::4]")
+    assert web1["command"] == (
+        "virsh migrate --live --persistent --undefinesource web1 qemu+ssh://kvm-b1/system --migrateuri tcp://[fd00:a::4]"
+    )
     legacy3 = next(g for g in plan["guests"] if g["guest"] == "legacy3")
     assert legacy3["command"] is None and legacy3["command_error"]
 

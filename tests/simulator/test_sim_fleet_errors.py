@@ -72,7 +72,9 @@ def test_cli_reports_fleet_mistake_on_one_line_with_exit_2(tmp_path, command, da
     path = tmp_path / "broken.yml"
     path.write_text(yaml.safe_dump(data))
     args = [str(path)] + ([] if command == "validate" else [str(tmp_path / "out")])
-    result = subprocess.run([sys.executable, "-m", "apsim", command, *args], capture_output=True, text=True, env=subprocess_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "apsim", command, *args], capture_output=True, text=True, env=subprocess_env(), check=False
+    )
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
@@ -84,5 +86,7 @@ def test_cli_reports_fleet_mistake_on_one_line_with_exit_2(tmp_path, command, da
 def test_cli_reports_unreadable_fleet_on_one_line(tmp_path, text, words):
     path = tmp_path / "broken.yml"
     path.write_text(text)
-    result = subprocess.run([sys.executable, "-m", "apsim", "validate", str(path)], capture_output=True, text=True, env=subprocess_env())
+    result = subprocess.run(
+        [sys.executable, "-m", "apsim", "validate", str(path)], capture_output=True, text=True, env=subprocess_env(), check=False
+    )
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and words in result.stderr

@@ -33,7 +33,7 @@ def test_background_mount_and_unmount(tmp_path, demo_fleet_path):
     mnt, pidfile = tmp_path / "mnt", tmp_path / "server.pid"
     env = subprocess_env()
     result = subprocess.run([*APSIM, "mount", str(demo_fleet_path), str(mnt), "--background", "--pidfile", str(pidfile)],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+                            capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     pid = int(pidfile.read_text())
     try:
@@ -42,13 +42,13 @@ def test_background_mount_and_unmount(tmp_path, demo_fleet_path):
         assert int((mnt / CONTROL_DIR / "pid").read_text()) == pid
         assert (mnt / "kvm-a1/etc/mdevctl.d/matrix/6c1a0000-0000-4000-8000-00000000a101").is_file()
         again = subprocess.run([*APSIM, "mount", str(demo_fleet_path), str(mnt), "--background"],
-                               capture_output=True, text=True, env=env)  # fmt: skip
+                               capture_output=True, text=True, env=env, check=False)  # fmt: skip
         assert again.returncode == 1 and "already a mount point" in again.stderr
     finally:
-        done = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env)
+        done = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert not os.path.ismount(mnt) and not _alive(pid)  # unmount waits for the server to exit
-    gone = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env)
+    gone = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env, check=False)
     assert gone.returncode == 1 and gone.stderr.strip().endswith("is not mounted")
 
 
@@ -56,7 +56,7 @@ def test_mount_without_fuse_is_one_clear_line(tmp_path, demo_fleet_path):
     env = subprocess_env()
     env["PATH"] = str(tmp_path)  # no fusermount3 on PATH
     result = subprocess.run([*APSIM, "mount", str(demo_fleet_path), str(tmp_path / "mnt"), "--background"],
-                            capture_output=True, text=True, env=env)  # fmt: skip
+                            capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert result.returncode == 1
     assert result.stderr == "apsim: FUSE is unusable here: fusermount3 is not installed (Debian package fuse3)\n"
 

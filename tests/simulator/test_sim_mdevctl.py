@@ -46,11 +46,11 @@ def test_ns_exec_shows_the_simulated_host_and_passes_the_exit_code(live):
 def test_ns_exec_command_line(live, tmp_path):
     cmd = [sys.executable, "-m", "apsim", "ns-exec", str(live.host_dir("mask")), "--", "sh", "-c",
            "cat /sys/bus/ap/aqmask; exit 3"]  # fmt: skip
-    result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env())
+    result = subprocess.run(cmd, capture_output=True, text=True, env=subprocess_env(), check=False)
     assert result.returncode == 3
     assert result.stdout.startswith("0xe")
     bad = subprocess.run([sys.executable, "-m", "apsim", "ns-exec", str(tmp_path), "--", "true"],
-                         capture_output=True, text=True, env=subprocess_env())  # fmt: skip
+                         capture_output=True, text=True, env=subprocess_env(), check=False)  # fmt: skip
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "is not a simulated host" in bad.stderr
 

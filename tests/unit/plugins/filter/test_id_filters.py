@@ -46,43 +46,55 @@ def test_apqns_cross_product(adapters, domains):
     assert all(f"{a:02x}.{d:04x}" in result for a in adapters for d in domains)
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ([0], "0x8" + "0" * 63),
-    ([0, 5], "0x84" + "0" * 62),
-    ("255", "0x" + "0" * 63 + "1"),
-    ("0-3,0x47", "0xf" + "0" * 16 + "1" + "0" * 46),
-    ([], "0x" + "0" * 64),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ([0], "0x8" + "0" * 63),
+        ([0, 5], "0x84" + "0" * 62),
+        ("255", "0x" + "0" * 63 + "1"),
+        ("0-3,0x47", "0xf" + "0" * 16 + "1" + "0" * 46),
+        ([], "0x" + "0" * 64),
+    ],
+)
 def test_ap_mask_examples(value, expected):
     assert ap_mask(value) == expected
 
 
-@pytest.mark.parametrize(("mask", "expected"), [
-    ("0x8", [0]),  # short masks are padded on the right, as the kernel reads them
-    ("0x" + "f" * 64, list(range(256))),
-    ("0x0000000000000000000000000000000000000000000000000000000000000001", [255]),
-])
+@pytest.mark.parametrize(
+    ("mask", "expected"),
+    [
+        ("0x8", [0]),  # short masks are padded on the right, as the kernel reads them
+        ("0x" + "f" * 64, list(range(256))),
+        ("0x0000000000000000000000000000000000000000000000000000000000000001", [255]),
+    ],
+)
 def test_ap_ids_examples(mask, expected):
     assert ap_ids(mask) == expected
 
 
-@pytest.mark.parametrize(("adapters", "domains", "expected"), [
-    ([5, 6], "0x04-0x05", ["05.0004", "05.0005", "06.0004", "06.0005"]),
-    ("10", 171, ["0a.00ab"]),
-    ([], [1], []),
-])
+@pytest.mark.parametrize(
+    ("adapters", "domains", "expected"),
+    [
+        ([5, 6], "0x04-0x05", ["05.0004", "05.0005", "06.0004", "06.0005"]),
+        ("10", 171, ["0a.00ab"]),
+        ([], [1], []),
+    ],
+)
 def test_apqns_examples(adapters, domains, expected):
     assert apqns(adapters, domains) == expected
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda: ap_mask("08x"), "ids"),
-    (lambda: ap_mask(256), "outside 0..255"),
-    (lambda: ap_mask("7-3"), "runs backwards"),
-    (lambda: ap_ids("0xzz"), "mask"),
-    (lambda: apqns([1], "x"), "domains"),
-    (lambda: apqns(True, [1]), "adapters"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: ap_mask("08x"), "ids"),
+        (lambda: ap_mask(256), "outside 0..255"),
+        (lambda: ap_mask("7-3"), "runs backwards"),
+        (lambda: ap_ids("0xzz"), "mask"),
+        (lambda: apqns([1], "x"), "domains"),
+        (lambda: apqns(True, [1]), "adapters"),
+    ],
+)
 def test_errors_name_the_input(call, message):
     with pytest.raises(AnsibleFilterError, match=message):
         call()

@@ -64,8 +64,7 @@ def check(tmp_path, change=None, rules="auto", **kwargs):
     if change:
         change(fleet)
     facts = facts_for_fleet(fleet, tmp_path)
-    return _compat.migration_check(facts["src"], facts["dst"], UUID, rules=rules, source="src", destination="dst",
-                                   **kwargs)
+    return _compat.migration_check(facts["src"], facts["dst"], UUID, rules=rules, source="src", destination="dst", **kwargs)
 
 
 def codes(items):
@@ -78,58 +77,146 @@ BLOCKER_CASES = [
     ("no_migration_support_dst", edit(**{"dst.migration": "none"}), "auto", ["no_migration_support"], "blocked"),
     ("no_migration_support_src", edit(**{"src.migration": "none"}), "auto", ["no_migration_support"], "blocked"),
     ("vfio_ap_not_loaded", edit(**{"dst.vfio_ap_loaded": False}), "auto", None, "blocked"),
-    ("migration_disabled_v1", lambda f: (edit(**{"src.migration": "attribute", "dst.migration": "attribute",
-                                                 "dst.mdevs": [{"uuid": UUID, "adapters": [1], "domains": [5]}]})(f),
-                                         f["hosts"]["src"]["mdevs"][0].update(migratable=0)),
-     "auto", ["migration_disabled"], "blocked"),
+    (
+        "migration_disabled_v1",
+        lambda f: (
+            edit(
+                **{
+                    "src.migration": "attribute",
+                    "dst.migration": "attribute",
+                    "dst.mdevs": [{"uuid": UUID, "adapters": [1], "domains": [5]}],
+                }
+            )(f),
+            f["hosts"]["src"]["mdevs"][0].update(migratable=0),
+        ),
+        "auto",
+        ["migration_disabled"],
+        "blocked",
+    ),
     ("mdev_missing", edit(**{"dst.mdevs": [], "dst.definitions": []}), "auto", ["mdev_missing"], "ready_after"),
     ("mdev_in_use", edit(**{"dst.mdevs": [{"uuid": UUID, "guest": "twin"}]}), "auto", ["mdev_in_use"], "blocked"),
-    ("apqn_not_installed", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-4"}]}), "auto",
-     ["apqn_not_installed"], "blocked"),
+    (
+        "apqn_not_installed",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-4"}]}),
+        "auto",
+        ["apqn_not_installed"],
+        "blocked",
+    ),
     ("apqn_not_bound", edit(**{"dst.aqmask": "0-15"}), "auto", ["apqn_not_bound"], "ready_after"),
-    ("apqn_in_use_active", edit(**{"dst.mdevs": [{"uuid": UUID}, {"uuid": OTHER, "adapters": [1], "domains": [5]}]}),
-     "auto", ["apqn_in_use"], "blocked"),
-    ("apqn_in_use_autostart", edit(**{"dst.definitions": [
-        {"uuid": UUID, "start": "auto", "adapters": [], "domains": [], "control_domains": []},
-        {"uuid": OTHER, "start": "auto", "adapters": [1], "domains": [5]}]}), "auto", ["apqn_in_use"], "blocked"),
-    ("manual_definition_is_not_in_use", edit(**{"dst.definitions": [
-        {"uuid": UUID, "start": "auto", "adapters": [], "domains": [], "control_domains": []},
-        {"uuid": OTHER, "start": "manual", "adapters": [1], "domains": [5]}]}), "auto", [], "ready"),
+    (
+        "apqn_in_use_active",
+        edit(**{"dst.mdevs": [{"uuid": UUID}, {"uuid": OTHER, "adapters": [1], "domains": [5]}]}),
+        "auto",
+        ["apqn_in_use"],
+        "blocked",
+    ),
+    (
+        "apqn_in_use_autostart",
+        edit(
+            **{
+                "dst.definitions": [
+                    {"uuid": UUID, "start": "auto", "adapters": [], "domains": [], "control_domains": []},
+                    {"uuid": OTHER, "start": "auto", "adapters": [1], "domains": [5]},
+                ]
+            }
+        ),
+        "auto",
+        ["apqn_in_use"],
+        "blocked",
+    ),
+    (
+        "manual_definition_is_not_in_use",
+        edit(
+            **{
+                "dst.definitions": [
+                    {"uuid": UUID, "start": "auto", "adapters": [], "domains": [], "control_domains": []},
+                    {"uuid": OTHER, "start": "manual", "adapters": [1], "domains": [5]},
+                ]
+            }
+        ),
+        "auto",
+        [],
+        "ready",
+    ),
     ("apqn_set_mismatch_attribute", None, "attribute", ["apqn_set_mismatch"], "ready_after"),
     ("set_ignored_by_kernel_rules", None, "kernel", [], "ready"),
-    ("control_domain_unavailable", edit(**{"dst.control_domains": "0-4,6-15"}), "auto",
-     ["control_domain_unavailable"], "blocked"),
-    ("control_domains_ignored_by_attribute_rules", edit(**{
-        "dst.control_domains": "0-4,6-15",
-        "dst.mdevs": [{"uuid": UUID, "adapters": [1], "domains": [5]}]}), "attribute", [], "ready"),
-    ("strict_checks_both", edit(**{"dst.control_domains": "0-4,6-15"}), "strict",
-     ["apqn_set_mismatch", "control_domain_unavailable"], "blocked"),
-    ("queue_check_stopped", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                                    "queues": {5: {"chkstop": True}}}]}), "auto",
-     ["queue_unusable"], "blocked"),
-    ("card_offline", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "online": False}]}),
-     "auto", ["queue_unusable"], "blocked"),
-    ("ep11_vs_cca", edit(**{"dst.cards": [{"id": 1, "type": "CEX8P", "domains": "0-15"}]}), "auto",
-     ["hw_facility_mismatch", "hw_mode_mismatch"], "blocked"),
-    ("slcf_differs", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                            "functions": "0x73800000"}]}), "auto", ["hw_facility_mismatch"], "blocked"),
-    ("older_card", edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15"}]}), "auto",
-     ["hw_type_older"], "blocked"),
+    ("control_domain_unavailable", edit(**{"dst.control_domains": "0-4,6-15"}), "auto", ["control_domain_unavailable"], "blocked"),
+    (
+        "control_domains_ignored_by_attribute_rules",
+        edit(**{"dst.control_domains": "0-4,6-15", "dst.mdevs": [{"uuid": UUID, "adapters": [1], "domains": [5]}]}),
+        "attribute",
+        [],
+        "ready",
+    ),
+    (
+        "strict_checks_both",
+        edit(**{"dst.control_domains": "0-4,6-15"}),
+        "strict",
+        ["apqn_set_mismatch", "control_domain_unavailable"],
+        "blocked",
+    ),
+    (
+        "queue_check_stopped",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "queues": {5: {"chkstop": True}}}]}),
+        "auto",
+        ["queue_unusable"],
+        "blocked",
+    ),
+    (
+        "card_offline",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "online": False}]}),
+        "auto",
+        ["queue_unusable"],
+        "blocked",
+    ),
+    (
+        "ep11_vs_cca",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8P", "domains": "0-15"}]}),
+        "auto",
+        ["hw_facility_mismatch", "hw_mode_mismatch"],
+        "blocked",
+    ),
+    (
+        "slcf_differs",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "functions": "0x73800000"}]}),
+        "auto",
+        ["hw_facility_mismatch"],
+        "blocked",
+    ),
+    ("older_card", edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15"}]}), "auto", ["hw_type_older"], "blocked"),
     ("newer_card_is_fine", edit(**{"src.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15"}]}), "auto", [], "ready"),
-    ("native_to_stateless", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                                   "functions": "0x72400000"}]}), "auto",
-     ["hw_class_incompatible"], "blocked"),
-    ("stateless_to_native_is_fine", edit(**{"src.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                                           "functions": "0x72400000"}]}), "auto", [], "ready"),
-    ("secure_execution_dst", edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                                    "queues": {5: {"bs": 1}}}]}), "auto", ["secure_execution"], "blocked"),
-    ("secure_execution_src", edit(**{"src.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15",
-                                                    "queues": {5: {"bs": 2}}}]}), "auto", ["secure_execution"], "blocked"),
+    (
+        "native_to_stateless",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "functions": "0x72400000"}]}),
+        "auto",
+        ["hw_class_incompatible"],
+        "blocked",
+    ),
+    (
+        "stateless_to_native_is_fine",
+        edit(**{"src.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "functions": "0x72400000"}]}),
+        "auto",
+        [],
+        "ready",
+    ),
+    (
+        "secure_execution_dst",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "queues": {5: {"bs": 1}}}]}),
+        "auto",
+        ["secure_execution"],
+        "blocked",
+    ),
+    (
+        "secure_execution_src",
+        edit(**{"src.cards": [{"id": 1, "type": "CEX8C", "domains": "0-15", "queues": {5: {"bs": 2}}}]}),
+        "auto",
+        ["secure_execution"],
+        "blocked",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("change", "rules", "blockers", "verdict"),
-                         [c[1:] for c in BLOCKER_CASES], ids=[c[0] for c in BLOCKER_CASES])
+@pytest.mark.parametrize(("change", "rules", "blockers", "verdict"), [c[1:] for c in BLOCKER_CASES], ids=[c[0] for c in BLOCKER_CASES])
 def test_blockers(tmp_path, change, rules, blockers, verdict):
     result = check(tmp_path, change, rules)
     if blockers is not None:
@@ -151,12 +238,16 @@ def test_same_host(tmp_path):
     assert not result["ready"]
 
 
-@pytest.mark.parametrize(("patterns", "blocker", "warning"), [
-    ({"src": {"01.0005": {"aes_cur": "0x1111"}}, "dst": {"01.0005": {"aes_cur": "0x2222"}}}, True, False),
-    ({"src": {"01.0005": {"aes_cur": "0x1111"}}, "dst": {"01.0005": {"aes_cur": "0x1111"}}}, False, False),
-    ({"src": {"01.0005": {"aes_cur": "0x1111"}}}, False, True),
-    (None, False, True),
-], ids=["differ", "agree", "destination_unknown", "both_unknown"])
+@pytest.mark.parametrize(
+    ("patterns", "blocker", "warning"),
+    [
+        ({"src": {"01.0005": {"aes_cur": "0x1111"}}, "dst": {"01.0005": {"aes_cur": "0x2222"}}}, True, False),
+        ({"src": {"01.0005": {"aes_cur": "0x1111"}}, "dst": {"01.0005": {"aes_cur": "0x1111"}}}, False, False),
+        ({"src": {"01.0005": {"aes_cur": "0x1111"}}}, False, True),
+        (None, False, True),
+    ],
+    ids=["differ", "agree", "destination_unknown", "both_unknown"],
+)
 def test_master_keys(tmp_path, patterns, blocker, warning):
     result = check(tmp_path, mkvps=patterns)
     assert ("mkvp_mismatch" in codes(result["blockers"])) is blocker
@@ -164,22 +255,30 @@ def test_master_keys(tmp_path, patterns, blocker, warning):
 
 
 def test_accelerators_have_no_master_keys(tmp_path):
-    both = edit(**{"src.cards": [{"id": 1, "type": "CEX8A", "domains": "0-15"}],
-                   "dst.cards": [{"id": 1, "type": "CEX8A", "domains": "0-15"}]})
+    both = edit(
+        **{"src.cards": [{"id": 1, "type": "CEX8A", "domains": "0-15"}], "dst.cards": [{"id": 1, "type": "CEX8A", "domains": "0-15"}]}
+    )
     result = check(tmp_path, both)
     assert result["ready"] and "mkvp_unknown" not in codes(result["warnings"])
 
 
 WARNING_CASES = [
     ("not_persistent", edit(**{"dst.definitions": []}), "not_persistent"),
-    ("drift", edit(**{"src.definitions": [{"uuid": UUID, "start": "auto", "adapters": [1], "domains": [5, 6],
-                                           "control_domains": [5]}]}), "drift"),
+    (
+        "drift",
+        edit(**{"src.definitions": [{"uuid": UUID, "start": "auto", "adapters": [1], "domains": [5, 6], "control_domains": [5]}]}),
+        "drift",
+    ),
     ("over_provisioned", lambda f: f["hosts"]["src"]["mdevs"][0].update(adapters=[1, 9]), "over_provisioned"),
-    ("mixed_levels", lambda f: (f["hosts"]["src"].update(migration="attribute"),
-                                f["hosts"]["src"]["mdevs"][0].update(migratable=1),
-                                f["hosts"]["dst"].update(mdevs=[{"uuid": UUID, "adapters": [1], "domains": [5],
-                                                                 "control_domains": [5]}])),
-     "mixed_migration_levels"),
+    (
+        "mixed_levels",
+        lambda f: (
+            f["hosts"]["src"].update(migration="attribute"),
+            f["hosts"]["src"]["mdevs"][0].update(migratable=1),
+            f["hosts"]["dst"].update(mdevs=[{"uuid": UUID, "adapters": [1], "domains": [5], "control_domains": [5]}]),
+        ),
+        "mixed_migration_levels",
+    ),
 ]
 
 
@@ -200,34 +299,93 @@ def test_mixed_levels_apply_strict(tmp_path):
     assert result["rules"] == "strict"
 
 
-@pytest.mark.parametrize(("change", "rules", "expected"), [
-    (edit(**{"dst.aqmask": "0-15", "dst.mdevs": [], "dst.definitions": []}), "kernel", [
-        {"type": "ap_mask", "adapters": [], "domains": [5], "state": "reserved", "persistent": True},
-        {"type": "mdev", "uuid": UUID, "state": "present", "adapters": [], "domains": [], "control_domains": [],
-         "persistent": True, "start": "auto"}]),
-    (edit(**{"dst.mdevs": [], "dst.definitions": []}), "strict", [
-        {"type": "mdev", "uuid": UUID, "state": "present", "adapters": [1], "domains": [5], "control_domains": [5],
-         "persistent": True, "start": "auto"}]),
-    (None, "attribute", [
-        {"type": "mdev", "uuid": UUID, "state": "present", "adapters": [1], "domains": [5], "control_domains": [5],
-         "persistent": True, "start": "auto"}]),
-    (None, "kernel", []),
-    (edit(**{"dst.definitions": []}), "kernel", [
-        {"type": "mdev", "uuid": UUID, "state": "present", "adapters": [], "domains": [], "control_domains": [],
-         "persistent": True, "start": "auto"}]),
-], ids=["reserve_and_create", "create_with_set", "assign_set", "nothing", "persist"])
+@pytest.mark.parametrize(
+    ("change", "rules", "expected"),
+    [
+        (
+            edit(**{"dst.aqmask": "0-15", "dst.mdevs": [], "dst.definitions": []}),
+            "kernel",
+            [
+                {"type": "ap_mask", "adapters": [], "domains": [5], "state": "reserved", "persistent": True},
+                {
+                    "type": "mdev",
+                    "uuid": UUID,
+                    "state": "present",
+                    "adapters": [],
+                    "domains": [],
+                    "control_domains": [],
+                    "persistent": True,
+                    "start": "auto",
+                },
+            ],
+        ),
+        (
+            edit(**{"dst.mdevs": [], "dst.definitions": []}),
+            "strict",
+            [
+                {
+                    "type": "mdev",
+                    "uuid": UUID,
+                    "state": "present",
+                    "adapters": [1],
+                    "domains": [5],
+                    "control_domains": [5],
+                    "persistent": True,
+                    "start": "auto",
+                }
+            ],
+        ),
+        (
+            None,
+            "attribute",
+            [
+                {
+                    "type": "mdev",
+                    "uuid": UUID,
+                    "state": "present",
+                    "adapters": [1],
+                    "domains": [5],
+                    "control_domains": [5],
+                    "persistent": True,
+                    "start": "auto",
+                }
+            ],
+        ),
+        (None, "kernel", []),
+        (
+            edit(**{"dst.definitions": []}),
+            "kernel",
+            [
+                {
+                    "type": "mdev",
+                    "uuid": UUID,
+                    "state": "present",
+                    "adapters": [],
+                    "domains": [],
+                    "control_domains": [],
+                    "persistent": True,
+                    "start": "auto",
+                }
+            ],
+        ),
+    ],
+    ids=["reserve_and_create", "create_with_set", "assign_set", "nothing", "persist"],
+)
 def test_actions(tmp_path, change, rules, expected):
     assert check(tmp_path, change, rules)["actions"] == expected
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (({"bus": {}}, "DST", UUID), "source_facts: key 'cards'"),
-    (("SRC", {"queues": []}, UUID), "destination_facts: key 'bus'"),
-    (("SRC", "DST", "6c1a0000-0000-4000-8000-0000000000cc"), "uuid: 6c1a0000-0000-4000-8000-0000000000cc is not an mdev"),
-    (("SRC", "DST", 5), "uuid: expected an mdev UUID string"),
-    (("SRC", "DST", UUID, "fast"), "rules: expected one of"),
-    (([], "DST", UUID), "source_facts: expected the ansible_facts.vfio_ap dict"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (({"bus": {}}, "DST", UUID), "source_facts: key 'cards'"),
+        (("SRC", {"queues": []}, UUID), "destination_facts: key 'bus'"),
+        (("SRC", "DST", "6c1a0000-0000-4000-8000-0000000000cc"), "uuid: 6c1a0000-0000-4000-8000-0000000000cc is not an mdev"),
+        (("SRC", "DST", 5), "uuid: expected an mdev UUID string"),
+        (("SRC", "DST", UUID, "fast"), "rules: expected one of"),
+        (([], "DST", UUID), "source_facts: expected the ansible_facts.vfio_ap dict"),
+    ],
+)
 def test_bad_input(tmp_path, args, message):
     facts = facts_for_fleet(base_fleet(), tmp_path)
     args = tuple(facts["src"] if a == "SRC" else facts["dst"] if a == "DST" else a for a in args)
@@ -236,8 +394,7 @@ def test_bad_input(tmp_path, args, message):
 
 
 def test_findings_are_ordered_and_name_apqns(tmp_path):
-    result = check(tmp_path, edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15",
-                                                    "queues": {5: {"chkstop": True}}}]}))
+    result = check(tmp_path, edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15", "queues": {5: {"chkstop": True}}}]}))
     assert [b["code"] for b in result["blockers"]] == ["queue_unusable", "hw_type_older"]
     assert {b["apqn"] for b in result["blockers"]} == {"01.0005"}
 
@@ -253,8 +410,9 @@ def test_migration_guard_disables_on_kernel_hosts(tmp_path):
     render_fleet(build_fleet(base_fleet()), tmp_path)
     guard = tmp_path / "src" / GUARD_PATH
     guard.parent.mkdir(parents=True, exist_ok=True)
-    guard.write_text(render_guard({UUID: {"migratable": False, "reason": "master-key change", "guest": "g1",
-                                          "changed": "2026-11-25T12:00:00Z"}}))
+    guard.write_text(
+        render_guard({UUID: {"migratable": False, "reason": "master-key change", "guest": "g1", "changed": "2026-11-25T12:00:00Z"}})
+    )
     src, _ = gather_facts(str(tmp_path / "src"))
     dst, _ = gather_facts(str(tmp_path / "dst"))
     result = _compat.migration_check(src, dst, UUID, source="src", destination="dst")

@@ -59,10 +59,10 @@ def test_every_demo_guest_is_planned(demo_plan):
 def test_plan_agrees_with_migration_check_for_every_pair(demo_facts, demo_plan):
     for entry in demo_plan["guests"]:
         for destination, cell in entry["destinations"].items():
-            result = migration_check(demo_facts[entry["source"]], demo_facts[destination], entry["uuid"],
-                                     source=entry["source"], destination=destination)
-            assert cell["verdict"] == ("ready" if result["ready"] else
-                                       "ready_after" if result["ready_after"] else "blocked")
+            result = migration_check(
+                demo_facts[entry["source"]], demo_facts[destination], entry["uuid"], source=entry["source"], destination=destination
+            )
+            assert cell["verdict"] == ("ready" if result["ready"] else "ready_after" if result["ready_after"] else "blocked")
             from_index = sorted(code for code, hosts in entry["reasons"].items() if destination in hosts)
             assert from_index == sorted({b["code"] for b in result["blockers"]}), (entry["uuid"], destination)
             warned = {code for code, hosts in entry["warnings"].items() if destination in hosts}
@@ -92,11 +92,25 @@ def test_suggestion_and_actions_for_the_role(demo_plan):
 
 def _pair_fleet(n_guests=2):
     def host():
-        return {"usage_domains": "0-15", "control_domains": "0-15", "apmask": "0-255", "aqmask": "0-3,16-255",
-                "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}]}
+        return {
+            "usage_domains": "0-15",
+            "control_domains": "0-15",
+            "apmask": "0-255",
+            "aqmask": "0-3,16-255",
+            "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}],
+        }
+
     src, dst1, dst2 = host(), host(), host()
-    src["mdevs"] = [{"uuid": f"6c1a0000-0000-4000-8000-0000000000{i:02x}", "adapters": [1], "domains": [4 + i],
-                     "control_domains": [4 + i], "guest": f"g{i}"} for i in range(n_guests)]
+    src["mdevs"] = [
+        {
+            "uuid": f"6c1a0000-0000-4000-8000-0000000000{i:02x}",
+            "adapters": [1],
+            "domains": [4 + i],
+            "control_domains": [4 + i],
+            "guest": f"g{i}",
+        }
+        for i in range(n_guests)
+    ]
     return {"hosts": {"src": src, "dst1": dst1, "dst2": dst2}}
 
 
@@ -113,23 +127,28 @@ def test_evacuation_after_preparation_spreads_guests(pair_facts):
     assert sorted(g["suggested"] for g in plan["guests"]) == ["dst1", "dst2"]
 
 
-@pytest.mark.parametrize(("network", "addresses", "command_end", "error"), [
-    ("10.0.0.0/24", {"src": "10.0.0.1", "dst1": "10.0.0.2", "dst2": "10.0.0.3"}, "tcp://10.0.0.", None),
-    ("fd00::/64", {"src": "fd00::1", "dst1": "fd00::2", "dst2": "fd00::3"}, "tcp://[fd00::", None),
-    ("10.0.0.0/24", {"src": "10.0.0.1", "dst1": "10.9.0.2", "dst2": "10.9.0.3"}, None, "is not in migration_network"),
-    ("10.0.0.0/24", {"src": "10.0.0.1"}, None, "has no vfio_ap_migration_address"),
-    ("10.0.0.0/24", {"src": "nonsense", "dst1": "10.0.0.2", "dst2": "10.0.0.3"}, None, "is not an IP address"),
-])
+@pytest.mark.parametrize(
+    ("network", "addresses", "command_end", "error"),
+    [
+        ("10.0.0.0/24", {"src": "10.0.0.1", "dst1": "10.0.0.2", "dst2": "10.0.0.3"}, "tcp://10.0.0.", None),
+        ("fd00::/64", {"src": "fd00::1", "dst1": "fd00::2", "dst2": "fd00::3"}, "tcp://[fd00::", None),
+        ("10.0.0.0/24", {"src": "10.0.0.1", "dst1": "10.9.0.2", "dst2": "10.9.0.3"}, None, "is not in migration_network"),
+        ("10.0.0.0/24", {"src": "10.0.0.1"}, None, "has no vfio_ap_migration_address"),
+        ("10.0.0.0/24", {"src": "nonsense", "dst1": "10.0.0.2", "dst2": "10.0.0.3"}, None, "is not an IP address"),
+    ],
+)
 def test_migrate_commands(pair_facts, network, addresses, command_end, error):
-    hostvars = {name: {"ansible_facts": {"vfio_ap": facts}, "vfio_ap_migration_address": addresses.get(name)}
-                for name, facts in pair_facts.items()}
+    hostvars = {
+        name: {"ansible_facts": {"vfio_ap": facts}, "vfio_ap_migration_address": addresses.get(name)} for name, facts in pair_facts.items()
+    }
     plan = migration_plan(hostvars, sources=["src"], migration_network=network)
     for entry in plan["guests"]:
         if error:
             assert entry["command"] is None and error in entry["command_error"]
         else:
-            assert entry["command"].startswith(f"virsh migrate --live --persistent --undefinesource {entry['guest']} "
-                                               f"qemu+ssh://{entry['suggested']}/system --migrateuri ")
+            assert entry["command"].startswith(
+                f"virsh migrate --live --persistent --undefinesource {entry['guest']} qemu+ssh://{entry['suggested']}/system --migrateuri "
+            )
             assert command_end in entry["command"] and entry["command_error"] is None
 
 
@@ -144,24 +163,30 @@ def test_sources_and_destinations_limit_the_plan(demo_facts):
     assert all(set(g["ready"] + g["ready_after"] + g["blocked"]) == {"kvm-b1"} for g in plan["guests"])
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"sources": ["nohost"]}, "sources: nohost not in facts_by_host"),
-    ({"rules": "lenient"}, "rules: expected one of"),
-    ({"migration_network": "10.0.0.0/99"}, "migration_network"),
-    ({"query": "guests[?"}, "query"),
-    ({"mkvps": ["x"]}, "mkvps"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"sources": ["nohost"]}, "sources: nohost not in facts_by_host"),
+        ({"rules": "lenient"}, "rules: expected one of"),
+        ({"migration_network": "10.0.0.0/99"}, "migration_network"),
+        ({"query": "guests[?"}, "query"),
+        ({"mkvps": ["x"]}, "mkvps"),
+    ],
+)
 def test_plan_bad_arguments(demo_facts, kwargs, message):
     with pytest.raises(AnsibleFilterError, match=message):
         migration_plan(demo_facts, **kwargs)
 
 
-@pytest.mark.parametrize(("facts_by_host", "message"), [
-    ({}, "facts_by_host: expected a non-empty mapping"),
-    ({"h": {"inventory_hostname": "h"}}, "no vfio_ap facts"),
-    ({"h": {"vfio_ap": {"bus": {}}}}, "key 'cards'"),
-    ({"h": 3}, r"facts_by_host\['h'\]"),
-])
+@pytest.mark.parametrize(
+    ("facts_by_host", "message"),
+    [
+        ({}, "facts_by_host: expected a non-empty mapping"),
+        ({"h": {"inventory_hostname": "h"}}, "no vfio_ap facts"),
+        ({"h": {"vfio_ap": {"bus": {}}}}, "key 'cards'"),
+        ({"h": 3}, r"facts_by_host\['h'\]"),
+    ],
+)
 def test_plan_bad_facts(facts_by_host, message):
     with pytest.raises(AnsibleFilterError, match=message):
         migration_plan(facts_by_host)
