@@ -561,8 +561,8 @@ def mdev_action(destination, uuid, wanted, control_domains, attribute_checks, co
         return None
     if attribute_checks or "apqn_set_mismatch" in codes:
         pairs = [parse_apqn(a) for a in wanted]
-        adapters = sorted({a for a, _ in pairs})
-        domains = sorted({d for _, d in pairs})
+        adapters = sorted({a for a, _unused in pairs})
+        domains = sorted({d for _unused, d in pairs})
         cdoms = sorted(control_domains)
     elif existing is not None:
         adapters = sorted(existing.get("adapters") or [])

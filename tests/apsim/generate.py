@@ -48,8 +48,8 @@ def scale_fleet(hosts: int, mdevs_per_host: int = 10, seed: int = 1) -> dict[str
         group = h // 4
         grng = random.Random(seed * 7919 + group)
         n_cards = 16
-        gens = [grng.choice(("CEX7", "CEX8")) for _ in range(n_cards)]
-        modes = [grng.choice("CCCPA") for _ in range(n_cards)]
+        gens = [grng.choice(("CEX7", "CEX8")) for _unused in range(n_cards)]
+        modes = [grng.choice("CCCPA") for _unused in range(n_cards)]
         if h % 4 == 3:  # one host of each group runs older cards
             gens = ["CEX7"] * n_cards
         last_domain = 15 if mdevs_per_host <= 16 else 84

@@ -162,7 +162,7 @@ def parse_ap_config(text: str) -> tuple[set[int], set[int], set[int]]:
     """Return (adapters, domains, control domains) of an ``ap_config`` write (201-char limit)."""
     rest: str | None = text[:201]
     fields = []
-    for _ in range(3):
+    for _unused in range(3):
         if rest is None:
             raise einval(repr(text))
         cut = min((p for p in (rest.find(","), rest.find("\n")) if p >= 0), default=-1)

@@ -405,8 +405,8 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         return 0
 
     def rename(self, old: str, new: str) -> int:
-        old_kind, old_host, _ = self._classify(old)
-        new_kind, new_host, _ = self._classify(new)
+        old_kind, old_host, _unused = self._classify(old)
+        new_kind, new_host, _unused = self._classify(new)
         if old_kind != "pass" or new_kind != "pass" or old_host != new_host:
             raise _oserror(errno.EXDEV)
         os.rename(self._pass(old), self._pass(new))
@@ -523,7 +523,7 @@ def mount_background(hosts: dict[str, Host], mountpoint: str | Path, pidfile: st
     import select
 
     while time.monotonic() < deadline and not message.endswith(b"\n"):
-        readable, _, _ = select.select([read_end], [], [], 0.2)
+        readable, _unused, _unused2 = select.select([read_end], [], [], 0.2)
         if readable:
             chunk = os.read(read_end, 512)
             if not chunk:

@@ -164,14 +164,14 @@ class Host:
         if mdev is None:
             return "unassigned"
         if mdev.guest:
-            apm, aqm, _ = self.shadow(mdev)
+            apm, aqm, _unused = self.shadow(mdev)
             if adapter in apm and domain in aqm:
                 return "in use"
         return "assigned"
 
     def bindings(self) -> str:
         total = bound = 0
-        for card, dom, _ in self.all_queues():
+        for card, dom, _unused in self.all_queues():
             total += 1
             if self.driver(card.id, dom) is not None:
                 bound += 1

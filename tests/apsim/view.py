@@ -128,14 +128,14 @@ class HostView:
             {
                 "bus": lambda: static(
                     {
-                        "ap": (lambda: self.bus_ap()) if bus_present else (lambda: None),
-                        "mdev": (lambda: self.bus_mdev()) if h.vfio_ap_loaded else (lambda: None),
-                        "matrix": (lambda: self.bus_matrix()) if h.vfio_ap_loaded else (lambda: None),
+                        "ap": self.bus_ap if bus_present else (lambda: None),
+                        "mdev": self.bus_mdev if h.vfio_ap_loaded else (lambda: None),
+                        "matrix": self.bus_matrix if h.vfio_ap_loaded else (lambda: None),
                     }
                 ),
                 "devices": lambda: static(
                     {
-                        "ap": (lambda: self.devices_ap()) if bus_present else (lambda: None),
+                        "ap": self.devices_ap if bus_present else (lambda: None),
                         "vfio_ap": (lambda: static({"matrix": self.matrix_dir})) if h.vfio_ap_loaded else (lambda: None),
                     }
                 ),
@@ -201,7 +201,7 @@ class HostView:
                 "scans": self._attr(RW, lambda: f"{h.scans}\n", scans),
                 "bindings": self._attr(RO, h.bindings),
                 "features": self._attr(RO, lambda: features),
-                "devices": lambda: self.bus_ap_devices(),
+                "devices": self.bus_ap_devices,
                 "drivers": lambda: static(
                     {
                         "cex4card": lambda: self.driver_dir("cex4card"),
@@ -251,7 +251,7 @@ class HostView:
         def names() -> list[str]:
             if driver == "cex4card":
                 return [f"card{c:02x}" for c in sorted(h.cards)]
-            return [f"{c.id:02x}.{d:04x}" for c, d, _ in h.all_queues() if h.driver(c.id, d) == driver]
+            return [f"{c.id:02x}.{d:04x}" for c, d, _unused in h.all_queues() if h.driver(c.id, d) == driver]
 
         def child(name: str) -> Node | None:
             found = self._lookup_device(name)
@@ -414,7 +414,7 @@ class HostView:
             return f"{mask_text(m.apm)[:-1]},{mask_text(m.aqm)[:-1]},{mask_text(m.adm)}"
 
         def guest_matrix() -> str:
-            apm, aqm, _ = h.shadow(m)
+            apm, aqm, _unused = h.shadow(m)
             return matrix_text(apm, aqm, h.max_adapter_id, h.max_domain_id)
 
         entries: dict[str, Callable[[], Node | None]] = {}
@@ -439,14 +439,19 @@ class HostView:
 
     def bus_mdev(self) -> Dir:
         h = self.host
-        devices = lambda: Dir(  # noqa: E731
-            lambda: sorted(h.mdevs),
-            lambda n: Link(f"../../../devices/vfio_ap/matrix/{n}") if n in h.mdevs else None,
-        )
-        drv = lambda: Dir(  # noqa: E731
-            lambda: sorted(h.mdevs),
-            lambda n: Link(f"../../../../devices/vfio_ap/matrix/{n}") if n in h.mdevs else None,
-        )
+
+        def devices() -> Dir:
+            return Dir(
+                lambda: sorted(h.mdevs),
+                lambda n: Link(f"../../../devices/vfio_ap/matrix/{n}") if n in h.mdevs else None,
+            )
+
+        def drv() -> Dir:
+            return Dir(
+                lambda: sorted(h.mdevs),
+                lambda n: Link(f"../../../../devices/vfio_ap/matrix/{n}") if n in h.mdevs else None,
+            )
+
         return static({"devices": devices, "drivers": lambda: static({"vfio_ap_mdev": drv})})
 
     def bus_matrix(self) -> Dir:

@@ -72,11 +72,11 @@ def run(workdir: Path) -> dict:
         subprocess.run(f"find '{host}' -type f | xargs cat > /dev/null", shell=True, check=True)
 
     plain_times, module_times = [], []
-    for _ in range(ROUNDS):  # interleaved, so that load from other processes hits both alike
+    for _unused in range(ROUNDS):  # interleaved, so that load from other processes hits both alike
         plain_times.append(_timed(plain_read))
         module_times.append(_timed(module_run))
     plain_s, module_s = min(plain_times), min(module_times)
-    gather_s = min(_timed(lambda: gather_facts(str(host))) for _ in range(ROUNDS))
+    gather_s = min(_timed(lambda: gather_facts(str(host))) for _unused in range(ROUNDS))
 
     # Peak RSS of the module process: keep the AnsiballZ payload of one more run and execute it again.
     remote = workdir / "remote-tmp"

@@ -28,7 +28,7 @@ def _rate(count: int, seconds: float) -> float:
 
 def _read_loop(path: Path, count: int) -> float:
     started = time.perf_counter()
-    for _ in range(count):
+    for _unused in range(count):
         fd = os.open(path, os.O_RDONLY)
         os.read(fd, 4096)
         os.close(fd)
@@ -62,7 +62,7 @@ def run(workdir: Path) -> dict:
         store = host / "sys/devices/vfio_ap/matrix/6c1a0000-0000-4000-8000-00000000a101/assign_control_domain"
         unstore = store.with_name("unassign_control_domain")
         started = time.perf_counter()
-        for _ in range(STORES // 2):
+        for _unused in range(STORES // 2):
             for path in (store, unstore):
                 fd = os.open(path, os.O_WRONLY)
                 os.write(fd, b"9")

@@ -97,7 +97,7 @@ def run(workdir: Path) -> dict[str, Any]:
     times = {}
     for size in SIZES:
         facts = fleet_facts(size, templates)
-        wall, cpu = min(_time_only(facts) for _ in range(2))
+        wall, cpu = min(_time_only(facts) for _unused in range(2))
         _traced, peak_mib, plan = _measure(facts)
         times[size] = wall
         summary = plan["summary"]

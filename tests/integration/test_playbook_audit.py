@@ -100,7 +100,7 @@ def test_set_stats_publishes_the_summary(first_run):
 
 def test_check_mode_second_run_changes_nothing(first_run, demo_inventory, rendered_demo):
     """A second run, in check and diff mode: no change reported, no host file touched, reports identical."""
-    _, report_dir = first_run
+    _unused, report_dir = first_run
     before_tree = tree_digest(rendered_demo)
     before_reports = {name: (report_dir / name).read_bytes() for name in REPORTS}
     result = run_playbook(AUDIT, demo_inventory, extra_vars={"vfio_ap_audit_report_dir": str(report_dir)}, check=True, diff=True)

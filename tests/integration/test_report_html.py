@@ -143,7 +143,7 @@ def test_browser_dom_holds_the_matrix(page):
     dom.feed(result.stdout)
     assert dom.external == []  # self-contained: no scripts, stylesheets, images or remote links
     assert dom.hosts == ["kvm-a1", "kvm-a2", "kvm-a3", "kvm-b1", "kvm-b2", "kvm-b3"]
-    guests = {row for row, _ in dom.cells}
+    guests = {row for row, _unused in dom.cells}
     assert len(guests) == 15  # one row per guest, idle mdevs excluded
     hsm1_b1 = dom.cells[(HSM1, "kvm-b1")]
     assert hsm1_b1["data-verdict"] == "ready_after" and "ready_after" in hsm1_b1["class"]

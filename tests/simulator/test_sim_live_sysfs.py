@@ -208,7 +208,7 @@ def test_assign_of_apqn_held_by_another_mdev_is_eaddrinuse(live):
 def test_repeated_assign_and_unassign_of_absent_id_succeed_silently(live):
     reset(live, "h63", U_PARSE)
     m = mdev(live, "h63", U_PARSE)
-    for _ in range(2):
+    for _unused in range(2):
         assert sysfs_write(m / "assign_adapter", "12") == 0
     assert mdev_state(live, "h63", U_PARSE)["adapters"] == [12]
     for attr in ("unassign_domain", "unassign_control_domain"):

@@ -35,7 +35,8 @@ class CallbackModule(CallbackBase):
             self.results.append({"play": {"name": ""}, "tasks": []})
         self.results[-1]["tasks"].append({"task": {"name": task.get_name()}, "hosts": {}})
 
-    v2_playbook_on_handler_task_start = lambda self, task: self.v2_playbook_on_task_start(task, False)  # noqa: E731
+    def v2_playbook_on_handler_task_start(self, task):
+        self.v2_playbook_on_task_start(task, False)
 
     def _record(self, result, **extra):
         host = result._host.get_name()

@@ -413,8 +413,8 @@ def test_migration_guard_disables_on_kernel_hosts(tmp_path):
     guard.write_text(
         render_guard({UUID: {"migratable": False, "reason": "master-key change", "guest": "g1", "changed": "2026-11-25T12:00:00Z"}})
     )
-    src, _ = gather_facts(str(tmp_path / "src"))
-    dst, _ = gather_facts(str(tmp_path / "dst"))
+    src, _unused = gather_facts(str(tmp_path / "src"))
+    dst, _unused = gather_facts(str(tmp_path / "dst"))
     result = _compat.migration_check(src, dst, UUID, source="src", destination="dst")
     assert codes(result["blockers"]) == ["migration_disabled"]
     assert "master-key change" in result["blockers"][0]["detail"]

@@ -36,7 +36,7 @@ def _cells():
     return [(guest, dest, cell) for guest, spec in expected.items() for dest, cell in spec["destinations"].items()]
 
 
-@pytest.mark.parametrize(("guest", "destination", "cell"), _cells(), ids=[f"{g}->{d}" for g, d, _ in _cells()])
+@pytest.mark.parametrize(("guest", "destination", "cell"), _cells(), ids=[f"{g}->{d}" for g, d, _unused in _cells()])
 def test_demo_plan_matches_the_fleet_intent(demo_plan, guest, destination, cell):
     entry = _guests(demo_plan)[guest]
     listed = [name for key in ("ready", "ready_after", "blocked") for name in entry[key] if name == destination]
