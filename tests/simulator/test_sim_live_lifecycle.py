@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from apsim.live import CONTROL_DIR, subprocess_env
-from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import  (a fixture)
+from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
 from simulator.simfleets import BUSY_FLEET, BUSY_UUIDS, SYSFS_FLEET
 
 pytestmark = pytest.mark.live
