@@ -86,7 +86,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._compat import migration_check as _check
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check as _check
 
 
 def migration_check(source_facts, destination_facts, uuid, rules="auto", source=None, destination=None, mkvps=None):

@@ -10,13 +10,16 @@ name: migration_plan
 short_description: Migration readiness of every vfio-ap guest of a fleet against every other host
 version_added: 0.1.0
 description:
-  - For every mdev of the source hosts, lists the destinations that are ready, those the
-    destination role can make ready (C(ready_after)) and, for every other destination, the
-    blocker codes; suggests a destination per guest (spreading guests over destinations) with the
-    actions that prepare it; summarises guests with and without a destination and gives each source
-    host an evacuation verdict.
-  - Uses the rules of P(s390x.vfio_ap.migration_check#filter) on indexes (destination queues by
-    APQN and capability), so it stays fast on fleets of thousands of guests.
+  - For every mdev of the source hosts (once per UUID), lists up to O(limit) destinations that are
+    ready and up to O(limit) that the destination role can make ready (C(ready_after), grouped by
+    the actions that prepare them), each with the full count; summarises the blocked destinations
+    as a count per reason code plus the O(nearest) nearest ones with their reasons; suggests a
+    destination per guest (spreading guests over destinations) with the actions that prepare it;
+    summarises guests with and without a destination and gives each source host an evacuation verdict.
+  - The plan grows with the number of guests, not guests times hosts (plan schema 2). O(detail)
+    lifts the bounds for named guests or source hosts.
+  - Uses the same evaluation of the rules as P(s390x.vfio_ap.migration_check#filter), over indexes
+    of the destinations, so it stays fast on fleets of thousands of hosts.
   - Result schema in C(docs/plan-schema.md), reason codes in C(docs/reason-codes.md).
 requirements:
   - netaddr (only with O(migration_network))
@@ -53,9 +56,21 @@ options:
   mkvps:
     description: "Known master-key verification patterns C({host: {apqn: {slot: pattern}}})."
     type: dict
+  limit:
+    description: How many ready and how many ready-after destinations to list per guest (the counts are always complete).
+    type: int
+    default: 10
+  nearest:
+    description: How many blocked destinations to list per guest, nearest first (fewest blockers, then fewest unfixable ones).
+    type: int
+    default: 5
   detail:
-    description: Add per guest C(destinations), the full migration_check result for every destination.
-    type: bool
+    description:
+      - V(true) gives every guest everything; a list of guest names, mdev UUIDs or source host
+        names gives those guests everything. Everything is the full destination lists and, in
+        C(destinations), the migration_check result for every destination.
+      - Booleans are read as Ansible reads them (V(false), V(no), V(0) are false).
+    type: raw
     default: false
   query:
     description: A JMESPath expression; the filter returns its result over the plan instead of the plan.
@@ -82,15 +97,15 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "The plan C({schema, rules, sources, destinations, migration_network, guests, summary}), see
-      C(docs/plan-schema.md); with O(query), the query's result."
+    - "The plan C({schema: 2, rules, limit, nearest, sources, destinations, migration_network, machines,
+      guests, summary}), see C(docs/plan-schema.md); with O(query), the query's result."
   type: raw
 """
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import MissingLibrary, apply_query, build_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import MissingLibrary, apply_query, build_plan
 
 
 def migration_plan(
@@ -103,6 +118,8 @@ def migration_plan(
     mkvps=None,
     detail=False,
     query=None,
+    limit=None,
+    nearest=None,
 ):
     """Return the fleet migration plan (or a JMESPath query's result over it)."""
     try:
@@ -114,7 +131,9 @@ def migration_plan(
             migration_network=migration_network,
             mkvps=mkvps,
             migration_addresses=migration_addresses,
-            detail=bool(detail),
+            detail=detail,
+            limit=limit,
+            nearest=nearest,
         )
         return plan if query is None else apply_query(plan, query)
     except MissingLibrary as exc:

@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""AP hardware information: the ap_functions word, card types and the migration compatibility rules.
+"""AP hardware information: the ap_functions word and card types.
 
 ``ap_functions`` is the upper 32 bits of the TAPQ GR2 value (``struct ap_tapq_hwinfo``), bit 0
 being the most significant (shared/spec/kernel-interface.md §2.4)::
@@ -20,8 +20,8 @@ being the most significant (shared/spec/kernel-interface.md §2.4)::
     0x00400000      class: only stateless functions
     0x0000C000      bs     Secure Execution bind/associate state (0..3), queue attribute only
 
-The AP type (``raw_hwtype``) is GR2 bits 32-39 and not part of the word. The compatibility
-rules are the ones the 2026 live-migration series applies on the destination (§4.6).
+The AP type (``raw_hwtype``) is GR2 bits 32-39 and not part of the word. The migration
+compatibility rules that compare two such words live on the controller (plugin_utils/_readiness.py).
 """
 
 import re
@@ -39,8 +39,6 @@ CLASS_NATIVE = 0x00800000
 CLASS_STATELESS = 0x00400000
 BS_MASK = 0x0000C000
 BS_SHIFT = 14
-# The kernel's fast path compares GR2 & 0xffffc000ff000000: the upper word's bits 0-17 and the AP type.
-FAST_PATH_FUNCTIONS_MASK = 0xFFFFC000
 
 # Mode bits in the order lszcrypt reads them (D, A, X); real hardware sets exactly one.
 MODE_BITS = (("cca", MODE_CCA), ("accel", MODE_ACCEL), ("ep11", MODE_EP11))
@@ -127,47 +125,3 @@ def card_type_name(hwtype, mode):
     if generation is None or letter is None:
         return None
     return "CEX{0}{1}".format(generation, letter)
-
-
-def fast_path_equal(source_functions, source_hwtype, target_functions, target_hwtype):
-    # type: (int, int, int, int) -> bool
-    """Return True when the kernel's fast path accepts a queue pair (GR2 & 0xffffc000ff000000 equal, both BS 0)."""
-    return (
-        (source_functions & FAST_PATH_FUNCTIONS_MASK) == (target_functions & FAST_PATH_FUNCTIONS_MASK)
-        and source_hwtype == target_hwtype
-        and bs_of_functions(source_functions) == 0
-        and bs_of_functions(target_functions) == 0
-    )
-
-
-def compare_capabilities(source, target):
-    # type: (Dict[str, Any], Dict[str, Any]) -> List[Dict[str, Any]]
-    """Return why a source queue's capabilities cannot migrate to a target queue's (empty list: compatible).
-
-    Applies the destination-side checks of the live-migration series (spec §4.6): same mode,
-    same APSC/AP4KM/AP4KC/APXA/SLCF facilities, target AP type not older (``hwtype`` holds the
-    raw AP type), class compatible (a full-native source needs a full-native target; a stateless
-    source may go to a native target) and both BS states 0. Each finding is
-    {code, property, source, target} with code one of the collection's reason codes
-    ``hw_mode_mismatch``, ``hw_facility_mismatch``, ``hw_type_older``, ``hw_class_incompatible``,
-    ``secure_execution``. A property whose value is unknown (None) on either side is not judged.
-    """
-    found = []  # type: List[Dict[str, Any]]
-
-    def add(code, prop):
-        # type: (str, str) -> None
-        found.append({"code": code, "property": prop, "source": source.get(prop), "target": target.get(prop)})
-
-    if source.get("mode") != target.get("mode"):
-        add("hw_mode_mismatch", "mode")
-    for name, _bit in FACILITIES:
-        if bool(source.get(name)) != bool(target.get(name)):
-            add("hw_facility_mismatch", name)
-    src_type, dst_type = source.get("hwtype"), target.get("hwtype")
-    if src_type is not None and dst_type is not None and src_type > dst_type:
-        add("hw_type_older", "hwtype")
-    if source.get("native") and not target.get("native"):
-        add("hw_class_incompatible", "native")
-    if source.get("bs") or target.get("bs"):
-        add("secure_execution", "bs")
-    return found

@@ -77,48 +77,6 @@ def test_generation_and_type_name(hwtype, mode, generation, name):
     assert hw.card_type_name(hwtype, mode) == name
 
 
-@pytest.mark.parametrize(
-    ("src", "src_type", "dst", "dst_type", "equal"),
-    [
-        (0x72800000, 14, 0x72800000, 14, True),
-        (0x72800000, 14, 0x72800000, 13, False),  # the AT byte is in the fast-path mask
-        (0x72800000, 14, 0x72804000, 14, False),  # BS must be 0 on both sides
-        (0x72800000, 14, 0x72A00000, 14, False),  # class byte bits are compared
-        (0x72800001, 14, 0x72800000, 14, True),  # reserved low bits are outside the mask
-    ],
-)
-def test_fast_path_equal(src, src_type, dst, dst_type, equal):
-    assert hw.fast_path_equal(src, src_type, dst, dst_type) is equal
-
-
-@pytest.mark.parametrize(
-    ("source", "target", "findings"),
-    [
-        (caps(), caps(), []),
-        # destination newer card: fine; older: hw_type_older
-        (caps(hwtype=13), caps(hwtype=14), []),
-        (caps(hwtype=14), caps(hwtype=13), [("hw_type_older", "hwtype")]),
-        # unknown types are not judged
-        (caps(hwtype=None), caps(hwtype=13), []),
-        (caps(mode="cca"), caps(mode="ep11"), [("hw_mode_mismatch", "mode")]),
-        (caps(slcf=True), caps(), [("hw_facility_mismatch", "slcf")]),
-        (caps(), caps(apsc=True, apxa=False), [("hw_facility_mismatch", "apsc"), ("hw_facility_mismatch", "apxa")]),
-        (caps(mex4k=False, crt4k=False), caps(), [("hw_facility_mismatch", "mex4k"), ("hw_facility_mismatch", "crt4k")]),
-        # class: native source needs native target; stateless source may go to a native target
-        (caps(), caps(native=False, stateless=True), [("hw_class_incompatible", "native")]),
-        (caps(native=False, stateless=True), caps(), []),
-        (caps(bs=1), caps(), [("secure_execution", "bs")]),
-        (caps(), caps(bs=2), [("secure_execution", "bs")]),
-    ],
-)
-def test_compare_capabilities(source, target, findings):
-    got = hw.compare_capabilities(source, target)
-    assert [(f["code"], f["property"]) for f in got] == findings
-    for item in got:
-        assert item["source"] == source[item["property"]]
-        assert item["target"] == target[item["property"]]
-
-
 def test_se_states_and_bs():
     assert hw.bs_of_functions(0x7280C000) == 3
     assert sorted(hw.SE_STATES) == [0, 1, 2, 3]

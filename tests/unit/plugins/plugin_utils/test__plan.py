@@ -1,8 +1,11 @@
-"""migration_plan over the demo fleet and small scenario fleets: verdicts, agreement with
-migration_check, summary, virsh commands, queries and bad input."""
+"""migration_plan (plan schema 2) over the demo fleet and small scenario fleets: verdicts, agreement
+with migration_check, the bounded shape, summary, virsh commands, queries and bad input."""
 
 from __future__ import annotations
 
+import copy
+import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -12,7 +15,7 @@ from helpers.fleet_facts import facts_for_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_check import migration_check
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
-from ansible_collections.s390x.vfio_ap.plugins.module_utils import _compat
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _reason_codes
 
 EXPECTED = Path(__file__).resolve().parents[3] / "fleets" / "demo.expected.yml"
 
@@ -38,14 +41,10 @@ def _cells():
 
 @pytest.mark.parametrize(("guest", "destination", "cell"), _cells(), ids=[f"{g}->{d}" for g, d, _unused in _cells()])
 def test_demo_plan_matches_the_fleet_intent(demo_plan, guest, destination, cell):
-    entry = _guests(demo_plan)[guest]
-    listed = [name for key in ("ready", "ready_after", "blocked") for name in entry[key] if name == destination]
-    assert len(listed) == 1
-    assert destination in entry[cell["verdict"]]
-    assert sorted(code for code, hosts in entry["reasons"].items() if destination in hosts) == sorted(cell["blockers"])
-    seen = {code for code, hosts in entry["warnings"].items() if destination in hosts}
-    seen |= {w["code"] for w in entry["source_warnings"]}
-    assert set(cell.get("warnings", [])) <= seen
+    found = _guests(demo_plan)[guest]["destinations"][destination]
+    assert found["verdict"] == cell["verdict"]
+    assert sorted({b["code"] for b in found["blockers"]}) == sorted(cell["blockers"])
+    assert set(cell.get("warnings", [])) <= {w["code"] for w in found["warnings"]}
 
 
 def test_every_demo_guest_is_planned(demo_plan):
@@ -58,22 +57,56 @@ def test_every_demo_guest_is_planned(demo_plan):
 
 def test_plan_agrees_with_migration_check_for_every_pair(demo_facts, demo_plan):
     for entry in demo_plan["guests"]:
+        assert set(entry["destinations"]) == set(demo_plan["destinations"]) - {entry["source"]}
         for destination, cell in entry["destinations"].items():
             result = migration_check(
                 demo_facts[entry["source"]], demo_facts[destination], entry["uuid"], source=entry["source"], destination=destination
             )
             assert cell["verdict"] == ("ready" if result["ready"] else "ready_after" if result["ready_after"] else "blocked")
-            from_index = sorted(code for code, hosts in entry["reasons"].items() if destination in hosts)
-            assert from_index == sorted({b["code"] for b in result["blockers"]}), (entry["uuid"], destination)
-            warned = {code for code, hosts in entry["warnings"].items() if destination in hosts}
-            warned |= {w["code"] for w in entry["source_warnings"]}
-            assert warned == {w["code"] for w in result["warnings"]}
+            assert cell["blockers"] == result["blockers"], (entry["uuid"], destination)
+            assert cell["warnings"] == result["warnings"], (entry["uuid"], destination)
+            assert cell["actions"] == result["actions"], (entry["uuid"], destination)
+
+
+def test_bounded_plan_summarises_what_detail_lists(demo_facts, demo_plan):
+    """Without detail the lists are capped but the counts, reasons and nearest agree with the full cells."""
+    bounded = {g["uuid"]: g for g in migration_plan(demo_facts, limit=1, nearest=2)["guests"]}
+    for entry in demo_plan["guests"]:
+        small = bounded[entry["uuid"]]
+        cells = entry["destinations"]
+        by_verdict = {v: sorted(h for h, c in cells.items() if c["verdict"] == v) for v in ("ready", "ready_after", "blocked")}
+        assert small["ready"]["count"] == len(by_verdict["ready"])
+        assert set(small["ready"]["hosts"]) <= set(by_verdict["ready"]) and len(small["ready"]["hosts"]) == min(1, len(by_verdict["ready"]))
+        assert small["ready_after"]["count"] == len(by_verdict["ready_after"])
+        listed = [h for group in small["ready_after"]["preparations"] for h in group["hosts"]]
+        assert sorted(listed) == sorted(small["ready_after"]["hosts"])
+        for group in small["ready_after"]["preparations"]:
+            for host in group["hosts"]:
+                assert group["actions"] == cells[host]["actions"]
+                assert group["codes"] == [b for b in dict.fromkeys(b["code"] for b in cells[host]["blockers"])]
+        assert small["blocked"]["count"] == len(by_verdict["blocked"])
+        counts = {}
+        for host in by_verdict["blocked"]:
+            for code in {b["code"] for b in cells[host]["blockers"]}:
+                counts[code] = counts.get(code, 0) + 1
+        assert small["blocked"]["reasons"] == counts
+        ranks = {
+            h: (len({b["code"] for b in cells[h]["blockers"]}), len({b["code"] for b in cells[h]["blockers"]} - _reason_codes.FIXABLE_CODES), h)
+            for h in by_verdict["blocked"]
+        }
+        assert [n["host"] for n in small["blocked"]["nearest"]] == sorted(ranks, key=ranks.get)[:2]
+        for near in small["blocked"]["nearest"]:
+            blockers = cells[near["host"]]["blockers"]
+            assert set(near["blockers"]) == {b["code"] for b in blockers}
+            for code, apqns in near["blockers"].items():
+                assert apqns == sorted({b["apqn"] for b in blockers if b["code"] == code and b["apqn"]})
 
 
 def test_demo_summary(demo_plan):
     summary = demo_plan["summary"]
     assert (summary["guests"], summary["ready"], summary["ready_after"], summary["blocked"]) == (15, 2, 2, 11)
-    assert summary["idle_mdevs"] == 2
+    assert summary["idle_mdevs"] == 0  # the two landing mdevs share their guests' UUIDs: one entry each
+    assert [g["also_on"] for g in demo_plan["guests"] if g["also_on"]] == [["kvm-b1"], ["kvm-a2"]]
     stranded = {s["guest"]: s["top_blockers"] for s in summary["stranded"]}
     assert stranded["db1"] == ["hw_type_older"]
     assert stranded["legacy3"][0] == "no_migration_support"
@@ -149,6 +182,7 @@ def test_migrate_commands(pair_facts, network, addresses, command_end, error):
             assert entry["command"].startswith(
                 f"virsh migrate --live --persistent --undefinesource {entry['guest']} qemu+ssh://{entry['suggested']}/system --migrateuri "
             )
+            assert shlex.split(entry["command"])[-1].startswith("tcp://")
             assert command_end in entry["command"] and entry["command_error"] is None
 
 
@@ -160,7 +194,9 @@ def test_query_selects_from_the_plan(demo_facts):
 def test_sources_and_destinations_limit_the_plan(demo_facts):
     plan = migration_plan(demo_facts, sources=["kvm-a1"], destinations=["kvm-b1"])
     assert {g["source"] for g in plan["guests"]} == {"kvm-a1"}
-    assert all(set(g["ready"] + g["ready_after"] + g["blocked"]) == {"kvm-b1"} for g in plan["guests"])
+    for g in plan["guests"]:
+        assert g["ready"]["count"] + g["ready_after"]["count"] + g["blocked"]["count"] == 1
+        assert set(g["ready"]["hosts"] + g["ready_after"]["hosts"] + [n["host"] for n in g["blocked"]["nearest"]]) == {"kvm-b1"}
 
 
 @pytest.mark.parametrize(
@@ -171,6 +207,13 @@ def test_sources_and_destinations_limit_the_plan(demo_facts):
         ({"migration_network": "10.0.0.0/99"}, "migration_network"),
         ({"query": "guests[?"}, "query"),
         ({"mkvps": ["x"]}, "mkvps"),
+        ({"limit": 0}, "limit: expected an integer >= 1, got 0"),
+        ({"limit": "ten"}, "limit: expected an integer >= 1, got 'ten'"),
+        ({"nearest": -1}, "nearest: expected an integer >= 0, got -1"),
+        ({"nearest": True}, "nearest: expected an integer >= 0, got True"),
+        ({"detail": "maybe"}, "detail: expected a boolean"),
+        ({"detail": [1]}, "detail: expected true/false or a list"),
+        ({"sources": [None]}, "sources: expected a list of host names, got \\[None\\]"),
     ],
 )
 def test_plan_bad_arguments(demo_facts, kwargs, message):
@@ -178,12 +221,72 @@ def test_plan_bad_arguments(demo_facts, kwargs, message):
         migration_plan(demo_facts, **kwargs)
 
 
+def _garbage(path, value):
+    """Return facts_by_host of the demo with one key of kvm-b1's facts replaced."""
+
+    def build(demo_facts):
+        facts = copy.deepcopy(demo_facts)
+        node = facts["kvm-b1"]
+        keys = path.split(".")
+        for key in keys[:-1]:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        if isinstance(node, list):
+            node[int(keys[-1])] = value
+        elif value is _DELETE:
+            del node[keys[-1]]
+        else:
+            node[keys[-1]] = value
+        return facts
+
+    return build
+
+
+_DELETE = object()
+GARBAGE = {
+    "control domains as text": (_garbage("bus.host_control_domains", "0-15"), "bus.host_control_domains: expected a list of AP IDs"),
+    "control domain out of range": (_garbage("bus.host_control_domains", [300]), "bus.host_control_domains: expected a list of AP IDs"),
+    "card id text": (_garbage("cards.0.id", "x"), r"cards\[0\].id: expected an adapter ID \(integer\), got str"),
+    "card functions not hex": (_garbage("cards.0.functions", 5), r"cards\[0\].functions: expected the ap_functions text"),
+    "card online text": (_garbage("cards.0.online", "yes"), r"cards\[0\].online: expected true, false or null, got str"),
+    "queue without apqn": (_garbage("queues.0", {"adapter": 1}), r"queues\[0\]: expected a dict with an 'apqn'"),
+    "queues not a list": (_garbage("queues", {}), "queues: expected a list, got dict"),
+    "migration level": (_garbage("vfio_ap.migration", "v5"), "vfio_ap.migration: expected one of none, attribute, kernel, got str 'v5'"),
+    "loaded text": (_garbage("vfio_ap.loaded", "true"), "vfio_ap.loaded: expected true or false, got str"),
+    "mdev without uuid": (_garbage("vfio_ap.mdevs.0", {"adapters": []}), r"vfio_ap.mdevs\[0\].uuid: expected an mdev UUID, got null"),
+    "mdev uuid shape": (_garbage("vfio_ap.mdevs.0.uuid", "web1"), r"vfio_ap.mdevs\[0\].uuid: expected a lowercase mdev UUID"),
+    "mdev apqns ints": (_garbage("vfio_ap.mdevs.0.apqns", [5]), r"vfio_ap.mdevs\[0\].apqns: expected a list of APQNs"),
+    "mdev adapters text": (_garbage("vfio_ap.mdevs.0.adapters", "1"), r"vfio_ap.mdevs\[0\].adapters: expected a list of AP IDs"),
+    "mdev guest number": (_garbage("vfio_ap.mdevs.0.guest", 7), r"vfio_ap.mdevs\[0\].guest: expected a libvirt domain name or null"),
+    "definition start": (_garbage("vfio_ap.definitions.0.start", 1), r"vfio_ap.definitions\[0\].start: expected auto, manual or null"),
+    "guard list": (_garbage("vfio_ap.migration_guard", []), "vfio_ap.migration_guard: expected a dict"),
+    "host identity text": (_garbage("host", "lpar1"), "host: expected a dict"),
+    "no bus": (_garbage("bus", _DELETE), "bus: expected a dict, got null"),
+}
+
+
+@pytest.mark.parametrize(("build", "message"), list(GARBAGE.values()), ids=list(GARBAGE))
+def test_garbage_facts_are_named_at_the_door(demo_facts, build, message):
+    """One message naming the host, the key and the expected type; never a Python error."""
+    with pytest.raises(AnsibleFilterError, match=r"migration_plan: facts_by_host\['kvm-b1'\]: " + message):
+        migration_plan(build(demo_facts))
+
+
+def test_garbage_queue_field_of_a_used_queue_is_named(demo_facts):
+    facts = copy.deepcopy(demo_facts)
+    used = _guests(migration_plan(demo_facts))["web1"]["apqns"][0]
+    for queue in facts["kvm-b1"]["queues"]:
+        if queue["apqn"] == used:
+            queue["capabilities"] = {"mode": "cca", "bs": "0"}
+    with pytest.raises(AnsibleFilterError, match=rf"facts_by_host\['kvm-b1'\]: queue {used}.capabilities.bs: expected an integer or null"):
+        migration_plan(facts)
+
+
 @pytest.mark.parametrize(
     ("facts_by_host", "message"),
     [
         ({}, "facts_by_host: expected a non-empty mapping"),
         ({"h": {"inventory_hostname": "h"}}, "no vfio_ap facts"),
-        ({"h": {"vfio_ap": {"bus": {}}}}, "key 'cards'"),
+        ({"h": {"vfio_ap": {"bus": {}}}}, r"facts_by_host\['h'\]: vfio_ap: expected a dict, got null"),
         ({"h": 3}, r"facts_by_host\['h'\]"),
     ],
 )
@@ -197,7 +300,85 @@ def test_check_filter_names_the_argument(demo_facts):
         migration_check(demo_facts["kvm-a1"], demo_facts["kvm-b1"], "not-a-uuid-of-the-source")
 
 
-def test_reason_codes_are_documented():
+def test_reason_codes_page_is_rendered_from_the_rule_table():
     text = (Path(__file__).resolve().parents[4] / "docs" / "reason-codes.md").read_text()
-    for code in _compat.BLOCKER_CODES + _compat.WARNING_CODES:
+    assert text == _reason_codes.render_markdown(), "docs/reason-codes.md is stale: run python tests/gen_reason_codes.py"
+    for code in _reason_codes.BLOCKER_CODES + _reason_codes.WARNING_CODES:
         assert f"`{code}`" in text, code
+
+
+@pytest.mark.parametrize(
+    ("detail", "with_destinations"),
+    [
+        (False, set()),
+        ("false", set()),
+        ("no", set()),
+        ("yes", None),
+        (["web1"], {"web1"}),
+        (["6C1A0000-0000-4000-8000-00000000A101"], {"web1"}),
+        (["kvm-a3"], {"legacy3"}),
+    ],
+)
+def test_detail_selects_guests(demo_facts, detail, with_destinations):
+    plan = migration_plan(demo_facts, detail=detail)
+    got = {g["guest"] for g in plan["guests"] if "destinations" in g and g["guest"]}
+    assert got == (with_destinations if with_destinations is not None else {g["guest"] for g in plan["guests"] if g["guest"]})
+
+
+def test_one_uuid_attached_on_two_hosts_is_one_guest_with_a_warning(tmp_path):
+    fleet = _pair_fleet(1)
+    fleet["hosts"]["dst2"]["mdevs"] = [dict(fleet["hosts"]["src"]["mdevs"][0], guest="other")]
+    facts = facts_for_fleet(fleet, tmp_path)
+    plan = migration_plan(facts)
+    entries = [g for g in plan["guests"] if g["uuid"] == fleet["hosts"]["src"]["mdevs"][0]["uuid"]]
+    assert len(entries) == 1
+    entry = entries[0]
+    assert entry["source"] == "dst2" and entry["also_on"] == ["src"]
+    duplicate = [w for w in entry["source_warnings"] if w["code"] == "duplicate_uuid"]
+    assert duplicate and "also attached to a guest on src" in duplicate[0]["detail"]
+
+
+HOSTILE = ["kvm-b1$(touch /tmp/x)", "kvm b1", "-oProxyCommand=x", "kvm-b1;reboot", "kvm`id`", "a/b"]
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_destination_names_never_reach_a_command(pair_facts, name):
+    facts = {("src" if n == "src" else name if n == "dst1" else n): f for n, f in pair_facts.items()}
+    hostvars = {n: {"ansible_facts": {"vfio_ap": f}, "vfio_ap_migration_address": "10.0.0.%d" % i} for i, (n, f) in enumerate(sorted(facts.items()))}
+    plan = migration_plan(hostvars, sources=["src"], destinations=[name], migration_network="10.0.0.0/24")
+    for entry in plan["guests"]:
+        assert entry["command"] is None
+        assert "is not a valid host name" in entry["command_error"]
+
+
+@pytest.mark.parametrize("guest", ["web1", "my guest", "g$(id)", "it's"])
+def test_commands_quote_every_part(guest):
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
+
+    argv = shlex.split(migrate_command(guest, "kvm-b1", "[fd00::2]"))
+    assert argv == ["virsh", "migrate", "--live", "--persistent", "--undefinesource", guest, "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://[fd00::2]"]
+
+
+@pytest.mark.parametrize(
+    ("bits", "n", "start", "expected"),
+    [(0, 3, 0, []), (0b1011, 10, 0, [0, 1, 3]), (0b1011, 2, 0, [0, 1]), (0b1011, 10, 2, [3, 0, 1]), (1 << 9000 | 1 << 5, 2, 100, [9000, 5])],
+)
+def test_positions(bits, n, start, expected):
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import positions
+
+    assert positions(bits, n, start) == expected
+
+
+def test_plan_size_grows_with_guests_not_hosts(tmp_path):
+    """Sixty destinations that all fit: each guest still lists ten of each kind, with the full counts."""
+    fleet = _pair_fleet(3)
+    template = fleet["hosts"].pop("dst1")
+    fleet["hosts"].pop("dst2")
+    for i in range(60):
+        fleet["hosts"][f"dst{i:02d}"] = copy.deepcopy(template)
+    facts = facts_for_fleet(fleet, tmp_path)
+    plan = migration_plan(facts, sources=["src"])
+    for entry in plan["guests"]:
+        assert entry["ready_after"]["count"] == 60 and len(entry["ready_after"]["hosts"]) == 10
+        assert len(json.dumps(entry)) < 2048
+    assert len({g["suggested"] for g in plan["guests"]}) == 3

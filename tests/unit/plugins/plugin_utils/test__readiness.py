@@ -1,4 +1,4 @@
-"""migration_check rules: one scenario fleet per blocker/warning code, rule sets and combinations.
+"""migration_check (the rule evaluation over one destination): one scenario fleet per code, rule sets, combinations.
 
 Every fixture is a fleet description (apsim YAML data) rendered and gathered with the real facts
 gatherer; the pair under test is always source host ``src`` -> destination host ``dst``.
@@ -11,7 +11,7 @@ import copy
 import pytest
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils import _compat
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 
 UUID = "6c1a0000-0000-4000-8000-0000000000aa"
 OTHER = "6c1a0000-0000-4000-8000-0000000000bb"
@@ -64,7 +64,7 @@ def check(tmp_path, change=None, rules="auto", **kwargs):
     if change:
         change(fleet)
     facts = facts_for_fleet(fleet, tmp_path)
-    return _compat.migration_check(facts["src"], facts["dst"], UUID, rules=rules, source="src", destination="dst", **kwargs)
+    return R.migration_check(facts["src"], facts["dst"], UUID, rules=rules, source="src", destination="dst", **kwargs)
 
 
 def codes(items):
@@ -233,7 +233,7 @@ def test_not_loaded_destination_is_unsupported(tmp_path):
 
 def test_same_host(tmp_path):
     facts = facts_for_fleet(base_fleet(), tmp_path)
-    result = _compat.migration_check(facts["src"], facts["src"], UUID, source="src", destination="src")
+    result = R.migration_check(facts["src"], facts["src"], UUID, source="src", destination="src")
     assert "same_host" in codes(result["blockers"])
     assert not result["ready"]
 
@@ -378,19 +378,19 @@ def test_actions(tmp_path, change, rules, expected):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (({"bus": {}}, "DST", UUID), "source_facts: key 'cards'"),
-        (("SRC", {"queues": []}, UUID), "destination_facts: key 'bus'"),
+        (({"bus": {}, "vfio_ap": {}}, "DST", UUID), "source_facts: cards: expected a list, got null"),
+        (("SRC", {"queues": []}, UUID), "destination_facts: bus: expected a dict, got null"),
         (("SRC", "DST", "6c1a0000-0000-4000-8000-0000000000cc"), "uuid: 6c1a0000-0000-4000-8000-0000000000cc is not an mdev"),
         (("SRC", "DST", 5), "uuid: expected an mdev UUID string"),
         (("SRC", "DST", UUID, "fast"), "rules: expected one of"),
-        (([], "DST", UUID), "source_facts: expected the ansible_facts.vfio_ap dict"),
+        (([], "DST", UUID), "source_facts: facts: expected the ansible_facts.vfio_ap dict, got list"),
     ],
 )
 def test_bad_input(tmp_path, args, message):
     facts = facts_for_fleet(base_fleet(), tmp_path)
     args = tuple(facts["src"] if a == "SRC" else facts["dst"] if a == "DST" else a for a in args)
     with pytest.raises(ValueError, match=message):
-        _compat.migration_check(*args)
+        R.migration_check(*args)
 
 
 def test_findings_are_ordered_and_name_apqns(tmp_path):
@@ -415,6 +415,69 @@ def test_migration_guard_disables_on_kernel_hosts(tmp_path):
     )
     src, _unused = gather_facts(str(tmp_path / "src"))
     dst, _unused = gather_facts(str(tmp_path / "dst"))
-    result = _compat.migration_check(src, dst, UUID, source="src", destination="dst")
+    result = R.migration_check(src, dst, UUID, source="src", destination="dst")
     assert codes(result["blockers"]) == ["migration_disabled"]
     assert "master-key change" in result["blockers"][0]["detail"]
+
+
+def test_same_lpar_under_two_names_is_the_same_host(tmp_path):
+    facts = facts_for_fleet(base_fleet(), tmp_path)
+    identity = {"machine_id": "0f" * 16, "cpc": {"type": "3931", "sequence_code": "00000000000A1B2C"}, "lpar": {"name": "LP01", "number": 1}}
+    src = dict(facts["src"], host=identity)
+    alias = dict(facts["src"], host=identity)
+    result = R.migration_check(src, alias, UUID, source="kvm-a1", destination="kvm-a1-mgmt")
+    same = [b for b in result["blockers"] if b["code"] == "same_host"]
+    assert same and "kvm-a1-mgmt is the same LPAR as kvm-a1" in same[0]["detail"]
+    other = dict(facts["dst"], host=dict(identity, lpar={"name": "LP02", "number": 2}))
+    assert "same_host" not in codes(R.migration_check(src, other, UUID, source="kvm-a1", destination="kvm-b1")["blockers"])
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        (None, None),
+        ({"machine_id": "AB" * 16}, ("machine-id", "ab" * 16)),
+        ({"machine_id": "ab" * 16, "cpc": {"type": "3931", "sequence_code": "A1"}, "lpar": {"number": 3}}, ("lpar", "3931", "a1", "3")),
+        ({"machine_id": None, "cpc": {"type": None, "sequence_code": None}, "lpar": {"number": None}}, None),
+        ("garbage", None),
+    ],
+)
+def test_identity(host, expected):
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._host_facts import identity_of
+
+    assert identity_of(host) == expected
+
+
+def caps(**overrides):
+    base = {"apsc": False, "mex4k": True, "crt4k": True, "mode": "cca", "apxa": True, "slcf": False,
+            "native": True, "stateless": False, "bs": 0, "hwtype": 14}  # fmt: skip
+    base.update(overrides)
+    return base
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "findings"),
+    [
+        (caps(), caps(), []),
+        # destination newer card: fine; older: hw_type_older
+        (caps(hwtype=13), caps(hwtype=14), []),
+        (caps(hwtype=14), caps(hwtype=13), [("hw_type_older", "hwtype")]),
+        # unknown types are not judged
+        (caps(hwtype=None), caps(hwtype=13), []),
+        (caps(mode="cca"), caps(mode="ep11"), [("hw_mode_mismatch", "mode")]),
+        (caps(slcf=True), caps(), [("hw_facility_mismatch", "slcf")]),
+        (caps(), caps(apsc=True, apxa=False), [("hw_facility_mismatch", "apsc"), ("hw_facility_mismatch", "apxa")]),
+        (caps(mex4k=False, crt4k=False), caps(), [("hw_facility_mismatch", "mex4k"), ("hw_facility_mismatch", "crt4k")]),
+        # class: native source needs native target; stateless source may go to a native target
+        (caps(), caps(native=False, stateless=True), [("hw_class_incompatible", "native")]),
+        (caps(native=False, stateless=True), caps(), []),
+        (caps(bs=1), caps(), [("secure_execution", "bs")]),
+        (caps(), caps(bs=2), [("secure_execution", "bs")]),
+    ],
+)
+def test_compare_capabilities(source, target, findings):
+    assert R.compare_capabilities(source, target) == findings
+    details = R.hardware_findings(source, target)
+    assert [code for code, _detail in details] == sorted(dict.fromkeys(c for c, _p in findings), key=lambda c: [x for x, _y in details].index(c))
+
+

@@ -1,0 +1,172 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11).
+"""The shape of ``ansible_facts.vfio_ap`` as the readiness filters read it, checked at the door.
+
+Facts reach the filters from hostvars, fact caches and hand-made test data; a wrong type must give
+one message naming the host, the key and the expected type, never a Python error from deep inside
+the rules. ``check_facts`` checks everything the rules read except the per-queue fields, which
+``check_queue`` checks for the queues a guest uses (a big LPAR has 21,760 queues; the plan needs a
+few of them). Booleans given as text are parsed as Ansible parses them (``parse_bool``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
+
+_APQN = re.compile(r"^[0-9a-f]{2}\.[0-9a-f]{4}$")
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+MIGRATION_LEVELS = ("none", "attribute", "kernel")
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    return {int: "int", str: "str", list: "list", dict: "dict", float: "float"}.get(type(value), type(value).__name__)
+
+
+def _fail(what: str, path: str, expected: str, value: Any) -> ValueError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ValueError(f"{what}: {path}: expected {expected}, got {_kind(value)} {shown}")
+
+
+def parse_bool(value: Any, what: str) -> bool:
+    """Return a boolean option as Ansible reads it (yes/no, true/false, on/off, 1/0); ValueError otherwise."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        text = value.lower() if isinstance(value, str) else value
+        if text in BOOLEANS_TRUE:
+            return True
+        if text in BOOLEANS_FALSE:
+            return False
+    raise ValueError(f"{what}: expected a boolean (true/false, yes/no), got {value!r}")
+
+
+def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
+        raise _fail(what, path, "a list of AP IDs (integers 0-255)" + (" or null" if nullable else ""), value)
+
+
+def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
+    if value is None and nullable:
+        return
+    if not isinstance(value, list) or not all(isinstance(v, str) and _APQN.match(v) for v in value):
+        raise _fail(what, path, "a list of APQNs ('05.0004')" + (" or null" if nullable else ""), value)
+
+
+def _typed(container: Mapping, key: str, kinds: tuple, what: str, path: str, expected: str) -> Any:
+    value = container.get(key)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+        raise _fail(what, path, expected, value)
+    return value
+
+
+_OPT_BOOL = (bool, type(None))
+_OPT_INT = (int, type(None))
+_OPT_STR = (str, type(None))
+
+
+def check_facts(facts: Any, what: str) -> Mapping:
+    """Return ``facts`` when it has the shape of ansible_facts.vfio_ap (schema 1); ValueError naming host, key and type."""
+    if not isinstance(facts, Mapping):
+        raise _fail(what, "facts", "the ansible_facts.vfio_ap dict", facts)
+    for key in ("bus", "vfio_ap"):
+        _typed(facts, key, (Mapping,), what, key, "a dict")
+    for key in ("cards", "queues"):
+        _typed(facts, key, (list,), what, key, "a list")
+    bus = facts["bus"]
+    _ids(bus.get("host_control_domains"), what, "bus.host_control_domains", nullable=True)
+    for i, card in enumerate(facts["cards"]):
+        path = f"cards[{i}]"
+        if not isinstance(card, Mapping):
+            raise _fail(what, path, "a dict", card)
+        _typed(card, "id", (int,), what, path + ".id", "an adapter ID (integer)")
+        for key in ("hwtype", "raw_hwtype"):
+            _typed(card, key, _OPT_INT, what, f"{path}.{key}", "an integer or null")
+        _typed(card, "functions", _OPT_STR, what, path + ".functions", "the ap_functions text ('0x...') or null")
+        for key in ("online", "config", "chkstop"):
+            _typed(card, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
+    for i, queue in enumerate(facts["queues"]):
+        if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
+            raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
+    vfio = facts["vfio_ap"]
+    _typed(vfio, "loaded", (bool,), what, "vfio_ap.loaded", "true or false")
+    _typed(vfio, "features", (list,), what, "vfio_ap.features", "a list")
+    level = _typed(vfio, "migration", (str,), what, "vfio_ap.migration", "one of " + ", ".join(MIGRATION_LEVELS))
+    if level not in MIGRATION_LEVELS:
+        raise _fail(what, "vfio_ap.migration", "one of " + ", ".join(MIGRATION_LEVELS), level)
+    _typed(vfio, "mdevs", (list,), what, "vfio_ap.mdevs", "a list")
+    _typed(vfio, "definitions", (list,), what, "vfio_ap.definitions", "a list")
+    guard = vfio.get("migration_guard")
+    if guard is not None and not isinstance(guard, Mapping):
+        raise _fail(what, "vfio_ap.migration_guard", "a dict {uuid: {migratable, reason}} or null", guard)
+    for i, mdev in enumerate(vfio["mdevs"]):
+        path = f"vfio_ap.mdevs[{i}]"
+        if not isinstance(mdev, Mapping):
+            raise _fail(what, path, "a dict", mdev)
+        uuid = _typed(mdev, "uuid", (str,), what, path + ".uuid", "an mdev UUID")
+        if not _UUID.match(uuid):
+            raise _fail(what, path + ".uuid", "a lowercase mdev UUID", uuid)
+        for key in ("adapters", "domains", "control_domains"):
+            _ids(mdev.get(key), what, f"{path}.{key}")
+        _apqns(mdev.get("apqns"), what, path + ".apqns")
+        _apqns(mdev.get("guest_apqns"), what, path + ".guest_apqns", nullable=True)
+        for key in ("in_use", "defined"):
+            _typed(mdev, key, _OPT_BOOL, what, f"{path}.{key}", "true or false")
+        _typed(mdev, "migratable", _OPT_BOOL, what, path + ".migratable", "true, false or null")
+        _typed(mdev, "guest", _OPT_STR, what, path + ".guest", "a libvirt domain name or null")
+    for i, definition in enumerate(vfio["definitions"]):
+        path = f"vfio_ap.definitions[{i}]"
+        if not isinstance(definition, Mapping):
+            raise _fail(what, path, "a dict", definition)
+        _typed(definition, "uuid", (str,), what, path + ".uuid", "an mdev UUID")
+        _typed(definition, "start", _OPT_STR, what, path + ".start", "auto, manual or null")
+        _typed(definition, "active", _OPT_BOOL, what, path + ".active", "true or false")
+        for key in ("adapters", "domains", "control_domains"):
+            _ids(definition.get(key) or [], what, f"{path}.{key}")
+    host = facts.get("host")
+    if host is not None and not isinstance(host, Mapping):
+        raise _fail(what, "host", "a dict (machine identity) or null", host)
+    return facts
+
+
+def check_queue(queue: Mapping, what: str) -> Mapping:
+    """Return ``queue`` when the fields the rules read have their facts types; ValueError naming the queue and key."""
+    path = f"queue {queue['apqn']}"
+    if not _APQN.match(queue["apqn"]):
+        raise _fail(what, path + ".apqn", "an APQN ('05.0004')", queue["apqn"])
+    _typed(queue, "adapter", (int,), what, path + ".adapter", "an adapter ID (integer)")
+    _typed(queue, "driver", _OPT_STR, what, path + ".driver", "a driver name or null")
+    _typed(queue, "functions", _OPT_STR, what, path + ".functions", "the ap_functions text ('0x...') or null")
+    for key in ("config", "chkstop"):
+        _typed(queue, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
+    caps = queue.get("capabilities")
+    if caps is not None:
+        if not isinstance(caps, Mapping):
+            raise _fail(what, path + ".capabilities", "a dict or null", caps)
+        _typed(caps, "mode", _OPT_STR, what, path + ".capabilities.mode", "cca, ep11, accel or null")
+        for key in ("bs", "hwtype"):
+            _typed(caps, key, _OPT_INT, what, f"{path}.capabilities.{key}", "an integer or null")
+    mkvps = queue.get("mkvps")
+    if mkvps is not None and not isinstance(mkvps, Mapping):
+        raise _fail(what, path + ".mkvps", "a dict or null", mkvps)
+    functions = queue.get("functions")
+    if functions is not None:
+        try:
+            int(functions, 16)
+        except ValueError:
+            raise _fail(what, path + ".functions", "the ap_functions text ('0x...')", functions) from None
+    return queue

@@ -1,0 +1,504 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11).
+"""The fleet migration plan (plan schema 2): where every vfio-ap guest can go, bounded in size.
+
+Per guest the plan lists up to ``limit`` ready destinations and up to ``limit`` destinations that
+are ready after preparation (with the actions that prepare them), each with the full count, and
+summarises the blocked destinations as a count per reason code plus the ``nearest`` few (fewest
+blockers first, then fewest the destination role cannot fix) with their reasons. The size of a
+plan therefore grows with the number of guests, not with guests × hosts; ``detail`` lifts the
+bounds for named guests or source hosts and adds the full migration_check result per destination.
+
+Every verdict comes from one ``_readiness.evaluate`` per guest over all destinations.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
+
+try:
+    import netaddr
+except ImportError:  # pragma: no cover - exercised when the controller lacks netaddr
+    netaddr = None
+
+try:
+    import jmespath
+except ImportError:  # pragma: no cover
+    jmespath = None
+
+SCHEMA = 2
+DEFAULT_LIMIT = 10
+DEFAULT_NEAREST = 5
+_WINDOW = 32  # destinations compared when suggesting one
+_FAR_CODES = ("apqn_not_installed", "no_migration_support")
+
+
+class MissingLibrary(Exception):
+    """A controller library the requested feature needs (netaddr, jmespath) is not installed."""
+
+    def __init__(self, library: str, purpose: str) -> None:
+        super().__init__(library)
+        self.library = library
+        self.purpose = purpose
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
+    """Return (vfio_ap facts, migration address or None) of one facts_by_host value.
+
+    Accepts the facts dict itself, or a hostvars-like mapping holding it under ``vfio_ap`` or
+    ``ansible_facts.vfio_ap`` (then ``vfio_ap_migration_address`` comes from the same mapping).
+    """
+    what = f"facts_by_host[{host!r}]"
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what}: expected ansible_facts.vfio_ap or the host's hostvars, got {type(value).__name__}")
+    if "queues" in value and "bus" in value:
+        return value, None
+    address = value.get("vfio_ap_migration_address")
+    facts = value.get("vfio_ap")
+    if not isinstance(facts, Mapping):
+        ansible_facts = value.get("ansible_facts")
+        facts = ansible_facts.get("vfio_ap") if isinstance(ansible_facts, Mapping) else None
+    if not isinstance(facts, Mapping):
+        raise ValueError(f"{what}: no vfio_ap facts (run s390x.vfio_ap.ap_facts on {host} first)")
+    return facts, address
+
+
+def _host_list(value: Any, known: list[str], what: str) -> list[str]:
+    if value is None:
+        return list(known)
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{what}: expected a list of host names, got {value!r}")
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"{what}: {', '.join(unknown)} not in facts_by_host")
+    return sorted(set(value))
+
+
+def _count(value: Any, what: str, default: int, minimum: int) -> int:
+    if value is None:
+        return default
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{what}: expected an integer >= {minimum}, got {value!r}")
+    return value
+
+
+def _detail_selector(value: Any) -> bool | frozenset[str]:
+    """Return True (every guest), False (none) or the names (guests, UUIDs, source hosts) given to ``detail``."""
+    if value is None:
+        return False
+    if isinstance(value, (list, tuple)):
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError(f"detail: expected true/false or a list of guest names, UUIDs or source hosts, got {value!r}")
+        return frozenset(v.strip().lower() if len(v) == 36 else v for v in value)
+    return parse_bool(value, "detail")
+
+
+# --------------------------------------------------------------------------- bitsets
+
+
+def positions(bits: int, n: int, start: int = 0) -> list[int]:
+    """Return up to ``n`` set-bit positions of ``bits``, ascending from ``start`` and wrapping around."""
+    out: list[int] = []
+    for part, offset in ((bits >> start, start), (bits & ((1 << start) - 1), 0)):
+        if not part or len(out) >= n:
+            continue
+        text = bin(part)
+        last = len(text) - 1
+        at = len(text)
+        while len(out) < n:
+            at = text.rfind("1", 2, at)
+            if at < 0:
+                break
+            out.append(offset + last - at)
+        if not start:
+            break
+    return out
+
+
+def _bit_slices(bitsets: list[int]) -> list[int]:
+    """Return the per-position counts of set bits over ``bitsets`` as binary slices (slice k = bit k of the count)."""
+    slices: list[int] = []
+    for bits in bitsets:
+        carry = bits
+        for k, current in enumerate(slices):
+            if not carry:
+                break
+            slices[k], carry = current ^ carry, current & carry
+        if carry:
+            slices.append(carry)
+    return slices
+
+
+def _exactly(slices: list[int], n: int, universe: int) -> int:
+    """Return the positions of ``universe`` whose count (bit slices) is exactly ``n``."""
+    if n >> len(slices):
+        return 0
+    out = universe
+    for k, current in enumerate(slices):
+        out &= current if n >> k & 1 else ~current
+    return out
+
+
+def nearest_positions(ev: R.Evaluation, blocked: int, n: int) -> list[int]:
+    """Return up to n blocked destinations with the fewest blocker codes, then the fewest unfixable ones."""
+    if not n or not blocked:
+        return []
+    codes = [bits for bits in ev.blockers.values()]
+    unfixable = [bits for code, bits in ev.blockers.items() if code not in FIXABLE_CODES]
+    total_slices, hard_slices = _bit_slices(codes), _bit_slices(unfixable)
+    out: list[int] = []
+    for total in range(1, len(codes) + 1):
+        with_total = _exactly(total_slices, total, blocked)
+        for hard in range(1, total + 1):
+            if not with_total:
+                break
+            chosen = _exactly(hard_slices, hard, with_total)
+            if chosen:
+                with_total &= ~chosen
+                out += positions(chosen, n - len(out))
+                if len(out) >= n:
+                    return out
+    return out
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+def build_plan(
+    facts_by_host: Any,
+    sources: Any = None,
+    destinations: Any = None,
+    rules: str = "auto",
+    migration_network: Any = None,
+    mkvps: Any = None,
+    migration_addresses: Any = None,
+    detail: Any = False,
+    limit: Any = None,
+    nearest: Any = None,
+) -> dict[str, Any]:
+    """Return the migration plan of docs/plan-schema.md for the fleet; ValueError naming a bad argument.
+
+    The cyclic garbage collector is paused while the plan is built: the plan allocates many
+    acyclic objects on large fleets, and collections over that growing heap would make it superlinear.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _Planner(facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail, limit, nearest).plan()
+    finally:
+        if paused:
+            gc.enable()
+
+
+class _Planner:
+    def __init__(
+        self,
+        facts_by_host: Any,
+        sources: Any,
+        destinations: Any,
+        rules: Any,
+        migration_network: Any,
+        mkvps: Any,
+        migration_addresses: Any,
+        detail: Any,
+        limit: Any,
+        nearest: Any,
+    ) -> None:
+        if not isinstance(facts_by_host, Mapping) or not facts_by_host:
+            raise ValueError("facts_by_host: expected a non-empty mapping {host: facts}")
+        if rules not in R.RULES:
+            raise ValueError(f"rules: expected one of {', '.join(R.RULES)}, got {rules!r}")
+        if mkvps is not None and not isinstance(mkvps, Mapping):
+            raise ValueError(f"mkvps: expected {{host: {{apqn: {{slot: pattern}}}}}}, got {type(mkvps).__name__}")
+        if migration_addresses is not None and not isinstance(migration_addresses, Mapping):
+            raise ValueError(f"migration_addresses: expected {{host: address}}, got {type(migration_addresses).__name__}")
+        self.rules = rules
+        self.limit = _count(limit, "limit", DEFAULT_LIMIT, 1)
+        self.nearest = _count(nearest, "nearest", DEFAULT_NEAREST, 0)
+        self.detail = _detail_selector(detail)
+        names = sorted(str(name) for name in facts_by_host)
+        self.source_names = _host_list(sources, names, "sources")
+        self.destination_names = _host_list(destinations, names, "destinations")
+        self.hosts: dict[str, H.HostFacts] = {}
+        self.addresses: dict[str, Any] = {}
+        mkvps = mkvps or {}
+        for name in sorted(set(self.source_names) | set(self.destination_names)):
+            facts, address = facts_of(facts_by_host[name], name)
+            self.hosts[name] = H.HostFacts(facts, name, f"facts_by_host[{name!r}]", mkvps.get(name))
+            self.addresses[name] = (migration_addresses or {}).get(name, address)
+        self.network = None
+        if migration_network is not None:
+            if netaddr is None:
+                raise MissingLibrary("netaddr", "migration_network")
+            try:
+                self.network = netaddr.IPNetwork(str(migration_network))
+            except (netaddr.AddrFormatError, ValueError, TypeError):
+                raise ValueError(f"migration_network: {migration_network!r} is not a CIDR network") from None
+        needed = {apqn for name in self.source_names for mdev in self.hosts[name].mdevs.values() for apqn in H.guest_queues(mdev)}
+        self.index = R.DestinationIndex([self.hosts[n] for n in self.destination_names], needed)
+        self.load: Counter[int] = Counter()
+        self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
+        self.stranding: dict[str, dict[str, int]] = {}
+
+    def plan(self) -> dict[str, Any]:
+        guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
+        return {
+            "schema": SCHEMA,
+            "rules": self.rules,
+            "limit": self.limit,
+            "nearest": self.nearest,
+            "sources": self.source_names,
+            "destinations": self.destination_names,
+            "migration_network": str(self.network) if self.network is not None else None,
+            "machines": {name: machine_label(self.hosts[name].facts.get("host")) for name in sorted(self.hosts)},
+            "guests": guests,
+            "summary": summarize(guests, self.source_names, self.stranding, self.machines_of_sources()),
+        }
+
+    def machines_of_sources(self) -> dict[str, str | None]:
+        return {name: machine_label(self.hosts[name].facts.get("host")) for name in self.source_names}
+
+    def sources(self) -> list[tuple[H.HostFacts, Mapping, list[tuple[str, Mapping]]]]:
+        """Return (source host, mdev, [(other source host, its mdev)]) once per UUID, by source host then UUID.
+
+        A UUID on several source hosts is planned once, from the host where a guest uses it (the
+        first such host by name; the others are reported with ``duplicate_uuid``).
+        """
+        by_uuid: dict[str, list[tuple[str, Mapping]]] = {}
+        for name in self.source_names:
+            for uuid, mdev in self.hosts[name].mdevs.items():
+                by_uuid.setdefault(uuid, []).append((name, mdev))
+        out = []
+        for name in self.source_names:
+            for uuid in sorted(self.hosts[name].mdevs):
+                holders = by_uuid[uuid]
+                attached = [h for h, m in holders if m.get("guest") or m.get("in_use")]
+                owner = attached[0] if attached else holders[0][0]
+                if owner != name:
+                    continue
+                others = [(h, m) for h, m in holders if h != name]
+                out.append((self.hosts[name], self.hosts[name].mdevs[uuid], others))
+        return out
+
+    def wants_detail(self, source: H.HostFacts, mdev: Mapping) -> bool:
+        if isinstance(self.detail, bool):
+            return self.detail
+        return bool({source.name, mdev["uuid"], mdev.get("guest")} & self.detail)
+
+    def guest(self, source: H.HostFacts, mdev: Mapping, others: list[tuple[str, Mapping]]) -> dict[str, Any]:
+        index = self.index
+        candidates = index.all
+        if source.name in index.position:
+            candidates &= ~(1 << index.position[source.name])
+        ev = R.evaluate(index, source, mdev, self.rules, candidates)
+        attached_elsewhere = [h for h, m in others if m.get("guest") or m.get("in_use")]
+        if attached_elsewhere and (mdev.get("guest") or mdev.get("in_use")):
+            ev.mark_source(
+                "duplicate_uuid", None, f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}"
+            )
+        ready, after, blocked = R.verdict_bits(ev)
+        full = self.wants_detail(source, mdev)
+        cap = len(index.names) if full else self.limit
+        verdict = "ready" if ready else "ready_after" if after else "blocked"
+        start = self.placed % len(index.names) if index.names else 0
+        ready_pos = sorted(positions(ready, cap, start))
+        after_pos = sorted(positions(after, cap, start))
+        suggested = self.suggest(ready or after, start)
+        usable = ready | after
+        entry: dict[str, Any] = {
+            "uuid": mdev["uuid"],
+            "guest": mdev.get("guest"),
+            "source": source.name,
+            "also_on": [h for h, _m in others],
+            "apqns": H.guest_queues(mdev),
+            "control_domains": sorted(mdev.get("control_domains") or []),
+            "verdict": verdict,
+            "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
+            "ready_after": {"count": after.bit_count(), "hosts": [index.names[i] for i in after_pos], "preparations": self.preparations(ev, after_pos)},
+            "blocked": {
+                "count": blocked.bit_count(),
+                "reasons": {code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked},
+                "nearest": [
+                    {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
+                    for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
+                ],
+            },
+            "warnings": {code: (ev.warnings[code] & usable).bit_count() for code in WARNING_CODES if ev.warnings.get(code, 0) & usable},
+            "source_blockers": R.sort_findings(ev.source_blockers),
+            "source_warnings": R.sort_findings(ev.source_warnings),
+            "suggested": index.names[suggested] if suggested is not None else None,
+            "actions": ev.actions(suggested) if suggested is not None else [],
+            "command": None,
+            "command_error": None,
+        }
+        if self.network is not None:
+            entry["command"], entry["command_error"] = self.command(entry)
+        if full:
+            entry["destinations"] = {index.names[i]: self.cell(ev, i, ready, after) for i in positions(candidates, len(index.names))}
+        if blocked and mdev.get("guest") and not usable:
+            self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked)
+        return entry
+
+    def suggest(self, pool: int, start: int) -> int | None:
+        """Return the least loaded of a window of the pool that rotates from guest to guest (spreads guests)."""
+        if not pool:
+            return None
+        window = positions(pool, _WINDOW, start)
+        chosen = min(window, key=lambda i: (self.load[i], (i - start) % len(self.index.names)))
+        self.load[chosen] += 1
+        self.placed += 1
+        return chosen
+
+    def preparations(self, ev: R.Evaluation, chosen: list[int]) -> list[dict[str, Any]]:
+        """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}]."""
+        groups: dict[str, dict[str, Any]] = {}
+        for i in chosen:
+            codes = sorted((c for c, bits in ev.blockers.items() if bits >> i & 1), key=ORDER.__getitem__)
+            actions = ev.actions(i)
+            key = repr((codes, actions))
+            group = groups.setdefault(key, {"hosts": [], "codes": codes, "actions": actions})
+            group["hosts"].append(self.index.names[i])
+        return list(groups.values())
+
+    def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
+        blockers, warnings = ev.findings(i)
+        effective, _mixed = R.resolve_rules(self.rules, ev.source.level, self.index.hosts[i].level)
+        bit = 1 << i
+        return {
+            "verdict": "ready" if ready & bit else "ready_after" if after & bit else "blocked",
+            "rules": effective,
+            "blockers": blockers,
+            "warnings": warnings,
+            "actions": ev.actions(i),
+        }
+
+    def command(self, entry: dict[str, Any]) -> tuple[str | None, str | None]:
+        if not entry["guest"]:
+            return None, "the mdev is not attached to a guest"
+        if entry["suggested"] is None:
+            return None, "no destination is ready or can be made ready"
+        problem = host_name_problem(entry["suggested"])
+        if problem:
+            return None, problem
+        _src, problem = uri_address(self.addresses.get(entry["source"]), entry["source"], self.network)
+        if problem:
+            return None, problem
+        uri_host, problem = uri_address(self.addresses.get(entry["suggested"]), entry["suggested"], self.network)
+        if problem:
+            return None, problem
+        return migrate_command(entry["guest"], entry["suggested"], uri_host), None
+
+
+def stranding_codes(ev: R.Evaluation, blocked: int) -> dict[str, int]:
+    """Return {unfixable blocker code: number of destinations} explaining why a guest has no destination.
+
+    Counted over the "near" destinations (every guest APQN exists and the kernel supports
+    migration) when there are any, else over every blocked destination: a guest stranded by an
+    older card reports hw_type_older, not the hundreds of hosts that simply lack its APQNs.
+    """
+    far = 0
+    for code in _FAR_CODES:
+        far |= ev.blockers.get(code, 0)
+    scope = (blocked & ~far) or blocked
+    return {code: n for code, bits in ev.blockers.items() if code not in FIXABLE_CODES and (n := (bits & scope).bit_count())}
+
+
+def machine_label(host: Any) -> str | None:
+    """Return "CPC <type> <sequence>, LPAR <name> (<number>)" from the facts' host identity, or None."""
+    if not isinstance(host, Mapping):
+        return None
+    cpc = host.get("cpc") if isinstance(host.get("cpc"), Mapping) else {}
+    lpar = host.get("lpar") if isinstance(host.get("lpar"), Mapping) else {}
+    parts = []
+    if cpc.get("type") or cpc.get("sequence_code"):
+        parts.append(" ".join(str(v) for v in ("CPC", cpc.get("type"), cpc.get("sequence_code")) if v))
+    if lpar.get("name") or lpar.get("number") is not None:
+        number = f" ({lpar.get('number')})" if lpar.get("number") is not None else ""
+        parts.append(f"LPAR {lpar.get('name') or '?'}{number}")
+    return ", ".join(parts) or None
+
+
+def summarize(guests: list[dict[str, Any]], source_names: list[str], stranding: Mapping[str, Mapping[str, int]], machines: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the plan summary: counts of guests by verdict, stranded guests and per-host evacuation verdicts.
+
+    Only mdevs attached to a guest count; idle mdevs are planned but need not leave.
+    """
+    running = [g for g in guests if g["guest"]]
+    verdicts = Counter(g["verdict"] for g in running)
+    top: Counter[str] = Counter()
+    stranded = []
+    for entry in running:
+        if entry["verdict"] != "blocked":
+            continue
+        counts = stranding.get(entry["uuid"], {})
+        codes = set(counts) | {b["code"] for b in entry["source_blockers"]}
+        top.update(codes)
+        ranked = sorted(codes, key=lambda c: (-counts.get(c, 1 << 30), ORDER[c]))
+        stranded.append({"uuid": entry["uuid"], "guest": entry["guest"], "source": entry["source"], "top_blockers": ranked[:3]})
+    per_host = {}
+    by_source: dict[str, list] = {name: [] for name in source_names}
+    for entry in running:
+        by_source[entry["source"]].append(entry)
+    for name in source_names:
+        mine = by_source[name]
+        count = Counter(g["verdict"] for g in mine)
+        evacuable = count["ready"] == len(mine)
+        after = count["ready"] + count["ready_after"] == len(mine)
+        if evacuable:
+            text = f"every guest of {name} can leave"
+        elif after:
+            text = f"every guest of {name} can leave after preparation"
+        else:
+            text = f"{count['blocked']} of {len(mine)} guests of {name} cannot leave"
+        per_host[name] = {
+            "machine": machines.get(name),
+            "guests": len(mine),
+            "ready": count["ready"],
+            "ready_after": count["ready_after"],
+            "blocked": count["blocked"],
+            "evacuable": evacuable,
+            "evacuable_after_preparation": after,
+            "verdict": text,
+        }
+    return {
+        "guests": len(running),
+        "idle_mdevs": len(guests) - len(running),
+        "ready": verdicts["ready"],
+        "ready_after": verdicts["ready_after"],
+        "blocked": verdicts["blocked"],
+        "top_blockers": [{"code": code, "guests": n} for code, n in sorted(top.items(), key=lambda kv: (-kv[1], ORDER[kv[0]]))],
+        "stranded": stranded,
+        "hosts": per_host,
+    }
+
+
+def apply_query(plan: dict[str, Any], query: Any) -> Any:
+    """Return jmespath.search(query, plan); ValueError for a bad expression, MissingLibrary without jmespath."""
+    if jmespath is None:
+        raise MissingLibrary("jmespath", "query")
+    if not isinstance(query, str):
+        raise ValueError(f"query: expected a JMESPath expression string, got {query!r}")
+    try:
+        return jmespath.search(query, plan)
+    except jmespath.exceptions.JMESPathError as exc:
+        raise ValueError(f"query: {exc}") from exc
+

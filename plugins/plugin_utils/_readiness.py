@@ -1,0 +1,561 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11).
+"""The readiness rules: one evaluation of a source mdev against a set of destination hosts.
+
+Destinations are numbered and indexed once (``DestinationIndex``): per APQN the hosts where the
+queue exists, is not bound to vfio_ap, is unusable, is claimed by an mdev, and the hosts per
+hardware-capability class and master-key pattern; per control domain and per mdev UUID the hosts
+that have it. Every set of hosts is a Python integer used as a bitset (bit i = destination i).
+
+``evaluate`` applies every rule once per source mdev over all destinations at the same time: each
+rule marks the bitset of destinations it blocks or warns about, under a reason code of
+``_reason_codes`` (whose ``scope`` restricts attribute-only and kernel-only codes to the
+destinations where those rules apply). Each mark keeps the APQN and a detail, so the findings of
+any one destination can be read back from the same evaluation (``Evaluation.findings``).
+``check_pair`` (the ``migration_check`` filter) is that evaluation over one destination; the
+fleet plan (``_migration_plan``) is the same evaluation over all of them.
+
+Rule sets (``rules``): ``attribute`` (series v1/v2, validation: the destination mdev must hold
+the source guest's APQN set), ``kernel`` (series v3+, restore: the source's control domains must
+be in the destination's mask), ``strict`` (both), ``auto`` (each pair's hosts' level; ``strict``
+with a warning when the two differ).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import FACILITIES
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BY_CODE, FIXABLE_CODES, ORDER
+
+RULES = ("auto", "attribute", "kernel", "strict")
+LEVELS = ("none", "attribute", "kernel")
+_FACILITY_NAMES = {"apsc": "APSC", "mex4k": "AP4KM", "crt4k": "AP4KC", "apxa": "APXA", "slcf": "SLCF"}
+# Codes an mdev action is needed for even when the mdev exists.
+_MDEV_ACTION_CODES = frozenset(("apqn_set_mismatch", "not_persistent"))
+
+Detail = str | Callable[[int], str]
+
+
+def finding(code: str, apqn: str | None, detail: str) -> dict[str, Any]:
+    """Return one blocker or warning: {code, apqn, detail}."""
+    return {"code": code, "apqn": apqn, "detail": detail}
+
+
+def sort_findings(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return findings ordered by reason code (the rule table's order), then APQN and detail."""
+    return sorted(items, key=lambda f: (ORDER.get(f["code"], 99), f["apqn"] or "", f["detail"]))
+
+
+def host_support_problem(host: H.HostFacts) -> str | None:
+    """Return why a host cannot take part in a vfio-ap live migration, or None when it can."""
+    if not host.loaded:
+        return f"vfio_ap is not loaded on {host.label}"
+    if host.level == "none":
+        return f"{host.label}'s kernel has no 'migratable' vfio_ap feature (no live-migration support)"
+    return None
+
+
+def resolve_rules(rules: str, source_level: str, destination_level: str) -> tuple[str, bool]:
+    """Return (rule set applied, mixed) for a requested rule set and the two hosts' migration levels.
+
+    ``auto`` takes the hosts' level; two different levels give ``strict`` with mixed True; a host
+    without support does not vote (``kernel`` when neither does).
+    """
+    if rules not in RULES:
+        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
+    if rules != "auto":
+        return rules, False
+    levels = {level for level in (source_level, destination_level) if level in ("attribute", "kernel")}
+    if not levels:
+        return "kernel", False
+    if len(levels) == 2:
+        return "strict", True
+    return levels.pop(), False
+
+
+def rule_scope(effective: str) -> tuple[bool, bool]:
+    """Return (attribute checks apply, kernel checks apply) for a resolved rule set."""
+    return effective in ("attribute", "strict"), effective in ("kernel", "strict")
+
+
+def compare_capabilities(source: Mapping, target: Mapping) -> list[tuple[str, str]]:
+    """Return [(code, property)] for why a source queue's capabilities cannot migrate to a target queue's.
+
+    The destination-side checks of the live-migration series: same mode; same APSC, AP4KM, AP4KC,
+    APXA and SLCF facilities; target AP type not older; a full-native source needs a full-native
+    target; both Secure Execution bind states 0. An unknown AP type is not judged.
+    """
+    found = []
+    if source.get("mode") != target.get("mode"):
+        found.append(("hw_mode_mismatch", "mode"))
+    for name, _bit in FACILITIES:
+        if bool(source.get(name)) != bool(target.get(name)):
+            found.append(("hw_facility_mismatch", name))
+    src_type, dst_type = source.get("hwtype"), target.get("hwtype")
+    if src_type is not None and dst_type is not None and src_type > dst_type:
+        found.append(("hw_type_older", "hwtype"))
+    if source.get("native") and not target.get("native"):
+        found.append(("hw_class_incompatible", "native"))
+    if source.get("bs") or target.get("bs"):
+        found.append(("secure_execution", "bs"))
+    return found
+
+
+def hardware_findings(source_caps: Mapping, destination_caps: Mapping) -> list[tuple[str, str]]:
+    """Return [(code, detail)] for a source queue's capabilities against a destination queue's, one per code."""
+    by_code: dict[str, list[str]] = {}
+    for code, prop in compare_capabilities(source_caps, destination_caps):
+        src, dst = source_caps.get(prop), destination_caps.get(prop)
+        if code == "hw_facility_mismatch":
+            text = f"{_FACILITY_NAMES[prop]} {'installed' if src else 'missing'} on the source, {'installed' if dst else 'missing'} on the destination"
+        elif code == "hw_mode_mismatch":
+            text = f"source queue is {src}, destination {dst}"
+        elif code == "hw_type_older":
+            text = f"destination card is older (AP type {dst}) than the source's (AP type {src})"
+        elif code == "hw_class_incompatible":
+            text = "source has full native card function, destination only stateless functions"
+        else:
+            text = f"bind/associate state source {int(src or 0)}, destination {int(dst or 0)}; both must be 0"
+        by_code.setdefault(code, []).append(text)
+    return [(code, "; ".join(texts)) for code, texts in sorted(by_code.items(), key=lambda kv: ORDER[kv[0]])]
+
+
+# --------------------------------------------------------------------------- the destination index
+
+
+class DestinationIndex:
+    """Per-APQN, per-UUID, per-control-domain and per-identity bitsets over the destination hosts."""
+
+    def __init__(self, hosts: list[H.HostFacts], apqns: set[str] | None = None) -> None:
+        """Index the destinations; with ``apqns``, only those queues (the ones source guests use)."""
+        self.hosts = hosts
+        self.names: list[str] = [h.label for h in hosts]
+        self.position = {h.name: i for i, h in enumerate(hosts)}
+        self.all = (1 << len(hosts)) - 1
+        self.level_bits: dict[str, int] = dict.fromkeys(LEVELS, 0)
+        self.unsupported = 0
+        self.installed: dict[str, int] = {}
+        self.unbound: dict[str, int] = {}
+        self.unusable: dict[str, int] = {}
+        self.caps: dict[str, dict[Any, int]] = {}
+        self.mkvp: dict[str, dict[Any, int]] = {}
+        self.master_keys: dict[str, int] = {}
+        self.claims: dict[str, dict[str, int]] = {}
+        self.claimed: dict[str, int] = {}  # hosts where any mdev holds the APQN
+        self.claimed_twice: dict[str, int] = {}  # hosts where two or more mdevs hold it
+        self.cdoms: dict[int, int] = {}
+        self.mdevs: dict[str, dict[int, H.HostFacts]] = {}
+        self.identities: dict[tuple, int] = {}
+        self._hw_memo: dict[tuple, list] = {}
+        self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
+        for i, host in enumerate(hosts):
+            self._add(i, 1 << i, host, apqns)
+
+    def _add(self, i: int, bit: int, host: H.HostFacts, wanted: set[str] | None) -> None:
+        self.level_bits[host.level] |= bit
+        if host_support_problem(host):
+            self.unsupported |= bit
+        if host.identity is not None:
+            self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
+        names = host.queues if wanted is None else [apqn for apqn in wanted if apqn in host.queues]
+        for apqn in names:
+            queue = host.queue(apqn)
+            self.installed[apqn] = self.installed.get(apqn, 0) | bit
+            if H.queue_binding_problem(queue):
+                self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
+            if H.queue_unusable_problem(host, queue):
+                self.unusable[apqn] = self.unusable.get(apqn, 0) | bit
+            caps = H.queue_capabilities(host, queue)
+            by_key = self.caps.setdefault(apqn, {})
+            key = H.caps_key(caps)
+            by_key[key] = by_key.get(key, 0) | bit
+            if H.has_master_keys(caps):
+                self.master_keys[apqn] = self.master_keys.get(apqn, 0) | bit
+            by_pattern = self.mkvp.setdefault(apqn, {})
+            pattern = H.current_mkvps(host, queue)
+            by_pattern[pattern] = by_pattern.get(pattern, 0) | bit
+        for apqn, holders in host.claims.items():
+            if wanted is not None and apqn not in wanted:
+                continue
+            self.claimed[apqn] = self.claimed.get(apqn, 0) | bit
+            if len(holders) > 1:
+                self.claimed_twice[apqn] = self.claimed_twice.get(apqn, 0) | bit
+            per_uuid = self.claims.setdefault(apqn, {})
+            for uuid in holders:
+                per_uuid[uuid] = per_uuid.get(uuid, 0) | bit
+        for domain in host.control_domains:
+            self.cdoms[domain] = self.cdoms.get(domain, 0) | bit
+        for uuid in host.mdevs:
+            self.mdevs.setdefault(uuid, {})[i] = host
+
+    def scope(self, rules: str, source_level: str) -> tuple[int, int, int]:
+        """Return (attribute-check bits, kernel-check bits, mixed-level bits) over the destinations (memoised)."""
+        key = (rules, source_level)
+        found = self._scope_memo.get(key)
+        if found is None:
+            attribute = kernel = mixed = 0
+            for level, bits in self.level_bits.items():
+                effective, is_mixed = resolve_rules(rules, source_level, level)
+                has_attribute, has_kernel = rule_scope(effective)
+                attribute |= bits if has_attribute else 0
+                kernel |= bits if has_kernel else 0
+                mixed |= bits if is_mixed else 0
+            found = self._scope_memo[key] = (attribute, kernel, mixed)
+        return found
+
+    def hardware(self, src_key: tuple, dst_key: tuple) -> list[tuple[str, str]]:
+        """Return the hardware findings [(code, detail)] for two capability classes (memoised)."""
+        pair = (src_key, dst_key)
+        found = self._hw_memo.get(pair)
+        if found is None:
+            found = self._hw_memo[pair] = hardware_findings(H.caps_of_key(src_key), H.caps_of_key(dst_key))
+        return found
+
+
+# --------------------------------------------------------------------------- one evaluation
+
+
+class Evaluation:
+    """The rules applied to one source mdev over the candidate destinations of an index.
+
+    ``blockers`` / ``warnings``: {code: bitset of destinations}. ``source_blockers`` /
+    ``source_warnings``: the findings of the source side, which hold for every destination.
+    """
+
+    __slots__ = ("index", "source", "mdev", "rules", "candidates", "attribute", "kernel", "blockers", "warnings", "marks", "source_blockers", "source_warnings")
+
+    def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
+        self.index = index
+        self.source = source
+        self.mdev = mdev
+        self.rules = rules
+        self.candidates = candidates
+        self.attribute, self.kernel, _mixed = index.scope(rules, source.level)
+        self.blockers: dict[str, int] = {}
+        self.warnings: dict[str, int] = {}
+        self.marks: list[tuple[str, str | None, int, Detail]] = []
+        self.source_blockers: list[dict[str, Any]] = []
+        self.source_warnings: list[dict[str, Any]] = []
+
+    def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
+        """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
+        scope = BY_CODE[code].scope
+        bits &= self.candidates
+        if scope == "attribute":
+            bits &= self.attribute
+        elif scope == "kernel":
+            bits &= self.kernel
+        if not bits:
+            return
+        table = self.blockers if BY_CODE[code].kind == "blocker" else self.warnings
+        table[code] = table.get(code, 0) | bits
+        self.marks.append((code, apqn, bits, detail))
+
+    def mark_source(self, code: str, apqn: str | None, detail: str) -> None:
+        """Record a source-side finding: it holds for every candidate destination."""
+        table, found = (self.blockers, self.source_blockers) if BY_CODE[code].kind == "blocker" else (self.warnings, self.source_warnings)
+        found.append(finding(code, apqn, detail))
+        if self.candidates:
+            table[code] = table.get(code, 0) | self.candidates
+
+    def findings(self, i: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Return (blockers, warnings) of destination i, source-side findings included, each sorted."""
+        blockers, warnings = list(self.source_blockers), list(self.source_warnings)
+        for code, apqn, bits, detail in self.marks:
+            if bits >> i & 1:
+                item = finding(code, apqn, detail(i) if callable(detail) else detail)
+                (blockers if BY_CODE[code].kind == "blocker" else warnings).append(item)
+        return sort_findings(blockers), sort_findings(warnings)
+
+    def apqns_by_code(self, i: int) -> dict[str, list[str]]:
+        """Return {blocker code: [APQNs it names]} of destination i (source blockers included)."""
+        out: dict[str, list[str]] = {}
+        for item in self.source_blockers:
+            out.setdefault(item["code"], [])
+        for code, apqn, bits, _detail in self.marks:
+            if bits >> i & 1 and BY_CODE[code].kind == "blocker":
+                apqns = out.setdefault(code, [])
+                if apqn is not None and apqn not in apqns:
+                    apqns.append(apqn)
+        return {code: sorted(out[code]) for code in sorted(out, key=ORDER.__getitem__)}
+
+    def codes(self, i: int) -> set[str]:
+        """Return every blocker and warning code of destination i."""
+        bit = 1 << i
+        return {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
+
+    def actions(self, i: int) -> list[dict[str, Any]]:
+        """Return the ordered actions that make destination i ready (reserve, then the mdev)."""
+        host = self.index.hosts[i]
+        bit = 1 << i
+        wanted = H.guest_queues(self.mdev)
+        unbound = [apqn for apqn in wanted if self.index.unbound.get(apqn, 0) & bit]
+        return destination_actions(
+            host, self.mdev["uuid"], wanted, sorted(self.mdev.get("control_domains") or []), bool(self.attribute & bit), unbound, self.codes(i)
+        )
+
+
+def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> Evaluation:
+    """Return the Evaluation of every rule for the source mdev over the candidate destinations."""
+    ev = Evaluation(index, source, mdev, rules, candidates)
+    _source_rules(ev)
+    _host_rules(ev)
+    _mdev_rules(ev)
+    for apqn in H.guest_queues(mdev):
+        _queue_rules(ev, apqn)
+    names = index.names
+    for domain in mdev.get("control_domains") or []:
+        ev.mark(
+            "control_domain_unavailable",
+            candidates & ~index.cdoms.get(domain, 0),
+            None,
+            lambda i, d=domain: f"control domain {d:04x} not in {names[i]}'s control-domain mask",
+        )
+    return ev
+
+
+def _source_rules(ev: Evaluation) -> None:
+    source, mdev = ev.source, ev.mdev
+    problem = host_support_problem(source)
+    if problem:
+        ev.mark_source("no_migration_support", None, "source: " + problem)
+    guard = H.guard_entry(source, mdev["uuid"])
+    if guard is not None and guard.get("migratable") is False:
+        reason = guard.get("reason")
+        ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
+    elif mdev.get("migratable") is False:
+        ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
+    extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
+    if extra:
+        ev.mark_source("over_provisioned", None, "assigned but not in the guest matrix: " + ", ".join(extra))
+    drift = H.definition_drift(mdev, source.definitions.get(mdev["uuid"]))
+    if drift:
+        ev.mark_source("drift", None, "source: " + drift)
+    for apqn in H.guest_queues(mdev):
+        queue = source.queue(apqn)
+        if queue is not None and H.has_master_keys(H.queue_capabilities(source, queue)) and H.current_mkvps(source, queue) is None:
+            ev.mark_source("mkvp_unknown", apqn, "master-key verification pattern unknown on the source")
+
+
+def _host_rules(ev: Evaluation) -> None:
+    index, source = ev.index, ev.source
+    hosts = index.hosts
+    _attribute, _kernel, mixed = index.scope(ev.rules, source.level)
+    ev.mark(
+        "mixed_migration_levels",
+        mixed,
+        None,
+        lambda i: f"source uses the {source.level} interface, destination {hosts[i].level}: checking both rule sets (strict)",
+    )
+    same = index.identities.get(source.identity, 0) if source.identity is not None else 0
+    if source.name is not None and source.name in index.position:
+        same |= 1 << index.position[source.name]
+    ev.mark("same_host", same, None, lambda i: f"{hosts[i].label} is the same LPAR as {source.label}" if hosts[i].name != source.name else "source and destination are the same host")
+    ev.mark("no_migration_support", index.unsupported, None, lambda i: "destination: " + str(host_support_problem(hosts[i])))
+
+
+def _mdev_rules(ev: Evaluation) -> None:
+    uuid, mdev = ev.mdev["uuid"], ev.mdev
+    wanted = H.guest_queues(mdev)
+    have = 0
+    for i, host in ev.index.mdevs.get(uuid, {}).items():
+        bit = 1 << i
+        have |= bit
+        if not bit & ev.candidates:
+            continue
+        twin = host.mdevs[uuid]
+        if twin.get("in_use") or twin.get("guest"):
+            ev.mark("mdev_in_use", bit, None, f"mdev {uuid} on {host.label} is attached to guest {twin.get('guest') or '(unknown)'}")
+        held = sorted(twin.get("apqns") or [])
+        if held != wanted:
+            missing, extra = sorted(set(wanted) - set(held)), sorted(set(held) - set(wanted))
+            text = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"also holds {', '.join(extra)}"] if extra else [])
+            ev.mark("apqn_set_mismatch", bit, None, "destination mdev " + " and ".join(text))
+        if uuid not in host.definitions and not twin.get("defined"):
+            ev.mark("not_persistent", bit, None, f"mdev {uuid} on {host.label} has no mdevctl definition")
+        drift = H.definition_drift(twin, host.definitions.get(uuid))
+        if drift:
+            ev.mark("drift", bit, None, "destination: " + drift)
+    names = ev.index.names
+    ev.mark("mdev_missing", ~have, None, lambda i: f"no mdev {uuid} on {names[i]}")
+
+
+def _queue_rules(ev: Evaluation, apqn: str) -> None:
+    index, source, uuid = ev.index, ev.source, ev.mdev["uuid"]
+    hosts, names = index.hosts, index.names
+    installed = index.installed.get(apqn, 0)
+    ev.mark("apqn_not_installed", ~installed, apqn, lambda i: f"no queue device {apqn} on {names[i]}")
+    ev.mark("apqn_not_bound", index.unbound.get(apqn, 0), apqn, lambda i: str(H.queue_binding_problem(hosts[i].queue(apqn) or {})))
+    ev.mark("queue_unusable", index.unusable.get(apqn, 0), apqn, lambda i: str(H.queue_unusable_problem(hosts[i], hosts[i].queue(apqn) or {})))
+    own = index.claims.get(apqn, {}).get(uuid, 0)
+    others = (index.claimed.get(apqn, 0) & ~own) | (index.claimed_twice.get(apqn, 0) & own)
+
+    def claimed_by(i: int) -> str:
+        holders = sorted((u, kind) for u, kind in hosts[i].claims.get(apqn, {}).items() if u != uuid)
+        return "assigned to " + ", ".join(f"{kind} {u}" for u, kind in holders)
+
+    ev.mark("apqn_in_use", others, apqn, claimed_by)
+    source_queue = source.queue(apqn)
+    src_caps = H.queue_capabilities(source, source_queue) if source_queue is not None else None
+    if src_caps is not None:
+        src_key = H.caps_key(src_caps)
+        for dst_key, bits in index.caps.get(apqn, {}).items():
+            if dst_key is None or not bits & ev.candidates:
+                continue
+            for code, detail in index.hardware(src_key, dst_key):
+                ev.mark(code, bits, apqn, detail)
+    relevant = (installed if H.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & ev.candidates
+    src_mk = H.current_mkvps(source, source_queue) if relevant and source_queue is not None else None
+    if src_mk is None:  # unknown on the source: a source warning (_source_rules), not per destination
+        return
+    for pattern, bits in index.mkvp.get(apqn, {}).items():
+        if not bits & relevant:
+            continue
+        if pattern is None:
+            ev.mark("mkvp_unknown", bits & relevant, apqn, "master-key verification pattern unknown on the destination")
+        else:
+            diff = H.mkvp_difference(src_mk, pattern)
+            if diff:
+                ev.mark("mkvp_mismatch", bits & relevant, apqn, diff)
+
+
+def verdict_bits(ev: Evaluation) -> tuple[int, int, int]:
+    """Return (ready, ready after preparation, blocked) destination bitsets of an evaluation."""
+    any_blocker = unfixable = 0
+    for code, bits in ev.blockers.items():
+        any_blocker |= bits
+        if code not in FIXABLE_CODES:
+            unfixable |= bits
+    return ev.candidates & ~any_blocker, any_blocker & ~unfixable, unfixable
+
+
+# --------------------------------------------------------------------------- actions
+
+
+def reservation_action(apqns: list[str]) -> dict[str, Any] | None:
+    """Return the ap_mask action that hands ``apqns`` (existing, host-owned) to vfio_ap, or None for none.
+
+    Clearing a domain's aqmask bit frees that domain on every adapter, which is always enough; the
+    action reserves the domains and leaves apmask alone, the layout of sites that give each LPAR its
+    own domains (and the one that keeps mirrored LPARs on two CPCs alike).
+    """
+    if not apqns:
+        return None
+    domains = sorted({parse_apqn(a)[1] for a in apqns})
+    return {"type": "ap_mask", "adapters": [], "domains": domains, "state": "reserved", "persistent": True}
+
+
+def mdev_action(destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, codes: set[str]) -> dict[str, Any] | None:
+    """Return the mdev action for the destination (create, assign, persist), or None when nothing is needed."""
+    existing = destination.mdevs.get(uuid)
+    if existing is not None and not (_MDEV_ACTION_CODES & codes):
+        return None
+    if attribute_checks or "apqn_set_mismatch" in codes:
+        pairs = [parse_apqn(a) for a in wanted]
+        adapters = sorted({a for a, _unused in pairs})
+        domains = sorted({d for _unused, d in pairs})
+        cdoms = sorted(control_domains)
+    elif existing is not None:
+        adapters = sorted(existing.get("adapters") or [])
+        domains = sorted(existing.get("domains") or [])
+        cdoms = sorted(existing.get("control_domains") or [])
+    else:
+        adapters, domains, cdoms = [], [], []
+    return {
+        "type": "mdev",
+        "uuid": uuid,
+        "state": "present",
+        "adapters": adapters,
+        "domains": domains,
+        "control_domains": cdoms,
+        "persistent": True,
+        "start": "auto",
+    }
+
+
+def destination_actions(
+    destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, unbound: list[str], codes: set[str]
+) -> list[dict[str, Any]]:
+    """Return the ordered actions that make the destination ready: reserve ``unbound`` APQNs, then the mdev."""
+    actions = []
+    reserve = reservation_action(sorted(unbound))
+    if reserve:
+        actions.append(reserve)
+    create = mdev_action(destination, uuid, wanted, control_domains, attribute_checks, codes)
+    if create:
+        actions.append(create)
+    return actions
+
+
+# --------------------------------------------------------------------------- one pair
+
+
+def find_source_mdev(source: H.HostFacts, uuid: Any) -> Mapping:
+    """Return the source mdev with ``uuid``; ValueError naming the UUID and the source's mdevs otherwise."""
+    if not isinstance(uuid, str):
+        raise ValueError(f"uuid: expected an mdev UUID string, got {type(uuid).__name__}")
+    mdev = source.mdevs.get(uuid.strip().lower())
+    if mdev is None:
+        known = ", ".join(sorted(source.mdevs)) or "none"
+        raise ValueError(f"uuid: {uuid} is not an mdev of the source (its mdevs: {known})")
+    return mdev
+
+
+def check_pair(source: H.HostFacts, destination: H.HostFacts, uuid: Any, rules: str = "auto") -> dict[str, Any]:
+    """Return the readiness of the source mdev ``uuid`` on the destination (the migration_check result).
+
+    Result: {uuid, guest, source, destination, rules, ready, ready_after, apqns, control_domains,
+    blockers, warnings, actions}; see docs/plan-schema.md.
+    """
+    mdev = find_source_mdev(source, uuid)
+    effective, _mixed = resolve_rules(rules, source.level, destination.level)
+    wanted = H.guest_queues(mdev)
+    index = DestinationIndex([destination], set(wanted))
+    ev = evaluate(index, source, mdev, rules, 1)
+    if destination is source:  # one facts dict for both ends, no names: still the same host
+        ev.mark("same_host", 1, None, "source and destination are the same host")
+    blockers, warnings = ev.findings(0)
+    codes = {f["code"] for f in blockers}
+    return {
+        "uuid": mdev["uuid"],
+        "guest": mdev.get("guest"),
+        "source": source.name,
+        "destination": destination.name,
+        "rules": effective,
+        "ready": not blockers,
+        "ready_after": bool(blockers) and codes <= FIXABLE_CODES,
+        "apqns": wanted,
+        "control_domains": sorted(mdev.get("control_domains") or []),
+        "blockers": blockers,
+        "warnings": warnings,
+        "actions": ev.actions(0),
+    }
+
+
+def migration_check(source_facts: Any, destination_facts: Any, uuid: Any, rules: str = "auto", source: Any = None, destination: Any = None, mkvps: Any = None) -> dict[str, Any]:
+    """Return the readiness of mdev ``uuid`` from source_facts' host to destination_facts' host.
+
+    ``mkvps`` ({host: {apqn: {slot: pattern}}}) adds known master-key verification patterns for the
+    hosts named ``source``/``destination``. Raises ValueError naming the bad argument.
+    """
+    if mkvps is not None and not isinstance(mkvps, Mapping):
+        raise ValueError("mkvps: expected {host: {apqn: {slot: pattern}}}, got " + type(mkvps).__name__)
+    for name, value in (("source", source), ("destination", destination)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name}: expected a host name, got {type(value).__name__}")
+    if rules not in RULES:
+        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
+    mkvps = mkvps or {}
+    src = H.HostFacts(source_facts, source, "source_facts", mkvps.get(source) if source else None)
+    if destination_facts is source_facts and (destination is None or destination == source):
+        dst = src
+    else:
+        dst = H.HostFacts(destination_facts, destination, "destination_facts", mkvps.get(destination) if destination else None)
+    return check_pair(src, dst, uuid, rules)
