@@ -26,15 +26,34 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import migrate_command
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
 
 SCHEMA = 1
 
 
 def _check_plan(plan: Any) -> Mapping[str, Any]:
-    if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or plan.get("schema") != 1:
-        raise ValueError("evacuation: expected a migration_plan result (schema 1, with 'guests')")
+    if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or plan.get("schema") != 2:
+        raise ValueError("evacuation: expected a migration_plan result (schema 2, with 'guests')")
     return plan
+
+
+def _hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:
+    """Return the destinations a plan entry lists as ``ready`` or ``ready_after``."""
+    part = guest.get(verdict) or {}
+    if verdict == "ready_after":
+        return sorted(host for group in part.get("preparations") or [] for host in group.get("hosts") or [])
+    return list(part.get("hosts") or [])
+
+
+def _new_mdev_hosts(guest: Mapping[str, Any]) -> set[str]:
+    """Return the listed ready-after destinations where preparation creates the guest's mdev."""
+    groups = (guest.get("ready_after") or {}).get("preparations") or []
+    return {host for group in groups if "mdev_missing" in group.get("codes", ()) for host in group.get("hosts", ())}
+
+
+def _blocker_codes(guest: Mapping[str, Any]) -> list[str]:
+    """Return the blocker codes of a plan entry: over its blocked destinations, then the source's."""
+    return sorted((guest.get("blocked") or {}).get("reasons") or {}) + [b.get("code") for b in guest.get("source_blockers") or []]
 
 
 def _place(
@@ -54,12 +73,12 @@ def _place(
     for guest, host in seed:
         load[host] += 1
         taken.setdefault(host, set()).update(guest.get("apqns") or [])
-        if host in set((guest.get("reasons") or {}).get("mdev_missing") or []):
+        if host in _new_mdev_hosts(guest):
             new_mdevs[host] += 1
     order = sorted(guests, key=lambda g: (len(pools[g["uuid"]]), g.get("source") or "", g["uuid"]))
     for guest in order:
         apqns = set(guest.get("apqns") or [])
-        needs_mdev = set((guest.get("reasons") or {}).get("mdev_missing") or [])
+        needs_mdev = _new_mdev_hosts(guest)
         fitting = []
         full = conflicted = 0
         for host in pools[guest["uuid"]]:
@@ -103,23 +122,26 @@ def evacuation_plan(
     addresses = dict(addresses or {})
     capacity = dict(capacity or {})
     guests = [g for g in plan["guests"] if g.get("guest")]  # idle mdevs need not leave
-    ready_pools = {g["uuid"]: list(g.get("ready") or []) for g in guests}
+    ready_pools = {g["uuid"]: _hosts(g, "ready") for g in guests}
     # First pass: ready destinations only; second: the rest over ready_after (and ready) ones.
     placed = _place(guests, ready_pools, capacity)
-    rest = [g for g in guests if placed[g["uuid"]][0] is None and g.get("ready_after")]
+    rest = [g for g in guests if placed[g["uuid"]][0] is None and _hosts(g, "ready_after")]
     if rest:
         seed = [(g, cast(str, placed[g["uuid"]][0])) for g in guests if placed[g["uuid"]][0] is not None]
-        pools = {g["uuid"]: list(g.get("ready") or []) + list(g.get("ready_after") or []) for g in rest}
+        pools = {g["uuid"]: _hosts(g, "ready") + _hosts(g, "ready_after") for g in rest}
         placed.update(_place(rest, pools, capacity, seed))
     entries = []
     destinations: dict[str, dict[str, Any]] = {}
     for g in guests:
         host, why = placed[g["uuid"]]
-        needs_prep = host is not None and host not in (g.get("ready") or [])
+        needs_prep = host is not None and host not in _hosts(g, "ready")
         status = "stranded" if host is None else "prepare" if needs_prep else "ready"
         command = None
         if host is not None and g.get("guest"):
-            command = migrate_command(g["guest"], host, str(addresses.get(host) or host))
+            try:
+                command = migrate_command(g["guest"], host, str(addresses.get(host) or host))
+            except ValueError as exc:
+                why = str(exc)
         entries.append(
             {
                 "uuid": g["uuid"],
@@ -130,7 +152,7 @@ def evacuation_plan(
                 "destination": host,
                 "prepare": needs_prep,
                 "reason": why,
-                "blockers": sorted(g.get("reasons") or {}) + [b.get("code") for b in g.get("source_blockers") or []],
+                "blockers": _blocker_codes(g),
                 "command": command,
             }
         )

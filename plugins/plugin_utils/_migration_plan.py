@@ -333,7 +333,7 @@ class _Planner:
             "control_domains": sorted(mdev.get("control_domains") or []),
             "verdict": verdict,
             "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
-            "ready_after": {"count": after.bit_count(), "hosts": [index.names[i] for i in after_pos], "preparations": self.preparations(ev, after_pos)},
+            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},
             "blocked": {
                 "count": blocked.bit_count(),
                 "reasons": {code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked},

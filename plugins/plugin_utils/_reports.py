@@ -32,8 +32,8 @@ _VERDICT_TEXT = {"ready": "ready", "ready_after": "ready after preparation", "bl
 def _check_plan(plan: Any) -> Mapping[str, Any]:
     if not isinstance(plan, Mapping) or "guests" not in plan or "summary" not in plan:
         raise ValueError("readiness report: expected a migration_plan result (a dict with 'guests' and 'summary')")
-    if plan.get("schema") != 1:
-        raise ValueError(f"readiness report: plan schema {plan.get('schema')!r} is not supported (expected 1)")
+    if plan.get("schema") != 2:
+        raise ValueError(f"readiness report: plan schema {plan.get('schema')!r} is not supported (expected 2)")
     return plan
 
 
@@ -101,18 +101,35 @@ def report_document(plan: Mapping[str, Any], title: str, not_audited: Iterable[s
     }
 
 
-def _cells(guest: Mapping[str, Any]) -> dict[str, tuple[str, list[str], list[str]]]:
-    """Return {destination: (verdict, blocker codes, warning codes)} of one planned guest."""
-    cells: dict[str, tuple[str, list[str], list[str]]] = {}
-    for verdict in ("ready", "ready_after", "blocked"):
-        for host in guest.get(verdict) or []:
-            cells[host] = (verdict, [], [])
-    for key, index in (("reasons", 1), ("warnings", 2)):
-        for code, hosts in sorted((guest.get(key) or {}).items()):
-            for host in hosts:
-                if host in cells:
-                    cast("list[str]", cells[host][index]).append(code)
-    return cells
+def listed(guest: Mapping[str, Any], verdict: str) -> list[str]:
+    """Return the destinations a plan entry lists under ``ready`` or ``ready_after``."""
+    part = guest.get(verdict) or {}
+    if verdict == "ready_after":
+        return sorted(host for group in part.get("preparations") or [] for host in group.get("hosts") or [])
+    return list(part.get("hosts") or [])
+
+
+def _more(guest: Mapping[str, Any], verdict: str) -> str:
+    """Return the listed destinations of a verdict, with "+N more" when the plan capped the list."""
+    hosts = listed(guest, verdict)
+    extra = int((guest.get(verdict) or {}).get("count") or 0) - len(hosts)
+    return _list(hosts) + (f" (+{extra} more)" if extra > 0 else "")
+
+
+def _cells(guest: Mapping[str, Any]) -> tuple[dict[str, tuple[str, list[str]]], bool]:
+    """Return ({destination: (verdict, blocker codes)} of the destinations a planned guest lists, complete).
+
+    complete is True when the plan listed every ready and ready-after destination: then every
+    destination not listed is blocked.
+    """
+    cells: dict[str, tuple[str, list[str]]] = {host: ("ready", []) for host in listed(guest, "ready")}
+    for group in (guest.get("ready_after") or {}).get("preparations") or []:
+        for host in group.get("hosts") or []:
+            cells[host] = ("ready_after", list(group.get("codes") or []))
+    for near in (guest.get("blocked") or {}).get("nearest") or []:
+        cells[near["host"]] = ("blocked", list(near.get("blockers") or {}))
+    complete = all(len(listed(guest, v)) == int((guest.get(v) or {}).get("count") or 0) for v in ("ready", "ready_after"))
+    return cells, complete
 
 
 # ------------------------------------------------------------------------------------- JSON
@@ -155,12 +172,12 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     lines += [
         "## Evacuation per host",
         "",
-        "| host | guests | ready | after preparation | blocked | verdict |",
-        "|---|---:|---:|---:|---:|---|",
+        "| host | machine | guests | ready | after preparation | blocked | verdict |",
+        "|---|---|---:|---:|---:|---:|---|",
     ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         lines.append(
-            f"| {_md(host)} | {item.get('guests', 0)} | {item.get('ready', 0)} | {item.get('ready_after', 0)} "
+            f"| {_md(host)} | {_md(item.get('machine') or '—')} | {item.get('guests', 0)} | {item.get('ready', 0)} | {item.get('ready_after', 0)} "
             f"| {item.get('blocked', 0)} | {_md(item.get('verdict') or '')} |"
         )
     lines.append("")
@@ -185,7 +202,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         verdict = _VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict"))
         lines.append(
             f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {verdict} "
-            f"| {_md(_list(guest.get('ready') or []))} | {_md(_list(guest.get('ready_after') or []))} "
+            f"| {_md(_more(guest, 'ready'))} | {_md(_more(guest, 'ready_after'))} "
             f"| {_md(guest.get('suggested') or '—')} |"
         )
     idle = idle_mdevs(plan)
@@ -251,13 +268,14 @@ def render_html(document: Mapping[str, Any]) -> str:
 
     out += [
         "<h2>Evacuation per host</h2>",
-        '<table id="evacuation"><thead><tr><th>host</th><th>guests</th>'
+        '<table id="evacuation"><thead><tr><th>host</th><th>machine</th><th>guests</th>'
         "<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th></tr></thead><tbody>",
     ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
         out.append(
-            f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{item.get("guests", 0)}</td>'
+            f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{_e(item.get("machine") or "")}</td>'
+            f'<td>{item.get("guests", 0)}</td>'
             f"<td>{item.get('ready', 0)}</td><td>{item.get('ready_after', 0)}</td><td>{item.get('blocked', 0)}</td>"
             f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td></tr>'
         )
@@ -273,7 +291,7 @@ def render_html(document: Mapping[str, Any]) -> str:
     out += [f'<th class="host" data-host="{_e(h)}">{_e(h)}</th>' for h in destinations]
     out.append("</tr></thead><tbody>")
     for guest in running_guests(plan):
-        cells = _cells(guest)
+        cells, complete = _cells(guest)
         label = guest_label(guest)
         out.append(
             f'<tr data-uuid="{_e(guest["uuid"])}" data-guest="{_e(guest.get("guest") or "")}">'
@@ -285,12 +303,16 @@ def render_html(document: Mapping[str, Any]) -> str:
                 out.append(f'<td class="cell source" data-host="{_e(host)}" data-verdict="source" title="source host">S</td>')
                 continue
             if host not in cells:
-                out.append(f'<td class="cell na" data-host="{_e(host)}" data-verdict="none" title="not planned"></td>')
+                if complete:
+                    out.append(
+                        f'<td class="cell blocked" data-host="{_e(host)}" data-verdict="blocked" data-codes="" '
+                        f'title="blocked (not among the nearest listed; reason counts in readiness.json)">{_CELL_MARK["blocked"]}</td>'
+                    )
+                else:
+                    out.append(f'<td class="cell na" data-host="{_e(host)}" data-verdict="none" title="not listed (plan limit)"></td>')
                 continue
-            verdict, codes, warnings = cells[host]
+            verdict, codes = cells[host]
             title = ", ".join(codes) if codes else "ready"
-            if warnings:
-                title += "; warnings: " + ", ".join(warnings)
             out.append(
                 f'<td class="cell {verdict}" data-host="{_e(host)}" data-verdict="{verdict}" '
                 f'data-codes="{_e(" ".join(codes))}" title="{_e(title)}">{_CELL_MARK[verdict]}</td>'
@@ -350,13 +372,13 @@ def render_junit(document: Mapping[str, Any]) -> str:
         for guest in guests:
             name = f"{guest['guest']} ({guest['uuid']})"
             out.append(f"    <testcase classname={quoteattr('vfio_ap.' + source)} name={quoteattr(name)}>")
-            reasons = guest.get("reasons") or {}
-            detail = "\n".join(f"{code}: {', '.join(hosts)}" for code, hosts in sorted(reasons.items()))
+            reasons = (guest.get("blocked") or {}).get("reasons") or {}
+            detail = "\n".join(f"{code}: {n} destination(s)" for code, n in sorted(reasons.items()))
             for item in guest.get("source_blockers") or []:
                 detail += f"\nsource: {item.get('code')}: {item.get('detail') or ''}"
             if guest.get("verdict") == "ready_after":
                 message = (
-                    f"no destination is ready; ready after preparation on {', '.join(guest.get('ready_after') or [])} "
+                    f"no destination is ready; ready after preparation on {_more(guest, 'ready_after')} "
                     "(run prepare_destination)"
                 )
                 out.append(f'      <failure type="ready_after" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
@@ -365,7 +387,7 @@ def render_junit(document: Mapping[str, Any]) -> str:
                 message = f"no destination: {', '.join(dict.fromkeys(codes)) or 'no other host audited'}"
                 out.append(f'      <failure type="blocked" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
             else:
-                out.append(f"      <system-out>{html.escape('ready on ' + ', '.join(guest.get('ready') or []))}</system-out>")
+                out.append(f"      <system-out>{html.escape('ready on ' + _more(guest, 'ready'))}</system-out>")
             out.append("    </testcase>")
         out.append("  </testsuite>")
     out.append("</testsuites>")

@@ -81,3 +81,48 @@ def scale_fleet(hosts: int, mdevs_per_host: int = 10, seed: int = 1) -> dict[str
             "mdevs": mdevs,
         }
     return {"hosts": fleet}
+
+
+def spread_fleet(hosts: int, mdevs_per_host: int = 10, spread: int = 20) -> dict[str, Any]:
+    """Return a fleet where each guest's APQNs exist on every ``spread``-th host (the plan benchmark's fleet).
+
+    Host h belongs to class h % spread, whose LPARs have the usage domains 4c..4c+3 (and only
+    those) on sixteen cards (guests use adapters 8-15): a guest's queues exist only in its
+    class; every domain is reserved for vfio_ap. Inside a class, hosts use the four domains in turn, so a destination of the class either
+    has the guest's queues free (ready after creating the mdev), taken by its own guests
+    (apqn_in_use) or, every fifth host, on older cards (hw_type_older); every seventh host keeps one
+    of its class's domains for the host (apqn_not_bound); one host in twenty lacks migration support;
+    and each host holds an idle landing mdev for guest 0 of the host ``spread`` places before it
+    (that destination is ready).
+    """
+    fleet: dict[str, Any] = {}
+    for h in range(hosts):
+        c, k = h % spread, h // spread
+        domains = [4 * c + d for d in range(4)]
+        generation = "CEX7" if k % 5 == 4 else "CEX8"
+        cards = [{"id": a, "type": f"{generation}C", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(16)]
+        host_domains = [domains[(k + 2) % 4]] if k % 7 == 3 else []
+        mdevs = []
+        for m in range(mdevs_per_host):
+            apqn_domain = domains[(k + m // 8) % 4]
+            mdevs.append(
+                {
+                    "uuid": str(uuidlib.UUID(int=(h + 1) << 64 | (m + 1))),
+                    "adapters": [8 + m % 8],
+                    "domains": [apqn_domain],
+                    "control_domains": [apqn_domain],
+                    "guest": f"g{h:05d}-{m:02d}",
+                    "start": "auto",
+                }
+            )
+        if h >= spread:
+            mdevs.append({"uuid": str(uuidlib.UUID(int=(h - spread + 1) << 64 | 1)), "adapters": [], "domains": [], "control_domains": []})
+        fleet[f"kvm{h:05d}"] = {
+            "migration": "none" if h % 20 == 19 else "kernel",
+            "usage_domains": f"{domains[0]}-{domains[-1]}",
+            "control_domains": f"{domains[0]}-{domains[-1]}",
+            "aqmask": host_domains,
+            "cards": cards,
+            "mdevs": mdevs,
+        }
+    return {"hosts": fleet}

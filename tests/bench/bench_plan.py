@@ -1,37 +1,43 @@
-"""Benchmark: migration_plan for 250, 500 and 1,000 hosts with 10 mdevs each (up to 10,000 mdevs).
+"""Benchmark: migration_plan at 1,000 / 2,000 / 5,000 / 10,000 hosts, side by side with the 0.1.0 engine.
 
-Facts come from the simulator: apsim.generate.scale_fleet describes the fleet, and the real facts
-gatherer reads rendered hosts. Rendering and gathering a 16-card x 85-domain host takes seconds,
-so the benchmark gathers the first TEMPLATES hosts of the generated fleet for real and gives every
-further host the facts of the template at the same position in its group of four (same card
-layout, as the generator builds them) with that host's own mdevs, guests and migration level from
-the generated fleet description (UUIDs unique per host). Only the plan is timed: wall time with
-time.perf_counter and CPU time with time.process_time (best of two runs), peak memory with
-tracemalloc (allocations made by the plan, in a third run). The load average is reported because
-wall time on a shared machine depends on it.
+The fleet is ``apsim.generate.spread_fleet``: 10 guests per host (plus one idle landing mdev),
+each guest's APQNs installed on every 20th host. Facts come from the simulator: one host of each
+distinct layout is rendered and gathered with the real gatherer (the templates); every host then
+gets its template's facts with its own mdevs. Each measurement runs in a fresh process
+(``plan_worker.py``), so the peak RSS is that run's (facts included). The 0.1.0 engine is taken
+from the git history (``BASELINE``) into a temporary collection tree and measured at the sizes it
+survives (its output grows with guests × hosts). Targets (issue: readiness engine 2): 10,000 hosts
+in <= 20 s and <= 2 GB, 1,000 hosts in <= 1 s, 5,000 -> 10,000 growth <= 2.3x, <= 2 KB of JSON per guest.
 """
 
 from __future__ import annotations
 
-import gc
+import json
 import os
-import time
-import tracemalloc
+import subprocess
+import sys
+import io
+import tarfile
 from pathlib import Path
 from typing import Any
 
-from apsim.generate import scale_fleet
-from helpers.fleet_facts import facts_for_fleet
+from apsim.generate import spread_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import build_plan
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+SIZES = tuple(int(n) for n in os.environ.get("BENCH_PLAN_SIZES", "1000,2000,5000,10000").split(","))
+BASELINE_SIZES = tuple(int(n) for n in os.environ.get("BENCH_PLAN_BASELINE_SIZES", "1000,2000").split(","))
+BASELINE = "3eb9cc1"  # release 0.1.0
+_PER_HOST = ("mdevs", "definitions")
 
-SIZES = (250, 500, 1000)
-MDEVS = 10
-TEMPLATES = 4
+
+def _layout(spec: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in spec.items() if k not in _PER_HOST}, sort_keys=True)
 
 
 def _mdev_facts(spec: dict[str, Any]) -> dict[str, Any]:
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn
+
     apqns = [format_apqn(a, d) for a, d in expand_apqns(spec["adapters"], spec["domains"])]
     return {
         "uuid": spec["uuid"],
@@ -40,75 +46,87 @@ def _mdev_facts(spec: dict[str, Any]) -> dict[str, Any]:
         "control_domains": list(spec["control_domains"]),
         "apqns": apqns,
         "guest_apqns": apqns,
-        "in_use": True,
+        "in_use": bool(spec.get("guest")),
         "migratable": True,
         "defined": True,
-        "start": spec.get("start"),
-        "guest": spec["guest"],
+        "start": spec.get("start") or "auto",
+        "guest": spec.get("guest"),
     }
 
 
-def fleet_facts(n_hosts: int, templates: dict[str, Any]) -> dict[str, Any]:
-    """Return {host: facts} for scale_fleet(n_hosts), built on the gathered template hosts."""
-    fleet = scale_fleet(n_hosts, MDEVS)["hosts"]
-    names = sorted(templates)
+def facts_from_templates(fleet: dict[str, Any], templates: dict[str, Any]) -> dict[str, Any]:
+    """Return {host: facts}: each host's template facts (by layout) with its own mdevs and definitions."""
     out = {}
-    for h, (name, spec) in enumerate(sorted(fleet.items())):
-        base = templates[names[h % len(names)]]
-        mdevs = [_mdev_facts(m) for m in spec["mdevs"]]
+    for name, spec in fleet["hosts"].items():
+        base = templates[_layout(spec)]
+        mdevs = [_mdev_facts(m) for m in spec.get("mdevs") or []]
         definitions = [
-            {
-                "uuid": m["uuid"],
-                "start": "auto",
-                "adapters": m["adapters"],
-                "domains": m["domains"],
-                "control_domains": m["control_domains"],
-                "active": True,
-            }
-            for m in mdevs
+            {k: m[k] for k in ("uuid", "adapters", "domains", "control_domains")} | {"start": "auto", "active": True} for m in mdevs
         ]
         vfio = dict(base["vfio_ap"], migration=spec.get("migration", "kernel"), mdevs=mdevs, definitions=definitions)
         out[name] = dict(base, vfio_ap=vfio)
     return out
 
 
-def _measure(facts: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
-    gc.collect()
-    tracemalloc.start()
-    started = time.perf_counter()
-    plan = build_plan(facts)
-    elapsed = time.perf_counter() - started
-    _current, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    return elapsed, peak / 2**20, plan
+def gather_templates(workdir: Path) -> dict[str, Any]:
+    """Return {layout: facts} for every distinct host layout of the largest benchmark fleet."""
+    from helpers.fleet_facts import facts_for_fleet
+
+    fleet = spread_fleet(max(SIZES))["hosts"]
+    chosen: dict[str, str] = {}
+    for name, spec in fleet.items():
+        chosen.setdefault(_layout(spec), name)
+    sample = {"hosts": {name: dict(fleet[name], mdevs=[]) for name in chosen.values()}}
+    facts = facts_for_fleet(sample, workdir / "templates")
+    return {layout: facts[name] for layout, name in chosen.items()}
 
 
-def _time_only(facts: dict[str, Any]) -> tuple[float, float]:
-    """Return (wall seconds, CPU seconds of this process) of one plan."""
-    gc.collect()
-    started, cpu = time.perf_counter(), time.process_time()
-    build_plan(facts)
-    return time.perf_counter() - started, time.process_time() - cpu
+def baseline_tree(workdir: Path) -> Path | None:
+    """Return a collections directory holding the 0.1.0 plugins, or None when git cannot provide them."""
+    try:
+        data = subprocess.run(["git", "-C", str(ROOT), "archive", BASELINE, "plugins"], capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    target = workdir / "baseline" / "ansible_collections" / "s390x" / "vfio_ap"
+    target.mkdir(parents=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+        archive.extractall(target, filter="data")
+    return workdir / "baseline"
+
+
+def measure(templates_file: Path, hosts: int, collections: Path) -> dict[str, Any]:
+    run = subprocess.run(
+        [sys.executable, str(HERE / "plan_worker.py"), str(templates_file), str(hosts), str(collections)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=dict(os.environ, PYTHONPATH=f"{collections}:{ROOT / 'tests'}"),
+    )
+    if run.returncode != 0:
+        return {"error": (run.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(run.stdout.strip().splitlines()[-1])
 
 
 def run(workdir: Path) -> dict[str, Any]:
-    templates = facts_for_fleet(scale_fleet(TEMPLATES, MDEVS), workdir / "templates")
-    figures: dict[str, Any] = {"template_hosts_gathered": TEMPLATES}
-    times = {}
-    for size in SIZES:
-        facts = fleet_facts(size, templates)
-        wall, cpu = min(_time_only(facts) for _unused in range(2))
-        _traced, peak_mib, plan = _measure(facts)
-        times[size] = wall
-        summary = plan["summary"]
-        figures[f"hosts_{size}_mdevs"] = len(plan["guests"])
-        figures[f"hosts_{size}_wall_s"] = round(wall, 3)
-        figures[f"hosts_{size}_cpu_s"] = round(cpu, 3)
-        figures[f"hosts_{size}_peak_mib"] = round(peak_mib, 1)
-        figures[f"hosts_{size}_guests_ready_ready_after_blocked"] = f"{summary['ready']}/{summary['ready_after']}/{summary['blocked']}"
-        figures[f"hosts_{size}_destination_cells"] = len(plan["guests"]) * (size - 1)
-    figures["growth_500_over_250"] = round(times[500] / times[250], 2)
-    figures["growth_1000_over_500"] = round(times[1000] / times[500], 2)
-    figures["target_1000_hosts_s"] = 5.0
-    figures["load_average_1min"] = round(os.getloadavg()[0], 2)  # the machine is shared: wall time varies
+    templates_file = workdir / "templates.json"
+    templates_file.write_text(json.dumps(gather_templates(workdir)))
+    figures: dict[str, Any] = {}
+    new = {n: measure(templates_file, n, ROOT / ".collections") for n in SIZES}
+    old_tree = baseline_tree(workdir)
+    old = {n: measure(templates_file, n, old_tree) for n in BASELINE_SIZES} if old_tree else {}
+    for n in SIZES:
+        for key, value in new[n].items():
+            if key != "hosts":
+                figures[f"hosts_{n}_{key}"] = value
+        if n in old:
+            for key in ("wall_s", "json_mb", "peak_rss_mb", "error"):
+                if key in old[n]:
+                    figures[f"hosts_{n}_baseline_{key}"] = old[n][key]
+            if "wall_s" in old[n] and "wall_s" in new[n]:
+                figures[f"hosts_{n}_speedup_vs_0.1.0"] = round(old[n]["wall_s"] / new[n]["wall_s"], 1)
+                figures[f"hosts_{n}_json_ratio_0.1.0_over_new"] = round(old[n]["json_mb"] / max(new[n]["json_mb"], 0.01), 1)
+    if 5000 in new and 10000 in new and "wall_s" in new[5000] and "wall_s" in new[10000]:
+        figures["growth_10000_over_5000"] = round(new[10000]["wall_s"] / new[5000]["wall_s"], 2)
+    figures["baseline"] = f"0.1.0 ({BASELINE})" if old_tree else "unavailable (no git history)"
+    figures["targets"] = "10k hosts <= 20 s and <= 2048 MB; 1k hosts <= 1 s; 10k/5k <= 2.3x; <= 2048 B JSON per guest"
     return figures

@@ -18,7 +18,7 @@ from helpers.ansible_run import local_inventory, run_playbook
 from helpers.fleet_facts import facts_for_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.filter.evacuation_plan import evacuation_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import build_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = ROOT / "playbooks" / "pre_maintenance.yml"

@@ -21,7 +21,7 @@ import pytest
 
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import build_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,6 +15,7 @@ import pytest
 
 from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import local_inventory, run_playbook
+from helpers.plan_cells import cell
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -44,7 +45,9 @@ def guest(document: dict, uuid: str) -> dict:
 
 
 def cell_codes(entry: dict, host: str) -> list[str]:
-    return sorted(code for code, hosts in entry["reasons"].items() if host in hosts)
+    found = cell(entry, host)
+    assert found is not None, host
+    return found[1]
 
 
 def prepare(inventory: Path, check: bool = False, **extra) -> object:
@@ -82,7 +85,7 @@ def test_audit_prepare_audit(live, inventory, tmp_path):
     first = audit(inventory, tmp_path / "before")
     entry = guest(first, HSM1)
     assert entry["guest"] == "hsm1"
-    assert "kvm-b1" in entry["ready_after"] and "kvm-b1" not in entry["ready"]
+    assert cell(entry, "kvm-b1")[0] == "ready_after"
     assert cell_codes(entry, "kvm-b1") == ["apqn_not_bound", "mdev_missing"]
 
     # 2. Check mode: reports what would change, writes nothing to the destination.
@@ -116,6 +119,6 @@ def test_audit_prepare_audit(live, inventory, tmp_path):
     second = audit(inventory, tmp_path / "after")
     entry = guest(second, HSM1)
     assert entry["verdict"] == "ready"
-    assert "kvm-b1" in entry["ready"]
+    assert cell(entry, "kvm-b1")[0] == "ready"
     assert cell_codes(entry, "kvm-b1") == []
     assert second["summary"]["ready"] == first["summary"]["ready"] + 1

@@ -85,7 +85,7 @@ def test_requirement_names(lines, names):
     [
         ("import netaddr\nimport json\n", {"netaddr"}),
         ("from jmespath import search\nfrom ansible.errors import AnsibleFilterError\n", {"jmespath"}),
-        ("from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan import x\nimport yaml\n", set()),
+        ("from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import x\nimport yaml\n", set()),
     ],
 )
 def test_controller_imports_needing_the_execution_environment(tmp_path, source, found):
