@@ -69,6 +69,8 @@ def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
 
 def _typed(container: Mapping, key: str, kinds: tuple, what: str, path: str, expected: str) -> Any:
     value = container.get(key)
+    if type(value) in kinds:  # the common case: plain JSON types
+        return value
     if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise _fail(what, path, expected, value)
     return value

@@ -26,7 +26,7 @@ CAPS_NAMES = ("mode", "apsc", "mex4k", "crt4k", "apxa", "slcf", "native", "state
 class HostFacts:
     """The facts of one host, checked (``_facts_schema``) and indexed by APQN, UUID and ID."""
 
-    __slots__ = ("name", "facts", "what", "level", "loaded", "queues", "cards", "mdevs", "definitions", "claims", "control_domains", "guard", "mkvps", "identity")
+    __slots__ = ("name", "facts", "what", "level", "loaded", "queues", "cards", "mdevs", "definitions", "claims", "control_domains", "guard", "mkvps", "identity", "_checked")
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None) -> None:
         check_facts(facts, what)
@@ -45,6 +45,7 @@ class HostFacts:
         self.guard: Mapping = vfio.get("migration_guard") or {}
         self.mkvps = normalize_mkvps_override(mkvps, what) if mkvps else {}
         self.identity = identity_of(facts.get("host"))
+        self._checked: set[str] = set()
 
     @property
     def label(self) -> str:
@@ -54,7 +55,10 @@ class HostFacts:
     def queue(self, apqn: str) -> Mapping | None:
         """Return the checked queue facts of ``apqn``, or None when the host has no such queue."""
         queue = self.queues.get(apqn)
-        return check_queue(queue, self.what) if queue is not None else None
+        if queue is not None and apqn not in self._checked:
+            check_queue(queue, self.what)
+            self._checked.add(apqn)
+        return queue
 
 
 def identity_of(host: Any) -> tuple | None:

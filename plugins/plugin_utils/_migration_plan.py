@@ -320,9 +320,10 @@ class _Planner:
         cap = len(index.names) if full else self.limit
         verdict = "ready" if ready else "ready_after" if after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
-        ready_pos = sorted(positions(ready, cap, start))
-        after_pos = sorted(positions(after, cap, start))
-        suggested = self.suggest(ready or after, start)
+        ready_pos = positions(ready, max(cap, _WINDOW), start)
+        after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+        suggested = self.suggest(ready_pos or after_pos)
+        ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
         usable = ready | after
         entry: dict[str, Any] = {
             "uuid": mdev["uuid"],
@@ -358,26 +359,54 @@ class _Planner:
             self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked)
         return entry
 
-    def suggest(self, pool: int, start: int) -> int | None:
-        """Return the least loaded of a window of the pool that rotates from guest to guest (spreads guests)."""
+    def suggest(self, pool: list[int]) -> int | None:
+        """Return the least loaded destination of a window of the pool that rotates from guest to guest (spreads guests).
+
+        ``pool`` lists positions from the rotating start on; the first of equally loaded ones wins.
+        """
         if not pool:
             return None
-        window = positions(pool, _WINDOW, start)
-        chosen = min(window, key=lambda i: (self.load[i], (i - start) % len(self.index.names)))
+        chosen = min(pool[:_WINDOW], key=self.load.__getitem__)
         self.load[chosen] += 1
         self.placed += 1
         return chosen
 
     def preparations(self, ev: R.Evaluation, chosen: list[int]) -> list[dict[str, Any]]:
-        """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}]."""
-        groups: dict[str, dict[str, Any]] = {}
+        """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}].
+
+        Destinations with the same blocker and warning codes, the same unbound APQNs and no mdev of
+        the UUID yet need the same actions: the chosen set is split by each code's bitset (a few
+        bitset operations per code, whatever the number of destinations) and the actions computed
+        once per group; a destination that already has the mdev keeps a group of its own.
+        """
+        if not chosen:
+            return []
+        mask = 0
         for i in chosen:
-            codes = sorted((c for c, bits in ev.blockers.items() if bits >> i & 1), key=ORDER.__getitem__)
-            actions = ev.actions(i)
-            key = repr((codes, actions))
-            group = groups.setdefault(key, {"hosts": [], "codes": codes, "actions": actions})
-            group["hosts"].append(self.index.names[i])
-        return list(groups.values())
+            mask |= 1 << i
+        splits = [(code, bits) for code, bits in ev.blockers.items()] + [(code, bits) for code, bits in ev.warnings.items()]
+        splits += [(apqn, self.index.unbound.get(apqn, 0)) for apqn in ev.wanted]
+        groups = [(mask, ())]
+        for label, bits in splits:
+            if not bits & mask:
+                continue
+            split = []
+            for members, signature in groups:
+                inside, outside = members & bits, members & ~bits
+                if inside:
+                    split.append((inside, (*signature, label)))
+                if outside:
+                    split.append((outside, signature))
+            groups = split
+        out = []
+        for members, signature in groups:
+            hosts = sorted(positions(members, len(chosen)))
+            subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
+            for part in subgroups:
+                codes = sorted((c for c in signature if c in ev.blockers), key=ORDER.__getitem__)
+                out.append({"hosts": [self.index.names[i] for i in part], "codes": codes, "actions": ev.actions(part[0])})
+        out.sort(key=lambda group: group["hosts"][0])
+        return out
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
         blockers, warnings = ev.findings(i)

@@ -229,7 +229,7 @@ class Evaluation:
     ``source_warnings``: the findings of the source side, which hold for every destination.
     """
 
-    __slots__ = ("index", "source", "mdev", "rules", "candidates", "attribute", "kernel", "blockers", "warnings", "marks", "source_blockers", "source_warnings")
+    __slots__ = ("index", "source", "mdev", "rules", "candidates", "attribute", "kernel", "blockers", "warnings", "marks", "source_blockers", "source_warnings", "wanted")
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
         self.index = index
@@ -243,6 +243,7 @@ class Evaluation:
         self.marks: list[tuple[str, str | None, int, Detail]] = []
         self.source_blockers: list[dict[str, Any]] = []
         self.source_warnings: list[dict[str, Any]] = []
+        self.wanted = H.guest_queues(mdev)
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -295,10 +296,9 @@ class Evaluation:
         """Return the ordered actions that make destination i ready (reserve, then the mdev)."""
         host = self.index.hosts[i]
         bit = 1 << i
-        wanted = H.guest_queues(self.mdev)
-        unbound = [apqn for apqn in wanted if self.index.unbound.get(apqn, 0) & bit]
+        unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
         return destination_actions(
-            host, self.mdev["uuid"], wanted, sorted(self.mdev.get("control_domains") or []), bool(self.attribute & bit), unbound, self.codes(i)
+            host, self.mdev["uuid"], self.wanted, sorted(self.mdev.get("control_domains") or []), bool(self.attribute & bit), unbound, self.codes(i)
         )
 
 
@@ -308,7 +308,7 @@ def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules:
     _source_rules(ev)
     _host_rules(ev)
     _mdev_rules(ev)
-    for apqn in H.guest_queues(mdev):
+    for apqn in ev.wanted:
         _queue_rules(ev, apqn)
     names = index.names
     for domain in mdev.get("control_domains") or []:
