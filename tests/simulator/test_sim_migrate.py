@@ -101,6 +101,8 @@ REFUSALS = [
      [f"{P}: Bind/associate state for source (1) and target (0) queue 01.0008 must be 0"]),
     ("se_destination", pair(dst_card={"queues": {8: {"bs": 2}}}), errno.EINVAL, "kernel", "dst",
      [f"{P}: Bind/associate state for source (0) and target (2) queue 01.0008 must be 0"]),
+    ("se_both_sides_same_state", pair(src_card={"queues": {8: {"bs": 1}}}, dst_card={"queues": {8: {"bs": 1}}}), errno.EINVAL, "kernel",
+     "dst", [f"{P}: Bind/associate state for source (1) and target (1) queue 01.0008 must be 0"]),
     ("tapq_fails_on_destination", pair(dst_card={"queues": {8: {"eio": True}}}), errno.EIO, "kernel", "dst",
      [f"{P}:Failed to get hwinfo for queue 01.0008: TAPQ rc=6"]),
     ("tapq_fails_on_source", pair(src_card={"queues": {8: {"eio": True}}}), errno.EIO, "kernel", "src",
