@@ -148,6 +148,7 @@ def _status_domain(path: Path) -> tuple[str, list[str]]:
         for address in hostdev.iter("address")
         if address.get("uuid")
     ]
+    domain.tail = None
     ET.indent(domain)
     return ET.tostring(domain, encoding="unicode") + "\n", uuids
 
