@@ -700,6 +700,10 @@ class LiveFleet:
         with open(self.root / CONTROL_DIR / name / "control", "w") as fh:
             fh.write(command)
 
+    def migrate(self, source: str, destination: str, uuid: str) -> dict[str, Any]:
+        """Migrate the guest using mdev uuid from source to destination; return the attempt's record."""
+        return migration.request(self.root, source, destination, uuid)
+
     def ns_exec(self, name: str, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
         """Run command with the host's sys and etc/mdevctl.d bound over the real ones."""
         return ns_exec(self.host_dir(name), command, **kwargs)

@@ -332,6 +332,11 @@ def test_cli_moves_demo_web1_to_its_ready_destination_and_reports_refusals(fresh
     assert live.log("kvm-a1")[-2:] == [k.split(" kernel: ", 1)[1] for k in kern[-2:]]
     records = json.loads((mount / CONTROL_DIR / "migrations").read_text())
     assert [r["result"] for r in records] == ["moved", "refused"] and records[1]["errno"] == errno.EINVAL
+    again = live.migrate("kvm-b1", "kvm-a1", SEC1)  # the Python API: the same refusal, same record keys
+    assert {k: again[k] for k in ("result", "errno", "by", "host", "log")} == {
+        k: records[1][k] for k in ("result", "errno", "by", "host", "log")
+    }
+    assert set(again) == set(records[1]) and again["id"] != records[1]["id"]
 
     # a libvirt refusal: no mdev with the same UUID on the destination
     missing = cli(mount, "kvm-a1", "kvm-b1", HSM1)
