@@ -58,6 +58,7 @@ HEADER = struct.Struct(">IIII4Q")
 QINFO = struct.Struct(">QH6x")
 
 QEMU = "qemu-system-s390x"
+WHO = {"kernel": "the kernel", "qemu": "QEMU", "libvirt": "libvirt"}  # how the CLI names who refused
 
 
 class Refused(Exception):
@@ -520,9 +521,8 @@ def report(record: dict[str, Any]) -> int:
         print(f"apsim: guest {record['guest']} (mdev {record['uuid']}) moved from {record['source']} to {record['destination']}")
         return 0
     if record["result"] == "refused":
-        print(
-            f"apsim: migration refused by the {record['by']} on {record['host']} ({record['error']}): {record['reason']}", file=sys.stderr
-        )
+        who = WHO.get(record["by"], record["by"])
+        print(f"apsim: migration refused by {who} on {record['host']} ({record['error']}): {record['reason']}", file=sys.stderr)
         return 1
     print(f"apsim: migrate: {record['reason']}", file=sys.stderr)
     return 2

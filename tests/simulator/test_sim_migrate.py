@@ -342,8 +342,7 @@ def test_cli_moves_demo_web1_to_its_ready_destination_and_reports_refusals(fresh
     missing = cli(mount, "kvm-a1", "kvm-b1", HSM1)
     assert missing.returncode == 1
     assert (
-        missing.stderr
-        == f"apsim: migration refused by the libvirt on kvm-b1 (ENODEV): device not found: mediated device '{HSM1}' not found\n"
+        missing.stderr == f"apsim: migration refused by libvirt on kvm-b1 (ENODEV): device not found: mediated device '{HSM1}' not found\n"
     )
 
 
