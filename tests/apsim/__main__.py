@@ -31,6 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--mdevs", type=int, default=10)
     p.add_argument("--seed", type=int, default=1)
 
+    p = sub.add_parser("migrate", help="migrate a running guest's mdev between two hosts of a live mount")
+    p.add_argument("mount", help="the live mount (DIR of apsim mount)")
+    p.add_argument("source", help="the host the guest runs on")
+    p.add_argument("destination", help="the host to move it to")
+    p.add_argument("uuid", help="the guest's mdev")
+
     try:
         from . import live  # the FUSE face; optional so that render works without FUSE installed
 
@@ -58,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
             written = render_fleet(hosts, args.dir)
             print(f"rendered {len(written)} hosts ({sum(written.values())} entries) under {args.dir}")
             return 0
+        if args.command == "migrate":
+            from . import migration
+
+            return migration.run(args.mount, args.source, args.destination, args.uuid)
         if args.command == "generate":
             data = big_host() if args.kind == "big-host" else scale_fleet(args.hosts, args.mdevs, args.seed)
             with open(args.output, "w") as out:

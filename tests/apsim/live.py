@@ -7,7 +7,13 @@ Layout of a mount point ``DIR``::
                                  ordinary writable directories (a per-host backing directory),
                                  pre-populated like a rendered host; mdevctl, chzdev, libvirt and the
                                  collection's modules write here
+    DIR/<host>/var               an ordinary writable directory too; var/log/kern.log gets every kernel
+                                 message of the host (Host.klog), one syslog line each
     DIR/.apsim/pid               the server's process id (read-only)
+    DIR/.apsim/control           write ``migrate SOURCE DEST UUID [ID]``: migrate a running guest's mdev
+                                 between two hosts (apsim.migration); the errno of the write is the
+                                 refusal's, 0 when the guest moved
+    DIR/.apsim/migrations        read: JSON list of every migration attempt's record (with its ID)
     DIR/.apsim/<host>/control    write one Host.control command, e.g. ``attach UUID GUEST``,
                                  ``detach UUID``, ``migrating UUID 1``, ``reset-writes``;
                                  a refused command fails the write with EINVAL or ENODEV
@@ -43,12 +49,16 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
+from . import migration
 from .fleet import FleetError, load_fleet
 from .model import Host
 from .render import write_host_files
 from .view import Dir, File, HostView, Link
 
 CONTROL_DIR = ".apsim"
+MOUNT_FILES = ("pid", "control", migration.RECORDS)  # DIR/.apsim/<name>
+PASS_DIRS = ("etc", "run", "var")  # ordinary directories of a host (backing tree)
+KERN_LOG = "var/log/kern.log"
 ATTR_SIZE = 4096
 ENTRY_TIMEOUT = 1.0  # seconds a name lookup is cached; see SimFS.init_with_config
 START_TIMEOUT = 20.0
@@ -136,6 +146,10 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         self.next_handle = 1
         self.handle_lock = threading.Lock()
         self.now = time.time_ns()
+        self.records: list[dict[str, Any]] = []  # migration attempts, oldest first
+        self.records_lock = threading.Lock()
+        for name, host in hosts.items():
+            host.log_sink = _kern_log_sink(name, backing / name / KERN_LOG)
 
     # ------------------------------------------------------------------ path classification
     def _split(self, path: str) -> list[str]:
@@ -152,8 +166,8 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         if parts[0] == CONTROL_DIR:
             if len(parts) == 1:
                 return "control-root", None, None
-            if len(parts) == 2 and parts[1] == "pid":
-                return "control-file", None, "pid"
+            if len(parts) == 2 and parts[1] in MOUNT_FILES:
+                return "control-file", None, parts[1]
             if parts[1] not in self.hosts:
                 raise _oserror(errno.ENOENT)
             if len(parts) == 2:
@@ -168,7 +182,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
             return "host", host, None
         if parts[1] == "sys":
             return "sys", host, parts[2:]
-        if parts[1] in ("etc", "run"):
+        if parts[1] in PASS_DIRS:
             return "pass", host, str(self.backing.joinpath(host, *parts[1:]))
         raise _oserror(errno.ENOENT)
 
@@ -224,11 +238,11 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         if kind == "root":
             names = [CONTROL_DIR, *sorted(self.hosts)]
         elif kind == "control-root":
-            names = ["pid", *sorted(self.hosts)]
+            names = [*MOUNT_FILES, *sorted(self.hosts)]
         elif kind == "control-host":
             names = ["control", "state"]
         elif kind == "host":
-            names = ["etc", "run", "sys"]
+            names = [*PASS_DIRS, "sys"]
         elif kind == "pass":
             names = os.listdir(detail)
         elif kind == "sys":
@@ -370,6 +384,10 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
     # ------------------------------------------------------------------ control channel
     def _control_node(self, host: str | None, name: str) -> File:
         if host is None:
+            if name == "control":
+                return File(0o200, None, self._mount_control)
+            if name == migration.RECORDS:
+                return File(0o444, lambda: json.dumps(self.records, indent=1) + "\n")
             return File(0o444, lambda: f"{os.getpid()}\n")
         h = self.hosts[host]
         if name == "control":
@@ -384,6 +402,23 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
                 return json.dumps({"state": h.dump_state(), "writes": h.writes, "log": list(h.log)}, indent=1) + "\n"
 
         return File(0o444, show)
+
+    def _mount_control(self, text: str) -> None:
+        """Run a mount-wide command: ``migrate SOURCE DEST UUID [ID]`` (apsim.migration.migrate).
+
+        The record of the attempt (with ID) is appended to DIR/.apsim/migrations; a refusal or a
+        wrong request fails the write with the record's errno. Anything else is EINVAL.
+        """
+        words = text.split()
+        if not words or words[0] != "migrate" or len(words) not in (4, 5):
+            raise _oserror(errno.EINVAL)
+        roots = {name: self.backing / name for name in self.hosts}
+        record = migration.migrate(self.hosts, roots, words[1], words[2], words[3])
+        record["id"] = words[4] if len(words) == 5 else None
+        with self.records_lock:
+            self.records.append(record)
+        if record["errno"]:
+            raise _oserror(record["errno"])
 
     # ------------------------------------------------------------------ ordinary tree operations
     def _pass(self, path: str) -> str:
@@ -452,6 +487,20 @@ def prepare_backing(hosts: dict[str, Host], backing: Path) -> None:
             write_host_files(host, dest)
         for rel in MDEVCTL_DIRS:
             (dest / rel).mkdir(parents=True, exist_ok=True)
+        (dest / KERN_LOG).parent.mkdir(parents=True, exist_ok=True)
+        (dest / KERN_LOG).touch()
+
+
+def _kern_log_sink(host: str, path: Path):
+    """Return a Host.log_sink appending each kernel message to path as a syslog line (RFC 3339 time)."""
+
+    def sink(message: str) -> None:
+        now = time.time_ns()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now // 10**9)) + f".{now // 1000 % 10**6:06d}+00:00"
+        with contextlib.suppress(OSError), open(path, "a") as out:
+            out.write(f"{stamp} {host} kernel: {message}\n")
+
+    return sink
 
 
 def serve(hosts: dict[str, Host], mountpoint: str | Path, backing: Path, ready: Any = None) -> None:
@@ -650,6 +699,10 @@ class LiveFleet:
         self.host_dir(name)
         with open(self.root / CONTROL_DIR / name / "control", "w") as fh:
             fh.write(command)
+
+    def migrate(self, source: str, destination: str, uuid: str) -> dict[str, Any]:
+        """Migrate the guest using mdev uuid from source to destination; return the attempt's record."""
+        return migration.request(self.root, source, destination, uuid)
 
     def ns_exec(self, name: str, command: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
         """Run command with the host's sys and etc/mdevctl.d bound over the real ones."""

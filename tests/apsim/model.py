@@ -12,6 +12,7 @@ import errno
 import threading
 from dataclasses import dataclass, field
 from typing import Any
+from collections.abc import Callable
 
 from . import kparse
 
@@ -120,7 +121,15 @@ class Host:
     scans: int = 1
     writes: int = 0  # write attempts to sys/ attributes (successful or refused)
     log: list[str] = field(default_factory=list)  # kernel messages (dmesg)
+    # called with every kernel message as it is logged (the live mount appends it to var/log/kern.log)
+    log_sink: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def klog(self, message: str) -> None:
+        """Log one kernel message (dmesg): keep it in ``log`` and hand it to ``log_sink``."""
+        self.log.append(message)
+        if self.log_sink is not None:
+            self.log_sink(message)
 
     # ---------------------------------------------------------------- derived state
     def queue(self, adapter: int, domain: int) -> Queue | None:
@@ -202,7 +211,7 @@ class Host:
                     conflicts = [(a, d) for a in sorted(self.apmask) for d in sorted(added) if self.mdev_of(a, d)]
                 if conflicts:
                     for a, d in conflicts:
-                        self.log.append(f"vfio_ap: Can not reserve queue {a:02x}.{d:04x} for host driver: in use by mdev")
+                        self.klog(f"vfio_ap: Can not reserve queue {a:02x}.{d:04x} for host driver: in use by mdev")
                     raise err(errno.EBUSY, "Device or resource busy")
             # queues moving to cex4queue come up with the card's online state
             for card, dom, q in self.all_queues():
@@ -280,9 +289,7 @@ class Host:
                     clashes.append((a, d, other.uuid))
         if clashes:
             for a, d, other in clashes:
-                self.log.append(
-                    f"vfio_ap_mdev {mdev.uuid}: Userspace may not assign queue {a:02x}.{d:04x} to mdev: already assigned to {other}"
-                )
+                self.klog(f"vfio_ap_mdev {mdev.uuid}: Userspace may not assign queue {a:02x}.{d:04x} to mdev: already assigned to {other}")
             raise err(errno.EADDRINUSE, "Address already in use")
         if any(a > self.max_adapter_id for a in apm) or any(d > self.max_domain_id for d in aqm | adm):
             raise err(errno.ENODEV, "No such device")
