@@ -131,8 +131,9 @@ CODES: tuple[ReasonCode, ...] = (
         False,
         "kernel",
         "The queue is assigned to another mdev on the destination: an active one, or an mdevctl "
-        "definition with `start: auto` (which will claim it at the next boot).",
-        "Restore step: `EADDRINUSE` (the queue is already assigned to another mdev).",
+        "definition with `start: auto` (which will claim it at the next boot; only orchestration sees that one).",
+        "Restore step: `EADDRINUSE` (the queue is already assigned to another mdev); for an auto-start "
+        "definition, the other mdev fails to start at the next boot instead.",
         "Unassign the queue from the other mdev (or change its definition), or choose another destination. "
         "Never fixed automatically: the other mdev belongs to another guest.",
     ),
@@ -164,9 +165,10 @@ CODES: tuple[ReasonCode, ...] = (
         BLOCKER,
         "both",
         False,
-        "kernel",
+        "nobody",
         "The destination queue is not configured, check-stopped, or its card is offline or deconfigured.",
-        "TAPQ fails: `Failed to get hwinfo for queue AA.DDDD: TAPQ rc=N` (ENODEV/EIO).",
+        "None at migration time: the kernel accepts a TAPQ answer of deconfigured or check-stopped and "
+        "restores the guest onto the queue; the guest's crypto requests to it fail afterwards.",
         "Bring the card online (`chzcrypt -e`), reconfigure it, or have the hardware serviced; choose "
         "another destination meanwhile.",
     ),
