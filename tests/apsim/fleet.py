@@ -17,10 +17,10 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 
-from .model import DEFAULT_FUNCTIONS, GENERATIONS, MODE_BIT, Card, Host, Mdev, Queue
+from .model import DEFAULT_FUNCTIONS, GENERATIONS, KERNELS, MODE_BIT, Card, Host, Mdev, Queue
 
 HOST_KEYS = {
-    "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
+    "kernel", "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
     "apmask", "aqmask", "vfio_ap_loaded", "ap_bus", "features", "cards", "mdevs", "definitions", "guests",
 }  # fmt: skip
 CARD_KEYS = {
@@ -124,10 +124,15 @@ def build_fleet(data: Any, source: str = "fleet") -> dict[str, Host]:
 def build_host(name: str, spec: Any, source: str) -> Host:
     ctx = _Ctx(source, name)
     ctx.keys(spec, HOST_KEYS, "host")
-    migration = spec.get("migration", "kernel")
+    kernel = spec.get("kernel", KERNELS[0])
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ctx.fail("kernel", f"{kernel!r} is not one of {', '.join(KERNELS)}")
+    migration = spec.get("migration", "kernel" if kernel == KERNELS[0] else "none")
     if migration not in ("none", "attribute", "kernel"):
         raise ctx.fail("migration", f"{migration!r} is not one of none, attribute, kernel")
-    host = Host(name=name, migration=migration)
+    if migration != "none" and kernel != KERNELS[0]:
+        raise ctx.fail("migration", f"the vfio_ap migration series applies to kernel {KERNELS[0]} and later, not {kernel}")
+    host = Host(name=name, migration=migration, kernel=kernel)
     host.max_adapter_id = ctx.integer(spec.get("max_adapter_id", 255), "max_adapter_id", 0, 255)
     host.max_domain_id = ctx.integer(spec.get("max_domain_id", 84), "max_domain_id", 0, 255)
     host.bus_present = ctx.boolean(spec.get("ap_bus", True), "ap_bus")

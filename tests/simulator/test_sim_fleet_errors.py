@@ -53,6 +53,10 @@ CASES = [
     (host(cards="none"), "cards", "expected a list"),
     (host(mdevs=[{"uuid": U1, "guest": "bad name!"}]), "mdevs[0].guest", "not a valid libvirt domain name"),
     ({"hosts": {"lpar9": ["a"]}}, "host", "expected a mapping"),
+    (host(kernel="v4.19"), "kernel", "'v4.19' is not one of v6.12, v6.10, v6.0, v5.17"),
+    (host(kernel=6.1), "kernel", "6.1 is not one of"),
+    (host(kernel="v6.0", migration="kernel"), "migration", "applies to kernel v6.12 and later, not v6.0"),
+    (host(kernel="v5.17", migration="attribute"), "migration", "not v5.17"),
 ]
 
 
