@@ -457,7 +457,9 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
     # type: (_Reader, str, str, Optional[Dict[str, Optional[str]]]) -> Optional[Dict[str, Any]]
     join = os.path.join
     matrix_text = reader.text(join(path, "matrix"))
-    guest_text = reader.text(join(path, "guest_matrix"))
+    # guest_matrix exists from v6.0 (dynamic configuration); before, the guest gets the assignment unfiltered
+    guest_text = reader.text(join(path, "guest_matrix"), optional=True)
+    static = guest_text is None and not os.path.exists(join(path, "guest_matrix"))
     control = reader.value(join(path, "control_domains"), parse_control_domains)
     if matrix_text is None and guest_text is None and control is None and not os.path.isdir(path):
         reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
@@ -501,6 +503,8 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
         )
     elif guest_text is not None:
         guest_matrix = reader.parse(join(path, "guest_matrix"), guest_text, parse_matrix)
+    elif static and matrix is not None:
+        guest_matrix = matrix
     migratable_file = reader.value(join(path, "migratable"), parse_bool, optional=True)
     in_use = None  # type: Optional[bool]
     if guest_matrix is not None:

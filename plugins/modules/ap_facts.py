@@ -387,7 +387,8 @@ ansible_facts:
                   elements: str
                 guest_apqns:
                   description: The APQNs the guest gets (C(guest_matrix)) after the kernel filtered out adapters with
-                    a queue that is missing or not bound to vfio_ap.
+                    a queue that is missing or not bound to vfio_ap. Kernels before 6.0 have no C(guest_matrix) and
+                    give the guest the whole assignment; there it equals C(apqns).
                   type: list
                   elements: str
                 in_use:
