@@ -16,6 +16,12 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._host_identity import (
+    host_identity,
+    parse_cpc_name,
+    parse_machine_id,
+    parse_sysinfo,
+)
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
@@ -183,8 +189,8 @@ def gather_facts(sysroot="/", subsets=("all",)):
 
     subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
-    The facts add ``gather_subset`` (the subsets gathered) and ``vfio_ap.migration_guard``
-    (the parsed migration guard entries) to the schema.
+    The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
+    always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
     """
     chosen = set(resolve_subsets(subsets))
     reader = _Reader(sysroot)
@@ -194,6 +200,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
         "schema": SCHEMA,
         "sysroot": sysroot,
         "gather_subset": sorted(chosen),
+        "host": _gather_host(reader),
         "bus": _empty_bus(present),
         "cards": [],
         "queues": [],
@@ -213,6 +220,15 @@ def gather_facts(sysroot="/", subsets=("all",)):
         status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
+
+
+def _gather_host(reader):
+    # type: (_Reader) -> Dict[str, Any]
+    """Return the ``host`` block (machine-id, CPC and LPAR); absent files give None without a warning."""
+    machine_id = reader.value(reader.path("etc/machine-id"), parse_machine_id, optional=True)
+    sysinfo = reader.value(reader.path("proc/sysinfo"), parse_sysinfo, optional=True)
+    cpc_name = reader.value(reader.path("sys/firmware/ocf/cpc_name"), parse_cpc_name, optional=True)
+    return host_identity(machine_id, sysinfo, cpc_name)
 
 
 def _empty_bus(present):

@@ -127,6 +127,7 @@ class Host:
     # files outside sys/ (relative path -> text) for the initial tree: mdevctl, libvirt
     etc_files: dict[str, str] = field(default_factory=dict)
     ap_domain: int = -1
+    cpc_name: str = ""  # /sys/firmware/ocf/cpc_name (the rest of the identity is in etc_files)
     config_time: int = 30
     poll_thread: int = 0
     poll_timeout: int = 250000

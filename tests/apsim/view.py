@@ -139,6 +139,16 @@ class HostView:
                         "vfio_ap": (lambda: static({"matrix": self.matrix_dir})) if h.vfio_ap_loaded else (lambda: None),
                     }
                 ),
+                "firmware": lambda: static(
+                    {
+                        "ocf": lambda: static(
+                            {
+                                "cpc_name": self._attr(RO, lambda: f"{h.cpc_name}\n"),
+                                "hmc_network": self._attr(RO, lambda: "\n"),
+                            }
+                        )
+                    }
+                ),
                 "class": lambda: static(
                     {
                         "mdev_bus": (lambda: static({"matrix": lambda: Link("../../devices/vfio_ap/matrix")}))
