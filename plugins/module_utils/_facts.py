@@ -51,6 +51,7 @@ VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
 _CHUNK = 8192  # two sysfs pages: one read holds any attribute
+ALL_ONES = "0x" + "f" * 64
 LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
 
 _ERRNO_MEANING = {
@@ -216,7 +217,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
         facts["cards"] = cards
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
-        facts["queues"] = _gather_queues(reader, cards, card_dirs)
+        facts["queues"] = _gather_queues(reader, cards, card_dirs, _overrides_possible(reader, facts["bus"]))
         status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
@@ -246,6 +247,7 @@ def _empty_bus(present):
         "vfio_domains": [] if not present else None,
         "features": [] if not present else None,
         "bindings": None,
+        "default_domain": None,
     }
 
 
@@ -264,7 +266,21 @@ def _gather_bus(reader, bus_dir):
     bus["vfio_domains"] = _clear_bits(bus["aqmask"], bus["max_domain_id"])
     bus["features"] = reader.value(join(bus_dir, "features"), parse_features)
     bus["bindings"] = reader.value(join(bus_dir, "bindings"), parse_bindings)
+    domain = reader.value(join(bus_dir, "ap_domain"), parse_int)
+    bus["default_domain"] = domain if domain is not None and domain >= 0 else None
     return bus
+
+
+def _overrides_possible(reader, bus):
+    # type: (_Reader, Dict[str, Any]) -> bool
+    """Return whether queues may carry a driver_override: the kernel accepts one only while apmask
+    and aqmask are all ones (and refuses mask changes while one is set), so with a cleared bit
+    there is none to read. Unknown masks count as possible."""
+    masks = [bus.get("apmask"), bus.get("aqmask")]
+    if None in masks:
+        bus_dir = reader.path("sys/bus/ap")
+        masks = [reader.value(os.path.join(bus_dir, name), normalize_mask, optional=True) for name in ("apmask", "aqmask")]
+    return all(m == ALL_ONES for m in masks if m is not None)
 
 
 def _clear_bits(mask, maximum):
@@ -328,8 +344,8 @@ def _strip_or_none(text):
     return body or None
 
 
-def _gather_queues(reader, cards, card_dirs):
-    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
+def _gather_queues(reader, cards, card_dirs, overrides=True):
+    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool) -> List[Dict[str, Any]]
     raw_types = {c["id"]: c["raw_hwtype"] for c in cards}
     modes = {c["id"]: c["mode"] for c in cards}
     queues = []
@@ -345,15 +361,15 @@ def _gather_queues(reader, cards, card_dirs):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id))
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id), overrides)
             if queue is not None:
                 queues.append(queue)
     queues.sort(key=lambda q: (q["adapter"], q["domain"]))
     return queues
 
 
-def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
-    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str]) -> Optional[Dict[str, Any]]
+def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode, overrides=True):
+    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str], bool) -> Optional[Dict[str, Any]]
     """Return one queue's facts, or None (with a warning) when the queue went away while read."""
     sep = os.sep
     try:
@@ -392,6 +408,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
         "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
         "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
         "mkvps": None if vfio or driver is None or mode == "accel" else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+        "driver_override": value(qdir + sep + "driver_override", _strip_or_none, optional=True) if overrides else None,
     }  # type: Dict[str, Any]
     if queue["mkvps"] is not None and not any(queue["mkvps"].values()):
         queue["mkvps"] = None  # every slot '- -' (or an empty file): no master-key state known
