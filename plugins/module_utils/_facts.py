@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""Gather the AP facts of one host (DESIGN §4, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
+"""Gather the AP facts of one host (docs/facts.md, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
 
 ``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
 parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
@@ -186,7 +186,7 @@ class _Reader:
 
 def gather_facts(sysroot="/", subsets=("all",)):
     # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
-    """Return (facts, warnings): the ``vfio_ap`` facts of DESIGN §4 for the host under sysroot.
+    """Return (facts, warnings): the ``vfio_ap`` facts (docs/facts.md) of the host under sysroot.
 
     subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).

@@ -1,4 +1,4 @@
-"""Load and validate a fleet description (DESIGN §7) into simulated hosts.
+"""Load and validate a fleet description (keys: tests/apsim/README.md) into simulated hosts.
 
 Every mistake is reported as one ``FleetError`` line naming the host and the key.
 ID sets use the collection's own ID syntax (``_ids.parse_ids``): that is the fleet file's input

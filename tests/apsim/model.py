@@ -1,7 +1,7 @@
 """The state of one simulated KVM host's AP bus and vfio_ap driver, with the kernel's write semantics.
 
 Every ``write_*``/``store`` method behaves as the kernel's sysfs store handler described in
-shared/spec/kernel-interface.md: it either changes the state completely or raises ``OSError``
+docs/kernel-interface.md: it either changes the state completely or raises ``OSError``
 with the kernel's errno and changes nothing. Reads are computed from the state, so derived
 views (queue drivers, ``guest_matrix``, ``status``, ``bindings``) are always consistent.
 """
@@ -18,7 +18,7 @@ from . import kparse
 GENERATIONS = {4: 10, 5: 11, 6: 12, 7: 13, 8: 14}
 MODE_OF_LETTER = {"A": "accel", "C": "cca", "P": "ep11"}
 
-# ap_functions bits (upper 32 bits of TAPQ GR2), spec §2.4
+# ap_functions bits (upper 32 bits of TAPQ GR2), docs/kernel-interface.md
 F_APSC = 0x80000000
 F_MEX4K = 0x40000000
 F_CRT4K = 0x20000000

@@ -2,7 +2,7 @@
 
 A node is a ``Dir`` (names + child lookup), a ``File`` (mode, show, store) or a ``Link``
 (relative target). Paths are relative to the host's ``sys`` directory. Contents follow the
-kernel's formats (shared/spec/kernel-interface.md §1–§3).
+kernel's formats (docs/kernel-interface.md).
 """
 
 from __future__ import annotations

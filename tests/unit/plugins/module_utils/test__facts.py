@@ -1,4 +1,4 @@
-"""The facts gatherer against rendered simulated hosts built from fleet data (DESIGN §4)."""
+"""The facts gatherer against rendered simulated hosts built from fleet data (docs/facts.md)."""
 
 from __future__ import annotations
 
