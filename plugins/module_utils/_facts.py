@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""Gather the AP facts of one host (DESIGN §4, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
+"""Gather the AP facts of one host (docs/facts.md, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
 
 ``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
 parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
@@ -16,6 +16,12 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._host_identity import (
+    host_identity,
+    parse_cpc_name,
+    parse_machine_id,
+    parse_sysinfo,
+)
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
@@ -45,6 +51,7 @@ VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
 _CHUNK = 8192  # two sysfs pages: one read holds any attribute
+ALL_ONES = "0x" + "f" * 64
 LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
 
 _ERRNO_MEANING = {
@@ -179,12 +186,12 @@ class _Reader:
 
 def gather_facts(sysroot="/", subsets=("all",)):
     # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
-    """Return (facts, warnings): the ``vfio_ap`` facts of DESIGN §4 for the host under sysroot.
+    """Return (facts, warnings): the ``vfio_ap`` facts (docs/facts.md) of the host under sysroot.
 
     subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
-    The facts add ``gather_subset`` (the subsets gathered) and ``vfio_ap.migration_guard``
-    (the parsed migration guard entries) to the schema.
+    The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
+    always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
     """
     chosen = set(resolve_subsets(subsets))
     reader = _Reader(sysroot)
@@ -194,6 +201,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
         "schema": SCHEMA,
         "sysroot": sysroot,
         "gather_subset": sorted(chosen),
+        "host": _gather_host(reader),
         "bus": _empty_bus(present),
         "cards": [],
         "queues": [],
@@ -209,10 +217,19 @@ def gather_facts(sysroot="/", subsets=("all",)):
         facts["cards"] = cards
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
-        facts["queues"] = _gather_queues(reader, cards, card_dirs)
+        facts["queues"] = _gather_queues(reader, cards, card_dirs, _overrides_possible(reader, facts["bus"]))
         status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
+
+
+def _gather_host(reader):
+    # type: (_Reader) -> Dict[str, Any]
+    """Return the ``host`` block (machine-id, CPC and LPAR); absent files give None without a warning."""
+    machine_id = reader.value(reader.path("etc/machine-id"), parse_machine_id, optional=True)
+    sysinfo = reader.value(reader.path("proc/sysinfo"), parse_sysinfo, optional=True)
+    cpc_name = reader.value(reader.path("sys/firmware/ocf/cpc_name"), parse_cpc_name, optional=True)
+    return host_identity(machine_id, sysinfo, cpc_name)
 
 
 def _empty_bus(present):
@@ -230,6 +247,7 @@ def _empty_bus(present):
         "vfio_domains": [] if not present else None,
         "features": [] if not present else None,
         "bindings": None,
+        "default_domain": None,
     }
 
 
@@ -248,7 +266,21 @@ def _gather_bus(reader, bus_dir):
     bus["vfio_domains"] = _clear_bits(bus["aqmask"], bus["max_domain_id"])
     bus["features"] = reader.value(join(bus_dir, "features"), parse_features)
     bus["bindings"] = reader.value(join(bus_dir, "bindings"), parse_bindings)
+    domain = reader.value(join(bus_dir, "ap_domain"), parse_int)
+    bus["default_domain"] = domain if domain is not None and domain >= 0 else None
     return bus
+
+
+def _overrides_possible(reader, bus):
+    # type: (_Reader, Dict[str, Any]) -> bool
+    """Return whether queues may carry a driver_override: the kernel accepts one only while apmask
+    and aqmask are all ones (and refuses mask changes while one is set), so with a cleared bit
+    there is none to read. Unknown masks count as possible."""
+    masks = [bus.get("apmask"), bus.get("aqmask")]
+    if None in masks:
+        bus_dir = reader.path("sys/bus/ap")
+        masks = [reader.value(os.path.join(bus_dir, name), normalize_mask, optional=True) for name in ("apmask", "aqmask")]
+    return all(m == ALL_ONES for m in masks if m is not None)
 
 
 def _clear_bits(mask, maximum):
@@ -312,8 +344,8 @@ def _strip_or_none(text):
     return body or None
 
 
-def _gather_queues(reader, cards, card_dirs):
-    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
+def _gather_queues(reader, cards, card_dirs, overrides=True):
+    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool) -> List[Dict[str, Any]]
     raw_types = {c["id"]: c["raw_hwtype"] for c in cards}
     modes = {c["id"]: c["mode"] for c in cards}
     queues = []
@@ -329,15 +361,15 @@ def _gather_queues(reader, cards, card_dirs):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id))
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id), overrides)
             if queue is not None:
                 queues.append(queue)
     queues.sort(key=lambda q: (q["adapter"], q["domain"]))
     return queues
 
 
-def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
-    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str]) -> Optional[Dict[str, Any]]
+def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode, overrides=True):
+    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str], bool) -> Optional[Dict[str, Any]]
     """Return one queue's facts, or None (with a warning) when the queue went away while read."""
     sep = os.sep
     try:
@@ -376,6 +408,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
         "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
         "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
         "mkvps": None if vfio or driver is None or mode == "accel" else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+        "driver_override": value(qdir + sep + "driver_override", _strip_or_none, optional=True) if overrides else None,
     }  # type: Dict[str, Any]
     if queue["mkvps"] is not None and not any(queue["mkvps"].values()):
         queue["mkvps"] = None  # every slot '- -' (or an empty file): no master-key state known
@@ -457,7 +490,9 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
     # type: (_Reader, str, str, Optional[Dict[str, Optional[str]]]) -> Optional[Dict[str, Any]]
     join = os.path.join
     matrix_text = reader.text(join(path, "matrix"))
-    guest_text = reader.text(join(path, "guest_matrix"))
+    # guest_matrix exists from v6.0 (dynamic configuration); before, the guest gets the assignment unfiltered
+    guest_text = reader.text(join(path, "guest_matrix"), optional=True)
+    static = guest_text is None and not os.path.exists(join(path, "guest_matrix"))
     control = reader.value(join(path, "control_domains"), parse_control_domains)
     if matrix_text is None and guest_text is None and control is None and not os.path.isdir(path):
         reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
@@ -501,6 +536,8 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
         )
     elif guest_text is not None:
         guest_matrix = reader.parse(join(path, "guest_matrix"), guest_text, parse_matrix)
+    elif static and matrix is not None:
+        guest_matrix = matrix
     migratable_file = reader.value(join(path, "migratable"), parse_bool, optional=True)
     in_use = None  # type: Optional[bool]
     if guest_matrix is not None:

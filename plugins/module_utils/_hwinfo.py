@@ -6,7 +6,7 @@
 """AP hardware information: the ap_functions word and card types.
 
 ``ap_functions`` is the upper 32 bits of the TAPQ GR2 value (``struct ap_tapq_hwinfo``), bit 0
-being the most significant (shared/spec/kernel-interface.md §2.4)::
+being the most significant (docs/kernel-interface.md, "The facility word")::
 
     0x80000000 S    apsc   AP special-command facility
     0x40000000 M    mex4k  4096-bit modular-exponent facility (AP4KM)

@@ -7,7 +7,8 @@
 
 A sysfs store is one ``write(2)`` of the whole value; its errno is the kernel's answer. Every
 failed write raises SysfsWriteError carrying the file, the value, the errno and what it means for
-that attribute (shared/spec/kernel-interface.md §1.3, §3.4, §3.5, §3.8, §4.2). Reading the state
+that attribute (docs/kernel-interface.md: mask writes, assignment rules, ap_config, remove,
+the v1 migratable attribute). Reading the state
 is the facts engine's job (_facts.py); this file only writes, plus the small reads a writer needs.
 """
 
@@ -37,8 +38,12 @@ _MEANINGS = {
         errno.EADDRINUSE: "an APQN of the resulting matrix is already assigned to another mdev",
         errno.ENODEV: "the ID is above the host's maximum adapter/domain ID, or the mdev no longer exists",
         errno.EINVAL: "the kernel could not parse the value",
+        errno.EBUSY: "a running guest uses the mdev and this kernel (before 6.0) cannot hot-plug; "
+        "shut the guest down (or detach the device) and try again",
     },
     "unassign": {
+        errno.EBUSY: "a running guest uses the mdev and this kernel (before 6.0) cannot hot-unplug; "
+        "shut the guest down (or detach the device) and try again",
         errno.ENODEV: "the ID is above the host's maximum adapter/domain ID, or the mdev no longer exists",
         errno.EINVAL: "the kernel could not parse the value",
     },

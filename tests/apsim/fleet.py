@@ -1,4 +1,4 @@
-"""Load and validate a fleet description (DESIGN §7) into simulated hosts.
+"""Load and validate a fleet description (keys: tests/apsim/README.md) into simulated hosts.
 
 Every mistake is reported as one ``FleetError`` line naming the host and the key.
 ID sets use the collection's own ID syntax (``_ids.parse_ids``): that is the fleet file's input
@@ -17,17 +17,22 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 
-from .model import DEFAULT_FUNCTIONS, GENERATIONS, MODE_BIT, Card, Host, Mdev, Queue
+from . import identity as ident_mod
+from .model import ALL_IDS, DEFAULT_FUNCTIONS, GENERATIONS, KERNELS, MIGRATION_KERNELS, MODE_BIT, Card, Host, Mdev, Queue
 
 HOST_KEYS = {
-    "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
+    "kernel", "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
     "apmask", "aqmask", "vfio_ap_loaded", "ap_bus", "features", "cards", "mdevs", "definitions", "guests",
+    "machine_id", "cpc", "lpar", "same_as", "ap_domain",
 }  # fmt: skip
+IDENTITY_KEYS = ("machine_id", "cpc", "lpar")
+CPC_KEYS = {"type", "model", "sequence", "name"}
+LPAR_KEYS = {"name", "number"}
 CARD_KEYS = {
     "id", "type", "functions", "raw_hwtype", "depth", "domains", "online", "config", "chkstop",
     "serialnr", "bs", "mkvps", "queues",
 }  # fmt: skip
-QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio"}
+QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio", "driver_override"}
 MDEV_KEYS = {"uuid", "adapters", "domains", "control_domains", "guest", "migratable", "migrating", "start"}
 DEF_KEYS = {"uuid", "start", "adapters", "domains", "control_domains"}
 GUEST_KEYS = {"name", "mdevs", "running"}
@@ -114,20 +119,97 @@ def build_fleet(data: Any, source: str = "fleet") -> dict[str, Host]:
     if not isinstance(data, dict) or set(data) != {"hosts"} or not isinstance(data["hosts"], dict):
         raise FleetError(f"{source}: expected one top-level key 'hosts' mapping host names to hosts")
     hosts = {}
+    identities: dict[str, ident_mod.Identity] = {}
+    same_as: dict[str, str] = {}
     for name, spec in data["hosts"].items():
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", str(name)):
             raise FleetError(f"{source}: host {name!r}: not a valid host name")
         hosts[str(name)] = build_host(str(name), spec or {}, source)
+        found = build_identity(_Ctx(source, str(name)), str(name), spec or {})
+        if isinstance(found, str):
+            same_as[str(name)] = found
+        else:
+            identities[str(name)] = found
+    for name, other in same_as.items():
+        ctx = _Ctx(source, name)
+        if other not in hosts:
+            raise ctx.fail("same_as", f"no host {other!r} in this fleet")
+        if other in same_as:
+            raise ctx.fail("same_as", f"host {other} itself has same_as; name the host that describes the LPAR")
+        identities[name] = identities[other]
+    for name, found in identities.items():
+        hosts[name].etc_files.update(ident_mod.host_files(found))
+        hosts[name].cpc_name = found.cpc_name
     return hosts
+
+
+def build_identity(ctx: _Ctx, name: str, spec: Any) -> ident_mod.Identity | str:
+    """Return the host's machine identity from machine_id/cpc/lpar (defaults from the name), or the
+    name of the host given in ``same_as`` (resolved by build_fleet)."""
+    if not isinstance(spec, dict):
+        return ident_mod.default_identity(name)
+    if "same_as" in spec:
+        given = [k for k in IDENTITY_KEYS if k in spec]
+        if given:
+            raise ctx.fail(given[0], "a host with same_as takes its identity from that host; remove one of them")
+        other = spec["same_as"]
+        if not isinstance(other, str) or other == name:
+            raise ctx.fail("same_as", f"expected the name of another host, got {other!r}")
+        return other
+    found = ident_mod.default_identity(name)
+    changes: dict[str, Any] = {}
+    if "machine_id" in spec:
+        value = str(spec["machine_id"])
+        if not ident_mod.MACHINE_ID_RE.match(value):
+            raise ctx.fail("machine_id", f"{value!r} is not 32 lowercase hexadecimal digits")
+        changes["machine_id"] = value
+    if "cpc" in spec:
+        cpc = ctx.keys(spec["cpc"], CPC_KEYS, "cpc")
+        if "type" in cpc:
+            ctype = str(cpc["type"])
+            if not re.match(r"^[0-9]{4}$", ctype):
+                raise ctx.fail("cpc.type", f"{ctype!r} is not a 4-digit machine type (e.g. 3931 for z16, 9175 for z17)")
+            changes["cpc_type"] = ctype
+            changes["cpc_model"] = ident_mod.CPC_MODELS.get(ctype, "")
+        if "model" in cpc:
+            model = str(cpc["model"])
+            if not re.match(r"^[0-9A-Z]{1,16}$", model):
+                raise ctx.fail("cpc.model", f"{model!r} is not 1-16 upper-case letters or digits")
+            changes["cpc_model"] = model
+        if "sequence" in cpc:
+            seq = str(cpc["sequence"])
+            if not ident_mod.SEQUENCE_RE.match(seq):
+                raise ctx.fail("cpc.sequence", f"{seq!r} is not 1-16 upper-case letters or digits")
+            changes["cpc_sequence"] = seq.rjust(16, "0")
+        if "name" in cpc:
+            cname = str(cpc["name"])
+            if cname and not ident_mod.NAME_RE.match(cname):
+                raise ctx.fail("cpc.name", f"{cname!r} is not 1-8 upper-case letters, digits, @, # or $")
+            changes["cpc_name"] = cname
+    if "lpar" in spec:
+        lpar = ctx.keys(spec["lpar"], LPAR_KEYS, "lpar")
+        if "name" in lpar:
+            lname = str(lpar["name"])
+            if not ident_mod.NAME_RE.match(lname):
+                raise ctx.fail("lpar.name", f"{lname!r} is not 1-8 upper-case letters, digits, @, # or $")
+            changes["lpar_name"] = lname
+        if "number" in lpar:
+            changes["lpar_number"] = ctx.integer(lpar["number"], "lpar.number", 0, 255)
+    return ident_mod.with_changes(found, **changes)
 
 
 def build_host(name: str, spec: Any, source: str) -> Host:
     ctx = _Ctx(source, name)
     ctx.keys(spec, HOST_KEYS, "host")
-    migration = spec.get("migration", "kernel")
+    kernel = spec.get("kernel", KERNELS[0])
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ctx.fail("kernel", f"{kernel!r} is not one of {', '.join(KERNELS)}")
+    migration = spec.get("migration", "kernel" if kernel in MIGRATION_KERNELS else "none")
     if migration not in ("none", "attribute", "kernel"):
         raise ctx.fail("migration", f"{migration!r} is not one of none, attribute, kernel")
-    host = Host(name=name, migration=migration)
+    if migration != "none" and kernel not in MIGRATION_KERNELS:
+        raise ctx.fail("migration", f"the vfio_ap migration series applies to kernel {MIGRATION_KERNELS[-1]} and later, not {kernel}")
+    host = Host(name=name, migration=migration, kernel=kernel)
     host.max_adapter_id = ctx.integer(spec.get("max_adapter_id", 255), "max_adapter_id", 0, 255)
     host.max_domain_id = ctx.integer(spec.get("max_domain_id", 84), "max_domain_id", 0, 255)
     host.bus_present = ctx.boolean(spec.get("ap_bus", True), "ap_bus")
@@ -170,6 +252,7 @@ def build_host(name: str, spec: Any, source: str) -> Host:
         if "control_domains" in spec
         else set(host.qci_aqm)
     )
+    check_bus_extras(ctx, host, spec)
     missing = sorted(set(host.cards) - host.qci_apm)
     if missing:
         raise ctx.fail("adapters", f"card {missing[0]} is not in the host's adapter mask")
@@ -266,7 +349,48 @@ def build_host(name: str, spec: Any, source: str) -> Host:
     for uuid, gname in guests_by_mdev.items():
         host.etc_files[f"etc/libvirt/qemu/{gname}.xml"] = domain_xml(gname, [uuid])
         host.etc_files[f"run/libvirt/qemu/{gname}.xml"] = domain_status_xml(gname, [uuid])
+    if "ap_domain" in spec:
+        dom = ctx.integer(spec["ap_domain"], "ap_domain", 0, host.max_domain_id)
+        if dom not in host.aqmask:
+            raise ctx.fail("ap_domain", f"domain {dom} is not in aqmask (the kernel accepts only such a default domain)")
+        host.ap_domain = dom
+    host.select_domain()
     return host
+
+
+def check_bus_extras(ctx: _Ctx, host: Host, spec: dict) -> None:
+    """Check what the cards ask of the bus: SE bind states need the APSB facility (added to the
+    default features, an error against explicit ``features``); a driver_override needs kernel v6.19
+    and apmask/aqmask all ones."""
+    bound = [(c, d) for c in host.cards.values() for d, q in sorted(c.queues.items()) if q.bs]
+    if bound and "APSB" not in host.bus_features.split():
+        if "features" in spec:
+            card, dom = bound[0]
+            raise ctx.fail(
+                _queue_key(spec, card.id, dom, "bs"),
+                "a Secure Execution bind state needs the APSB bus facility; add APSB to the host's features",
+            )
+        host.bus_features += " APSB"
+    for card in host.cards.values():
+        for dom, q in sorted(card.queues.items()):
+            if not q.driver_override:
+                continue
+            key = _queue_key(spec, card.id, dom, "driver_override")
+            if not host.has_driver_override:
+                raise ctx.fail(key, f"queues have driver_override from kernel v6.19, this host runs {host.kernel}")
+            if host.apmask != ALL_IDS or host.aqmask != ALL_IDS:
+                raise ctx.fail(key, "the kernel accepts a driver_override only while apmask and aqmask are all ones")
+
+
+def _queue_key(spec: dict, card_id: int, dom: int, leaf: str) -> str:
+    """Return the fleet key of a card's queue setting (or of the card's own setting)."""
+    for index, cspec in enumerate(spec.get("cards") or []):
+        if isinstance(cspec, dict) and cspec.get("id") is not None and int(str(cspec["id"]), 0) == card_id:
+            for qkey in cspec.get("queues") or {}:
+                if dom in parse_ids(qkey, "queues", 255, allow_mask=False):
+                    return f"cards[{index}].queues.{qkey}.{leaf}"
+            return f"cards[{index}].{leaf}"
+    return leaf
 
 
 def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
@@ -303,7 +427,7 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
         online=ctx.boolean(spec.get("online", True), f"{key}.online"),
         config=ctx.boolean(spec.get("config", True), f"{key}.config"),
         chkstop=ctx.boolean(spec.get("chkstop", False), f"{key}.chkstop"),
-        serialnr=str(spec.get("serialnr", f"93AA{card_id:04X}" if mode != "accel" else "")),
+        serialnr=check_serial(ctx, mode, card_id, spec.get("serialnr"), f"{key}.serialnr"),
         depth=ctx.integer(spec.get("depth", 8), f"{key}.depth", 0, 15),
     )
     queues = spec.get("queues") or {}
@@ -324,10 +448,31 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
             q.config = ctx.boolean(qspec.get("config", q.config), f"{qkey}.config")
             q.chkstop = ctx.boolean(qspec.get("chkstop", q.chkstop), f"{qkey}.chkstop")
             q.eio = ctx.boolean(qspec.get("eio", q.eio), f"{qkey}.eio")
+            if "driver_override" in qspec:
+                name = qspec["driver_override"]
+                if not isinstance(name, str) or not re.match(r"^[a-z0-9_]{1,64}$", name):
+                    raise ctx.fail(f"{qkey}.driver_override", f"{name!r} is not a driver name")
+                q.driver_override = name
     if not card.online:
         for q in card.queues.values():
             q.online = False
     return card
+
+
+def check_serial(ctx: _Ctx, mode: str, card_id: int, value: Any, key: str) -> str:
+    """Return a card's serial number: CCA cards report 8 characters, EP11 cards 16; the default is
+    derived from the card ID. Accelerators have none."""
+    if mode == "accel":
+        if value is not None:
+            raise ctx.fail(key, "accelerator cards have no serial number")
+        return ""
+    width = 8 if mode == "cca" else 16
+    if value is None:
+        return f"93AA{card_id:04X}" if mode == "cca" else f"93AA{card_id:04X}00000000"
+    text = str(value)
+    if not re.match(r"^[0-9A-Z]{1,%d}$" % width, text):
+        raise ctx.fail(key, f"{text!r} is not 1-{width} upper-case letters or digits (a {mode.upper()} card's serial number)")
+    return text
 
 
 def check_mkvps(ctx: _Ctx, mode: str, value: Any, key: str) -> dict[str, Any] | None:

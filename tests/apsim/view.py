@@ -2,7 +2,7 @@
 
 A node is a ``Dir`` (names + child lookup), a ``File`` (mode, show, store) or a ``Link``
 (relative target). Paths are relative to the host's ``sys`` directory. Contents follow the
-kernel's formats (shared/spec/kernel-interface.md §1–§3).
+kernel's formats (docs/kernel-interface.md).
 """
 
 from __future__ import annotations
@@ -139,6 +139,16 @@ class HostView:
                         "vfio_ap": (lambda: static({"matrix": self.matrix_dir})) if h.vfio_ap_loaded else (lambda: None),
                     }
                 ),
+                "firmware": lambda: static(
+                    {
+                        "ocf": lambda: static(
+                            {
+                                "cpc_name": self._attr(RO, lambda: f"{h.cpc_name}\n"),
+                                "hmc_network": self._attr(RO, lambda: "\n"),
+                            }
+                        )
+                    }
+                ),
                 "class": lambda: static(
                     {
                         "mdev_bus": (lambda: static({"matrix": lambda: Link("../../devices/vfio_ap/matrix")}))
@@ -182,6 +192,7 @@ class HostView:
 
         def scans(_text: str) -> None:
             h.scans += 1
+            h.select_domain()
 
         features = (h.bus_features or "-") + "\n"
         return static(
@@ -300,8 +311,7 @@ class HostView:
             "subsystem": lambda: Link("../../../bus/ap"),
         }
         if card.mode in ("cca", "ep11"):
-            serial = card.serialnr if card.mode == "cca" else card.serialnr[:16].rjust(16) if card.serialnr else ""
-            entries["serialnr"] = self._attr(RO, lambda: f"{serial}\n")
+            entries["serialnr"] = self._attr(RO, lambda: h.serial_text(card))
         if card.mode == "ep11":
             entries["API_ordinalnr"] = self._attr(RO, lambda: "8\n")
             entries["FW_version"] = self._attr(RO, lambda: "7.3\n")
@@ -360,6 +370,8 @@ class HostView:
             "load": zc(self._attr(RO, lambda: "0\n")),
             "status": vf(self._attr(RO, lambda: h.queue_status(card.id, dom) + "\n")),
         }
+        if h.has_driver_override:
+            entries["driver_override"] = self._attr(RW, lambda: f"{q.driver_override}\n", lambda t: h.write_driver_override(card, dom, t))
         if card.mode in ("cca", "ep11"):
             entries["mkvps"] = zc(self._attr(RO, lambda: mkvps_text(card.mode, q.mkvps)))
         if card.mode == "ep11":
@@ -383,7 +395,7 @@ class HostView:
         )
         fixed = static(
             {
-                "features": self._attr(RO, h.features),
+                "features": self._attr(RO, h.features) if h.has_features else (lambda: None),
                 "mdev_supported_types": lambda: static({"vfio_ap-passthrough": lambda: type_dir}),
                 "driver": lambda: Link("../../../bus/matrix/drivers/vfio_ap"),
                 "subsystem": lambda: Link("../../../bus/matrix"),
@@ -423,10 +435,10 @@ class HostView:
             entries[f"unassign_{kind}"] = self._attr(WO, None, gone(lambda t, k=kind: h.unassign(m, k, t)))
         entries.update(
             {
-                "ap_config": self._attr(RW, ap_config, gone(lambda t: h.write_ap_config(m, t))),
+                "ap_config": self._attr(RW, ap_config, gone(lambda t: h.write_ap_config(m, t))) if h.has_ap_config else (lambda: None),
                 "control_domains": self._attr(RO, lambda: "".join(f"{d:04x}\n" for d in sorted(m.adm) if d <= h.max_domain_id)),
                 "matrix": self._attr(RO, lambda: matrix_text(sorted(m.apm), sorted(m.aqm), h.max_adapter_id, h.max_domain_id)),
-                "guest_matrix": self._attr(RO, guest_matrix),
+                "guest_matrix": self._attr(RO, guest_matrix) if h.dynamic else (lambda: None),
                 "remove": self._attr(WO, None, lambda t: h.remove_mdev(m, t)),
                 "mdev_type": lambda: Link("../mdev_supported_types/vfio_ap-passthrough"),
                 "driver": lambda: Link("../../../../bus/mdev/drivers/vfio_ap_mdev"),
