@@ -452,14 +452,15 @@ def stranding_codes(ev: R.Evaluation, blocked: int) -> dict[str, int]:
 
 
 def machine_label(host: Any) -> str | None:
-    """Return "CPC <type> <sequence>, LPAR <name> (<number>)" from the facts' host identity, or None."""
+    """Return "CPC <name> (<type> <sequence>), LPAR <name> (<number>)" from the facts' host identity, or None."""
     if not isinstance(host, Mapping):
         return None
     cpc = host.get("cpc") if isinstance(host.get("cpc"), Mapping) else {}
     lpar = host.get("lpar") if isinstance(host.get("lpar"), Mapping) else {}
     parts = []
-    if cpc.get("type") or cpc.get("sequence_code"):
-        parts.append(" ".join(str(v) for v in ("CPC", cpc.get("type"), cpc.get("sequence_code")) if v))
+    serial = " ".join(str(v) for v in (cpc.get("type"), str(cpc.get("sequence_code") or "").lstrip("0") or None) if v)
+    if cpc.get("name") or serial:
+        parts.append(f"CPC {cpc.get('name') or '?'}" + (f" ({serial})" if serial else ""))
     if lpar.get("name") or lpar.get("number") is not None:
         number = f" ({lpar.get('number')})" if lpar.get("number") is not None else ""
         parts.append(f"LPAR {lpar.get('name') or '?'}{number}")

@@ -383,3 +383,21 @@ def test_plan_size_grows_with_guests_not_hosts(tmp_path):
         assert entry["ready_after"]["count"] == 60 and len(entry["ready_after"]["preparations"][0]["hosts"]) == 10
         assert len(json.dumps(entry)) < 2048
     assert len({g["suggested"] for g in plan["guests"]}) == 3
+
+
+def test_two_inventory_names_of_one_lpar_are_the_same_host(tmp_path):
+    """dst1 is a second name of src (fleet key same_as): never a destination for src's guests."""
+    fleet = _pair_fleet(1)
+    fleet["hosts"]["dst1"]["same_as"] = "src"
+    plan = migration_plan(facts_for_fleet(fleet, tmp_path), sources=["src"], detail=True)
+    entry = plan["guests"][0]
+    cell = entry["destinations"]["dst1"]
+    assert cell["verdict"] == "blocked" and "same_host" in {b["code"] for b in cell["blockers"]}
+    assert "dst1 is the same LPAR as src" in next(b["detail"] for b in cell["blockers"] if b["code"] == "same_host")
+    assert entry["suggested"] == "dst2"
+    assert plan["machines"]["dst1"] == plan["machines"]["src"]
+
+
+def test_plan_names_each_hosts_machine(demo_plan):
+    assert demo_plan["machines"]["kvm-a1"] == "CPC CPCA (3931 2A633E), LPAR KVMA1 (1)"
+    assert demo_plan["summary"]["hosts"]["kvm-b2"]["machine"] == "CPC CPCB (9175 8B1EC1), LPAR KVMB2 (2)"
