@@ -22,7 +22,9 @@ except ImportError:  # pragma: no cover - exercised when the controller lacks ne
 
 # A DNS name or inventory name usable as the host part of a libvirt URI (RFC 1123 labels; '_' as
 # inventories allow it). No shell or URI metacharacters can pass.
-_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$")
+_HOST_NAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
+)
 
 
 def host_name_problem(name: Any) -> str | None:

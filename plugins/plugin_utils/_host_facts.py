@@ -26,7 +26,23 @@ CAPS_NAMES = ("mode", "apsc", "mex4k", "crt4k", "apxa", "slcf", "native", "state
 class HostFacts:
     """The facts of one host, checked (``_facts_schema``) and indexed by APQN, UUID and ID."""
 
-    __slots__ = ("name", "facts", "what", "level", "loaded", "queues", "cards", "mdevs", "definitions", "claims", "control_domains", "guard", "mkvps", "identity", "_checked")
+    __slots__ = (
+        "name",
+        "facts",
+        "what",
+        "level",
+        "loaded",
+        "queues",
+        "cards",
+        "mdevs",
+        "definitions",
+        "claims",
+        "control_domains",
+        "guard",
+        "mkvps",
+        "identity",
+        "_checked",
+    )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None) -> None:
         check_facts(facts, what)
@@ -60,6 +76,19 @@ class HostFacts:
             self._checked.add(apqn)
         return queue
 
+    def existing_queue(self, apqn: str) -> Mapping:
+        """Return the checked queue facts of an APQN the host has (KeyError otherwise)."""
+        queue = self.queue(apqn)
+        if queue is None:
+            raise KeyError(apqn)
+        return queue
+
+
+def part(facts: Mapping, key: str) -> Mapping:
+    """Return ``facts[key]`` when it is a mapping, else an empty one."""
+    value = facts.get(key)
+    return value if isinstance(value, Mapping) else {}
+
 
 def identity_of(host: Any) -> tuple | None:
     """Return what identifies the machine behind a host's facts, or None when the facts do not say.
@@ -70,8 +99,7 @@ def identity_of(host: Any) -> tuple | None:
     """
     if not isinstance(host, Mapping):
         return None
-    cpc = host.get("cpc") if isinstance(host.get("cpc"), Mapping) else {}
-    lpar = host.get("lpar") if isinstance(host.get("lpar"), Mapping) else {}
+    cpc, lpar = part(host, "cpc"), part(host, "lpar")
     sequence, number = cpc.get("sequence_code"), lpar.get("number")
     if sequence is not None and number is not None:
         return ("lpar", str(cpc.get("type") or ""), str(sequence).lower(), str(number).lower())
@@ -121,7 +149,9 @@ def queue_capabilities(host: HostFacts, queue: Mapping) -> dict[str, Any] | None
         try:
             word = int(str(text), 16)
         except ValueError:
-            raise ValueError(f"{host.what}: card {queue.get('adapter')}: functions: expected the ap_functions text ('0x...'), got {text!r}") from None
+            raise ValueError(
+                f"{host.what}: card {queue.get('adapter')}: functions: expected the ap_functions text ('0x...'), got {text!r}"
+            ) from None
         return capabilities(word, card_type)
     if caps.get("hwtype") is None and card_type is not None:
         return dict(caps, hwtype=card_type)
@@ -148,7 +178,7 @@ def caps_key(caps: Mapping | None) -> tuple | None:
 
 def caps_of_key(key: tuple) -> dict[str, Any]:
     """Return the capabilities dict a caps_key() stands for."""
-    return dict(zip(CAPS_NAMES, key))
+    return dict(zip(CAPS_NAMES, key, strict=True))
 
 
 def queue_binding_problem(queue: Mapping) -> str | None:
@@ -225,7 +255,7 @@ def mkvp_difference(source: tuple, destination: tuple) -> str | None:
 
 def has_master_keys(caps: Mapping | None) -> bool:
     """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys."""
-    return bool(caps) and caps.get("mode") in ("cca", "ep11")
+    return caps is not None and caps.get("mode") in ("cca", "ep11")
 
 
 # --------------------------------------------------------------------------- per mdev

@@ -162,7 +162,7 @@ def nearest_positions(ev: R.Evaluation, blocked: int, n: int) -> list[int]:
     """Return up to n blocked destinations with the fewest blocker codes, then the fewest unfixable ones."""
     if not n or not blocked:
         return []
-    codes = [bits for bits in ev.blockers.values()]
+    codes = list(ev.blockers.values())
     unfixable = [bits for code, bits in ev.blockers.items() if code not in FIXABLE_CODES]
     total_slices, hard_slices = _bit_slices(codes), _bit_slices(unfixable)
     out: list[int] = []
@@ -203,7 +203,9 @@ def build_plan(
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _Planner(facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail, limit, nearest).plan()
+        return _Planner(
+            facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail, limit, nearest
+        ).plan()
     finally:
         if paused:
             gc.enable()
@@ -313,7 +315,9 @@ class _Planner:
         attached_elsewhere = [h for h, m in others if m.get("guest") or m.get("in_use")]
         if attached_elsewhere and (mdev.get("guest") or mdev.get("in_use")):
             ev.mark_source(
-                "duplicate_uuid", None, f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}"
+                "duplicate_uuid",
+                None,
+                f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}",
             )
         ready, after, blocked = R.verdict_bits(ev)
         full = self.wants_detail(source, mdev)
@@ -337,7 +341,9 @@ class _Planner:
             "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},
             "blocked": {
                 "count": blocked.bit_count(),
-                "reasons": {code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked},
+                "reasons": {
+                    code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked
+                },
                 "nearest": [
                     {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
                     for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
@@ -386,11 +392,11 @@ class _Planner:
             mask |= 1 << i
         splits = [(code, bits) for code, bits in ev.blockers.items()] + [(code, bits) for code, bits in ev.warnings.items()]
         splits += [(apqn, self.index.unbound.get(apqn, 0)) for apqn in ev.wanted]
-        groups = [(mask, ())]
+        groups: list[tuple[int, tuple[str, ...]]] = [(mask, ())]
         for label, bits in splits:
             if not bits & mask:
                 continue
-            split = []
+            split: list[tuple[int, tuple[str, ...]]] = []
             for members, signature in groups:
                 inside, outside = members & bits, members & ~bits
                 if inside:
@@ -398,7 +404,7 @@ class _Planner:
                 if outside:
                     split.append((outside, signature))
             groups = split
-        out = []
+        out: list[dict[str, Any]] = []
         for members, signature in groups:
             hosts = sorted(positions(members, len(chosen)))
             subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
@@ -455,8 +461,7 @@ def machine_label(host: Any) -> str | None:
     """Return "CPC <name> (<type> <sequence>), LPAR <name> (<number>)" from the facts' host identity, or None."""
     if not isinstance(host, Mapping):
         return None
-    cpc = host.get("cpc") if isinstance(host.get("cpc"), Mapping) else {}
-    lpar = host.get("lpar") if isinstance(host.get("lpar"), Mapping) else {}
+    cpc, lpar = H.part(host, "cpc"), H.part(host, "lpar")
     parts = []
     serial = " ".join(str(v) for v in (cpc.get("type"), str(cpc.get("sequence_code") or "").lstrip("0") or None) if v)
     if cpc.get("name") or serial:
@@ -467,7 +472,9 @@ def machine_label(host: Any) -> str | None:
     return ", ".join(parts) or None
 
 
-def summarize(guests: list[dict[str, Any]], source_names: list[str], stranding: Mapping[str, Mapping[str, int]], machines: Mapping[str, Any]) -> dict[str, Any]:
+def summarize(
+    guests: list[dict[str, Any]], source_names: list[str], stranding: Mapping[str, Mapping[str, int]], machines: Mapping[str, Any]
+) -> dict[str, Any]:
     """Return the plan summary: counts of guests by verdict, stranded guests and per-host evacuation verdicts.
 
     Only mdevs attached to a guest count; idle mdevs are planned but need not leave.
@@ -531,4 +538,3 @@ def apply_query(plan: dict[str, Any], query: Any) -> Any:
         return jmespath.search(query, plan)
     except jmespath.exceptions.JMESPathError as exc:
         raise ValueError(f"query: {exc}") from exc
-

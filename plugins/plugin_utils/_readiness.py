@@ -114,7 +114,8 @@ def hardware_findings(source_caps: Mapping, destination_caps: Mapping) -> list[t
     for code, prop in compare_capabilities(source_caps, destination_caps):
         src, dst = source_caps.get(prop), destination_caps.get(prop)
         if code == "hw_facility_mismatch":
-            text = f"{_FACILITY_NAMES[prop]} {'installed' if src else 'missing'} on the source, {'installed' if dst else 'missing'} on the destination"
+            have = {True: "installed", False: "missing"}
+            text = f"{_FACILITY_NAMES[prop]} {have[bool(src)]} on the source, {have[bool(dst)]} on the destination"
         elif code == "hw_mode_mismatch":
             text = f"source queue is {src}, destination {dst}"
         elif code == "hw_type_older":
@@ -166,7 +167,7 @@ class DestinationIndex:
             self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
         names = host.queues if wanted is None else [apqn for apqn in wanted if apqn in host.queues]
         for apqn in names:
-            queue = host.queue(apqn)
+            queue = host.existing_queue(apqn)
             self.installed[apqn] = self.installed.get(apqn, 0) | bit
             if H.queue_binding_problem(queue):
                 self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
@@ -229,7 +230,21 @@ class Evaluation:
     ``source_warnings``: the findings of the source side, which hold for every destination.
     """
 
-    __slots__ = ("index", "source", "mdev", "rules", "candidates", "attribute", "kernel", "blockers", "warnings", "marks", "source_blockers", "source_warnings", "wanted")
+    __slots__ = (
+        "index",
+        "source",
+        "mdev",
+        "rules",
+        "candidates",
+        "attribute",
+        "kernel",
+        "blockers",
+        "warnings",
+        "marks",
+        "source_blockers",
+        "source_warnings",
+        "wanted",
+    )
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
         self.index = index
@@ -298,7 +313,13 @@ class Evaluation:
         bit = 1 << i
         unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
         return destination_actions(
-            host, self.mdev["uuid"], self.wanted, sorted(self.mdev.get("control_domains") or []), bool(self.attribute & bit), unbound, self.codes(i)
+            host,
+            self.mdev["uuid"],
+            self.wanted,
+            sorted(self.mdev.get("control_domains") or []),
+            bool(self.attribute & bit),
+            unbound,
+            self.codes(i),
         )
 
 
@@ -310,15 +331,19 @@ def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules:
     _mdev_rules(ev)
     for apqn in ev.wanted:
         _queue_rules(ev, apqn)
-    names = index.names
     for domain in mdev.get("control_domains") or []:
-        ev.mark(
-            "control_domain_unavailable",
-            candidates & ~index.cdoms.get(domain, 0),
-            None,
-            lambda i, d=domain: f"control domain {d:04x} not in {names[i]}'s control-domain mask",
-        )
+        _control_domain_rule(ev, domain)
     return ev
+
+
+def _control_domain_rule(ev: Evaluation, domain: int) -> None:
+    names = ev.index.names
+    ev.mark(
+        "control_domain_unavailable",
+        ev.candidates & ~ev.index.cdoms.get(domain, 0),
+        None,
+        lambda i: f"control domain {domain:04x} not in {names[i]}'s control-domain mask",
+    )
 
 
 def _source_rules(ev: Evaluation) -> None:
@@ -357,7 +382,16 @@ def _host_rules(ev: Evaluation) -> None:
     same = index.identities.get(source.identity, 0) if source.identity is not None else 0
     if source.name is not None and source.name in index.position:
         same |= 1 << index.position[source.name]
-    ev.mark("same_host", same, None, lambda i: f"{hosts[i].label} is the same LPAR as {source.label}" if hosts[i].name != source.name else "source and destination are the same host")
+    ev.mark(
+        "same_host",
+        same,
+        None,
+        lambda i: (
+            f"{hosts[i].label} is the same LPAR as {source.label}"
+            if hosts[i].name != source.name
+            else "source and destination are the same host"
+        ),
+    )
     ev.mark("no_migration_support", index.unsupported, None, lambda i: "destination: " + str(host_support_problem(hosts[i])))
 
 
@@ -392,8 +426,13 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
     hosts, names = index.hosts, index.names
     installed = index.installed.get(apqn, 0)
     ev.mark("apqn_not_installed", ~installed, apqn, lambda i: f"no queue device {apqn} on {names[i]}")
-    ev.mark("apqn_not_bound", index.unbound.get(apqn, 0), apqn, lambda i: str(H.queue_binding_problem(hosts[i].queue(apqn) or {})))
-    ev.mark("queue_unusable", index.unusable.get(apqn, 0), apqn, lambda i: str(H.queue_unusable_problem(hosts[i], hosts[i].queue(apqn) or {})))
+    ev.mark("apqn_not_bound", index.unbound.get(apqn, 0), apqn, lambda i: str(H.queue_binding_problem(hosts[i].existing_queue(apqn))))
+    ev.mark(
+        "queue_unusable",
+        index.unusable.get(apqn, 0),
+        apqn,
+        lambda i: str(H.queue_unusable_problem(hosts[i], hosts[i].existing_queue(apqn))),
+    )
     own = index.claims.get(apqn, {}).get(uuid, 0)
     others = (index.claimed.get(apqn, 0) & ~own) | (index.claimed_twice.get(apqn, 0) & own)
 
@@ -404,8 +443,8 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
     ev.mark("apqn_in_use", others, apqn, claimed_by)
     source_queue = source.queue(apqn)
     src_caps = H.queue_capabilities(source, source_queue) if source_queue is not None else None
-    if src_caps is not None:
-        src_key = H.caps_key(src_caps)
+    src_key = H.caps_key(src_caps)
+    if src_key is not None:
         for dst_key, bits in index.caps.get(apqn, {}).items():
             if dst_key is None or not bits & ev.candidates:
                 continue
@@ -452,7 +491,9 @@ def reservation_action(apqns: list[str]) -> dict[str, Any] | None:
     return {"type": "ap_mask", "adapters": [], "domains": domains, "state": "reserved", "persistent": True}
 
 
-def mdev_action(destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, codes: set[str]) -> dict[str, Any] | None:
+def mdev_action(
+    destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, codes: set[str]
+) -> dict[str, Any] | None:
     """Return the mdev action for the destination (create, assign, persist), or None when nothing is needed."""
     existing = destination.mdevs.get(uuid)
     if existing is not None and not (_MDEV_ACTION_CODES & codes):
@@ -481,7 +522,13 @@ def mdev_action(destination: H.HostFacts, uuid: str, wanted: list[str], control_
 
 
 def destination_actions(
-    destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, unbound: list[str], codes: set[str]
+    destination: H.HostFacts,
+    uuid: str,
+    wanted: list[str],
+    control_domains: list[int],
+    attribute_checks: bool,
+    unbound: list[str],
+    codes: set[str],
 ) -> list[dict[str, Any]]:
     """Return the ordered actions that make the destination ready: reserve ``unbound`` APQNs, then the mdev."""
     actions = []
@@ -539,7 +586,15 @@ def check_pair(source: H.HostFacts, destination: H.HostFacts, uuid: Any, rules: 
     }
 
 
-def migration_check(source_facts: Any, destination_facts: Any, uuid: Any, rules: str = "auto", source: Any = None, destination: Any = None, mkvps: Any = None) -> dict[str, Any]:
+def migration_check(
+    source_facts: Any,
+    destination_facts: Any,
+    uuid: Any,
+    rules: str = "auto",
+    source: Any = None,
+    destination: Any = None,
+    mkvps: Any = None,
+) -> dict[str, Any]:
     """Return the readiness of mdev ``uuid`` from source_facts' host to destination_facts' host.
 
     ``mkvps`` ({host: {apqn: {slot: pattern}}}) adds known master-key verification patterns for the

@@ -107,8 +107,7 @@ CODES: tuple[ReasonCode, ...] = (
         "kernel",
         "A queue (APQN) of the source guest does not exist on the destination: the adapter is not in the "
         "LPAR's configuration or the domain is not in its usage-domain mask.",
-        "`vfio_ap_mdev <uuid>: Queue AA.DDDD not available to vfio_ap driver on target host`; the load "
-        "fails with `-19` (ENODEV).",
+        "`vfio_ap_mdev <uuid>: Queue AA.DDDD not available to vfio_ap driver on target host`; the load fails with `-19` (ENODEV).",
         "Configure the adapter/domain to the destination LPAR (HMC activation profile, `chzcrypt -e` / card "
         "`config`), or choose a destination that mirrors the source's domains.",
     ),
@@ -169,8 +168,7 @@ CODES: tuple[ReasonCode, ...] = (
         "The destination queue is not configured, check-stopped, or its card is offline or deconfigured.",
         "None at migration time: the kernel accepts a TAPQ answer of deconfigured or check-stopped and "
         "restores the guest onto the queue; the guest's crypto requests to it fail afterwards.",
-        "Bring the card online (`chzcrypt -e`), reconfigure it, or have the hardware serviced; choose "
-        "another destination meanwhile.",
+        "Bring the card online (`chzcrypt -e`), reconfigure it, or have the hardware serviced; choose another destination meanwhile.",
     ),
     ReasonCode(
         "hw_mode_mismatch",
@@ -237,8 +235,7 @@ CODES: tuple[ReasonCode, ...] = (
         "The current master-key verification patterns of a coprocessor queue are known on both sides and "
         "differ: the guest's secure keys would not work on the destination.",
         "None: the kernel does not check; the guest's crypto requests fail after the migration.",
-        "Load the same master keys on the destination domain (key-management process, e.g. TKE), then "
-        "re-check with the new patterns.",
+        "Load the same master keys on the destination domain (key-management process, e.g. TKE), then re-check with the new patterns.",
     ),
     ReasonCode(
         "mixed_migration_levels",
@@ -273,8 +270,7 @@ CODES: tuple[ReasonCode, ...] = (
         "The source mdev has APQNs assigned that are filtered out of the guest matrix (adapter not "
         "installed, queue not bound): the guest does not have them and they are not compared.",
         "–",
-        "Clean up the source mdev's assignment, or install/bind the missing queues before migrating if "
-        "the guest should have them.",
+        "Clean up the source mdev's assignment, or install/bind the missing queues before migrating if the guest should have them.",
     ),
     ReasonCode(
         "drift",
@@ -335,7 +331,7 @@ def render_markdown() -> str:
         "",
         "<!-- Generated from plugins/plugin_utils/_reason_codes.py by tests/gen_reason_codes.py; edit the table there. -->",
         "",
-        "`s390x.vfio_ap.migration_check` and `s390x.vfio_ap.migration_plan` explain every \"no\" with a",
+        '`s390x.vfio_ap.migration_check` and `s390x.vfio_ap.migration_plan` explain every "no" with a',
         "stable, lowercase reason code. A **blocker** makes a destination not ready; a **warning** never",
         "does. Each finding is `{code, apqn, detail}`: `apqn` names the queue (`AA.DDDD`) when the reason is",
         "about one queue, and `detail` says what was found, in AP terms.",
@@ -379,7 +375,8 @@ def render_markdown() -> str:
         "",
         "| rules | series | what differs |",
         "|---|---|---|",
-        "| `attribute` | v1/v2 (validation only) | `apqn_set_mismatch` checked; control domains not compared (v1/v2 do not migrate them). |",
+        "| `attribute` | v1/v2 (validation only) | `apqn_set_mismatch` checked; control domains not compared "
+        "(v1/v2 do not migrate them). |",
         "| `kernel` | v3+ (restore) | `control_domain_unavailable` checked; the destination mdev may be empty "
         "(its configuration is overwritten). |",
         "| `strict` | both | both. |",

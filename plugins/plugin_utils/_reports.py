@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
 from xml.sax.saxutils import quoteattr
 
 REPORT_SCHEMA = 1
@@ -177,7 +177,8 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         lines.append(
-            f"| {_md(host)} | {_md(item.get('machine') or '—')} | {item.get('guests', 0)} | {item.get('ready', 0)} | {item.get('ready_after', 0)} "
+            f"| {_md(host)} | {_md(item.get('machine') or '—')} | {item.get('guests', 0)} | {item.get('ready', 0)} "
+            f"| {item.get('ready_after', 0)} "
             f"| {item.get('blocked', 0)} | {_md(item.get('verdict') or '')} |"
         )
     lines.append("")
@@ -275,7 +276,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
         out.append(
             f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{_e(item.get("machine") or "")}</td>'
-            f'<td>{item.get("guests", 0)}</td>'
+            f"<td>{item.get('guests', 0)}</td>"
             f"<td>{item.get('ready', 0)}</td><td>{item.get('ready_after', 0)}</td><td>{item.get('blocked', 0)}</td>"
             f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td></tr>'
         )
@@ -377,10 +378,7 @@ def render_junit(document: Mapping[str, Any]) -> str:
             for item in guest.get("source_blockers") or []:
                 detail += f"\nsource: {item.get('code')}: {item.get('detail') or ''}"
             if guest.get("verdict") == "ready_after":
-                message = (
-                    f"no destination is ready; ready after preparation on {_more(guest, 'ready_after')} "
-                    "(run prepare_destination)"
-                )
+                message = f"no destination is ready; ready after preparation on {_more(guest, 'ready_after')} (run prepare_destination)"
                 out.append(f'      <failure type="ready_after" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
             elif guest.get("verdict") != "ready":
                 codes = sorted(reasons) + [b.get("code") for b in guest.get("source_blockers") or []]

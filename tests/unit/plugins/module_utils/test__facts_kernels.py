@@ -75,7 +75,9 @@ def test_static_kernel_guest_gets_the_whole_assignment(tmp_path):
 @pytest.mark.parametrize("destination", sorted(CODE))
 def test_readiness_on_hosts_without_migration_support(gathered, source, destination):
     """No generation here has the migration series: every check blocks with no_migration_support."""
-    result = _readiness.migration_check(gathered[source][0], gathered[destination][0], uuid(source, 1), source=source, destination=destination)
+    result = _readiness.migration_check(
+        gathered[source][0], gathered[destination][0], uuid(source, 1), source=source, destination=destination
+    )
     codes = {b["code"] for b in result["blockers"]}
     assert result["ready"] is False and result["ready_after"] is False
     assert "no_migration_support" in codes

@@ -83,7 +83,7 @@ def test_bounded_plan_summarises_what_detail_lists(demo_facts, demo_plan):
         for group in small["ready_after"]["preparations"]:
             for host in group["hosts"]:
                 assert group["actions"] == cells[host]["actions"]
-                assert group["codes"] == [b for b in dict.fromkeys(b["code"] for b in cells[host]["blockers"])]
+                assert group["codes"] == list(dict.fromkeys(b["code"] for b in cells[host]["blockers"]))
         assert small["blocked"]["count"] == len(by_verdict["blocked"])
         counts = {}
         for host in by_verdict["blocked"]:
@@ -91,7 +91,11 @@ def test_bounded_plan_summarises_what_detail_lists(demo_facts, demo_plan):
                 counts[code] = counts.get(code, 0) + 1
         assert small["blocked"]["reasons"] == counts
         ranks = {
-            h: (len({b["code"] for b in cells[h]["blockers"]}), len({b["code"] for b in cells[h]["blockers"]} - _reason_codes.FIXABLE_CODES), h)
+            h: (
+                len({b["code"] for b in cells[h]["blockers"]}),
+                len({b["code"] for b in cells[h]["blockers"]} - _reason_codes.FIXABLE_CODES),
+                h,
+            )
             for h in by_verdict["blocked"]
         }
         assert [n["host"] for n in small["blocked"]["nearest"]] == sorted(ranks, key=ranks.get)[:2]
@@ -345,7 +349,9 @@ HOSTILE = ["kvm-b1$(touch /tmp/x)", "kvm b1", "-oProxyCommand=x", "kvm-b1;reboot
 @pytest.mark.parametrize("name", HOSTILE)
 def test_hostile_destination_names_never_reach_a_command(pair_facts, name):
     facts = {("src" if n == "src" else name if n == "dst1" else n): f for n, f in pair_facts.items()}
-    hostvars = {n: {"ansible_facts": {"vfio_ap": f}, "vfio_ap_migration_address": "10.0.0.%d" % i} for i, (n, f) in enumerate(sorted(facts.items()))}
+    hostvars = {
+        n: {"ansible_facts": {"vfio_ap": f}, "vfio_ap_migration_address": "10.0.0.%d" % i} for i, (n, f) in enumerate(sorted(facts.items()))
+    }
     plan = migration_plan(hostvars, sources=["src"], destinations=[name], migration_network="10.0.0.0/24")
     for entry in plan["guests"]:
         assert entry["command"] is None
@@ -357,12 +363,28 @@ def test_commands_quote_every_part(guest):
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
 
     argv = shlex.split(migrate_command(guest, "kvm-b1", "[fd00::2]"))
-    assert argv == ["virsh", "migrate", "--live", "--persistent", "--undefinesource", guest, "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://[fd00::2]"]
+    assert argv == [
+        "virsh",
+        "migrate",
+        "--live",
+        "--persistent",
+        "--undefinesource",
+        guest,
+        "qemu+ssh://kvm-b1/system",
+        "--migrateuri",
+        "tcp://[fd00::2]",
+    ]
 
 
 @pytest.mark.parametrize(
     ("bits", "n", "start", "expected"),
-    [(0, 3, 0, []), (0b1011, 10, 0, [0, 1, 3]), (0b1011, 2, 0, [0, 1]), (0b1011, 10, 2, [3, 0, 1]), (1 << 9000 | 1 << 5, 2, 100, [9000, 5])],
+    [
+        (0, 3, 0, []),
+        (0b1011, 10, 0, [0, 1, 3]),
+        (0b1011, 2, 0, [0, 1]),
+        (0b1011, 10, 2, [3, 0, 1]),
+        (1 << 9000 | 1 << 5, 2, 100, [9000, 5]),
+    ],
 )
 def test_positions(bits, n, start, expected):
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import positions

@@ -422,7 +422,11 @@ def test_migration_guard_disables_on_kernel_hosts(tmp_path):
 
 def test_same_lpar_under_two_names_is_the_same_host(tmp_path):
     facts = facts_for_fleet(base_fleet(), tmp_path)
-    identity = {"machine_id": "0f" * 16, "cpc": {"type": "3931", "sequence_code": "00000000000A1B2C"}, "lpar": {"name": "LP01", "number": 1}}
+    identity = {
+        "machine_id": "0f" * 16,
+        "cpc": {"type": "3931", "sequence_code": "00000000000A1B2C"},
+        "lpar": {"name": "LP01", "number": 1},
+    }
     src = dict(facts["src"], host=identity)
     alias = dict(facts["src"], host=identity)
     result = R.migration_check(src, alias, UUID, source="kvm-a1", destination="kvm-a1-mgmt")
@@ -478,6 +482,6 @@ def caps(**overrides):
 def test_compare_capabilities(source, target, findings):
     assert R.compare_capabilities(source, target) == findings
     details = R.hardware_findings(source, target)
-    assert [code for code, _detail in details] == sorted(dict.fromkeys(c for c, _p in findings), key=lambda c: [x for x, _y in details].index(c))
-
-
+    assert [code for code, _detail in details] == sorted(
+        dict.fromkeys(c for c, _p in findings), key=lambda c: [x for x, _y in details].index(c)
+    )
