@@ -453,10 +453,10 @@ def test_identity(host, expected):
 
 
 def caps(**overrides):
-    base = {"apsc": False, "mex4k": True, "crt4k": True, "mode": "cca", "apxa": True, "slcf": False,
-            "native": True, "stateless": False, "bs": 0, "hwtype": 14}  # fmt: skip
-    base.update(overrides)
-    return base
+    """Return the capabilities of a CEX8 CCA queue (ap_functions 0x72800000) with some changed."""
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities
+
+    return dict(capabilities(0x72800000, 14), **overrides)
 
 
 @pytest.mark.parametrize(
