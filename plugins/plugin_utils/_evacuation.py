@@ -27,14 +27,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan
 
 SCHEMA = 1
 
 
 def _check_plan(plan: Any) -> Mapping[str, Any]:
-    if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or plan.get("schema") != 2:
-        raise ValueError("evacuation: expected a migration_plan result (schema 2, with 'guests')")
-    return plan
+    return check_plan(plan, "evacuation")
 
 
 def _hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:

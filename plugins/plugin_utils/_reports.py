@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan
+
 REPORT_SCHEMA = 1
 FORMATS = {
     "json": "readiness.json",
@@ -30,11 +32,7 @@ _VERDICT_TEXT = {"ready": "ready", "ready_after": "ready after preparation", "bl
 
 
 def _check_plan(plan: Any) -> Mapping[str, Any]:
-    if not isinstance(plan, Mapping) or "guests" not in plan or "summary" not in plan:
-        raise ValueError("readiness report: expected a migration_plan result (a dict with 'guests' and 'summary')")
-    if plan.get("schema") != 2:
-        raise ValueError(f"readiness report: plan schema {plan.get('schema')!r} is not supported (expected 2)")
-    return plan
+    return check_plan(plan, "readiness report")
 
 
 def running_guests(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
