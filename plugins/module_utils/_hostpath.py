@@ -23,7 +23,7 @@ import errno
 import os
 import re
 import time
-from typing import Callable, List, Optional
+from typing import Any, Callable, List, Optional
 
 FILE_MODE = 0o644
 DIR_MODE = 0o755
@@ -197,7 +197,7 @@ def read_text(path, what=None):
     except OSError as exc:
         if exc.errno == errno.ENOENT:
             return None
-        raise os_error("read " + (what + " " if what else ""), path, exc) from None
+        raise os_error("read " + (what if what else "the file"), path, exc) from None
     except UnicodeDecodeError:
         raise HostPathError("cannot read {0}{1}: it is not text".format(what + " " if what else "", path)) from None
 
@@ -300,3 +300,13 @@ def sweep_debris(sysroot, dirs=WRITE_DIRS, alive=pid_alive, now=None):
             except OSError:
                 continue
     return removed
+
+
+def module_sysroot(module):
+    # type: (Any) -> str
+    """Return the module's checked ``sysroot`` option; fail the module with the shared message otherwise."""
+    try:
+        return check_sysroot(module.params.get("sysroot"))
+    except HostPathError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+        raise  # not reached: fail_json exits

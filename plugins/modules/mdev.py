@@ -85,6 +85,8 @@ options:
   sysroot:
     description:
       - Directory treated as the filesystem root for C(/sys), C(/etc) and C(/run).
+      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
+        or written. No file is written outside it, not even through a symbolic link inside it.
     type: path
     default: /
 notes:
