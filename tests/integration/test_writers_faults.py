@@ -142,7 +142,7 @@ def test_odd_lock_files_are_one_line_and_change_nothing(host, make, words):
     assert (host / "sys/bus/ap/aqmask").read_text() == before
 
 
-@pytest.mark.parametrize("module", ["ap_mask", "migratable", "ap_facts"])
+@pytest.mark.parametrize("module", ["ap_mask", "mdev", "migratable", "ap_facts"])
 @pytest.mark.parametrize("kind", ["missing", "empty", "file", "no sys"])
 def test_every_module_refuses_a_bad_sysroot_with_the_same_message(tmp_path, module, kind):
     target = {"missing": tmp_path / "nope", "empty": "", "file": tmp_path / "f", "no sys": tmp_path / "d"}[kind]
@@ -215,3 +215,118 @@ def test_a_guard_write_refused_by_the_file_system_is_one_line(host, fault, code)
     no_traceback(result)
     assert result["failed"] and result["changed"] is False and code in result["msg"], result["msg"]
     assert not (host / GUARD).exists()
+
+
+MATRIX_DEFS = "etc/mdevctl.d/matrix"
+
+
+def mdev_args(host: Path, **extra) -> dict:
+    return {"sysroot": str(host), "uuid": U_NEW, "adapters": [1], "domains": [5], "control_domains": [5], **extra}
+
+
+def test_identical_concurrent_mdev_runs_converge_without_spurious_failures(fresh_live_fleet):
+    live = fresh_live_fleet(FLEET)
+    host = live.host_dir("q")
+    for round_ in range(4):
+        results = run_parallel("mdev", [mdev_args(host, persistent=True)] * 3)
+        for result in results:
+            no_traceback(result)
+            assert not result.get("failed"), f"round {round_}: {result.get('msg')}"
+        assert sorted(r["changed"] for r in results) == [False, False, True], f"round {round_}"
+        assert sorted(r["created"] for r in results) == [False, False, True]
+        assert live.state("q")["mdevs"][U_NEW]["adapters"] == [1]
+        gone = run_parallel("mdev", [{"sysroot": str(host), "uuid": U_NEW, "state": "absent", "persistent": True}] * 3)
+        assert sorted(r["changed"] for r in gone) == [False, False, True], [r.get("msg") for r in gone]
+        assert U_NEW not in live.state("q")["mdevs"] and not (host / MATRIX_DEFS / U_NEW).exists()
+
+
+@pytest.mark.parametrize("fault, code", [(READ_ONLY, "EROFS"), (FULL, "ENOSPC")], ids=["EROFS", "ENOSPC"])
+def test_a_rolled_back_mdev_run_says_what_is_true(fresh_live_fleet, fault, code):
+    """The definition cannot be written after the mdev was created and configured: all undone, created: false."""
+    live = fresh_live_fleet(FLEET)
+    host = live.host_dir("q")
+    (host / MATRIX_DEFS).mkdir(parents=True, exist_ok=True)
+    before = live.state("q")["mdevs"]
+    listing = sorted(p.name for p in (host / "etc/mdevctl.d").iterdir())
+    result = run_module("mdev", mdev_args(host, persistent=True), fault=(fault, host / "etc/mdevctl.d"))
+    no_traceback(result)
+    assert result["failed"] and code in result["msg"] and "previous state was restored" in result["msg"], result["msg"]
+    assert result["changed"] is False and result["created"] is False and result["after"] is None, result
+    assert any("remove the mdev" in r for r in result["restored"]), result["restored"]
+    assert live.state("q")["mdevs"] == before
+    assert sorted(p.name for p in (host / "etc/mdevctl.d").iterdir()) == listing, "no temporary file is left"
+
+
+def test_definitions_are_0644_and_no_temporary_file_is_written_into_the_mdevctl_parent_directory(fresh_live_fleet):
+    host = fresh_live_fleet(FLEET).host_dir("q")
+    result = run_module("mdev", mdev_args(host, persistent=True), umask=0)
+    assert result["changed"] and result["persisted_with"] == "file", result
+    assert (host / MATRIX_DEFS / U_NEW).stat().st_mode & 0o7777 == 0o644
+    assert (host / MATRIX_DEFS).stat().st_mode & 0o7777 == 0o755
+    assert sorted(p.name for p in (host / MATRIX_DEFS).iterdir()) == [U_NEW]
+
+
+def test_debris_of_killed_writers_is_removed_by_the_next_run(fresh_live_fleet):
+    host = fresh_live_fleet(FLEET).host_dir("q")
+    (host / MATRIX_DEFS).mkdir(parents=True, exist_ok=True)
+    (host / "run/lock").mkdir(parents=True, exist_ok=True)
+    debris = [
+        host / MATRIX_DEFS / ".vfio_ap-abc123",  # an earlier release's temporary file
+        host / "etc/mdevctl.d/.s390x-vfio_ap.999999999.0a0b0c0d.tmp",
+        host / "run/lock/.s390apconfig.999999999.0a0b0c0d",
+        host / "run/lock/.s390apconfig.Ab3dE6gh",  # an earlier release's private lock file
+    ]
+    for path in debris:
+        path.write_text("x")
+        os.utime(path, (1, 1))
+    result = run_module("mdev", mdev_args(host))
+    assert result["changed"] and not result.get("failed"), result
+    assert [p for p in debris if p.exists()] == []
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ({"state": "absent", "adapters": [256]}, ["adapters", "256"]),
+        ({"state": "absent", "adapters": [64]}, ["adapters", "64", "maximum adapter ID 63"]),
+        ({"state": "absent", "domains": "zzz"}, ["domains", "'zzz'"]),
+        ({"adapters": [5, None]}, ["adapters", "null item", "[5, None]"]),
+        ({"state": "absent", "domains": [3, None]}, ["domains", "null item"]),
+        ({"adapters": "-1"}, ["adapters", "'-1'", "no negative IDs"]),
+    ],
+)
+def test_mdev_options_are_validated_in_every_state(fresh_live_fleet, args, words):
+    live = fresh_live_fleet(FLEET)
+    host = live.host_dir("q")
+    before = live.state("q")
+    result = run_module("mdev", {"sysroot": str(host), "uuid": U_HOLD, **args})
+    no_traceback(result)
+    assert result["failed"] and result["changed"] is False, result
+    for word in words:
+        assert word in result["msg"], result["msg"]
+    assert live.state("q") == before
+
+
+def test_a_missing_sysroot_is_reported_as_such_by_mdev(tmp_path):
+    result = run_module("mdev", {"sysroot": str(tmp_path / "gone"), "uuid": U_NEW})
+    assert result["failed"] and "does not exist" in result["msg"] and "not loaded" not in result["msg"]
+
+
+def test_an_autostart_definition_is_checked_as_ap_check_reads_the_others(fresh_live_fleet):
+    """Another auto definition assigns then unassigns 01.0005: the kernel would not hold it, ap-check does."""
+    import json
+
+    live = fresh_live_fleet(FLEET)
+    host = live.host_dir("q")
+    other = "c0000000-0000-4000-8000-0000000000d1"
+    (host / MATRIX_DEFS).mkdir(parents=True, exist_ok=True)
+    doc = {"mdev_type": "vfio_ap-passthrough", "start": "auto",
+           "attrs": [{"assign_adapter": "1"}, {"assign_domain": "5"}, {"assign_domain": "6"}, {"unassign_domain": "5"}]}  # fmt: skip
+    (host / MATRIX_DEFS / other).write_text(json.dumps(doc))
+    # (the persistent masks, the live ones here, reserve 01.0005 for vfio_ap: only the other definition conflicts)
+    before = live.state("q")
+    result = run_module("mdev", mdev_args(host, persistent=True, start="auto"))
+    no_traceback(result)
+    assert result["failed"] and other in result["msg"] and "01.0005" in result["msg"] and "autostart" in result["msg"], result["msg"]
+    assert result["changed"] is False and live.state("q") == before
+    assert sorted(p.name for p in (host / MATRIX_DEFS).iterdir()) == [other]
