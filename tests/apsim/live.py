@@ -168,7 +168,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
             return "host", host, None
         if parts[1] == "sys":
             return "sys", host, parts[2:]
-        if parts[1] in ("etc", "run"):
+        if parts[1] in ("etc", "proc", "run"):
             return "pass", host, str(self.backing.joinpath(host, *parts[1:]))
         raise _oserror(errno.ENOENT)
 
@@ -228,7 +228,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         elif kind == "control-host":
             names = ["control", "state"]
         elif kind == "host":
-            names = ["etc", "run", "sys"]
+            names = ["etc", "proc", "run", "sys"]
         elif kind == "pass":
             names = os.listdir(detail)
         elif kind == "sys":

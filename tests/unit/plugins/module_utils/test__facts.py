@@ -121,7 +121,10 @@ def test_resolve_subsets_rejects_naming_valid_ones(bad):
 def test_every_key_present_and_sorted(rendered):
     facts, warnings = facts_of(rendered / "kern")
     assert warnings == []
-    assert set(facts) == {"schema", "sysroot", "gather_subset", "bus", "cards", "queues", "vfio_ap"}
+    assert set(facts) == {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap"}
+    assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
+    assert set(facts["host"]["cpc"]) == {"manufacturer", "type", "model", "sequence_code", "name"}
+    assert set(facts["host"]["lpar"]) == {"name", "number"}
     assert facts["schema"] == 1 and facts["sysroot"] == str(rendered / "kern")
     assert set(facts["bus"]) == {"present", "max_adapter_id", "max_domain_id", "apmask", "aqmask", "host_adapters",
                                  "host_usage_domains", "host_control_domains", "vfio_adapters", "vfio_domains",
