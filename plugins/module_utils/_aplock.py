@@ -23,6 +23,7 @@ Do not hold the lock while running mdevctl or chzdev: their own callouts take it
 for this process until they time out.
 """
 
+import contextlib
 import errno
 import os
 import re
@@ -199,10 +200,8 @@ class APConfigLock:
         finally:
             if fd >= 0:
                 os.close(fd)
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(private)
-            except OSError:
-                pass
 
     def _sweep_private(self):
         # type: () -> None
@@ -269,10 +268,8 @@ class APConfigLock:
             return
         self.held = False
         if self._read_holder() == self.pid:
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(self.path)
-            except OSError:
-                pass
 
     def __enter__(self):
         # type: () -> APConfigLock

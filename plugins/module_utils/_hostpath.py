@@ -19,6 +19,7 @@ captured tree or the project's simulator otherwise). The rules kept here:
   ``sweep_debris`` removes temporary files whose writer is dead (after a ``kill -9``).
 """
 
+import contextlib
 import errno
 import os
 import re
@@ -126,8 +127,9 @@ def contained(sysroot, rel):
     real_dir = os.path.realpath(os.path.dirname(path))
     if not _inside(root, real_dir):
         raise HostPathError(
-            "refusing to write {0}: its directory resolves to {1}, outside the sysroot {2} "
-            "(a symbolic link leads out of it)".format(path, real_dir, sysroot)
+            "refusing to write {0}: its directory resolves to {1}, outside the sysroot {2} (a symbolic link leads out of it)".format(
+                path, real_dir, sysroot
+            )
         )
     if os.path.islink(path):
         raise HostPathError("refusing to write {0}: it is a symbolic link (to {1}); remove it".format(path, os.readlink(path)))
@@ -170,8 +172,9 @@ def contained_dir(sysroot, rel_dir):
     real = os.path.realpath(path)
     if not _inside(root, real):
         raise HostPathError(
-            "refusing to write under {0}: it resolves to {1}, outside the sysroot {2} "
-            "(a symbolic link leads out of it)".format(path, real, sysroot)
+            "refusing to write under {0}: it resolves to {1}, outside the sysroot {2} (a symbolic link leads out of it)".format(
+                path, real, sysroot
+            )
         )
     return path
 
@@ -237,10 +240,8 @@ def replace_file(sysroot, rel, text, pid=None):
         if fd >= 0:
             os.close(fd)
         if os.path.lexists(tmp):
-            try:
+            with contextlib.suppress(OSError):
                 os.unlink(tmp)
-            except OSError:
-                pass
     return path
 
 

@@ -377,7 +377,10 @@ def apply(txn, uuid, options, mdevctl=None):
         before = host["current"]
         if before is not None:
             txn.step(
-                "remove mdev {0}".format(uuid), run.remove, lambda: run.recreate(before), "recreate mdev {0} with its configuration".format(uuid)
+                "remove mdev {0}".format(uuid),
+                run.remove,
+                lambda: run.recreate(before),
+                "recreate mdev {0} with its configuration".format(uuid),
             )
         if want_def != host["definition"]:
             run.definition(host["definition"], want_def)

@@ -164,6 +164,7 @@ class Transaction:
         """Store value into sysfs attribute rel; undo_value (if any) is written back on a rollback."""
         undo = None
         if undo_value is not None:
+
             def undo():
                 self.io.write_attr(self.sysroot, rel, undo_value)
 

@@ -105,6 +105,8 @@ restored:
   elements: str
 """
 
+import contextlib
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _guard_writer as writer
@@ -159,10 +161,8 @@ def main():
         cause = exc.cause
         facts = dict(mechanism="attribute" if attribute else "guard")
         if attribute:
-            try:
+            with contextlib.suppress(HostPathError):
                 facts.update(migratable=writer.read_migratable(sysroot, rel), attempts=getattr(cause, "attempts", None))
-            except HostPathError:
-                pass
         module.fail_json(msg=str(exc), changed=not exc.clean, uuid=uuid, restored=exc.restored,
                          error=cause.as_dict() if hasattr(cause, "as_dict") else None, **facts)  # fmt: skip
     if module._diff:

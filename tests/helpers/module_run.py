@@ -29,8 +29,7 @@ def start(
     payload = dict(args)
     if check:
         payload["_ansible_check_mode"] = True
-    handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    with handle:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump({"ANSIBLE_MODULE_ARGS": payload}, handle)
     env = dict(os.environ, PYTHONPATH=f"{ROOT / '.collections'}:{ROOT / 'tests'}")
 

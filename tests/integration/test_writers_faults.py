@@ -9,15 +9,14 @@ ending in tracebacks, debris after kill -9, options accepted in one state only.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from pathlib import Path
 
 import pytest
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._udev_rules import parse_rules
-from apsim.testing import fresh_live_fleet  # noqa: F401  pylint: disable=unused-import
-from helpers.module_run import FULL, READ_ONLY, run_module, run_parallel, start
+from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
+from helpers.module_run import FULL, READ_ONLY, run_module, run_parallel
 
 pytestmark = pytest.mark.live
 
@@ -39,7 +38,7 @@ RULES = "etc/udev/rules.d/41-ap.rules"
 
 
 @pytest.fixture
-def host(fresh_live_fleet) -> Path:
+def host(fresh_live_fleet) -> Path:  # noqa: F811
     return fresh_live_fleet(FLEET).host_dir("q")
 
 
@@ -165,7 +164,7 @@ GUARD = "etc/vfio_ap/migration-guard.json"
 
 
 def test_concurrent_guard_runs_keep_every_entry_and_converge(host):
-    uuids = [f"c0000000-0000-4000-8000-0000000000{n:02x}" for n in range(0xc0, 0xc4)]
+    uuids = [f"c0000000-0000-4000-8000-0000000000{n:02x}" for n in range(0xC0, 0xC4)]
     results = run_parallel("migratable", [{"sysroot": str(host), "uuid": u, "state": "disabled"} for u in uuids])
     assert all(r.get("changed") and not r.get("failed") for r in results), [r.get("msg") for r in results]
     import json
@@ -224,7 +223,7 @@ def mdev_args(host: Path, **extra) -> dict:
     return {"sysroot": str(host), "uuid": U_NEW, "adapters": [1], "domains": [5], "control_domains": [5], **extra}
 
 
-def test_identical_concurrent_mdev_runs_converge_without_spurious_failures(fresh_live_fleet):
+def test_identical_concurrent_mdev_runs_converge_without_spurious_failures(fresh_live_fleet):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     host = live.host_dir("q")
     for round_ in range(4):
@@ -241,7 +240,7 @@ def test_identical_concurrent_mdev_runs_converge_without_spurious_failures(fresh
 
 
 @pytest.mark.parametrize("fault, code", [(READ_ONLY, "EROFS"), (FULL, "ENOSPC")], ids=["EROFS", "ENOSPC"])
-def test_a_rolled_back_mdev_run_says_what_is_true(fresh_live_fleet, fault, code):
+def test_a_rolled_back_mdev_run_says_what_is_true(fresh_live_fleet, fault, code):  # noqa: F811
     """The definition cannot be written after the mdev was created and configured: all undone, created: false."""
     live = fresh_live_fleet(FLEET)
     host = live.host_dir("q")
@@ -257,7 +256,7 @@ def test_a_rolled_back_mdev_run_says_what_is_true(fresh_live_fleet, fault, code)
     assert sorted(p.name for p in (host / "etc/mdevctl.d").iterdir()) == listing, "no temporary file is left"
 
 
-def test_definitions_are_0644_and_no_temporary_file_is_written_into_the_mdevctl_parent_directory(fresh_live_fleet):
+def test_definitions_are_0644_and_no_temporary_file_is_written_into_the_mdevctl_parent_directory(fresh_live_fleet):  # noqa: F811
     host = fresh_live_fleet(FLEET).host_dir("q")
     result = run_module("mdev", mdev_args(host, persistent=True), umask=0)
     assert result["changed"] and result["persisted_with"] == "file", result
@@ -266,7 +265,7 @@ def test_definitions_are_0644_and_no_temporary_file_is_written_into_the_mdevctl_
     assert sorted(p.name for p in (host / MATRIX_DEFS).iterdir()) == [U_NEW]
 
 
-def test_debris_of_killed_writers_is_removed_by_the_next_run(fresh_live_fleet):
+def test_debris_of_killed_writers_is_removed_by_the_next_run(fresh_live_fleet):  # noqa: F811
     host = fresh_live_fleet(FLEET).host_dir("q")
     (host / MATRIX_DEFS).mkdir(parents=True, exist_ok=True)
     (host / "run/lock").mkdir(parents=True, exist_ok=True)
@@ -295,7 +294,7 @@ def test_debris_of_killed_writers_is_removed_by_the_next_run(fresh_live_fleet):
         ({"adapters": "-1"}, ["adapters", "'-1'", "no negative IDs"]),
     ],
 )
-def test_mdev_options_are_validated_in_every_state(fresh_live_fleet, args, words):
+def test_mdev_options_are_validated_in_every_state(fresh_live_fleet, args, words):  # noqa: F811
     live = fresh_live_fleet(FLEET)
     host = live.host_dir("q")
     before = live.state("q")
@@ -312,7 +311,7 @@ def test_a_missing_sysroot_is_reported_as_such_by_mdev(tmp_path):
     assert result["failed"] and "does not exist" in result["msg"] and "not loaded" not in result["msg"]
 
 
-def test_an_autostart_definition_is_checked_as_ap_check_reads_the_others(fresh_live_fleet):
+def test_an_autostart_definition_is_checked_as_ap_check_reads_the_others(fresh_live_fleet):  # noqa: F811
     """Another auto definition assigns then unassigns 01.0005: the kernel would not hold it, ap-check does."""
     import json
 

@@ -134,7 +134,9 @@ def test_mdev_assign_path_end_to_end_on_a_kernel_without_ap_config(live):
     assert run_module("mdev", args)["changed"] is False
     smaller = run_module("mdev", dict(args, domains=[15], control_domains=[15]))
     assert smaller["method"] == "assign" and [(os.path.basename(w["file"]), w["value"]) for w in smaller["writes"]] == [
-        ("unassign_control_domain", "14"), ("unassign_domain", "14"), ("assign_control_domain", "15")
+        ("unassign_control_domain", "14"),
+        ("unassign_domain", "14"),
+        ("assign_control_domain", "15"),
     ], "removals first, then additions, one decimal ID per write"
     state = live.state("k60")["mdevs"][uuid]
     assert (state["adapters"], state["domains"], state["control_domains"]) == ([1], [15], [15])
