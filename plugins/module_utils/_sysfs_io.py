@@ -7,7 +7,8 @@
 
 A sysfs store is one ``write(2)`` of the whole value; its errno is the kernel's answer. Every
 failed write raises SysfsWriteError carrying the file, the value, the errno and what it means for
-that attribute (shared/spec/kernel-interface.md §1.3, §3.4, §3.5, §3.8, §4.2). Reading the state
+that attribute (docs/kernel-interface.md: mask writes, assignment rules, ap_config, remove,
+the v1 migratable attribute). Reading the state
 is the facts engine's job (_facts.py); this file only writes, plus the small reads a writer needs.
 """
 
