@@ -22,6 +22,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._host_identity impor
     parse_machine_id,
     parse_sysinfo,
 )
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, errno_text
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
@@ -192,8 +193,22 @@ def gather_facts(sysroot="/", subsets=("all",)):
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
     The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
     always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
+    A file that cannot be read is a warning; a failure that stops the walk itself (a dead mount:
+    ENOTCONN, EIO on a directory) raises HostPathError with one line naming the path and errno.
     """
     chosen = set(resolve_subsets(subsets))
+    try:
+        return _gather(sysroot, chosen)
+    except OSError as exc:
+        raise HostPathError(
+            "cannot read the AP configuration under {0}: {1}: {2}".format(sysroot, exc.filename or sysroot, errno_text(exc.errno)),
+            exc.errno,
+        ) from None
+
+
+def _gather(sysroot, chosen):
+    # type: (str, set) -> Tuple[Dict[str, Any], List[str]]
+    """Return gather_facts' (facts, warnings) for the resolved subsets chosen; OSError as raised."""
     reader = _Reader(sysroot)
     bus_dir = reader.path("sys/bus/ap")
     present = os.path.isdir(bus_dir)

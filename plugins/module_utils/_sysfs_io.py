@@ -15,8 +15,7 @@ is the facts engine's job (_facts.py); this file only writes, plus the small rea
 import errno
 import os
 import re
-import tempfile
-from typing import Callable, Optional
+from typing import Optional
 
 BUS_AP = "sys/bus/ap"
 MATRIX = "sys/devices/vfio_ap/matrix"
@@ -195,36 +194,3 @@ def write_attr(sysroot, rel, value):
             raise SysfsWriteError(path, value, errno.EIO, "the kernel took {0} of {1} bytes".format(written, len(data)))
     finally:
         os.close(fd)
-
-
-def write_file_atomic(path, text, atomic_move, mode=0o644):
-    # type: (str, str, Callable[[str, str], None], int) -> None
-    """Replace the regular file at path with text through a temporary file and atomic_move; returns None.
-
-    atomic_move is AnsibleModule.atomic_move (keeps SELinux context and ownership). Parent
-    directories are created.
-    """
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".vfio_ap-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def read_file(path):
-    # type: (str) -> Optional[str]
-    """Return a regular file's text, or None when it does not exist."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise

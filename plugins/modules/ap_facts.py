@@ -37,6 +37,8 @@ options:
     description:
       - The directory treated as the filesystem root when reading C(/sys), C(/etc) and C(/run).
       - Use it to read a captured system tree (a support dump), a chroot, or the collection's AP host simulator.
+      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
+        or written. No file is written outside it, not even through a symbolic link inside it.
     type: path
     default: /
   gather_subset:
@@ -495,9 +497,9 @@ ansible_facts:
                   type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts, resolve_subsets
 
@@ -516,10 +518,11 @@ def main():
         subsets = resolve_subsets(module.params["gather_subset"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    sysroot = module.params["sysroot"]
-    if not os.path.isdir(sysroot):
-        module.fail_json(msg="sysroot {0} is not a directory".format(sysroot))
-    facts, warnings = gather_facts(sysroot, subsets)
+    sysroot = module_sysroot(module)
+    try:
+        facts, warnings = gather_facts(sysroot, subsets)
+    except HostPathError as exc:
+        module.fail_json(msg=str(exc))
     for text in warnings[:MAX_WARNINGS]:
         module.warn(text)
     if len(warnings) > MAX_WARNINGS:
