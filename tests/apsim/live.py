@@ -40,6 +40,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -650,11 +651,27 @@ def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
         time.sleep(0.1)
     else:
         raise LiveError(f"cannot unmount {mountpoint}: {error}")
-    deadline = time.monotonic() + STOP_TIMEOUT
-    while pid and _alive(pid) and time.monotonic() < deadline:
+    if pid and not _stopped(pid, STOP_TIMEOUT):
+        # The mount is gone here, but a copy of it may live on in another mount namespace (a
+        # long-lived ns-exec or sshd started while it was mounted), which keeps the FUSE connection
+        # and so the server alive. Nothing of ours uses that copy: end the server.
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+        if not _stopped(pid, 5.0):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            if not _stopped(pid, 5.0):
+                raise LiveError(f"{mountpoint} is unmounted but its server (pid {pid}) has not exited")
+
+
+def _stopped(pid: int, seconds: float) -> bool:
+    """Return True once process ``pid`` has exited (waiting up to ``seconds``)."""
+    deadline = time.monotonic() + seconds
+    while _alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)
-    if pid and _alive(pid):
-        raise LiveError(f"{mountpoint} is unmounted but its server (pid {pid}) has not exited")
+    return True
 
 
 # ============================================================================ ns-exec
