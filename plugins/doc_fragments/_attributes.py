@@ -75,3 +75,14 @@ attributes:
   facts:
     support: full
 """
+
+    # Writers that converge: a second run with the same options changes nothing.
+    IDEMPOTENT = r"""
+options: {}
+attributes:
+  idempotent:
+    description:
+      - A second run with the same options on an unchanged host reports no change and writes nothing; runs of
+        the same task at once on one host converge (the later one sees the earlier one's result).
+    support: full
+"""

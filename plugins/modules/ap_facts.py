@@ -32,15 +32,9 @@ extends_documentation_fragment:
   - s390x.vfio_ap._attributes.platform
   - s390x.vfio_ap._attributes.facts
   - s390x.vfio_ap._attributes.facts_module
+  - s390x.vfio_ap._options
+  - s390x.vfio_ap._attributes.idempotent
 options:
-  sysroot:
-    description:
-      - The directory treated as the filesystem root when reading C(/sys), C(/etc) and C(/run).
-      - Use it to read a captured system tree (a support dump), a chroot, or the collection's AP host simulator.
-      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
-        or written. No file is written outside it, not even through a symbolic link inside it.
-    type: path
-    default: /
   gather_subset:
     description:
       - Which parts of the facts to gather. V(all) gathers everything.

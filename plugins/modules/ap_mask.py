@@ -26,6 +26,9 @@ author:
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform
+  - s390x.vfio_ap._options
+  - s390x.vfio_ap._options.mask_ids
+  - s390x.vfio_ap._attributes.idempotent
 attributes:
   check_mode:
     support: full
@@ -36,16 +39,6 @@ attributes:
     details:
       - Before and after masks; with O(persistent=true) and no chzdev also the rule file's text.
 options:
-  adapters:
-    description:
-      - Adapter IDs (APIDs) whose apmask bit to change. An int, a decimal or C(0x) hex string, a range
-        (C("0x04-0x07")), a comma-separated string of those, or a list of them.
-      - Omitted or empty means no adapter changes.
-    type: raw
-  domains:
-    description:
-      - Usage-domain IDs (APQIs) whose aqmask bit to change, in the same forms as O(adapters).
-    type: raw
   state:
     description:
       - V(reserved) clears the bits (the queues go to vfio_ap); V(released) sets them (the queues go back to the
@@ -58,14 +51,6 @@ options:
       - Also change the persistent masks that apply at boot.
     type: bool
     default: false
-  sysroot:
-    description:
-      - Directory treated as the filesystem root for C(/sys), C(/etc) and C(/run) (a chroot, a captured tree or the
-        project's simulator).
-      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
-        or written. No file is written outside it, not even through a symbolic link inside it.
-    type: path
-    default: /
 notes:
   - Reserving only adapters or only domains is enough to free their Cartesian product with the other mask.
   - chzdev is run with C(--base) when O(sysroot) is not C(/).

@@ -30,6 +30,9 @@ author:
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform
+  - s390x.vfio_ap._options
+  - s390x.vfio_ap._options.assign_ids
+  - s390x.vfio_ap._attributes.idempotent
 attributes:
   check_mode:
     support: full
@@ -52,21 +55,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  adapters:
-    description:
-      - Adapter IDs (APIDs) to assign. An int, a decimal or C(0x) hex string, a range (C("0x04-0x07")), a
-        comma-separated string of those, or a list of them. V([]) assigns none.
-      - Omitted keeps the current adapters (none for a new mdev).
-    type: raw
-  domains:
-    description:
-      - Usage-domain IDs (APQIs) to assign, in the same forms as O(adapters). Omitted keeps the current ones.
-    type: raw
-  control_domains:
-    description:
-      - Control-domain IDs to assign, in the same forms as O(adapters). Omitted keeps the current ones.
-      - Control domains without any usage domain are refused (ap-check refuses such a definition).
-    type: raw
   persistent:
     description:
       - Also define the mdev persistently, so that it exists after a reboot (V(true)); with O(state=absent) also remove
@@ -88,13 +76,6 @@ options:
         takes crypto resources away from (or hot-plugs them into) a running guest.
     type: bool
     default: false
-  sysroot:
-    description:
-      - Directory treated as the filesystem root for C(/sys), C(/etc) and C(/run).
-      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
-        or written. No file is written outside it, not even through a symbolic link inside it.
-    type: path
-    default: /
 notes:
   - mdevctl acts on the running system's C(/sys) and C(/etc/mdevctl.d) only; with a O(sysroot) whose directories are
     not those, the module writes the definition file itself (RV(persisted_with=file)).

@@ -22,6 +22,8 @@ author:
 extends_documentation_fragment:
   - s390x.vfio_ap._attributes
   - s390x.vfio_ap._attributes.platform
+  - s390x.vfio_ap._options
+  - s390x.vfio_ap._attributes.idempotent
 attributes:
   check_mode:
     support: full
@@ -51,13 +53,6 @@ options:
     description:
       - Why migration is disabled, kept in the guard entry (for example a master-key change window).
     type: str
-  sysroot:
-    description:
-      - Directory treated as the filesystem root for C(/sys), C(/etc) and C(/run).
-      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
-        or written. No file is written outside it, not even through a symbolic link inside it.
-    type: path
-    default: /
 seealso:
   - module: s390x.vfio_ap.mdev
 """
