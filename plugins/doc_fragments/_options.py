@@ -12,14 +12,8 @@ Use in a module's DOCUMENTATION::
       - s390x.vfio_ap._options.assign_ids # adapters, domains, control_domains of an mdev
       - s390x.vfio_ap._options.mask_ids   # adapters, domains of apmask/aqmask
 
-The accepted forms of an AP ID are written once (``_FORMS``) and used by every ID option.
+The accepted forms of an AP ID are stated on ``adapters``; the other ID options refer to them.
 """
-
-_FORMS = (
-    'An int, a decimal or C(0x) hex string, an inclusive range (C("0x04-0x07")), a comma-separated string of '
-    "those, or a list of them; no negative IDs, no null list items, at most the host's maximum ID "
-    "(C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal."
-)
 
 
 class ModuleDocFragment:
@@ -38,11 +32,13 @@ options:
 """
 
     # The ID options of an mdev's assignment (module mdev).
-    ASSIGN_IDS = f"""
+    ASSIGN_IDS = r"""
 options:
   adapters:
     description:
-      - Adapter IDs (APIDs) to assign. {_FORMS}
+      - Adapter IDs (APIDs) to assign. An int, a decimal or C(0x) hex string, an inclusive range (C("0x04-0x07")), a comma-separated string of
+        those, or a list of them; no negative IDs, no null list items, at most the host's maximum ID
+        (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
       - V([]) assigns none; omitted keeps the current adapters (none for a new mdev).
     type: raw
   domains:
@@ -58,11 +54,13 @@ options:
 """
 
     # The ID options of the AP masks (module ap_mask).
-    MASK_IDS = f"""
+    MASK_IDS = r"""
 options:
   adapters:
     description:
-      - Adapter IDs (APIDs) whose apmask bit to change. {_FORMS}
+      - Adapter IDs (APIDs) whose apmask bit to change. An int, a decimal or C(0x) hex string, an inclusive range (C("0x04-0x07")), a comma-separated string of
+        those, or a list of them; no negative IDs, no null list items, at most the host's maximum ID
+        (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
       - Omitted or empty means no adapter changes.
     type: raw
   domains:

@@ -25,7 +25,7 @@ compatibility rules that compare two such words live on the controller (plugin_u
 """
 
 import re
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 APSC = 0x80000000
 MEX4K = 0x40000000

@@ -390,7 +390,7 @@ class _Planner:
         mask = 0
         for i in chosen:
             mask |= 1 << i
-        splits = [(code, bits) for code, bits in ev.blockers.items()] + [(code, bits) for code, bits in ev.warnings.items()]
+        splits = list(ev.blockers.items()) + list(ev.warnings.items())
         splits += [(apqn, self.index.unbound.get(apqn, 0)) for apqn in ev.wanted]
         groups: list[tuple[int, tuple[str, ...]]] = [(mask, ())]
         for label, bits in splits:

@@ -204,7 +204,7 @@ def test_a_broken_guard_is_one_line_and_changes_nothing(host, fault):
         (host / GUARD).write_text("{")
     result = run_module("migratable", {"sysroot": str(host), "uuid": U_G, "state": "disabled"})
     no_traceback(result)
-    assert result["failed"] and result["changed"] is False and GUARD.split("/")[-1] in result["msg"], result["msg"]
+    assert result["failed"] and result["changed"] is False and GUARD.rsplit("/", maxsplit=1)[-1] in result["msg"], result["msg"]
 
 
 @pytest.mark.parametrize("fault, code", [(READ_ONLY, "EROFS"), (FULL, "ENOSPC")], ids=["EROFS", "ENOSPC"])

@@ -159,7 +159,7 @@ def test_unmount_clears_a_dead_mount_whose_server_was_killed(tmp_path, demo_flee
                             capture_output=True, text=True, env=env, check=False)  # fmt: skip
     assert result.returncode == 0, result.stderr
     os.kill(int(pidfile.read_text()), signal.SIGKILL)
-    for _ in range(100):
+    for _attempt in range(100):
         try:
             os.lstat(mnt / "kvm-a1")
         except OSError as exc:

@@ -110,7 +110,7 @@ def test_a_failing_undo_is_reported_and_the_rest_still_undone(tmp_path):
 
     def bad(txn):
         txn.write_attr("sys/bus/ap/apmask", "A", undo_value="a")
-        txn.step("poke", lambda: None, lambda: (_ for _ in ()).throw(OSError(errno.EIO, "I/O error")), "unpoke")
+        txn.step("poke", lambda: None, lambda: (_unused for _unused in ()).throw(OSError(errno.EIO, "I/O error")), "unpoke")
         raise RuntimeError("verify failed")
 
     with pytest.raises(TransactionError) as info:

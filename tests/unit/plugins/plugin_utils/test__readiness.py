@@ -482,6 +482,4 @@ def caps(**overrides):
 def test_compare_capabilities(source, target, findings):
     assert R.compare_capabilities(source, target) == findings
     details = R.hardware_findings(source, target)
-    assert [code for code, _detail in details] == sorted(
-        dict.fromkeys(c for c, _p in findings), key=lambda c: [x for x, _y in details].index(c)
-    )
+    assert [code for code, _detail in details] == sorted(dict.fromkeys(c for c, _p in findings), key=[x for x, _y in details].index)
