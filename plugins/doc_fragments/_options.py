@@ -37,8 +37,8 @@ options:
   adapters:
     description:
       - Adapter IDs (APIDs) to assign. An int, a decimal or C(0x) hex string, an inclusive range
-        (C("0x04-0x07")), a comma-separated string of those, or a list of them; no negative IDs, no null list items, at most the host's maximum ID
-        (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
+        (C("0x04-0x07")), a comma-separated string of those, or a list of them; no negative IDs, no
+        null list items, at most the host's maximum ID (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
       - V([]) assigns none; omitted keeps the current adapters (none for a new mdev).
     type: raw
   domains:
@@ -59,8 +59,8 @@ options:
   adapters:
     description:
       - Adapter IDs (APIDs) whose apmask bit to change. An int, a decimal or C(0x) hex string, an inclusive
-        range (C("0x04-0x07")), a comma-separated string of those, or a list of them; no negative IDs, no null list items, at most the host's maximum ID
-        (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
+        range (C("0x04-0x07")), a comma-separated string of those, or a list of them; no negative IDs, no
+        null list items, at most the host's maximum ID (C(ap_max_adapter_id) or C(ap_max_domain_id)). IDs are written to sysfs in decimal.
       - Omitted or empty means no adapter changes.
     type: raw
   domains:
