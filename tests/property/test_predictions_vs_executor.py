@@ -111,9 +111,8 @@ def enforced(blocker: dict[str, Any], source_level: str, destination_level: str)
         return False
     if code == "secure_execution" and "attribute" in (source_level, destination_level):
         return False
-    if code == "apqn_in_use" and "active mdev" not in blocker["detail"]:
-        return False
-    return True
+    # an APQN claimed only by an inactive auto-start definition is free for the kernel
+    return not (code == "apqn_in_use" and "active mdev" not in blocker["detail"])
 
 
 def engine_stricter(blocker: dict[str, Any], source_facts: dict[str, Any], destination_facts: dict[str, Any], uuid: str) -> bool:
@@ -411,7 +410,9 @@ def both_answers(fleet: dict[str, Any], tmp_path: Path, prepare: bool = False) -
     return check, migration.migrate(hosts, roots, "src", "dst", U)
 
 
-@pytest.mark.xfail(strict=True, raises=EngineDisagrees, reason="engine: control domains compared as assigned, the kernel saves the filtered ADM")
+@pytest.mark.xfail(
+    strict=True, raises=EngineDisagrees, reason="engine: control domains compared as assigned, the kernel saves the filtered ADM"
+)
 def test_control_domain_outside_the_source_mask(tmp_path):
     """Control domain 9 is assigned to the source mdev but not in the source LPAR's mask: it is not migrated."""
     fleet = two_hosts(
@@ -424,7 +425,9 @@ def test_control_domain_outside_the_source_mask(tmp_path):
         raise EngineDisagrees(f"the guest moves, the check blocks it: {check['blockers']}")
 
 
-@pytest.mark.xfail(strict=True, raises=EngineDisagrees, reason="engine: apqn_set_mismatch compares assignments, series v1/v2 compare guest matrices")
+@pytest.mark.xfail(
+    strict=True, raises=EngineDisagrees, reason="engine: apqn_set_mismatch compares assignments, series v1/v2 compare guest matrices"
+)
 def test_destination_extra_apqns_outside_the_guest_matrix(tmp_path):
     """The destination mdev also holds 03.0001, but adapter 3 is not configured there: the guest matrices agree."""
     attr = {"migration": "attribute"}
