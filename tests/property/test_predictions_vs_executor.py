@@ -488,7 +488,7 @@ class EngineDisagrees(AssertionError):
 def two_hosts(src: dict[str, Any], dst: dict[str, Any]) -> dict[str, Any]:
     """Return a fleet: src runs guest g1 on mdev U; both have one CEX8C card 01 with domains 0-3 for vfio_ap."""
     base = {"cards": [{"id": 1, "type": "CEX8C", "domains": "0-3"}], "aqmask": "4-255"}
-    return {"hosts": {"src": {**base, **src}, "dst": {**base, **dst}}}
+    return {"hosts": {"src": {**copy.deepcopy(base), **src}, "dst": {**copy.deepcopy(base), **dst}}}
 
 
 def both_answers(fleet: dict[str, Any], tmp_path: Path, prepare: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
