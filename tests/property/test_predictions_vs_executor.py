@@ -105,7 +105,7 @@ def enforced(blocker: dict[str, Any], source_level: str, destination_level: str)
 
     The rule table's ``enforced_by``, narrowed by what the executor shows: a code of one rule set
     checked under ``strict`` (mixed levels) binds only where the destination loads with that rule
-    set; the series v1/v2 compare card-cached words, which hide the Secure Execution bind state; an
+    set; a series v1/v2 host's words are card-cached, which hide its queues' Secure Execution bind state; an
     APQN claimed only by an inactive auto-start definition is free for the kernel.
     """
     code = blocker["code"]
@@ -114,8 +114,10 @@ def enforced(blocker: dict[str, Any], source_level: str, destination_level: str)
         return False
     if entry.scope in ("attribute", "kernel") and destination_level != entry.scope:
         return False
-    if code == "secure_execution" and "attribute" in (source_level, destination_level):
-        return False
+    if code == "secure_execution":
+        found = re.search(r"bind/associate state source (\d+), destination (\d+)", blocker["detail"])
+        src_bs, dst_bs = int(found.group(1)), int(found.group(2))
+        return bool((src_bs and source_level == "kernel") or (dst_bs and destination_level == "kernel"))
     # an APQN claimed only by an inactive auto-start definition is free for the kernel
     return not (code == "apqn_in_use" and "active mdev" not in blocker["detail"])
 
