@@ -335,7 +335,7 @@ class _Planner:
             "source": source.name,
             "also_on": [h for h, _m in others],
             "apqns": H.guest_queues(mdev),
-            "control_domains": sorted(mdev.get("control_domains") or []),
+            "control_domains": R.guest_control_domains(source, mdev),
             "verdict": verdict,
             "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
             "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},

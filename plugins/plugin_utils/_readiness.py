@@ -85,12 +85,13 @@ def rule_scope(effective: str) -> tuple[bool, bool]:
     return effective in ("attribute", "strict"), effective in ("kernel", "strict")
 
 
-def compare_capabilities(source: Mapping, target: Mapping) -> list[tuple[str, str]]:
+def compare_capabilities(source: Mapping, target: Mapping, same_class: bool = False) -> list[tuple[str, str]]:
     """Return [(code, property)] for why a source queue's capabilities cannot migrate to a target queue's.
 
     The destination-side checks of the live-migration series: same mode; same APSC, AP4KM, AP4KC,
     APXA and SLCF facilities; target AP type not older; a full-native source needs a full-native
-    target; both Secure Execution bind states 0. An unknown AP type is not judged.
+    target (``same_class``: the classification must be equal, as series v1/v2 compare the whole
+    facility word); both Secure Execution bind states 0. An unknown AP type is not judged.
     """
     found = []
     if source.get("mode") != target.get("mode"):
@@ -103,15 +104,20 @@ def compare_capabilities(source: Mapping, target: Mapping) -> list[tuple[str, st
         found.append(("hw_type_older", "hwtype"))
     if source.get("native") and not target.get("native"):
         found.append(("hw_class_incompatible", "native"))
+    elif same_class and (bool(source.get("native")), bool(source.get("stateless"))) != (
+        bool(target.get("native")),
+        bool(target.get("stateless")),
+    ):
+        found.append(("hw_class_incompatible", "class"))
     if source.get("bs") or target.get("bs"):
         found.append(("secure_execution", "bs"))
     return found
 
 
-def hardware_findings(source_caps: Mapping, destination_caps: Mapping) -> list[tuple[str, str]]:
+def hardware_findings(source_caps: Mapping, destination_caps: Mapping, same_class: bool = False) -> list[tuple[str, str]]:
     """Return [(code, detail)] for a source queue's capabilities against a destination queue's, one per code."""
     by_code: dict[str, list[str]] = {}
-    for code, prop in compare_capabilities(source_caps, destination_caps):
+    for code, prop in compare_capabilities(source_caps, destination_caps, same_class):
         src, dst = source_caps.get(prop), destination_caps.get(prop)
         if code == "hw_facility_mismatch":
             have = {True: "installed", False: "missing"}
@@ -120,12 +126,20 @@ def hardware_findings(source_caps: Mapping, destination_caps: Mapping) -> list[t
             text = f"source queue is {src}, destination {dst}"
         elif code == "hw_type_older":
             text = f"destination card is older (AP type {dst}) than the source's (AP type {src})"
+        elif code == "hw_class_incompatible" and prop == "class":
+            src_class, dst_class = _class_text(source_caps), _class_text(destination_caps)
+            text = f"source queue's classification is {src_class}, destination's {dst_class}; series v1/v2 require it equal"
         elif code == "hw_class_incompatible":
             text = "source has full native card function, destination only stateless functions"
         else:
             text = f"bind/associate state source {int(src or 0)}, destination {int(dst or 0)}; both must be 0"
         by_code.setdefault(code, []).append(text)
     return [(code, "; ".join(texts)) for code, texts in sorted(by_code.items(), key=lambda kv: ORDER[kv[0]])]
+
+
+def _class_text(caps: Mapping) -> str:
+    parts = [name for name in ("native", "stateless") if caps.get(name)]
+    return " and ".join(parts) or "neither native nor stateless"
 
 
 # --------------------------------------------------------------------------- the destination index
@@ -211,12 +225,12 @@ class DestinationIndex:
             found = self._scope_memo[key] = (attribute, kernel, mixed)
         return found
 
-    def hardware(self, src_key: tuple, dst_key: tuple) -> list[tuple[str, str]]:
+    def hardware(self, src_key: tuple, dst_key: tuple, same_class: bool) -> list[tuple[str, str]]:
         """Return the hardware findings [(code, detail)] for two capability classes (memoised)."""
-        pair = (src_key, dst_key)
+        pair = (src_key, dst_key, same_class)
         found = self._hw_memo.get(pair)
         if found is None:
-            found = self._hw_memo[pair] = hardware_findings(H.caps_of_key(src_key), H.caps_of_key(dst_key))
+            found = self._hw_memo[pair] = hardware_findings(H.caps_of_key(src_key), H.caps_of_key(dst_key), same_class)
         return found
 
 
@@ -331,9 +345,21 @@ def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules:
     _mdev_rules(ev)
     for apqn in ev.wanted:
         _queue_rules(ev, apqn)
-    for domain in mdev.get("control_domains") or []:
+    for domain in guest_control_domains(source, mdev):
         _control_domain_rule(ev, domain)
     return ev
+
+
+def guest_control_domains(source: H.HostFacts, mdev: Mapping) -> list[int]:
+    """Return the control domains the guest really has: the assigned ones in the source LPAR's control-domain mask.
+
+    The kernel gives the guest (and saves for the migration) the assignment filtered by the host's
+    control-domain mask; when that mask is unknown, every assigned control domain.
+    """
+    assigned = sorted(mdev.get("control_domains") or [])
+    if not source.control_domains:
+        return assigned
+    return [d for d in assigned if d in source.control_domains]
 
 
 def _control_domain_rule(ev: Evaluation, domain: int) -> None:
@@ -407,7 +433,7 @@ def _mdev_rules(ev: Evaluation) -> None:
         twin = host.mdevs[uuid]
         if twin.get("in_use") or twin.get("guest"):
             ev.mark("mdev_in_use", bit, None, f"mdev {uuid} on {host.label} is attached to guest {twin.get('guest') or '(unknown)'}")
-        held = sorted(twin.get("apqns") or [])
+        held = H.guest_queues(twin)  # series v1/v2 compare the guest matrices, not the assignments
         if held != wanted:
             missing, extra = sorted(set(wanted) - set(held)), sorted(set(held) - set(wanted))
             text = ([f"lacks {', '.join(missing)}"] if missing else []) + ([f"also holds {', '.join(extra)}"] if extra else [])
@@ -448,8 +474,11 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
         for dst_key, bits in index.caps.get(apqn, {}).items():
             if dst_key is None or not bits & ev.candidates:
                 continue
-            for code, detail in index.hardware(src_key, dst_key):
-                ev.mark(code, bits, apqn, detail)
+            # attribute rules (series v1/v2) compare the whole facility word: the classification too
+            for same_class, part in ((True, bits & ev.attribute), (False, bits & ~ev.attribute)):
+                if part & ev.candidates:
+                    for code, detail in index.hardware(src_key, dst_key, same_class):
+                        ev.mark(code, part, apqn, detail)
     relevant = (installed if H.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & ev.candidates
     src_mk = H.current_mkvps(source, source_queue) if relevant and source_queue is not None else None
     if src_mk is None:  # unknown on the source: a source warning (_source_rules), not per destination
@@ -579,7 +608,7 @@ def check_pair(source: H.HostFacts, destination: H.HostFacts, uuid: Any, rules: 
         "ready": not blockers,
         "ready_after": bool(blockers) and codes <= FIXABLE_CODES,
         "apqns": wanted,
-        "control_domains": sorted(mdev.get("control_domains") or []),
+        "control_domains": guest_control_domains(source, mdev),
         "blockers": blockers,
         "warnings": warnings,
         "actions": ev.actions(0),

@@ -3,7 +3,8 @@
 hsm1 (mdev ...a103 on kvm-a1) is blocked for kvm-b1 only by mdev_missing and apqn_not_bound;
 prepare_destination (check mode first, then twice for real) must make it ready there, writing
 nothing in check mode and nothing on the second run. A guest that preparation cannot fix is
-refused before anything is written.
+refused before anything is written. Finally the simulator executes the migration the check
+predicted: refused by libvirt (no mdev) before the preparation, the guest moves after it.
 """
 
 from __future__ import annotations
@@ -87,6 +88,8 @@ def test_audit_prepare_audit(live, inventory, tmp_path):
     assert entry["guest"] == "hsm1"
     assert cell(entry, "kvm-b1")[0] == "ready_after"
     assert cell_codes(entry, "kvm-b1") == ["apqn_not_bound", "mdev_missing"]
+    refused = live.migrate("kvm-a1", "kvm-b1", HSM1)  # what the audit predicts: libvirt finds no mdev
+    assert (refused["result"], refused["by"], refused["error"]) == ("refused", "libvirt", "ENODEV"), refused
 
     # 2. Check mode: reports what would change, writes nothing to the destination.
     writes = live.writes("kvm-b1")
@@ -122,3 +125,11 @@ def test_audit_prepare_audit(live, inventory, tmp_path):
     assert cell(entry, "kvm-b1")[0] == "ready"
     assert cell_codes(entry, "kvm-b1") == []
     assert second["summary"]["ready"] == first["summary"]["ready"] + 1
+
+    # 6. The simulator executes the migration the audit now calls ready: hsm1 moves to kvm-b1.
+    record = live.migrate("kvm-a1", "kvm-b1", HSM1)
+    assert record["result"] == "moved", record
+    assert live.state("kvm-b1")["mdevs"][HSM1]["guest"] == "hsm1"
+    assert live.state("kvm-a1")["mdevs"][HSM1]["guest"] is None
+    assert (live.host_dir("kvm-b1") / "run/libvirt/qemu/hsm1.xml").is_file()
+    assert not (live.host_dir("kvm-a1") / "run/libvirt/qemu/hsm1.xml").exists()
