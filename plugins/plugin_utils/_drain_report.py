@@ -65,7 +65,14 @@ def drain_document(
     for entry in evacuation["guests"]:
         out = outcomes.get(entry["uuid"])
         if out is None:
-            result = held.get(entry["uuid"]) or ("planned" if mode == "plan" else "not_attempted")
+            result = held.get(entry["uuid"])
+            if result is None:
+                if entry.get("destination") is None:
+                    result = "stranded"
+                elif entry.get("status") == "prepare" and not evacuation.get("prepare"):
+                    result = "needs_preparation"
+                else:
+                    result = "planned" if mode == "plan" else "not_attempted"
             codes = list(dict.fromkeys(entry.get("blockers") or [])) if result == "stranded" else []
             message = entry.get("reason") or ("needs a destination prepared first (vfio_ap_maintenance_prepare)" if result == "needs_preparation" else "")
             if result == "not_attempted":
