@@ -80,7 +80,9 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import DEFAULT_COMMAND, DEFAULT_OPTIONS, DEFAULT_URI, just_in_time
 
 
-def maintenance_check(guests, facts, rules="auto", prepare=False, per_destination=1, addresses=None, command=None, options=None, timeout=None, uri=None):
+def maintenance_check(
+    guests, facts, rules="auto", prepare=False, per_destination=1, addresses=None, command=None, options=None, timeout=None, uri=None
+):
     """Return the decisions of one wave (see RETURN)."""
     try:
         return just_in_time(

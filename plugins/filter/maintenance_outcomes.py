@@ -62,7 +62,7 @@ def maintenance_outcomes(steps, hostvars, check_mode=False, keep=False):
         outcomes = wave_outcomes(steps, results, bool(check_mode))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_outcomes: {exc}") from exc
-    moved = {}
+    moved: dict = {}
     for out in outcomes.values():
         if out["result"] == "moved":
             moved.setdefault(out["source"], []).append(out["uuid"])

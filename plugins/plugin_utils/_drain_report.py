@@ -28,7 +28,7 @@ FAILED_RESULTS = {"failed", "stranded", "needs_preparation"}
 
 def host_status(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, dict[str, Any]]:
     """Return ``{host: {empty, running}}``: the guests still using a vfio-ap mdev on each host (empty is None without facts)."""
-    status = {}
+    status: dict[str, dict[str, Any]] = {}
     for host in hosts:
         facts = facts_by_host.get(host)
         if not isinstance(facts, Mapping) or not isinstance(facts.get("vfio_ap"), Mapping):
@@ -74,11 +74,22 @@ def drain_document(
                 else:
                     result = "planned" if mode == "plan" else "not_attempted"
             codes = list(dict.fromkeys(entry.get("blockers") or [])) if result == "stranded" else []
-            message = entry.get("reason") or ("needs a destination prepared first (vfio_ap_maintenance_prepare)" if result == "needs_preparation" else "")
+            message = entry.get("reason") or (
+                "needs a destination prepared first (vfio_ap_maintenance_prepare)" if result == "needs_preparation" else ""
+            )
             if result == "not_attempted":
                 codes, message = ["not_attempted"], "not attempted: the run stopped at an earlier failure"
-            out = {"result": result, "stage": None, "codes": codes, "message": message, "duration": None, "prepared": entry.get("prepare", False) and result == "planned",
-                   "rerouted": False, "kernel": [], "actual_destination": None}  # fmt: skip
+            out = {
+                "result": result,
+                "stage": None,
+                "codes": codes,
+                "message": message,
+                "duration": None,
+                "prepared": entry.get("prepare", False) and result == "planned",
+                "rerouted": False,
+                "kernel": [],
+                "actual_destination": None,
+            }
         guests.append(
             {
                 **entry,
@@ -104,11 +115,17 @@ def drain_document(
         done = counts["moved"] + counts["already_moved"] + counts["would_move"]
         verb = "would leave" if mode == "check" else "left"
         outcome = f"{done} of {len(guests)} vfio-ap guests of {names} {verb}"
-        bad = [f"{counts[r]} {r.replace('_', ' ')}" for r in ("failed", "not_attempted", "stranded", "needs_preparation", "skipped") if counts[r]]
+        bad = [
+            f"{counts[r]} {r.replace('_', ' ')}"
+            for r in ("failed", "not_attempted", "stranded", "needs_preparation", "skipped")
+            if counts[r]
+        ]
         if bad:
             outcome += " (" + ", ".join(bad) + ")"
         if mode == "execute":
-            outcome += "; " + ("every host is empty" if all_empty else "not empty: " + ", ".join(h for h, s in status.items() if not s["empty"]))
+            outcome += "; " + (
+                "every host is empty" if all_empty else "not empty: " + ", ".join(h for h, s in status.items() if not s["empty"])
+            )
     return {
         **evacuation,
         "report_schema": REPORT_SCHEMA,
@@ -193,19 +210,26 @@ def render_html(document: Mapping[str, Any]) -> str:
     """Return evacuation.html: one self-contained page (inline CSS, no scripts)."""
     e = html.escape
     title = f"Evacuation of {', '.join(document['hosts'])}"
-    out = [f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{e(title)}</title><style>{_CSS}</style></head><body>",
-           f"<h1>{e(title)} ({e(document['mode'])})</h1>", f"<p>{e(document['outcome'])}.</p>",
-           "<table><tr><th>host</th><th>empty</th><th>vfio-ap guests still running</th></tr>"]  # fmt: skip
+    out = [
+        f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>{e(title)}</title><style>{_CSS}</style></head><body>',
+        f"<h1>{e(title)} ({e(document['mode'])})</h1>",
+        f"<p>{e(document['outcome'])}.</p>",
+        "<table><tr><th>host</th><th>empty</th><th>vfio-ap guests still running</th></tr>",
+    ]
     for host, status in document["host_status"].items():
         empty = "unknown" if status["empty"] is None else "yes" if status["empty"] else "no"
         out.append(f"<tr><td>{e(host)}</td><td>{empty}</td><td>{e(', '.join(status['running']) or '—')}</td></tr>")
-    out.append("</table><table><tr><th>guest</th><th>source</th><th>planned</th><th>actual</th><th>result</th><th>duration</th><th>reason</th></tr>")
+    out.append(
+        "</table><table><tr><th>guest</th><th>source</th><th>planned</th><th>actual</th><th>result</th><th>duration</th><th>reason</th></tr>"
+    )
     for g in document["guests"]:
         kernel = "".join(f"<br><code>{e(line)}</code>" for line in g["kernel"])
+        prepared = " (prepared)" if g["prepared"] and g["result"] != "planned" else ""
+        cells = [_label(g), g["source"] or "", g["planned_destination"] or "—", g["actual_destination"] or "—", g["result"] + prepared]
         out.append(
-            f"<tr class=\"{e(g['result'])}\"><td>{e(_label(g))}</td><td>{e(g['source'] or '')}</td><td>{e(g['planned_destination'] or '—')}</td>"
-            f"<td>{e(g['actual_destination'] or '—')}</td><td>{e(g['result'])}{' (prepared)' if g['prepared'] and g['result'] != 'planned' else ''}</td>"
-            f"<td>{_duration(g['duration'])}</td><td>{e(_why(g))}{kernel}</td></tr>"
+            f'<tr class="{e(g["result"])}">'
+            + "".join(f"<td>{e(cell)}</td>" for cell in cells)
+            + f"<td>{_duration(g['duration'])}</td><td>{e(_why(g))}{kernel}</td></tr>"
         )
     out.append("</table></body></html>")
     return "\n".join(out) + "\n"
@@ -232,7 +256,9 @@ def render_junit(document: Mapping[str, Any]) -> str:
             elif g["result"] in ("not_attempted", "skipped"):
                 out.append(f'      <skipped message="{e(_why(g))}"/>')
             else:
-                out.append(f"      <system-out>{e(g['result'])} to {e(g['actual_destination'] or g['planned_destination'] or '')}</system-out>")
+                out.append(
+                    f"      <system-out>{e(g['result'])} to {e(g['actual_destination'] or g['planned_destination'] or '')}</system-out>"
+                )
             out.append("    </testcase>")
         out.append("  </testsuite>")
     out.append("</testsuites>")

@@ -85,7 +85,13 @@ def _candidates(entry: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
     return ready, sorted(set(after) - set(ready))
 
 
-def execution_waves(evacuation: Mapping[str, Any], plan: Mapping[str, Any] | None = None, per_source: Any = 1, per_destination: Any = 1, prepare: bool = False) -> dict[str, Any]:
+def execution_waves(
+    evacuation: Mapping[str, Any],
+    plan: Mapping[str, Any] | None = None,
+    per_source: Any = 1,
+    per_destination: Any = 1,
+    prepare: bool = False,
+) -> dict[str, Any]:
     """Return the order of execution: ``{waves, held}``.
 
     ``waves``: lists of guests run at the same time, ``[{index, guests, hosts}]``; each guest is an
@@ -218,9 +224,19 @@ def just_in_time(
     migrate_by: dict[str, list[dict[str, Any]]] = {}
     for entry in guests:
         uuid, source, planned = entry["uuid"], entry["source"], entry["destination"]
-        step: dict[str, Any] = {"uuid": uuid, "guest": entry.get("guest"), "source": source, "planned": planned,
-                                "destination": None, "action": "refuse", "rerouted": False, "codes": [],
-                                "message": "", "argv": None, "check": None}  # fmt: skip
+        step: dict[str, Any] = {
+            "uuid": uuid,
+            "guest": entry.get("guest"),
+            "source": source,
+            "planned": planned,
+            "destination": None,
+            "action": "refuse",
+            "rerouted": False,
+            "codes": [],
+            "message": "",
+            "argv": None,
+            "check": None,
+        }
         src_facts = _facts(facts_by_host, source)
         mdev = _mdev(src_facts, uuid)
         steps.append(step)
@@ -243,9 +259,13 @@ def just_in_time(
             check = migration_check(src_facts, dst_facts, uuid, rules=rules, source=source, destination=host)
             guard = _guard_blocks(dst_facts, uuid)
             if guard is not None:
-                check = {**check, "ready": False, "ready_after": False,
-                         "blockers": list(check["blockers"]) + [{"code": "migration_disabled", "apqn": None,
-                                                                  "detail": f"the migration guard of {host} disables {uuid}: {guard}"}]}  # fmt: skip
+                check = {
+                    **check,
+                    "ready": False,
+                    "ready_after": False,
+                    "blockers": list(check["blockers"])
+                    + [{"code": "migration_disabled", "apqn": None, "detail": f"the migration guard of {host} disables {uuid}: {guard}"}],
+                }
             checks[host] = check
         order = [h for h in entry.get("candidates") or [planned] if h in checks]
         chosen = next((h for h in order if checks[h]["ready"] and _fits(h, apqns, taken, load, limit)), None)
@@ -257,24 +277,34 @@ def just_in_time(
         if chosen is None:
             codes = _codes(planned_check) if planned_check else []
             why = ", ".join(codes) if codes else "no facts"
-            step.update(codes=codes, check=planned_check,
-                        message=f"{planned} is no longer ready ({why}) and no other destination is" + ("" if prepare else " (preparation not allowed)"))  # fmt: skip
+            step.update(
+                codes=codes,
+                check=planned_check,
+                message=f"{planned} is no longer ready ({why}) and no other destination is"
+                + ("" if prepare else " (preparation not allowed)"),
+            )
             continue
         load[chosen] += 1
         taken.setdefault(chosen, set()).update(apqns)
         try:
-            argv = migrate_argv(entry["guest"], chosen, command=command, options=options, timeout=timeout, uri=uri, address=addresses.get(chosen))
+            argv = migrate_argv(
+                entry["guest"], chosen, command=command, options=options, timeout=timeout, uri=uri, address=addresses.get(chosen)
+            )
         except ValueError as exc:
             step.update(message=str(exc), codes=["migration_refused"])
             continue
         notes = []
         if chosen != planned:
-            notes.append(f"{planned} is no longer ready ({', '.join(_codes(planned_check)) if planned_check else 'no facts'}); {chosen} chosen")
+            notes.append(
+                f"{planned} is no longer ready ({', '.join(_codes(planned_check)) if planned_check else 'no facts'}); {chosen} chosen"
+            )
         if action == "prepare":
             notes.append(f"{chosen} is prepared first ({', '.join(_codes(checks[chosen]))})")
             slot = prepare_by.setdefault(chosen, {})
             slot.setdefault(source, []).append(uuid)
-        step.update(action=action, destination=chosen, rerouted=chosen != planned, argv=argv, check=checks[chosen], message="; ".join(notes))
+        step.update(
+            action=action, destination=chosen, rerouted=chosen != planned, argv=argv, check=checks[chosen], message="; ".join(notes)
+        )
         migrate_by.setdefault(source, []).append({"uuid": uuid, "guest": entry["guest"], "destination": chosen, "argv": argv})
     watch: dict[str, list[str]] = {}
     for source, items in migrate_by.items():
@@ -290,7 +320,15 @@ def just_in_time(
     }
 
 
-def verify_move(uuid: str, guest: str, apqns: Iterable[str], source_facts: Mapping[str, Any] | None, destination_facts: Mapping[str, Any] | None, domstate: str | None, source_domstate: str | None) -> list[str]:
+def verify_move(
+    uuid: str,
+    guest: str,
+    apqns: Iterable[str],
+    source_facts: Mapping[str, Any] | None,
+    destination_facts: Mapping[str, Any] | None,
+    domstate: str | None,
+    source_domstate: str | None,
+) -> list[str]:
     """Return what contradicts a finished migration (empty when the guest moved as it should).
 
     Destination: ``virsh domstate`` says running, the mdev exists, is in use, and its guest APQNs are
@@ -348,7 +386,9 @@ def _result_for(results: Iterable[Any], uuid: str) -> Mapping[str, Any] | None:
     return None
 
 
-def wave_outcomes(steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False) -> dict[str, dict[str, Any]]:
+def wave_outcomes(
+    steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False
+) -> dict[str, dict[str, Any]]:
     """Return ``{uuid: outcome}`` for the guests of one wave.
 
     ``host_results``: per host what the wave's tasks registered there: ``prepare_errors``
@@ -363,10 +403,22 @@ def wave_outcomes(steps: Mapping[str, Any], host_results: Mapping[str, Mapping[s
     outcomes = {}
     for step in steps.get("guests") or []:
         uuid, source, dest = step["uuid"], step["source"], step["destination"]
-        out: dict[str, Any] = {"uuid": uuid, "guest": step.get("guest"), "source": source, "planned_destination": step["planned"],
-                               "actual_destination": None, "result": "failed", "stage": "check", "codes": list(step.get("codes") or []),
-                               "message": step.get("message") or "", "duration": None, "prepared": step["action"] == "prepare", "tried_destination": dest,
-                               "rerouted": bool(step.get("rerouted")), "kernel": []}  # fmt: skip
+        out: dict[str, Any] = {
+            "uuid": uuid,
+            "guest": step.get("guest"),
+            "source": source,
+            "planned_destination": step["planned"],
+            "actual_destination": None,
+            "result": "failed",
+            "stage": "check",
+            "codes": list(step.get("codes") or []),
+            "message": step.get("message") or "",
+            "duration": None,
+            "prepared": step["action"] == "prepare",
+            "tried_destination": dest,
+            "rerouted": bool(step.get("rerouted")),
+            "kernel": [],
+        }
         outcomes[uuid] = out
         if step["action"] == "moved":
             out.update(result="already_moved", stage=None, actual_destination=dest, prepared=False)
@@ -396,13 +448,21 @@ def wave_outcomes(steps: Mapping[str, Any], host_results: Mapping[str, Mapping[s
             if result.get("rc") is None and "timed out" in str(result.get("msg") or "").lower():
                 codes, reason = ["migration_timeout"], str(result.get("msg"))
             else:
-                codes, reason = refusal_codes(str(result.get("stderr") or result.get("msg") or ""), log, _facts({dest: dst_res.get("facts")}, dest))
+                codes, reason = refusal_codes(
+                    str(result.get("stderr") or result.get("msg") or ""), log, _facts({dest: dst_res.get("facts")}, dest)
+                )
             out.update(codes=codes, message=reason, kernel=log)
             continue
         guest = step["guest"]
-        problems = verify_move(uuid, guest, (step.get("check") or {}).get("apqns") or [], _facts({source: src_res.get("facts")}, source),
-                               _facts({dest: dst_res.get("facts")}, dest), (dst_res.get("domstate") or {}).get(guest),
-                               (src_res.get("domstate") or {}).get(guest))  # fmt: skip
+        problems = verify_move(
+            uuid,
+            guest,
+            (step.get("check") or {}).get("apqns") or [],
+            _facts({source: src_res.get("facts")}, source),
+            _facts({dest: dst_res.get("facts")}, dest),
+            (dst_res.get("domstate") or {}).get(guest),
+            (src_res.get("domstate") or {}).get(guest),
+        )
         if problems:
             out.update(stage="verify", codes=["verification_failed"], message="; ".join(problems))
             continue

@@ -83,7 +83,9 @@ def _queue_exists(facts: Mapping[str, Any] | None, apqn: str) -> bool | None:
     return any(q.get("apqn") == apqn.lower() for q in facts["queues"])
 
 
-def refusal_codes(virsh_error: Any, kernel: Iterable[str] = (), destination_facts: Mapping[str, Any] | None = None) -> tuple[list[str], str]:
+def refusal_codes(
+    virsh_error: Any, kernel: Iterable[str] = (), destination_facts: Mapping[str, Any] | None = None
+) -> tuple[list[str], str]:
     """Return (reason codes, one-line reason) of a refused migration.
 
     ``virsh_error``: what virsh printed on stderr; ``kernel``: the kernel lines of the attempt (see

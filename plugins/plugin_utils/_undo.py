@@ -36,21 +36,38 @@ def undo_actions(ap_mask_results: Any, mdev_results: Any) -> list[dict[str, Any]
         definition = result.get("definition") or {}
         before = result.get("before")
         if result.get("created"):
-            actions.append({"type": "mdev", "uuid": uuid, "state": "absent",
-                            "persistent": definition.get("before") is None and definition.get("after") is not None})  # fmt: skip
+            actions.append(
+                {
+                    "type": "mdev",
+                    "uuid": uuid,
+                    "state": "absent",
+                    "persistent": definition.get("before") is None and definition.get("after") is not None,
+                }
+            )
         elif isinstance(before, Mapping):
-            action = {"type": "mdev", "uuid": uuid, "state": "present", "force": False,
-                      **{k: list(before.get(k) or []) for k in ("adapters", "domains", "control_domains")}}  # fmt: skip
+            action = {
+                "type": "mdev",
+                "uuid": uuid,
+                "state": "present",
+                "force": False,
+                **{k: list(before.get(k) or []) for k in ("adapters", "domains", "control_domains")},
+            }
             old = definition.get("before")
-            action["persistent"] = isinstance(old, Mapping) and definition.get("after") != old
-            if action["persistent"]:
-                action["start"] = old.get("start") or "auto"
+            action["persistent"] = False
+            if isinstance(old, Mapping) and definition.get("after") != old:
+                action.update(persistent=True, start=old.get("start") or "auto")
             actions.append(action)
     for result in reversed(_ran(ap_mask_results)):
         reserved = result.get("reserved") or {}
         adapters, domains = list(reserved.get("adapters") or []), list(reserved.get("domains") or [])
         if adapters or domains:
-            actions.append({"type": "ap_mask", "state": "released", "adapters": adapters, "domains": domains,
-                            "persistent": result.get("persisted_with") is not None})  # fmt: skip
+            actions.append(
+                {
+                    "type": "ap_mask",
+                    "state": "released",
+                    "adapters": adapters,
+                    "domains": domains,
+                    "persistent": result.get("persisted_with") is not None,
+                }
+            )
     return actions
-

@@ -77,7 +77,9 @@ def test_drain_with_just_in_time_check_check_mode_and_second_run(fresh_live_flee
 
     # 1. Plan only (the default): destinations chosen, nothing migrates, nothing written to the hosts.
     writes = {h: live.writes(h) for h in HOSTS}
-    planned = run_playbook(PLAYBOOK, inventory, extra_vars={**extra, "vfio_ap_maintenance_execute": False, "vfio_ap_maintenance_prepare": False})
+    planned = run_playbook(
+        PLAYBOOK, inventory, extra_vars={**extra, "vfio_ap_maintenance_execute": False, "vfio_ap_maintenance_prepare": False}
+    )
     assert planned.rc == 0, planned.stdout[-3000:]
     plan = report(tmp_path)
     assert plan["mode"] == "plan"

@@ -49,8 +49,22 @@ WAVES = {
     "one at a time": ([("01", "a", "x", "ready"), ("02", "a", "y", "ready")], 1, 1, False, [["01"], ["02"]], {}),
     "two sources in parallel": ([("01", "a", "x", "ready"), ("02", "b", "y", "ready")], 1, 1, False, [["01", "02"]], {}),
     "same destination waits": ([("01", "a", "x", "ready"), ("02", "b", "x", "ready")], 1, 1, False, [["01"], ["02"]], {}),
-    "two per source": ([("01", "a", "x", "ready"), ("02", "a", "y", "ready"), ("03", "a", "z", "ready")], 2, 1, False, [["01", "02"], ["03"]], {}),
-    "order kept": ([("01", "a", "x", "ready"), ("02", "a", "y", "ready"), ("03", "b", "z", "ready")], 1, 1, False, [["01"], ["02", "03"]], {}),
+    "two per source": (
+        [("01", "a", "x", "ready"), ("02", "a", "y", "ready"), ("03", "a", "z", "ready")],
+        2,
+        1,
+        False,
+        [["01", "02"], ["03"]],
+        {},
+    ),
+    "order kept": (
+        [("01", "a", "x", "ready"), ("02", "a", "y", "ready"), ("03", "b", "z", "ready")],
+        1,
+        1,
+        False,
+        [["01"], ["02", "03"]],
+        {},
+    ),
     "held": ([("01", "a", None, "stranded"), ("02", "a", "x", "prepare")], 1, 1, False, [], {"01": "stranded", "02": "needs_preparation"}),
     "prepare allowed": ([("02", "a", "x", "prepare")], 1, 1, True, [["02"]], {}),
 }
@@ -76,13 +90,35 @@ ARGV = {
     "defaults": ({}, ["virsh", "migrate", "--live", "--persistent", "--undefinesource", "--verbose", "web1", "qemu+ssh://kvm-b1/system"]),
     "timeout and address": (
         {"timeout": 300, "address": "192.0.2.4"},
-        ["virsh", "migrate", "--live", "--persistent", "--undefinesource", "--verbose", "--timeout", "300", "web1", "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://192.0.2.4"],
+        [
+            "virsh",
+            "migrate",
+            "--live",
+            "--persistent",
+            "--undefinesource",
+            "--verbose",
+            "--timeout",
+            "300",
+            "web1",
+            "qemu+ssh://kvm-b1/system",
+            "--migrateuri",
+            "tcp://192.0.2.4",
+        ],
     ),
     "IPv6 and own options": (
-        {"command": ["sudo", "virsh", "migrate"], "options": ["--live"], "timeout": 0, "address": "2001:db8::4", "uri": "qemu+tls://{host}.example.com/system"},
+        {
+            "command": ["sudo", "virsh", "migrate"],
+            "options": ["--live"],
+            "timeout": 0,
+            "address": "2001:db8::4",
+            "uri": "qemu+tls://{host}.example.com/system",
+        },
         ["sudo", "virsh", "migrate", "--live", "web1", "qemu+tls://kvm-b1.example.com/system", "--migrateuri", "tcp://[2001:db8::4]"],
     ),
-    "address as a name": ({"options": [], "address": "kvm-b1-mig"}, ["virsh", "migrate", "web1", "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://kvm-b1-mig"]),
+    "address as a name": (
+        {"options": [], "address": "kvm-b1-mig"},
+        ["virsh", "migrate", "web1", "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://kvm-b1-mig"],
+    ),
 }
 
 
@@ -172,10 +208,22 @@ def host(*mdevs):
 
 
 VERIFY = {
-    "moved": (host(mdev(WEB1, False, ["01.0004"])), host(mdev(WEB1, True, ["01.0004"])), "running\n\n", "error: failed to get domain 'web1'", []),
+    "moved": (
+        host(mdev(WEB1, False, ["01.0004"])),
+        host(mdev(WEB1, True, ["01.0004"])),
+        "running\n\n",
+        "error: failed to get domain 'web1'",
+        [],
+    ),
     "not running there": (host(), host(mdev(WEB1, True, ["01.0004"])), "shut off", "", ["says 'shut off'"]),
     "other APQNs": (host(), host(mdev(WEB1, True, ["01.0005"])), "running", "", ["gives the guest 01.0005"]),
-    "idle there, still on the source": (host(mdev(WEB1, True, ["01.0004"])), host(mdev(WEB1, False, ["01.0004"])), "running", "running", ["not in use", "still runs on the source", "still in use"]),
+    "idle there, still on the source": (
+        host(mdev(WEB1, True, ["01.0004"])),
+        host(mdev(WEB1, False, ["01.0004"])),
+        "running",
+        "running",
+        ["not in use", "still runs on the source", "still in use"],
+    ),
     "no mdev": (host(), host(), "running", "", ["has no mdev"]),
 }
 
@@ -184,19 +232,34 @@ VERIFY = {
 def test_verify_move(src, dst, state, src_state, problems):
     got = verify_move(WEB1, "web1", ["01.0004"], src, dst, state, src_state)
     assert len(got) == len(problems)
-    for found, expected in zip(got, problems):
+    for found, expected in zip(got, problems, strict=True):
         assert expected in found
 
 
-@pytest.mark.parametrize("delta, value", [("0:00:01.234567", 1.235), ("1:02:03.5", 3723.5), ("1 day, 0:00:00", 86400.0), (None, None), ("x", None)])
+@pytest.mark.parametrize(
+    "delta, value", [("0:00:01.234567", 1.235), ("1:02:03.5", 3723.5), ("1 day, 0:00:00", 86400.0), (None, None), ("x", None)]
+)
 def test_seconds(delta, value):
     assert seconds(delta) == value
 
 
 def steps_for(action="migrate"):
     return {
-        "guests": [{"uuid": WEB1, "guest": "web1", "source": "kvm-a1", "planned": "kvm-b1", "destination": "kvm-b1", "action": action,
-                    "rerouted": False, "codes": [], "message": "", "argv": ["virsh"], "check": {"apqns": ["01.0004"]}}],  # fmt: skip
+        "guests": [
+            {
+                "uuid": WEB1,
+                "guest": "web1",
+                "source": "kvm-a1",
+                "planned": "kvm-b1",
+                "destination": "kvm-b1",
+                "action": action,
+                "rerouted": False,
+                "codes": [],
+                "message": "",
+                "argv": ["virsh"],
+                "check": {"apqns": ["01.0004"]},
+            }
+        ],
         "hosts": ["kvm-a1", "kvm-b1"],
     }
 
@@ -206,15 +269,50 @@ def migrated(rc, stderr=""):
 
 
 OUTCOMES = {
-    "moved": ("migrate", {"kvm-a1": {"migrated": migrated(0), "facts": host(mdev(WEB1, False, ["01.0004"])), "domstate": {}},
-                          "kvm-b1": {"facts": host(mdev(WEB1, True, ["01.0004"])), "domstate": {"web1": "running"}}}, ("moved", None, [], 2.0)),  # fmt: skip
-    "kernel refusal": ("prepare", {"kvm-a1": {"migrated": migrated(1, "error: internal error: QEMU ... ret: -19")},
-                                   "kvm-b1": {"kernel_log": f"t kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"}},
-                       ("failed", "migrate", ["apqn_not_bound"], 2.0)),  # fmt: skip
-    "preparation failed": ("prepare", {"kvm-b1": {"prepare_errors": {WEB1: "kvm-b1 cannot be made ready"}}}, ("failed", "prepare", ["preparation_failed"], None)),
-    "verification failed": ("migrate", {"kvm-a1": {"migrated": migrated(0)}, "kvm-b1": {"facts": host(), "domstate": {"web1": "shut off"}}}, ("failed", "verify", ["verification_failed"], 2.0)),
-    "timeout": ("migrate", {"kvm-a1": {"migrated": [{"it": {"uuid": WEB1}, "ansible_loop_var": "it", "failed": True, "msg": "The command action failed to execute in the expected time frame (5) and was terminated; timed out"}]}},
-                ("failed", "migrate", ["migration_timeout"], None)),  # fmt: skip
+    "moved": (
+        "migrate",
+        {
+            "kvm-a1": {"migrated": migrated(0), "facts": host(mdev(WEB1, False, ["01.0004"])), "domstate": {}},
+            "kvm-b1": {"facts": host(mdev(WEB1, True, ["01.0004"])), "domstate": {"web1": "running"}},
+        },
+        ("moved", None, [], 2.0),
+    ),
+    "kernel refusal": (
+        "prepare",
+        {
+            "kvm-a1": {"migrated": migrated(1, "error: internal error: QEMU ... ret: -19")},
+            "kvm-b1": {
+                "kernel_log": f"t kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"
+            },
+        },
+        ("failed", "migrate", ["apqn_not_bound"], 2.0),
+    ),
+    "preparation failed": (
+        "prepare",
+        {"kvm-b1": {"prepare_errors": {WEB1: "kvm-b1 cannot be made ready"}}},
+        ("failed", "prepare", ["preparation_failed"], None),
+    ),
+    "verification failed": (
+        "migrate",
+        {"kvm-a1": {"migrated": migrated(0)}, "kvm-b1": {"facts": host(), "domstate": {"web1": "shut off"}}},
+        ("failed", "verify", ["verification_failed"], 2.0),
+    ),
+    "timeout": (
+        "migrate",
+        {
+            "kvm-a1": {
+                "migrated": [
+                    {
+                        "it": {"uuid": WEB1},
+                        "ansible_loop_var": "it",
+                        "failed": True,
+                        "msg": "The command action failed to execute in the expected time frame (5) and was terminated; timed out",
+                    }
+                ]
+            }
+        },
+        ("failed", "migrate", ["migration_timeout"], None),
+    ),
     "refused before": ("refuse", {}, ("failed", "check", [], None)),
     "already moved": ("moved", {}, ("already_moved", None, [], None)),
 }
@@ -235,10 +333,14 @@ def test_wave_outcomes_check_mode():
 
 def test_collect_host_results():
     hostvars = {
-        "kvm-a1": {"__vfio_ap_maintenance_migrated": {"results": migrated(0)}, "__vfio_ap_maintenance_waited": {"skipped": True},
-                   "ansible_facts": {"vfio_ap": {"x": 1}}, "__vfio_ap_maintenance_kernel_read": {"skipped": True},
-                   "__vfio_ap_maintenance_kernel_journal": {"stdout": "log"},
-                   "__vfio_ap_maintenance_domstate": {"results": [{"ansible_loop_var": "i", "i": "web1", "stdout": "running", "stderr": ""}]}},  # fmt: skip
+        "kvm-a1": {
+            "__vfio_ap_maintenance_migrated": {"results": migrated(0)},
+            "__vfio_ap_maintenance_waited": {"skipped": True},
+            "ansible_facts": {"vfio_ap": {"x": 1}},
+            "__vfio_ap_maintenance_kernel_read": {"skipped": True},
+            "__vfio_ap_maintenance_kernel_journal": {"stdout": "log"},
+            "__vfio_ap_maintenance_domstate": {"results": [{"ansible_loop_var": "i", "i": "web1", "stdout": "running", "stderr": ""}]},
+        },
     }
     got = collect_host_results(hostvars, ["kvm-a1", "kvm-zz"])
     assert got["kvm-a1"]["migrated"] == migrated(0) and got["kvm-a1"]["kernel_log"] == "log"
@@ -250,21 +352,45 @@ UNDO = {
     "created with definition, reserved persistently": (
         [{"changed": True, "reserved": {"adapters": [], "domains": [3]}, "persisted_with": "file"}],
         [{"changed": True, "uuid": HSM1, "created": True, "before": None, "definition": {"before": None, "after": {"start": "auto"}}}],
-        [{"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True},
-         {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True}],  # fmt: skip
+        [
+            {"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True},
+            {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True},
+        ],
     ),
     "created, definition existed": (
-        [], [{"changed": True, "uuid": HSM1, "created": True, "definition": {"before": {"start": "auto"}, "after": {"start": "auto"}}}],
+        [],
+        [{"changed": True, "uuid": HSM1, "created": True, "definition": {"before": {"start": "auto"}, "after": {"start": "auto"}}}],
         [{"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": False}],
     ),
     "reconfigured": (
-        [], [{"changed": True, "uuid": HSM1, "created": False, "before": {"adapters": [2], "domains": [], "control_domains": []},
-              "definition": {"before": {"start": "manual"}, "after": {"start": "auto"}}}],  # fmt: skip
-        [{"type": "mdev", "uuid": HSM1, "state": "present", "force": False, "adapters": [2], "domains": [], "control_domains": [], "persistent": True, "start": "manual"}],
+        [],
+        [
+            {
+                "changed": True,
+                "uuid": HSM1,
+                "created": False,
+                "before": {"adapters": [2], "domains": [], "control_domains": []},
+                "definition": {"before": {"start": "manual"}, "after": {"start": "auto"}},
+            }
+        ],
+        [
+            {
+                "type": "mdev",
+                "uuid": HSM1,
+                "state": "present",
+                "force": False,
+                "adapters": [2],
+                "domains": [],
+                "control_domains": [],
+                "persistent": True,
+                "start": "manual",
+            }
+        ],
     ),
     "unchanged, skipped, failed": (
         [{"changed": False, "reserved": {"domains": [3]}}, {"skipped": True}],
-        [{"changed": True, "failed": True, "uuid": HSM1, "created": True}], [],
+        [{"changed": True, "failed": True, "uuid": HSM1, "created": True}],
+        [],
     ),
 }
 
@@ -281,10 +407,30 @@ def test_undo_actions_bad_input():
 
 def test_drain_document_and_files(planned):
     _, evacuation = planned
-    outcomes = {HSM1: {"result": "failed", "stage": "migrate", "codes": ["hook_refused"], "message": "no <today>", "duration": 1.5,
-                       "prepared": True, "rerouted": False, "kernel": [], "actual_destination": None},
-                WEB1: {"result": "moved", "stage": None, "codes": [], "message": "", "duration": 0.5, "prepared": False,
-                       "rerouted": False, "kernel": [], "actual_destination": "kvm-b1"}}  # fmt: skip
+    outcomes = {
+        HSM1: {
+            "result": "failed",
+            "stage": "migrate",
+            "codes": ["hook_refused"],
+            "message": "no <today>",
+            "duration": 1.5,
+            "prepared": True,
+            "rerouted": False,
+            "kernel": [],
+            "actual_destination": None,
+        },
+        WEB1: {
+            "result": "moved",
+            "stage": None,
+            "codes": [],
+            "message": "",
+            "duration": 0.5,
+            "prepared": False,
+            "rerouted": False,
+            "kernel": [],
+            "actual_destination": "kvm-b1",
+        },
+    }
     facts_after = {"kvm-a1": host(mdev(HSM1, True, ["02.0003"]))}
     facts_after["kvm-a1"]["vfio_ap"]["mdevs"][0]["guest"] = "hsm1"
     doc = drain_document(evacuation, outcomes, {}, "execute", facts_after)
@@ -301,8 +447,14 @@ def test_drain_document_and_files(planned):
     assert summary["moved"] == ["web1"] and summary["empty"] == {"kvm-a1": False} and summary["failed"][0]["codes"] == ["hook_refused"]
 
 
-@pytest.mark.parametrize("mode, prepare, web1, hsm1", [("plan", True, "planned", "planned"), ("plan", False, "planned", "needs_preparation"),
-                                                     ("check", True, "not_attempted", "not_attempted")])  # fmt: skip
+@pytest.mark.parametrize(
+    "mode, prepare, web1, hsm1",
+    [
+        ("plan", True, "planned", "planned"),
+        ("plan", False, "planned", "needs_preparation"),
+        ("check", True, "not_attempted", "not_attempted"),
+    ],
+)
 def test_drain_document_modes(planned, mode, prepare, web1, hsm1):
     plan, _ = planned
     evacuation = evacuation_plan(plan, prepare=prepare)
