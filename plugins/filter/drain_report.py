@@ -38,6 +38,11 @@ options:
   report_dir:
     description: Where the reports are written (put into the summary).
     type: str
+  previous:
+    description:
+      - The C(evacuation.json) document of an earlier run of the same hosts; the guests it moved that
+        are no longer on the hosts are listed as C(already_moved).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -59,10 +64,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document, drain_summary, render_files
 
 
-def drain_report(evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None):
+def drain_report(evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None, previous=None):
     """Return the report (see RETURN)."""
     try:
-        document = drain_document(evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped))
+        document = drain_document(evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped), previous or None)
         return {"document": document, "files": render_files(document), "summary": drain_summary(document, report_dir)}
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.drain_report: {exc}") from exc

@@ -46,8 +46,14 @@ def drain_document(
     mode: str,
     facts_after: Mapping[str, Any],
     stopped: bool = False,
+    previous: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the evacuation.json document.
+
+    ``previous``: the document of an earlier run of the same hosts (the evacuation.json found in
+    the report directory); its guests that moved and are no longer planned (they left the host)
+    are listed again as ``already_moved`` unless ``facts_after`` shows their mdev in use on the
+    source again.
 
     The evacuation plan's keys (``schema, hosts, prepare, evacuable, verdict, summary, guests,
     destinations``) stay as they are; each guest gets ``planned_destination, actual_destination,
@@ -105,6 +111,7 @@ def drain_document(
                 "kernel": list(out.get("kernel") or []),
             }
         )
+    guests += _moved_before(previous, evacuation, guests, facts_after)
     counts = Counter(g["result"] for g in guests)
     status = host_status(facts_after, evacuation.get("hosts") or [])
     all_empty = all(s["empty"] is True for s in status.values()) if status else False
@@ -137,6 +144,23 @@ def drain_document(
         "all_empty": all_empty,
         "outcome": outcome,
     }
+
+
+def _moved_before(previous: Any, evacuation: Mapping[str, Any], guests: list[dict[str, Any]], facts_after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Return the guests an earlier run moved off these hosts that this run no longer plans, as ``already_moved``."""
+    if not isinstance(previous, Mapping) or sorted(previous.get("hosts") or []) != sorted(evacuation.get("hosts") or []):
+        return []
+    planned = {g["uuid"] for g in guests}
+    carried = []
+    for g in previous.get("guests") or []:
+        if not isinstance(g, Mapping) or g.get("result") not in ("moved", "already_moved") or g.get("uuid") in planned:
+            continue
+        source = (facts_after.get(g.get("source")) or {}).get("vfio_ap") or {}
+        if any(m.get("uuid") == g["uuid"] and m.get("in_use") for m in source.get("mdevs") or []):
+            continue  # it runs on the source again
+        carried.append({**g, "result": "already_moved", "stage": None, "codes": [], "duration": None, "kernel": [],
+                        "message": "moved by an earlier run", "command": None})  # fmt: skip
+    return carried
 
 
 def drain_summary(document: Mapping[str, Any], report_dir: str | None = None) -> dict[str, Any]:

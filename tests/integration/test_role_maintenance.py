@@ -131,7 +131,8 @@ def test_drain_with_just_in_time_check_check_mode_and_second_run(fresh_live_flee
     assert again.rc == 0, again.stdout[-3000:]
     assert {h: live.writes(h) for h in HOSTS} == writes
     got = results(report(tmp_path))
-    assert "web1" not in got and "hsm1" not in got and set(got) == set(STRANDED)
+    assert got["web1"] == got["hsm1"] == ("already_moved", "kvm-b1", [])
+    assert {g for g, r in got.items() if r[0] == "stranded"} == set(STRANDED)
 
 
 def test_refusal_stops_nothing_half_done_then_a_second_run_finishes(fresh_live_fleet, tmp_path):  # noqa: F811

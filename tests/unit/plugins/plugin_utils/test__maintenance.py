@@ -464,3 +464,16 @@ def test_drain_document_modes(planned, mode, prepare, web1, hsm1):
     assert doc["host_status"]["kvm-a1"]["empty"] is None
     with pytest.raises(ValueError, match="mode"):
         drain_document(evacuation, {}, {}, "later", {})
+
+
+def test_drain_document_carries_moved_guests_of_an_earlier_run(planned):
+    plan, evacuation = planned
+    first = drain_document(evacuation, {WEB1: {"result": "moved", "actual_destination": "kvm-b1", "duration": 1.0}}, {}, "execute", {})
+    later = {**evacuation, "guests": [g for g in evacuation["guests"] if g["uuid"] != WEB1]}
+    again = drain_document(later, {}, {}, "execute", {"kvm-a1": host()}, previous=first)
+    web1 = next(g for g in again["guests"] if g["uuid"] == WEB1)
+    assert (web1["result"], web1["actual_destination"]) == ("already_moved", "kvm-b1")
+    back = drain_document(later, {}, {}, "execute", {"kvm-a1": host(mdev(WEB1, True, ["01.0004"]))}, previous=first)
+    assert WEB1 not in {g["uuid"] for g in back["guests"]}
+    other = drain_document(later, {}, {}, "execute", {}, previous={**first, "hosts": ["kvm-a2"]})
+    assert WEB1 not in {g["uuid"] for g in other["guests"]}
