@@ -34,7 +34,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Actions C({type: mdev|ap_mask, ...}) as in docs/plan-schema.md.
+  description: "Actions C({type: mdev|ap_mask, ...}) as in docs/plan-schema.md."
   type: list
   elements: dict
 """

@@ -38,6 +38,11 @@ options:
   report_dir:
     description: Where the reports are written (put into the summary).
     type: str
+  plan:
+    description:
+      - The P(s390x.vfio_ap.migration_plan#filter) the evacuation came from; a stranded guest's codes
+        are then its C(top_blockers) (the blockers that matter) instead of every blocker code.
+    type: dict
   previous:
     description:
       - The C(evacuation.json) document of an earlier run of the same hosts; the guests it moved that
@@ -54,8 +59,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(document) (evacuation.json), C(files) (C({name: text}) for evacuation.json, evacuation.md,
-      evacuation.html, evacuation.xml) and C(summary) (the set_stats data).
+    - "C(document) (evacuation.json), C(files) (C({name: text}) for evacuation.json, evacuation.md,
+      evacuation.html, evacuation.xml) and C(summary) (the set_stats data)."
   type: dict
 """
 
@@ -64,10 +69,12 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document, drain_summary, render_files
 
 
-def drain_report(evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None, previous=None):
+def drain_report(evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None, previous=None, plan=None):
     """Return the report (see RETURN)."""
     try:
-        document = drain_document(evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped), previous or None)
+        document = drain_document(
+            evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped), previous or None, plan
+        )
         return {"document": document, "files": render_files(document), "summary": drain_summary(document, report_dir)}
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.drain_report: {exc}") from exc

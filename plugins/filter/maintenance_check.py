@@ -15,8 +15,8 @@ description:
     C(migrate) (the planned destination, or another ready one), C(prepare) (the destination role runs
     first; only with O(prepare)), C(moved) (it already runs elsewhere), C(skip) (it no longer runs on
     the source) or C(refuse) (with the blocker codes of the planned destination).
-  - A destination whose migration guard disables the mdev counts as blocked (C(migration_disabled)):
-    the collection's libvirt hook there would refuse the migration.
+  - "A destination whose migration guard disables the mdev counts as blocked (C(migration_disabled)) -
+    the collection's libvirt hook there would refuse the migration."
 options:
   _input:
     description: The guests of one wave.
@@ -68,10 +68,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(guests) (per guest C(uuid), C(guest), C(source), C(planned), C(destination), C(action),
+    - "C(guests) (per guest C(uuid), C(guest), C(source), C(planned), C(destination), C(action),
       C(rerouted), C(codes), C(message), C(argv), C(check)), C(prepare) (C({destination:
       [{source, uuid}]})), C(migrate) (C({source: [{uuid, guest, destination, argv}]})), C(watch)
-      (C({host: [guest]}) to verify on each host) and C(hosts).
+      (C({host: [guest]}) to verify on each host) and C(hosts)."
   type: dict
 """
 

@@ -45,8 +45,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(outcomes) (C({uuid: outcome}), see docs/maintenance.md), C(undo) (C({destination: [uuid]})
-      preparations to undo), C(moved) (C({source: [uuid]})) and C(failed) (bool).
+    - "C(outcomes) (C({uuid: outcome}), see docs/maintenance.md), C(undo) (C({destination: [uuid]})
+      preparations to undo), C(moved) (C({source: [uuid]})) and C(failed) (bool)."
   type: dict
 """
 

@@ -47,8 +47,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - C(waves) (each C({index, guests, hosts})) and C(held) (C({uuid: stranded|needs_preparation})
-      for guests that are not run).
+    - "C(waves) (each C({index, guests, hosts})) and C(held) (C({uuid: stranded|needs_preparation})
+      for guests that are not run)."
   type: dict
 """
 

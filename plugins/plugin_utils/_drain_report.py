@@ -47,13 +47,16 @@ def drain_document(
     facts_after: Mapping[str, Any],
     stopped: bool = False,
     previous: Mapping[str, Any] | None = None,
+    plan: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the evacuation.json document.
 
     ``previous``: the document of an earlier run of the same hosts (the evacuation.json found in
     the report directory); its guests that moved and are no longer planned (they left the host)
     are listed again as ``already_moved`` unless ``facts_after`` shows their mdev in use on the
-    source again.
+    source again. ``plan``: the migration plan, whose ``summary.stranded[].top_blockers`` (the
+    blockers that matter, over the nearest destinations) become a stranded guest's ``codes``
+    (else every blocker code of the plan entry).
 
     The evacuation plan's keys (``schema, hosts, prepare, evacuable, verdict, summary, guests,
     destinations``) stay as they are; each guest gets ``planned_destination, actual_destination,
@@ -67,6 +70,7 @@ def drain_document(
         raise ValueError("drain_document: expected an evacuation_plan result (with 'guests')")
     outcomes = outcomes or {}
     held = held or {}
+    top = {s.get("uuid"): list(s.get("top_blockers") or []) for s in ((plan or {}).get("summary") or {}).get("stranded") or []}
     guests = []
     for entry in evacuation["guests"]:
         out = outcomes.get(entry["uuid"])
@@ -79,7 +83,7 @@ def drain_document(
                     result = "needs_preparation"
                 else:
                     result = "planned" if mode == "plan" else "not_attempted"
-            codes = list(dict.fromkeys(entry.get("blockers") or [])) if result == "stranded" else []
+            codes = (top.get(entry["uuid"]) or list(dict.fromkeys(entry.get("blockers") or []))) if result == "stranded" else []
             message = entry.get("reason") or (
                 "needs a destination prepared first (vfio_ap_maintenance_prepare)" if result == "needs_preparation" else ""
             )
@@ -146,7 +150,9 @@ def drain_document(
     }
 
 
-def _moved_before(previous: Any, evacuation: Mapping[str, Any], guests: list[dict[str, Any]], facts_after: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _moved_before(
+    previous: Any, evacuation: Mapping[str, Any], guests: list[dict[str, Any]], facts_after: Mapping[str, Any]
+) -> list[dict[str, Any]]:
     """Return the guests an earlier run moved off these hosts that this run no longer plans, as ``already_moved``."""
     if not isinstance(previous, Mapping) or sorted(previous.get("hosts") or []) != sorted(evacuation.get("hosts") or []):
         return []

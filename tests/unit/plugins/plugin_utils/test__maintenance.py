@@ -477,3 +477,12 @@ def test_drain_document_carries_moved_guests_of_an_earlier_run(planned):
     assert WEB1 not in {g["uuid"] for g in back["guests"]}
     other = drain_document(later, {}, {}, "execute", {}, previous={**first, "hosts": ["kvm-a2"]})
     assert WEB1 not in {g["uuid"] for g in other["guests"]}
+
+
+def test_drain_document_stranded_codes_from_the_plan(planned):
+    plan, evacuation = planned
+    with_plan = {g["guest"]: g["codes"] for g in drain_document(evacuation, {}, {}, "plan", {}, plan=plan)["guests"]}
+    assert with_plan["db1"] == ["hw_type_older"] and with_plan["web3"] == ["queue_unusable"]
+    assert with_plan["batch1"] == ["apqn_in_use", "hw_facility_mismatch"] and with_plan["ctl1"] == ["hw_class_incompatible"]
+    without = {g["guest"]: g["codes"] for g in drain_document(evacuation, {}, {}, "plan", {})["guests"]}
+    assert "hw_type_older" in without["db1"] and len(without["db1"]) > 1
