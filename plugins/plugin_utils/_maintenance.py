@@ -471,12 +471,14 @@ def wave_outcomes(
 
 
 def undo_wanted(outcomes: Mapping[str, Mapping[str, Any]], keep: bool) -> dict[str, list[str]]:
-    """Return ``{destination: [uuid]}`` of preparations to undo: failed guests whose destination was prepared for them."""
+    """Return ``{destination: [uuid]}`` of preparations to undo: guests whose destination was prepared for them and
+    whose preparation or migration failed (the guest stays on the source)."""
     if keep:
         return {}
     wanted: dict[str, list[str]] = {}
     for out in outcomes.values():
-        if out["result"] == "failed" and out.get("prepared") and out["stage"] in ("migrate", "verify", "prepare"):
+        # not after a failed verification: the guest may run there, its mdev must stay
+        if out["result"] == "failed" and out.get("prepared") and out["stage"] in ("migrate", "prepare"):
             wanted.setdefault(out["tried_destination"], []).append(out["uuid"])
     return wanted
 

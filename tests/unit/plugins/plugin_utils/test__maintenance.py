@@ -486,3 +486,9 @@ def test_drain_document_stranded_codes_from_the_plan(planned):
     assert with_plan["batch1"] == ["apqn_in_use", "hw_facility_mismatch"] and with_plan["ctl1"] == ["hw_class_incompatible"]
     without = {g["guest"]: g["codes"] for g in drain_document(evacuation, {}, {}, "plan", {})["guests"]}
     assert "hw_type_older" in without["db1"] and len(without["db1"]) > 1
+
+
+@pytest.mark.parametrize("stage, undone", [("prepare", True), ("migrate", True), ("verify", False), ("check", False)])
+def test_undo_wanted_only_when_the_guest_stayed(stage, undone):
+    out = {"uuid": HSM1, "result": "failed", "stage": stage, "prepared": True, "tried_destination": "kvm-b1"}
+    assert undo_wanted({HSM1: out}, keep=False) == ({"kvm-b1": [HSM1]} if undone else {})
