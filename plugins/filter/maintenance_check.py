@@ -57,6 +57,13 @@ options:
     description: Destination URI with C({host}).
     type: str
     default: qemu+ssh://{host}/system
+  enable:
+    description:
+      - Migration that is disabled for a guest (the source's C(migratable) attribute or guard, or
+        the destination's guard) may be enabled before the migration (listed in C(enable));
+        otherwise C(migration_disabled) blocks.
+    type: bool
+    default: false
 """
 
 EXAMPLES = r"""
@@ -71,7 +78,8 @@ _value:
     - "C(guests) (per guest C(uuid), C(guest), C(source), C(planned), C(destination), C(action),
       C(rerouted), C(codes), C(message), C(argv), C(check)), C(prepare) (C({destination:
       [{source, uuid}]})), C(migrate) (C({source: [{uuid, guest, destination, argv}]})), C(watch)
-      (C({host: [guest]}) to verify on each host) and C(hosts)."
+      (C({host: [guest]}) to verify on each host), C(hosts) and C(enable) (C({host: [uuid]}) where
+      migration is enabled first)."
   type: dict
 """
 
@@ -81,7 +89,17 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import 
 
 
 def maintenance_check(
-    guests, facts, rules="auto", prepare=False, per_destination=1, addresses=None, command=None, options=None, timeout=None, uri=None
+    guests,
+    facts,
+    rules="auto",
+    prepare=False,
+    per_destination=1,
+    addresses=None,
+    command=None,
+    options=None,
+    timeout=None,
+    uri=None,
+    enable=False,
 ):
     """Return the decisions of one wave (see RETURN)."""
     try:
@@ -96,6 +114,7 @@ def maintenance_check(
             options=list(options) if options is not None else DEFAULT_OPTIONS,
             timeout=timeout,
             uri=uri or DEFAULT_URI,
+            enable=bool(enable),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_check: {exc}") from exc

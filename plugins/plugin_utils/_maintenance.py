@@ -191,6 +191,29 @@ def _codes(check: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(b["code"] for b in check.get("blockers") or []))
 
 
+FIXABLE = {"mdev_missing", "apqn_not_bound", "apqn_set_mismatch"}
+
+
+def _without_disabled(check: dict[str, Any], source: str, destination: str) -> dict[str, Any]:
+    """Return a check without its ``migration_disabled`` blockers, ``enable_on`` naming where to enable migration.
+
+    The source's own switch (v1 ``migratable`` file, guard) is enabled on the source; a destination
+    guard entry on the destination. Ready and ready-after are decided again on the other blockers.
+    """
+    disabled = [b for b in check.get("blockers") or [] if b.get("code") == "migration_disabled"]
+    if not disabled:
+        return check
+    rest = [b for b in check["blockers"] if b.get("code") != "migration_disabled"]
+    on = sorted({b.get("host") or source for b in disabled})
+    return {
+        **check,
+        "blockers": rest,
+        "ready": not rest,
+        "ready_after": bool(rest) and {b["code"] for b in rest} <= FIXABLE,
+        "enable_on": on,
+    }
+
+
 def just_in_time(
     guests: Iterable[Mapping[str, Any]],
     facts_by_host: Mapping[str, Any],
@@ -203,6 +226,7 @@ def just_in_time(
     options: Iterable[Any] = DEFAULT_OPTIONS,
     timeout: Any = None,
     uri: str = DEFAULT_URI,
+    enable: bool = False,
 ) -> dict[str, Any]:
     """Return the decisions for one wave, from facts gathered just before it.
 
@@ -213,7 +237,10 @@ def just_in_time(
     (it does not run on the source any more) or ``refuse`` (no destination is ready; ``codes``
     are the planned destination's blockers). ``prepare``: ``{destination: [{source, uuid}]}``;
     ``migrate``: ``{source: [{uuid, guest, destination, argv}]}``; ``watch``: ``{host: [guest]}``
-    the guests each source and destination of a migration verifies; ``hosts``: those hosts.
+    the guests each source and destination of a migration verifies; ``hosts``: those hosts;
+    ``enable``: ``{host: [uuid]}`` where migration is disabled for a guest (``migration_disabled``
+    of the source, or the destination's guard) and ``enable`` allows turning it on before the
+    migration; without ``enable`` such a destination is blocked.
     """
     limit = _positive(per_destination, "per_destination")
     addresses = addresses or {}
@@ -222,6 +249,7 @@ def just_in_time(
     steps = []
     prepare_by: dict[str, dict[str, list[str]]] = {}
     migrate_by: dict[str, list[dict[str, Any]]] = {}
+    enable_by: dict[str, list[str]] = {}
     for entry in guests:
         uuid, source, planned = entry["uuid"], entry["source"], entry["destination"]
         step: dict[str, Any] = {
@@ -264,8 +292,17 @@ def just_in_time(
                     "ready": False,
                     "ready_after": False,
                     "blockers": list(check["blockers"])
-                    + [{"code": "migration_disabled", "apqn": None, "detail": f"the migration guard of {host} disables {uuid}: {guard}"}],
+                    + [
+                        {
+                            "code": "migration_disabled",
+                            "apqn": None,
+                            "host": host,
+                            "detail": f"the migration guard of {host} disables {uuid}: {guard}",
+                        }
+                    ],
                 }
+            if enable:
+                check = _without_disabled(check, source, host)
             checks[host] = check
         order = [h for h in entry.get("candidates") or [planned] if h in checks]
         chosen = next((h for h in order if checks[h]["ready"] and _fits(h, apqns, taken, load, limit)), None)
@@ -302,6 +339,9 @@ def just_in_time(
             notes.append(f"{chosen} is prepared first ({', '.join(_codes(checks[chosen]))})")
             slot = prepare_by.setdefault(chosen, {})
             slot.setdefault(source, []).append(uuid)
+        for host in checks[chosen].get("enable_on") or []:
+            enable_by.setdefault(host, []).append(uuid)
+            notes.append(f"migration is enabled on {host} first")
         step.update(
             action=action, destination=chosen, rerouted=chosen != planned, argv=argv, check=checks[chosen], message="; ".join(notes)
         )
@@ -317,6 +357,7 @@ def just_in_time(
         "migrate": migrate_by,
         "watch": {h: sorted(set(g)) for h, g in sorted(watch.items())},
         "hosts": sorted(watch),
+        "enable": enable_by,
     }
 
 

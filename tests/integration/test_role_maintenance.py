@@ -32,9 +32,9 @@ STRANDED = {"db1": "hw_type_older", "batch1": "apqn_in_use", "ctl1": "hw_class_i
 HOSTS = ("kvm-a1", "kvm-b1")
 
 
-def setup(live, tmp_path: Path) -> tuple[Path, dict]:
+def setup(live, tmp_path: Path, hosts: tuple[str, ...] = HOSTS) -> tuple[Path, dict]:
     """Return (inventory, extra vars) draining kvm-a1 of the mounted fleet."""
-    inventory = local_inventory({h: {"vfio_ap_sysroot": str(live.host_dir(h))} for h in HOSTS}, tmp_path / "inventory.yml")
+    inventory = local_inventory({h: {"vfio_ap_sysroot": str(live.host_dir(h))} for h in hosts}, tmp_path / "inventory.yml")
     extra = {
         "vfio_ap_maintenance_hosts": "kvm-a1",
         "vfio_ap_maintenance_prepare": True,
@@ -211,3 +211,17 @@ def test_runner_continue_after_a_refusal_undoes_the_preparation(fresh_live_fleet
     # source_mdev stop: web1's mdev on kvm-a1 is gone, its definition kept.
     assert WEB1 not in live.state("kvm-a1")["mdevs"]
     assert (private / "artifacts" / "drain" / "status").read_text().strip() == "failed"
+
+
+def test_v1_host_emptied_with_migration_enabled(fresh_live_fleet, tmp_path):  # noqa: F811
+    """kvm-b2 (series v1, per-mdev migratable files) drains completely to kvm-a2 once v1app's migration is enabled."""
+    live = fresh_live_fleet(DEMO)
+    inventory, extra = setup(live, tmp_path, hosts=("kvm-b2", "kvm-a2"))
+    extra = {**extra, "vfio_ap_maintenance_hosts": ["kvm-b2"], "vfio_ap_maintenance_enable_migration": True}
+    result = run_playbook(PLAYBOOK, inventory, extra_vars=extra)
+    assert result.rc == 0, result.stdout[-3000:]
+    got = results(report(tmp_path))
+    assert got == {"v1app": ("moved", "kvm-a2", []), "v1ok": ("moved", "kvm-a2", [])}
+    summary = result.data["custom_stats"]["_run"]["vfio_ap_maintenance_summary"]
+    assert summary["all_empty"] is True and summary["empty"] == {"kvm-b2": True}
+    assert runs_on(live, "kvm-b2") == set() and runs_on(live, "kvm-a2") >= {"v1app", "v1ok"}

@@ -492,3 +492,24 @@ def test_drain_document_stranded_codes_from_the_plan(planned):
 def test_undo_wanted_only_when_the_guest_stayed(stage, undone):
     out = {"uuid": HSM1, "result": "failed", "stage": stage, "prepared": True, "tried_destination": "kvm-b1"}
     assert undo_wanted({HSM1: out}, keep=False) == ({"kvm-b1": [HSM1]} if undone else {})
+
+
+@pytest.mark.parametrize(
+    "where, enable, expected",
+    [
+        ("kvm-b1", False, ("refuse", None, {})),
+        ("kvm-b1", True, ("migrate", "kvm-b1", {"kvm-b1": [WEB1]})),
+        ("kvm-a1", False, ("refuse", None, {})),
+        ("kvm-a1", True, ("migrate", "kvm-b1", {"kvm-a1": [WEB1]})),
+    ],
+    ids=["destination guard", "destination guard, enable", "source guard", "source guard, enable"],
+)
+def test_just_in_time_disabled_migration(facts, planned, where, enable, expected):
+    changed = copy.deepcopy(facts)
+    changed[where]["vfio_ap"]["migration_guard"] = {WEB1: {"migratable": False, "reason": "key change"}}
+    if where == "kvm-a1":
+        next(m for m in changed["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)["migratable"] = False
+    steps = just_in_time(wave_of(planned, WEB1), changed, enable=enable)
+    step = steps["guests"][0]
+    assert (step["action"], step["destination"], steps["enable"]) == expected
+    assert ("migration_disabled" in step["codes"]) is (not enable)
