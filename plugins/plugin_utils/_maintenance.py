@@ -1,0 +1,568 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11+).
+"""Draining hosts for maintenance: the decisions of the ``maintenance`` role, as pure functions.
+
+The role runs the steps (gather facts, prepare, ``virsh migrate``, read the kernel log, verify);
+every decision between the steps is made here:
+
+- :func:`execution_waves` orders the guests of an evacuation plan into waves that respect the
+  per-source and per-destination limits, in the plan's order;
+- :func:`just_in_time` checks each guest of a wave again with fresh facts (``migration_check``)
+  and decides: migrate to the planned destination, to another ready one, prepare one first,
+  skip a guest that already moved, or refuse;
+- :func:`migrate_argv` builds the ``virsh migrate`` command line;
+- :func:`verify_move` says what is wrong after a migration that reported success;
+- :func:`wave_outcomes` turns the results of a wave's steps into one outcome per guest, with
+  refusals translated into reason codes by ``_refusals.refusal_codes``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import kernel_lines, refusal_codes
+
+SOURCE_MDEV_POLICIES = ("keep", "stop", "undefine")
+FAILURE_POLICIES = ("stop", "continue")
+DEFAULT_COMMAND = ("virsh", "migrate")
+DEFAULT_OPTIONS = ("--live", "--persistent", "--undefinesource", "--verbose")
+DEFAULT_URI = "qemu+ssh://{host}/system"
+
+# Outcome codes of the execution itself (not readiness codes: see docs/maintenance.md).
+EXECUTION_CODES = {
+    "guest_not_running": "the guest no longer runs on the source (and runs nowhere the run looked)",
+    "mdev_gone": "the source mdev no longer exists",
+    "preparation_failed": "the destination role could not prepare the destination",
+    "migration_refused": "virsh migrate failed for a reason this collection cannot name",
+    "migration_timeout": "virsh migrate did not finish within vfio_ap_maintenance_job_timeout",
+    "hook_refused": "a libvirt hook on the destination refused the incoming migration",
+    "verification_failed": "virsh reported success, but the guest is not running on the destination as expected",
+    "not_attempted": "not attempted: an earlier guest failed and vfio_ap_maintenance_on_failure is stop",
+}
+
+
+def _facts(facts_by_host: Mapping[str, Any], host: str | None) -> Mapping[str, Any] | None:
+    """Return ``ansible_facts.vfio_ap`` of a host from a {host: facts} map, or None."""
+    value = facts_by_host.get(host) if host else None
+    return value if isinstance(value, Mapping) and isinstance(value.get("vfio_ap"), Mapping) else None
+
+
+def _mdev(facts: Mapping[str, Any] | None, uuid: str) -> Mapping[str, Any] | None:
+    """Return the active mdev ``uuid`` of a host's facts, or None."""
+    if facts is None:
+        return None
+    for mdev in facts["vfio_ap"].get("mdevs") or []:
+        if mdev.get("uuid") == uuid:
+            return mdev
+    return None
+
+
+def _positive(value: Any, name: str) -> int:
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}") from None
+    if number < 1:
+        raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+    return number
+
+
+def _candidates(entry: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
+    """Return (ready, ready_after) destinations a migration_plan entry lists, in the plan's order."""
+    if entry is None:
+        return [], []
+    ready = list((entry.get("ready") or {}).get("hosts") or [])
+    after = [h for g in (entry.get("ready_after") or {}).get("preparations") or [] for h in g.get("hosts") or []]
+    return ready, sorted(set(after) - set(ready))
+
+
+def execution_waves(
+    evacuation: Mapping[str, Any],
+    plan: Mapping[str, Any] | None = None,
+    per_source: Any = 1,
+    per_destination: Any = 1,
+    prepare: bool = False,
+) -> dict[str, Any]:
+    """Return the order of execution: ``{waves, held}``.
+
+    ``waves``: lists of guests run at the same time, ``[{index, guests, hosts}]``; each guest is an
+    evacuation entry plus ``candidates`` (every destination the plan lists as ready, then ready after
+    preparation, the planned one first). A wave holds at most ``per_source`` guests of one source and
+    ``per_destination`` guests for one destination; the guests keep the plan's order (a guest never
+    runs before one listed earlier). ``hosts``: sources, planned destinations and candidates of the
+    wave (whose facts the just-in-time check needs). ``held``: ``{uuid: result}`` of guests that are
+    not run: ``stranded`` (nowhere to go) or ``needs_preparation`` (preparation not allowed).
+    """
+    if not isinstance(evacuation, Mapping) or not isinstance(evacuation.get("guests"), list):
+        raise ValueError("execution_waves: expected an evacuation_plan result (with 'guests')")
+    limit_source = _positive(per_source, "per_source")
+    limit_destination = _positive(per_destination, "per_destination")
+    by_uuid = {g.get("uuid"): g for g in (plan or {}).get("guests") or []}
+    waves: list[dict[str, Any]] = []
+    held: dict[str, str] = {}
+    sources: Counter[str] = Counter()
+    destinations: Counter[str] = Counter()
+    for entry in evacuation["guests"]:
+        if entry.get("destination") is None:
+            held[entry["uuid"]] = "stranded"
+            continue
+        if entry.get("status") == "prepare" and not prepare:
+            held[entry["uuid"]] = "needs_preparation"
+            continue
+        ready, after = _candidates(by_uuid.get(entry["uuid"]))
+        planned = entry["destination"]
+        candidates = [planned] + [h for h in ready + after if h != planned and h != entry.get("source")]
+        if not waves or sources[entry["source"]] >= limit_source or destinations[planned] >= limit_destination:
+            waves.append({"index": len(waves) + 1, "guests": [], "hosts": []})
+            sources.clear()
+            destinations.clear()
+        wave = waves[-1]
+        wave["guests"].append({**entry, "candidates": candidates})
+        sources[entry["source"]] += 1
+        destinations[planned] += 1
+        wave["hosts"] = sorted(set(wave["hosts"]) | {entry["source"], *candidates})
+    return {"waves": waves, "held": held}
+
+
+def migrate_argv(
+    guest: str,
+    destination: str,
+    *,
+    command: Iterable[Any] = DEFAULT_COMMAND,
+    options: Iterable[Any] = DEFAULT_OPTIONS,
+    timeout: Any = None,
+    uri: str = DEFAULT_URI,
+    address: Any = None,
+) -> list[str]:
+    """Return the argv migrating ``guest`` live to ``destination``.
+
+    ``command`` + ``options`` + ``--timeout N`` (when given; virsh suspends the guest after N
+    seconds so that the migration converges) + guest + destination URI (``uri`` with ``{host}``
+    replaced) + ``--migrateuri tcp://ADDRESS`` when an address is known. ValueError for a host
+    name or address that cannot go into a URI.
+    """
+    problem = host_name_problem(destination)
+    if problem:
+        raise ValueError(problem)
+    if not isinstance(guest, str) or not guest or guest.startswith("-"):
+        raise ValueError(f"guest name {guest!r} cannot be passed to virsh")
+    if "{host}" not in uri:
+        raise ValueError(f"destination URI template {uri!r} has no {{host}}")
+    argv = [str(part) for part in command] + [str(part) for part in options]
+    if timeout not in (None, "", 0, "0"):
+        argv += ["--timeout", str(_positive(timeout, "timeout"))]
+    argv += [guest, uri.replace("{host}", destination)]
+    if address not in (None, ""):
+        try:
+            ip = ipaddress.ip_address(str(address))
+            host_part = f"[{ip}]" if ip.version == 6 else str(ip)
+        except ValueError:
+            problem = host_name_problem(str(address))
+            if problem:
+                raise ValueError(f"migration address of {destination}: {problem}") from None
+            host_part = str(address)
+        argv += ["--migrateuri", f"tcp://{host_part}"]
+    return argv
+
+
+def _fits(host: str, apqns: set[str], taken: Mapping[str, set[str]], load: Counter[str], limit: int) -> bool:
+    return load[host] < limit and not (apqns & taken.get(host, set()))
+
+
+def _guard_blocks(facts: Mapping[str, Any] | None, uuid: str) -> str | None:
+    """Return the reason of a destination's migration-guard entry that disables ``uuid``, or None."""
+    guard = (facts or {}).get("vfio_ap", {}).get("migration_guard") or {}
+    entry = guard.get(uuid) if isinstance(guard, Mapping) else None
+    if isinstance(entry, Mapping) and entry.get("migratable") is False:
+        return str(entry.get("reason") or "migration disabled")
+    return None
+
+
+def _codes(check: Mapping[str, Any]) -> list[str]:
+    return list(dict.fromkeys(b["code"] for b in check.get("blockers") or []))
+
+
+FIXABLE = {"mdev_missing", "apqn_not_bound", "apqn_set_mismatch"}
+
+
+def _without_disabled(check: dict[str, Any], source: str, destination: str) -> dict[str, Any]:
+    """Return a check without its ``migration_disabled`` blockers, ``enable_on`` naming where to enable migration.
+
+    The source's own switch (v1 ``migratable`` file, guard) is enabled on the source; a destination
+    guard entry on the destination. Ready and ready-after are decided again on the other blockers.
+    """
+    disabled = [b for b in check.get("blockers") or [] if b.get("code") == "migration_disabled"]
+    if not disabled:
+        return check
+    rest = [b for b in check["blockers"] if b.get("code") != "migration_disabled"]
+    on = sorted({b.get("host") or source for b in disabled})
+    return {
+        **check,
+        "blockers": rest,
+        "ready": not rest,
+        "ready_after": bool(rest) and {b["code"] for b in rest} <= FIXABLE,
+        "enable_on": on,
+    }
+
+
+def just_in_time(
+    guests: Iterable[Mapping[str, Any]],
+    facts_by_host: Mapping[str, Any],
+    *,
+    rules: str = "auto",
+    prepare: bool = False,
+    per_destination: Any = 1,
+    addresses: Mapping[str, Any] | None = None,
+    command: Iterable[Any] = DEFAULT_COMMAND,
+    options: Iterable[Any] = DEFAULT_OPTIONS,
+    timeout: Any = None,
+    uri: str = DEFAULT_URI,
+    enable: bool = False,
+) -> dict[str, Any]:
+    """Return the decisions for one wave, from facts gathered just before it.
+
+    Result ``{guests, prepare, migrate, watch, hosts}``: ``guests`` one step per guest ``{uuid, guest, source,
+    planned, destination, action, rerouted, codes, message, argv, check}`` with ``action``
+    ``migrate`` (ready now), ``prepare`` (the destination role runs first, then migrate),
+    ``moved`` (the guest already runs on ``destination``: an earlier run moved it), ``skip``
+    (it does not run on the source any more) or ``refuse`` (no destination is ready; ``codes``
+    are the planned destination's blockers). ``prepare``: ``{destination: [{source, uuid}]}``;
+    ``migrate``: ``{source: [{uuid, guest, destination, argv}]}``; ``watch``: ``{host: [guest]}``
+    the guests each source and destination of a migration verifies; ``hosts``: those hosts;
+    ``enable``: ``{host: [uuid]}`` where migration is disabled for a guest (``migration_disabled``
+    of the source, or the destination's guard) and ``enable`` allows turning it on before the
+    migration; without ``enable`` such a destination is blocked.
+    """
+    limit = _positive(per_destination, "per_destination")
+    addresses = addresses or {}
+    load: Counter[str] = Counter()
+    taken: dict[str, set[str]] = {}
+    steps = []
+    prepare_by: dict[str, dict[str, list[str]]] = {}
+    migrate_by: dict[str, list[dict[str, Any]]] = {}
+    enable_by: dict[str, list[str]] = {}
+    for entry in guests:
+        uuid, source, planned = entry["uuid"], entry["source"], entry["destination"]
+        step: dict[str, Any] = {
+            "uuid": uuid,
+            "guest": entry.get("guest"),
+            "source": source,
+            "planned": planned,
+            "destination": None,
+            "action": "refuse",
+            "rerouted": False,
+            "codes": [],
+            "message": "",
+            "argv": None,
+            "check": None,
+        }
+        src_facts = _facts(facts_by_host, source)
+        mdev = _mdev(src_facts, uuid)
+        steps.append(step)
+        if mdev is None:
+            step.update(action="skip", codes=["mdev_gone"], message=f"{source} has no mdev {uuid} any more")
+            continue
+        if not mdev.get("in_use"):
+            where = [h for h in sorted(facts_by_host) if h != source and (m := _mdev(_facts(facts_by_host, h), uuid)) and m.get("in_use")]
+            if where:
+                step.update(action="moved", destination=where[0], message=f"already runs on {where[0]}")
+            else:
+                step.update(action="skip", codes=["guest_not_running"], message=f"{entry.get('guest') or uuid} does not run on {source}")
+            continue
+        apqns = set(entry.get("apqns") or [])
+        checks: dict[str, dict[str, Any]] = {}
+        for host in entry.get("candidates") or [planned]:
+            dst_facts = _facts(facts_by_host, host)
+            if dst_facts is None or src_facts is None:
+                continue
+            check = migration_check(src_facts, dst_facts, uuid, rules=rules, source=source, destination=host)
+            guard = _guard_blocks(dst_facts, uuid)
+            if guard is not None:
+                check = {
+                    **check,
+                    "ready": False,
+                    "ready_after": False,
+                    "blockers": list(check["blockers"])
+                    + [
+                        {
+                            "code": "migration_disabled",
+                            "apqn": None,
+                            "host": host,
+                            "detail": f"the migration guard of {host} disables {uuid}: {guard}",
+                        }
+                    ],
+                }
+            if enable:
+                check = _without_disabled(check, source, host)
+            checks[host] = check
+        order = [h for h in entry.get("candidates") or [planned] if h in checks]
+        chosen = next((h for h in order if checks[h]["ready"] and _fits(h, apqns, taken, load, limit)), None)
+        action = "migrate"
+        if chosen is None and prepare:
+            chosen = next((h for h in order if checks[h]["ready_after"] and _fits(h, apqns, taken, load, limit)), None)
+            action = "prepare"
+        planned_check = checks.get(planned)
+        if chosen is None:
+            codes = _codes(planned_check) if planned_check else []
+            why = ", ".join(codes) if codes else "no facts"
+            step.update(
+                codes=codes,
+                check=planned_check,
+                message=f"{planned} is no longer ready ({why}) and no other destination is"
+                + ("" if prepare else " (preparation not allowed)"),
+            )
+            continue
+        load[chosen] += 1
+        taken.setdefault(chosen, set()).update(apqns)
+        try:
+            argv = migrate_argv(
+                entry["guest"], chosen, command=command, options=options, timeout=timeout, uri=uri, address=addresses.get(chosen)
+            )
+        except ValueError as exc:
+            step.update(message=str(exc), codes=["migration_refused"])
+            continue
+        notes = []
+        if chosen != planned:
+            notes.append(
+                f"{planned} is no longer ready ({', '.join(_codes(planned_check)) if planned_check else 'no facts'}); {chosen} chosen"
+            )
+        if action == "prepare":
+            notes.append(f"{chosen} is prepared first ({', '.join(_codes(checks[chosen]))})")
+            slot = prepare_by.setdefault(chosen, {})
+            slot.setdefault(source, []).append(uuid)
+        for host in checks[chosen].get("enable_on") or []:
+            enable_by.setdefault(host, []).append(uuid)
+            notes.append(f"migration is enabled on {host} first")
+        step.update(
+            action=action, destination=chosen, rerouted=chosen != planned, argv=argv, check=checks[chosen], message="; ".join(notes)
+        )
+        migrate_by.setdefault(source, []).append({"uuid": uuid, "guest": entry["guest"], "destination": chosen, "argv": argv})
+    watch: dict[str, list[str]] = {}
+    for source, items in migrate_by.items():
+        for item in items:
+            watch.setdefault(source, []).append(item["guest"])
+            watch.setdefault(item["destination"], []).append(item["guest"])
+    return {
+        "guests": steps,
+        "prepare": {h: [{"source": s, "uuid": u} for s, uuids in sorted(v.items()) for u in uuids] for h, v in sorted(prepare_by.items())},
+        "migrate": migrate_by,
+        "watch": {h: sorted(set(g)) for h, g in sorted(watch.items())},
+        "hosts": sorted(watch),
+        "enable": enable_by,
+    }
+
+
+def verify_move(
+    uuid: str,
+    guest: str,
+    apqns: Iterable[str],
+    source_facts: Mapping[str, Any] | None,
+    destination_facts: Mapping[str, Any] | None,
+    domstate: str | None,
+    source_domstate: str | None,
+) -> list[str]:
+    """Return what contradicts a finished migration (empty when the guest moved as it should).
+
+    Destination: ``virsh domstate`` says running, the mdev exists, is in use, and its guest APQNs are
+    the source guest's. Source: the guest does not run there, and its mdev (if still there) is idle.
+    """
+    problems = []
+    state = (domstate or "").strip().splitlines()[0].strip() if (domstate or "").strip() else ""
+    if state != "running":
+        problems.append(f"virsh domstate {guest} on the destination says {state or 'nothing'!r}, not 'running'")
+    dst = _mdev(destination_facts, uuid)
+    if destination_facts is None:
+        problems.append("no facts of the destination after the migration")
+    elif dst is None:
+        problems.append(f"the destination has no mdev {uuid}")
+    else:
+        if not dst.get("in_use"):
+            problems.append(f"the destination mdev {uuid} is not in use")
+        wanted = sorted(apqns)
+        got = sorted(dst.get("guest_apqns") or [])
+        if got != wanted:
+            problems.append(f"the destination mdev gives the guest {', '.join(got) or 'no APQNs'}, not {', '.join(wanted)}")
+    src_state = (source_domstate or "").strip().splitlines()[0].strip() if (source_domstate or "").strip() else ""
+    if src_state == "running":
+        problems.append(f"{guest} still runs on the source")
+    src = _mdev(source_facts, uuid)
+    if src is not None and src.get("in_use"):
+        problems.append(f"the source mdev {uuid} is still in use")
+    return problems
+
+
+_DELTA = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
+
+
+def seconds(delta: Any) -> float | None:
+    """Return the seconds of a command result's ``delta`` (``H:MM:SS.ffffff``), or None."""
+    match = _DELTA.match(str(delta or "").strip())
+    if not match:
+        return None
+    days, hours, minutes, secs = match.groups()
+    return round(int(days or 0) * 86400 + int(hours) * 3600 + int(minutes) * 60 + float(secs), 3)
+
+
+def _result_for(results: Iterable[Any], uuid: str) -> Mapping[str, Any] | None:
+    """Return the registered loop result whose item names ``uuid`` (and that ran), or None."""
+    for result in results or []:
+        if not isinstance(result, Mapping) or result.get("skipped"):
+            continue
+        item = result.get(result.get("ansible_loop_var") or "item")
+        if isinstance(item, Mapping) and item.get("uuid") == uuid:
+            return result
+        # async_status loops over the async task's results, whose item is the migration
+        inner = item.get(item.get("ansible_loop_var") or "item") if isinstance(item, Mapping) else None
+        if isinstance(inner, Mapping) and inner.get("uuid") == uuid:
+            return result
+    return None
+
+
+def wave_outcomes(
+    steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False
+) -> dict[str, dict[str, Any]]:
+    """Return ``{uuid: outcome}`` for the guests of one wave.
+
+    ``host_results``: per host what the wave's tasks registered there: ``prepare_errors``
+    ({uuid: message}), ``migrated`` (the migrate command results, one per guest), ``kernel_log``
+    (text logged since the migration started), ``facts`` (after the migration), ``domstate``
+    ({guest: output}). An outcome is ``{uuid, guest, source, planned_destination,
+    actual_destination, tried_destination, result, stage, codes, message, duration, prepared, rerouted,
+    kernel}``
+    with result ``moved``, ``already_moved``, ``would_move`` (check mode), ``failed`` or
+    ``skipped``.
+    """
+    outcomes = {}
+    for step in steps.get("guests") or []:
+        uuid, source, dest = step["uuid"], step["source"], step["destination"]
+        out: dict[str, Any] = {
+            "uuid": uuid,
+            "guest": step.get("guest"),
+            "source": source,
+            "planned_destination": step["planned"],
+            "actual_destination": None,
+            "result": "failed",
+            "stage": "check",
+            "codes": list(step.get("codes") or []),
+            "message": step.get("message") or "",
+            "duration": None,
+            "prepared": step["action"] == "prepare",
+            "tried_destination": dest,
+            "rerouted": bool(step.get("rerouted")),
+            "kernel": [],
+        }
+        outcomes[uuid] = out
+        if step["action"] == "moved":
+            out.update(result="already_moved", stage=None, actual_destination=dest, prepared=False)
+            continue
+        if step["action"] == "skip":
+            out.update(result="skipped")
+            continue
+        if step["action"] == "refuse":
+            continue
+        if check_mode:
+            out.update(result="would_move", stage=None, actual_destination=dest)
+            continue
+        dst_res = host_results.get(dest) or {}
+        src_res = host_results.get(source) or {}
+        error = (dst_res.get("prepare_errors") or {}).get(uuid)
+        if error is not None:
+            out.update(stage="prepare", codes=["preparation_failed"], message=f"preparing {dest} failed: {error}")
+            continue
+        result = _result_for(src_res.get("migrated") or [], uuid)
+        out["stage"] = "migrate"
+        if result is None:
+            out.update(codes=["migration_refused"], message="the migration did not run (no result)")
+            continue
+        out["duration"] = seconds(result.get("delta"))
+        if str(result.get("rc")) != "0":
+            log = kernel_lines(dst_res.get("kernel_log"), uuid) + kernel_lines(src_res.get("kernel_log"), uuid)
+            if result.get("rc") is None and "timed out" in str(result.get("msg") or "").lower():
+                codes, reason = ["migration_timeout"], str(result.get("msg"))
+            else:
+                codes, reason = refusal_codes(
+                    str(result.get("stderr") or result.get("msg") or ""), log, _facts({dest: dst_res.get("facts")}, dest)
+                )
+            out.update(codes=codes, message=reason, kernel=log)
+            continue
+        guest = step["guest"]
+        problems = verify_move(
+            uuid,
+            guest,
+            (step.get("check") or {}).get("apqns") or [],
+            _facts({source: src_res.get("facts")}, source),
+            _facts({dest: dst_res.get("facts")}, dest),
+            (dst_res.get("domstate") or {}).get(guest),
+            (src_res.get("domstate") or {}).get(guest),
+        )
+        if problems:
+            out.update(stage="verify", codes=["verification_failed"], message="; ".join(problems))
+            continue
+        out.update(result="moved", stage=None, actual_destination=dest, codes=[])
+    return outcomes
+
+
+def undo_wanted(outcomes: Mapping[str, Mapping[str, Any]], keep: bool) -> dict[str, list[str]]:
+    """Return ``{destination: [uuid]}`` of preparations to undo: guests whose destination was prepared for them and
+    whose preparation or migration failed (the guest stays on the source)."""
+    if keep:
+        return {}
+    wanted: dict[str, list[str]] = {}
+    for out in outcomes.values():
+        # not after a failed verification: the guest may run there, its mdev must stay
+        if out["result"] == "failed" and out.get("prepared") and out["stage"] in ("migrate", "prepare"):
+            wanted.setdefault(out["tried_destination"], []).append(out["uuid"])
+    return wanted
+
+
+# The variables the maintenance role's wave tasks register on each host (tasks/wave.yml).
+REGISTERED = {
+    "prepare_errors": "__vfio_ap_maintenance_prepare_errors",
+    "migrated": ("__vfio_ap_maintenance_migrated", "__vfio_ap_maintenance_waited"),
+    "kernel_log": ("__vfio_ap_maintenance_kernel_read", "__vfio_ap_maintenance_kernel_journal"),
+    "domstate": "__vfio_ap_maintenance_domstate",
+}
+
+
+def _results(value: Any) -> list[Any]:
+    return list(value.get("results") or []) if isinstance(value, Mapping) else []
+
+
+def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Return ``{host: {prepare_errors, migrated, kernel_log, facts, domstate}}`` from each host's variables.
+
+    ``host_vars``: ``hostvars`` (or any {host: {variable: value}}); a host or variable that is
+    missing gives empty values.
+    """
+    collected = {}
+    for host in hosts:
+        try:
+            hv = host_vars[host]
+        except KeyError:
+            hv = {}
+        get = hv.get if isinstance(hv, Mapping) else (lambda _name: None)
+        reads = [get(name) for name in REGISTERED["kernel_log"]]
+        read = next((r for r in reads if isinstance(r, Mapping) and not r.get("skipped") and "stdout" in r), None)
+        domstate = {}
+        for result in _results(get(REGISTERED["domstate"])):
+            if isinstance(result, Mapping) and not result.get("skipped"):
+                guest = result.get(result.get("ansible_loop_var") or "item")
+                domstate[str(guest)] = str(result.get("stdout") or "") + str(result.get("stderr") or "")
+        facts = (get("ansible_facts") or {}).get("vfio_ap")
+        collected[host] = {
+            "prepare_errors": dict(get(REGISTERED["prepare_errors"]) or {}),
+            "migrated": [r for name in REGISTERED["migrated"] for r in _results(get(name))],
+            "kernel_log": read.get("stdout") if read is not None else None,
+            "facts": facts,
+            "domstate": domstate,
+        }
+    return collected

@@ -1,0 +1,123 @@
+# Copyright (c) 2026, s390x.vfio_ap developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Private to the collection: may change without notice. Controller only (Python 3.11+).
+"""A refused live migration in AP terms: libvirt's, QEMU's and the kernel's words to reason codes.
+
+When ``virsh migrate`` fails, virsh prints libvirt's or QEMU's error (``error: ...``); when the
+vfio_ap driver of the destination (or the source) refused the device state, QEMU only says that
+loading the state failed and the reason is in that host's kernel log. The table below maps those
+messages to the collection's reason codes (docs/reason-codes.md) and to a few execution codes
+(docs/maintenance.md). The kernel lines are the ones the live-migration series logs from
+``drivers/s390/crypto/vfio_ap_migration.c`` (restore design) and ``vfio_ap_ops.c`` (assignment
+validation); the libvirt/QEMU lines are libvirt's ``virDomainMigrate*`` and QEMU's VFIO messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+_APQN = r"([0-9a-fA-F]{2}\.[0-9a-fA-F]{4})"
+
+# (pattern, code). Checked in order against each kernel line, then against virsh's error text;
+# every matching row adds its code once. The special code "apqn_absent_or_unbound" is decided with
+# the destination's facts (does the queue exist there?).
+KERNEL_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), code)
+    for pattern, code in (
+        (rf"Queue {_APQN} not available to vfio_ap driver on target host", "apqn_absent_or_unbound"),
+        (r"Control domain [0-9a-f]+ not available on the destination host", "control_domain_unavailable"),
+        (r"Bind/associate state for source", "secure_execution"),
+        (r"AP type of source \(([0-9a-f]+)\) not compatible with target \(([0-9a-f]+)\)", "hw_type_older"),
+        (r"(Coprocessor|Accelerator|XCP)-mode\s+facility", "hw_mode_mismatch"),
+        (r"(APSC|mex4k|crt4k) facility|APXA|Stateless-command-filtering|SLCF", "hw_facility_mismatch"),
+        (r"Full native card function|Only stateless functions", "hw_class_incompatible"),
+        (r"may not assign queue|already assigned to another mdev|EADDRINUSE", "apqn_in_use"),
+        (r"number of queues on source \(\d+\) and target \(\d+\) guests differ|not assigned to guest matrix", "apqn_set_mismatch"),
+        (r"Failed to get hwinfo for queue", "queue_unusable"),
+    )
+)
+VIRSH_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), code)
+    for pattern, code in (
+        (r"mediated device '[^']*' not found|mediated device .* not found", "mdev_missing"),
+        (r"mediated device \S+ is in use by", "mdev_in_use"),
+        (r"VFIO migration is not supported in kernel|Unknown savevm section", "no_migration_support"),
+        (r"vfio-ap migration guard|migration is blocked|migratable attribute is 0", "migration_disabled"),
+        (r"Attempt to migrate guest to the same host", "same_host"),
+        (r"Hook script execution failed", "hook_refused"),
+        (r"failed to connect to the hypervisor|Could not resolve hostname|Connection refused|No route to host", "host_unreachable"),
+        (r"operation timed out|Timed out during operation", "migration_timeout"),
+    )
+)
+# When a row of the first column matched, codes of the second are not reported on their own
+# (the guard's refusal also says that a hook failed; a kernel refusal also makes QEMU fail).
+_SUBSUMES = {"migration_disabled": {"hook_refused"}}
+
+_SYSLOG = re.compile(r"^.*?\bkernel:\s*(?:\[\s*\d+\.\d+\]\s*)?")
+_DMESG = re.compile(r"^\[\s*\d+\.\d+\]\s*")
+
+
+def kernel_lines(text: Any, uuid: str) -> list[str]:
+    """Return the vfio_ap kernel messages about mdev ``uuid`` in a kernel log excerpt, without syslog prefixes.
+
+    ``text``: lines of ``/var/log/kern.log``, ``journalctl -k`` or ``dmesg`` (None or '' gives []).
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    found = []
+    for raw in text.splitlines():
+        line = _DMESG.sub("", _SYSLOG.sub("", raw, count=1), count=1).strip()
+        if uuid.lower() in line.lower() and "vfio_ap" in line:
+            found.append(line)
+    return found
+
+
+def _queue_exists(facts: Mapping[str, Any] | None, apqn: str) -> bool | None:
+    """Return whether a queue exists in a host's facts, or None when the facts are not known."""
+    if not isinstance(facts, Mapping) or not isinstance(facts.get("queues"), list):
+        return None
+    return any(q.get("apqn") == apqn.lower() for q in facts["queues"])
+
+
+def refusal_codes(
+    virsh_error: Any, kernel: Iterable[str] = (), destination_facts: Mapping[str, Any] | None = None
+) -> tuple[list[str], str]:
+    """Return (reason codes, one-line reason) of a refused migration.
+
+    ``virsh_error``: what virsh printed on stderr; ``kernel``: the kernel lines of the attempt (see
+    :func:`kernel_lines`); ``destination_facts``: the destination's ``ansible_facts.vfio_ap`` after
+    the refusal, used to tell ``apqn_not_installed`` (the queue does not exist there) from
+    ``apqn_not_bound``. The codes keep the table's order; ``migration_refused`` when nothing is
+    recognised. The reason is the kernel's lines when there are any (they name the cause), else
+    virsh's error lines, joined by ``; ``.
+    """
+    lines = [str(line) for line in kernel or []]
+    codes: list[str] = []
+    for line in lines:
+        for pattern, code in KERNEL_TABLE:
+            match = pattern.search(line)
+            if not match:
+                continue
+            if code == "apqn_absent_or_unbound":
+                exists = _queue_exists(destination_facts, match.group(1))
+                code = "apqn_not_installed" if exists is False else "apqn_not_bound"
+            elif code == "hw_type_older" and int(match.group(1), 16) <= int(match.group(2), 16):
+                continue  # series v1 logs the AP type line even when the target is the same or newer
+            if code not in codes:
+                codes.append(code)
+    text = str(virsh_error or "")
+    virsh_codes = [code for pattern, code in VIRSH_TABLE if pattern.search(text)]
+    for code in virsh_codes:
+        if any(code in _SUBSUMES.get(other, ()) for other in virsh_codes) or code in codes:
+            continue
+        if codes and code in ("migration_timeout",):
+            continue
+        codes.append(code)
+    errors = [line.removeprefix("error: ").strip() for line in text.splitlines() if line.strip()]
+    errors = [e for e in errors if e and not e.startswith("Migration: [")]
+    reason = "; ".join(lines) if lines else "; ".join(errors)
+    return (codes or ["migration_refused"]), (reason or "virsh migrate failed without a message")
