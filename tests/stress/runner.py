@@ -348,6 +348,20 @@ class Runner:
             raise RuntimeError(f"host {host} could not be reset to the baseline: {_diff(base, after)}")
 
 
+def rules_text(apmask: list[int], aqmask: list[int]) -> str:
+    """Return a persistent AP mask rules file in the layout chzdev --type ap writes."""
+    ap = f"0x{sum(1 << (255 - n) for n in apmask):064x}"
+    aq = f"0x{sum(1 << (255 - n) for n in aqmask):064x}"
+    return (
+        'ACTION=="add", SUBSYSTEM=="ap", DEVPATH=="/bus/ap", ATTR{bindings_complete_count}!="0", GOTO="cfg_ap"\n'
+        'ACTION=="change", SUBSYSTEM=="ap", DEVPATH=="/devices/ap", ENV{BINDINGS}=="complete", ENV{COMPLETECOUNT}=="1", '
+        'GOTO="cfg_ap"\n'
+        'GOTO="end_ap"\n\nLABEL="cfg_ap"\n'
+        f'ATTR{{../../bus/ap/apmask}}="{ap}"\nATTR{{../../bus/ap/aqmask}}="{aq}"\n'
+        'RUN{builtin}+="kmod load vfio_ap"\n\nLABEL="end_ap"\n'
+    )
+
+
 def _sysfs_write(path: Path, text: str) -> None:
     fd = os.open(path, os.O_WRONLY)
     try:
@@ -826,6 +840,11 @@ def run_suite(rounds: int = 100, procs: int = 4, parts: tuple[str, ...] = ("conc
         live = start(FLEET, work / "mnt", backing=backing)
         stack.callback(live.unmount)
         runner = Runner(live, backing, work, timeout)
+        for host in live.hosts:  # persistent masks equal to the active ones, so a run's effect is one bit each
+            state = live.state(host)
+            rules = backing / host / RULES
+            rules.parent.mkdir(parents=True, exist_ok=True)
+            rules.write_text(rules_text(state["apmask"], state["aqmask"]))
         runner.baseline()
         suite = Suite(runner, figures)
         if "concurrency" in parts:
