@@ -99,9 +99,9 @@ def main():
     def hook(event, args):
         if state["busy"]:
             return
+        state["busy"] = True
         if state["armed"]:
             os.kill(os.getpid(), signal.SIGKILL)
-        state["busy"] = True
         try:
             paths = changed_paths(event, args)
             if not paths:
