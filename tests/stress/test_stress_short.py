@@ -16,7 +16,7 @@ from stress.runner import TARGETS, Figures, run_suite
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-SHORT = {"rounds": 2, "procs": 3, "kill_stride": 4, "quick_faults": True, "timeout": 8.0}
+SHORT = {"rounds": 2, "procs": 3, "kill_stride": 4, "quick_faults": True, "timeout": 5.0}
 
 # Figures whose target the writer modules do not meet yet (filled in from the writers' branch).
 NOT_YET: dict[str, str] = {}
