@@ -58,3 +58,14 @@ def require_live() -> None:
         if os.environ.get("CI") == "true":
             pytest.fail(message, pytrace=False)
         pytest.skip(message)
+
+
+def require_mdevctl() -> None:
+    """Skip (or, under CI=true, fail) a test that needs the real mdevctl when it is not installed."""
+    import shutil
+
+    if shutil.which("mdevctl") is None:
+        message = "mdevctl is not installed (Debian package mdevctl; tests/bootstrap-system.sh installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)

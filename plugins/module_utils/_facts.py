@@ -16,6 +16,13 @@ import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._host_identity import (
+    host_identity,
+    parse_cpc_name,
+    parse_machine_id,
+    parse_sysinfo,
+)
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, errno_text
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities, mode_of_functions, parse_card_type
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
@@ -183,10 +190,24 @@ def gather_facts(sysroot="/", subsets=("all",)):
 
     subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
-    The facts add ``gather_subset`` (the subsets gathered) and ``vfio_ap.migration_guard``
-    (the parsed migration guard entries) to the schema.
+    The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
+    always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
+    A file that cannot be read is a warning; a failure that stops the walk itself (a dead mount:
+    ENOTCONN, EIO on a directory) raises HostPathError with one line naming the path and errno.
     """
     chosen = set(resolve_subsets(subsets))
+    try:
+        return _gather(sysroot, chosen)
+    except OSError as exc:
+        raise HostPathError(
+            "cannot read the AP configuration under {0}: {1}: {2}".format(sysroot, exc.filename or sysroot, errno_text(exc.errno)),
+            exc.errno,
+        ) from None
+
+
+def _gather(sysroot, chosen):
+    # type: (str, set) -> Tuple[Dict[str, Any], List[str]]
+    """Return gather_facts' (facts, warnings) for the resolved subsets chosen; OSError as raised."""
     reader = _Reader(sysroot)
     bus_dir = reader.path("sys/bus/ap")
     present = os.path.isdir(bus_dir)
@@ -194,6 +215,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
         "schema": SCHEMA,
         "sysroot": sysroot,
         "gather_subset": sorted(chosen),
+        "host": _gather_host(reader),
         "bus": _empty_bus(present),
         "cards": [],
         "queues": [],
@@ -213,6 +235,15 @@ def gather_facts(sysroot="/", subsets=("all",)):
         status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
+
+
+def _gather_host(reader):
+    # type: (_Reader) -> Dict[str, Any]
+    """Return the ``host`` block (machine-id, CPC and LPAR); absent files give None without a warning."""
+    machine_id = reader.value(reader.path("etc/machine-id"), parse_machine_id, optional=True)
+    sysinfo = reader.value(reader.path("proc/sysinfo"), parse_sysinfo, optional=True)
+    cpc_name = reader.value(reader.path("sys/firmware/ocf/cpc_name"), parse_cpc_name, optional=True)
+    return host_identity(machine_id, sysinfo, cpc_name)
 
 
 def _empty_bus(present):
@@ -457,7 +488,9 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
     # type: (_Reader, str, str, Optional[Dict[str, Optional[str]]]) -> Optional[Dict[str, Any]]
     join = os.path.join
     matrix_text = reader.text(join(path, "matrix"))
-    guest_text = reader.text(join(path, "guest_matrix"))
+    # guest_matrix exists from v6.0 (dynamic configuration); before, the guest gets the assignment unfiltered
+    guest_text = reader.text(join(path, "guest_matrix"), optional=True)
+    static = guest_text is None and not os.path.exists(join(path, "guest_matrix"))
     control = reader.value(join(path, "control_domains"), parse_control_domains)
     if matrix_text is None and guest_text is None and control is None and not os.path.isdir(path):
         reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
@@ -501,6 +534,8 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
         )
     elif guest_text is not None:
         guest_matrix = reader.parse(join(path, "guest_matrix"), guest_text, parse_matrix)
+    elif static and matrix is not None:
+        guest_matrix = matrix
     migratable_file = reader.value(join(path, "migratable"), parse_bool, optional=True)
     in_use = None  # type: Optional[bool]
     if guest_matrix is not None:

@@ -43,6 +43,8 @@ def _parse_token(token, what, maximum):
     if not token:
         raise ValueError("{0}: empty ID in a list of IDs".format(what))
     first, sep, last = token.partition("-")
+    if sep and not first.strip():
+        raise ValueError("{0}: {1!r} is not an ID or a range (IDs are 0..{2}; there are no negative IDs)".format(what, token, maximum))
     if not sep:
         return [_check_range(_parse_number(first, what), what, maximum)]
     low = _check_range(_parse_number(first, what), what, maximum)
@@ -88,6 +90,8 @@ def parse_ids(value, what="ids", maximum=MAX_ID, allow_mask=False):
     if isinstance(value, (list, tuple, set, frozenset)):
         found = set()
         for item in value:
+            if item is None:
+                raise ValueError("{0}: the list {1!r} has a null item; give IDs only".format(what, list(value)))
             if isinstance(item, (list, tuple, set, frozenset, dict)):
                 raise ValueError("{0}: nested item {1!r} is not an ID".format(what, item))
             found.update(parse_ids(item, what, maximum, allow_mask))

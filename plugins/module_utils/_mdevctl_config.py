@@ -154,3 +154,57 @@ def same_configuration(definition, adapters, domains, control_domains):
         and list(definition.get("domains") or []) == sorted(set(domains))
         and list(definition.get("control_domains") or []) == sorted(set(control_domains))
     )
+
+
+def _strtol0(text):
+    # type: (str) -> Optional[int]
+    """Return what C strtol(text, NULL, 0) yields for text (leading number only), or None without digits."""
+    body = text.strip()
+    sign = 1
+    if body[:1] in ("+", "-"):
+        sign = -1 if body[0] == "-" else 1
+        body = body[1:]
+    if body[:2].lower() == "0x" and re.match(r"^[0-9a-fA-F]", body[2:3]):
+        match = re.match(r"^[0-9a-fA-F]+", body[2:])
+        return sign * int(match.group(0), 16) if match else None
+    if body[:1] == "0":
+        match = re.match(r"^[0-7]+", body)
+        return sign * int(match.group(0), 8) if match else 0
+    match = re.match(r"^[0-9]+", body)
+    return sign * int(match.group(0), 10) if match else None
+
+
+def apcheck_definition(text, what="mdevctl definition"):
+    # type: (str, str) -> Dict[str, Any]
+    """Return {start, adapters, domains, control_domains} of a definition as s390-tools ap-check reads it.
+
+    ap-check's view differs from the kernel's (parse_definition): it takes only ``assign_*``
+    attributes (``unassign_*`` are ignored, so an ID assigned then unassigned still counts), reads
+    each value with base-0 strtol and accepts comma-separated lists (``"2,0x3"``); ``ap_config``
+    replaces the configuration as for the kernel. Raises ValueError naming what for a definition
+    that is not a JSON object with attrs.
+    """
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("{0}: not valid JSON: {1}".format(what, exc)) from None
+    if not isinstance(doc, dict):
+        raise ValueError("{0}: expected a JSON object".format(what))
+    current = {kind: set() for kind in _KINDS}  # type: Dict[str, set]
+    for item in doc.get("attrs") or []:
+        if not isinstance(item, dict):
+            continue
+        for name, value in item.items():
+            if name == "ap_config":
+                _apply_attr(current, name, value, what)
+                continue
+            for kind in _KINDS:
+                if name == "assign_" + kind:
+                    for part in str(value).split(","):
+                        ident = _strtol0(part)
+                        if ident is not None and 0 <= ident <= MAX_ID:
+                            current[kind].add(ident)
+    result = {"start": doc.get("start")}  # type: Dict[str, Any]
+    for kind in _KINDS:
+        result[_KEYS[kind]] = sorted(current[kind])
+    return result

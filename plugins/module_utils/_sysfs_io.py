@@ -37,8 +37,12 @@ _MEANINGS = {
         errno.EADDRINUSE: "an APQN of the resulting matrix is already assigned to another mdev",
         errno.ENODEV: "the ID is above the host's maximum adapter/domain ID, or the mdev no longer exists",
         errno.EINVAL: "the kernel could not parse the value",
+        errno.EBUSY: "a running guest uses the mdev and this kernel (before 6.0) cannot hot-plug; "
+        "shut the guest down (or detach the device) and try again",
     },
     "unassign": {
+        errno.EBUSY: "a running guest uses the mdev and this kernel (before 6.0) cannot hot-unplug; "
+        "shut the guest down (or detach the device) and try again",
         errno.ENODEV: "the ID is above the host's maximum adapter/domain ID, or the mdev no longer exists",
         errno.EINVAL: "the kernel could not parse the value",
     },

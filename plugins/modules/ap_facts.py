@@ -8,7 +8,8 @@ module: ap_facts
 short_description: Gather the AP crypto and vfio_ap facts of an IBM Z / LinuxONE KVM host
 version_added: 0.1.0
 description:
-  - Reads the s390 AP bus (C(/sys/bus/ap), C(/sys/devices/ap)), the vfio_ap matrix device and its mediated
+  - Reads the machine's identity (C(/etc/machine-id), C(/proc/sysinfo), C(/sys/firmware/ocf/cpc_name)), the s390 AP
+    bus (C(/sys/bus/ap), C(/sys/devices/ap)), the vfio_ap matrix device and its mediated
     devices (C(/sys/devices/vfio_ap/matrix)), the mdevctl definitions (C(/etc/mdevctl.d/matrix/<uuid>)), the
     libvirt domain XML (C(/run/libvirt/qemu/*.xml), C(/etc/libvirt/qemu/*.xml)) and the collection's
     migration guard (C(/etc/vfio_ap/migration-guard.json)), and returns them as structured data in
@@ -36,6 +37,8 @@ options:
     description:
       - The directory treated as the filesystem root when reading C(/sys), C(/etc) and C(/run).
       - Use it to read a captured system tree (a support dump), a chroot, or the collection's AP host simulator.
+      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
+        or written. No file is written outside it, not even through a symbolic link inside it.
     type: path
     default: /
   gather_subset:
@@ -48,7 +51,7 @@ options:
         each mdev (C(vfio_ap.mdevs[].guest)).
       - Prefix a name with C(!) to exclude it, for example V([all, "!queues"]). A list holding only exclusions starts
         from V(all).
-      - C(bus.present) and the C(vfio_ap) scalars (C(loaded), C(features), C(migration),
+      - C(host), C(bus.present) and the C(vfio_ap) scalars (C(loaded), C(features), C(migration),
         C(available_instances), C(migration_guard)) are always gathered.
       - Reading the queues is most of the work on a large host (up to 256 x 256 APQNs); leave V(queues) out when
         only mdevs are needed.
@@ -132,6 +135,51 @@ ansible_facts:
           elements: str
           returned: always
           sample: [bus, cards, definitions, guests, mdevs, queues]
+        host:
+          description:
+            - What identifies the machine and LPAR (always gathered). Two inventory names with the same C(cpc.type),
+              C(cpc.sequence_code) and C(lpar.number) reach the same LPAR.
+          type: dict
+          returned: always
+          contains:
+            machine_id:
+              description: C(/etc/machine-id); V(null) when absent, empty or C(uninitialized).
+              type: str
+              sample: 2175726bb76c84ab61a5842e6bd8b5b3
+            cpc:
+              description: The machine (CPC) from C(/proc/sysinfo); V(null) when that file cannot be read.
+              type: dict
+              contains:
+                manufacturer:
+                  description: C(Manufacturer), e.g. C(IBM).
+                  type: str
+                type:
+                  description: Machine type (C(3931) z16 A01, C(9175) z17).
+                  type: str
+                  sample: "3931"
+                model:
+                  description: Machine model, e.g. C(A01).
+                  type: str
+                sequence_code:
+                  description: C(Sequence Code), 16 characters, unique per machine of a type.
+                  type: str
+                  sample: 000000000008A8B8
+                name:
+                  description: CPC name set on the HMC (C(/sys/firmware/ocf/cpc_name)); V(null) when not known.
+                  type: str
+            lpar:
+              description: The LPAR (C(LPAR Name), C(LPAR Number) of C(/proc/sysinfo)); V(null) outside an LPAR or when
+                unknown.
+              type: dict
+              contains:
+                name:
+                  description: LPAR name.
+                  type: str
+                  sample: LP47
+                number:
+                  description: LPAR number (decimal).
+                  type: int
+                  sample: 47
         bus:
           description: The AP bus (C(/sys/bus/ap)). Values are V(null) when unknown or not gathered.
           type: dict
@@ -387,7 +435,8 @@ ansible_facts:
                   elements: str
                 guest_apqns:
                   description: The APQNs the guest gets (C(guest_matrix)) after the kernel filtered out adapters with
-                    a queue that is missing or not bound to vfio_ap.
+                    a queue that is missing or not bound to vfio_ap. Kernels before 6.0 have no C(guest_matrix) and
+                    give the guest the whole assignment; there it equals C(apqns).
                   type: list
                   elements: str
                 in_use:
@@ -437,9 +486,9 @@ ansible_facts:
                   type: bool
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts, resolve_subsets
 
@@ -458,10 +507,11 @@ def main():
         subsets = resolve_subsets(module.params["gather_subset"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
-    sysroot = module.params["sysroot"]
-    if not os.path.isdir(sysroot):
-        module.fail_json(msg="sysroot {0} is not a directory".format(sysroot))
-    facts, warnings = gather_facts(sysroot, subsets)
+    sysroot = module_sysroot(module)
+    try:
+        facts, warnings = gather_facts(sysroot, subsets)
+    except HostPathError as exc:
+        module.fail_json(msg=str(exc))
     for text in warnings[:MAX_WARNINGS]:
         module.warn(text)
     if len(warnings) > MAX_WARNINGS:

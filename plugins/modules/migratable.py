@@ -14,7 +14,8 @@ description:
   - Where it has none (series v2 and later, and hosts without migration support), keeps the migration guard record
     C(/etc/vfio_ap/migration-guard.json) - a host-local list of mdevs that must not migrate. The collection's
     readiness checks honour it, and the libvirt C(qemu) hook shipped in the C(migratable) role refuses an incoming
-    migration of a guarded guest. The record is replaced atomically and other entries are kept.
+    migration of a guarded guest. The record is read, changed and replaced atomically (mode 0644) under
+    C(/run/lock/s390apconfig.lock), so concurrent runs keep each other's entries.
   - The result says which mechanism was used (RV(mechanism)).
 author:
   - s390x.vfio_ap developers (@s390x-ansible)
@@ -53,6 +54,8 @@ options:
   sysroot:
     description:
       - Directory treated as the filesystem root for C(/sys), C(/etc) and C(/run).
+      - Must be C(/) or an existing directory holding C(sys/); anything else is refused before anything is read
+        or written. No file is written outside it, not even through a symbolic link inside it.
     type: path
     default: /
 seealso:
@@ -95,33 +98,25 @@ file:
   description: The file written (or that would be written).
   returned: always
   type: str
+restored:
+  description: On a failure after a write was made, what was done to undo it.
+  returned: failure
+  type: list
+  elements: str
 """
 
-import errno
-import time
+import contextlib
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._aplock import APConfigLock, LockTimeout
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, parse_guard, render_guard
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import (
-    SysfsWriteError,
-    check_uuid,
-    exists,
-    mdev_attr,
-    read_attr,
-    read_file,
-    sys_path,
-    write_attr,
-    write_file_atomic,
-)
-
-RETRY_DELAY = 0.5
+from ansible_collections.s390x.vfio_ap.plugins.module_utils import _guard_writer as writer
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import check_uuid, exists, mdev_attr
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._transaction import Transaction, TransactionError
 
 
 def main():
-    """Run the module: the per-mdev attribute where it exists, else the migration guard."""
+    """Run the module: the per-mdev attribute where it exists, else the migration guard, in one locked transaction."""
     module = AnsibleModule(
         argument_spec=dict(
             uuid=dict(type="str", required=True),
@@ -133,103 +128,45 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    sysroot = params["sysroot"]
     try:
         uuid = check_uuid(str(params["uuid"]).strip().lower())
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if params["wait"] < 0:
         module.fail_json(msg="wait: {0} is negative; give the seconds to retry while a migration runs".format(params["wait"]))
+    sysroot = module_sysroot(module)
     enable = params["state"] == "enabled"
     rel = mdev_attr(uuid, "migratable")
-    if exists(sysroot, rel):
-        attribute(module, sysroot, uuid, rel, enable)
-    guard(module, sysroot, uuid, enable)
-
-
-def attribute(module, sysroot, uuid, rel, enable):
-    """Converge the mdev's migratable file, retrying while a migration makes the kernel answer EBUSY."""
-    path = sys_path(sysroot, rel)
-    text = read_attr(sysroot, rel)
-    if text is None or text.strip() not in ("0", "1"):
-        module.fail_json(msg="cannot read {0}: {1!r} is not 0 or 1".format(path, text))
-        return
-    before = text.strip() == "1"
-    result = dict(changed=before != enable, uuid=uuid, mechanism="attribute", migratable=enable, before=before, file=path)
-    if module._diff:
-        result["diff"] = {"before": {"migratable": before}, "after": {"migratable": enable}}
-    if module.check_mode or not result["changed"]:
-        module.exit_json(**result)
-    deadline = time.time() + module.params["wait"]
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            write_attr(sysroot, rel, "1" if enable else "0")
-            break
-        except SysfsWriteError as exc:
-            if exc.errno == errno.EBUSY and time.time() < deadline:
-                time.sleep(RETRY_DELAY)
-                continue
-            result.update(changed=False, migratable=before, attempts=attempts)
-            if exc.errno == errno.EBUSY:
-                guest = guest_of(sysroot, uuid)
-                exc.detail = "a migration of {0} is still in progress after {1} s ({2} attempts); run again when it has finished".format(
-                    "guest " + guest if guest else "the guest using mdev " + uuid, module.params["wait"], attempts
-                )
-            module.fail_json(msg=str(exc), error=exc.as_dict(), **result)
-    result["attempts"] = attempts
-    now = read_attr(sysroot, rel)
-    result["migratable"] = (now or "").strip() == "1"
-    module.exit_json(**result)
-
-
-def guest_of(sysroot, uuid):
-    """Return the libvirt guest using the mdev, or None."""
-    facts, _warnings = gather_facts(sysroot, ["mdevs", "guests"])
-    for mdev in facts["vfio_ap"]["mdevs"]:
-        if mdev["uuid"] == uuid:
-            return mdev.get("guest")
-    return None
-
-
-def guard(module, sysroot, uuid, enable):
-    """Converge the migration guard entry of uuid, keeping the other entries."""
-    path = sys_path(sysroot, GUARD_PATH)
+    attribute = exists(sysroot, rel)
     try:
-        entries = parse_guard(read_file(path) or "")
-    except ValueError as exc:
-        module.fail_json(msg="{0}: {1}; fix or remove the file, nothing was changed".format(path, exc))
-    old = entries.get(uuid)
-    before = not (old is not None and old.get("migratable") is False)
-    reason = module.params["reason"]
-    changed = before != enable or (not enable and reason is not None and (old or {}).get("reason") != reason)
-    result = dict(changed=changed, uuid=uuid, mechanism="guard", migratable=enable, before=before, file=path)
-    new = None
-    if not enable:
-        new = dict(old or {})
-        new.update(migratable=False, guest=guest_of(sysroot, uuid) or (old or {}).get("guest"))
-        if reason is not None or "reason" not in new:
-            new["reason"] = reason
-        if changed or "changed" not in new:
-            new["changed"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if attribute:
+            if module.check_mode:
+                before = writer.read_migratable(sysroot, rel)
+                result = dict(changed=before != enable, uuid=uuid, mechanism="attribute", migratable=enable, before=before,
+                              file=writer.host_path(sysroot, rel))  # fmt: skip
+            else:
+                result = Transaction(sysroot).run(lambda txn: writer.apply_attribute(txn, uuid, rel, enable, params["wait"]))
+            diff = {"before": {"migratable": result["before"]}, "after": {"migratable": result["migratable"]}}
+        else:
+            if module.check_mode:
+                decision = writer.preview_guard(sysroot, uuid, enable, params["reason"])
+            else:
+                decision = Transaction(sysroot).run(lambda txn: writer.apply_guard(txn, uuid, enable, params["reason"]))
+            result = writer.guard_result(sysroot, uuid, enable, decision)
+            diff = {"before_header": result["file"], "after_header": result["file"],
+                    "before": {"entry": decision["old"]}, "after": {"entry": decision["new"]}}  # fmt: skip
+    except HostPathError as exc:
+        module.fail_json(msg=str(exc), changed=False, uuid=uuid)
+    except TransactionError as exc:
+        cause = exc.cause
+        facts = dict(mechanism="attribute" if attribute else "guard")
+        if attribute:
+            with contextlib.suppress(HostPathError):
+                facts.update(migratable=writer.read_migratable(sysroot, rel), attempts=getattr(cause, "attempts", None))
+        module.fail_json(msg=str(exc), changed=not exc.clean, uuid=uuid, restored=exc.restored,
+                         error=cause.as_dict() if hasattr(cause, "as_dict") else None, **facts)  # fmt: skip
     if module._diff:
-        result["diff"] = {"before_header": path, "after_header": path, "before": {"entry": old}, "after": {"entry": new}}
-    if module.check_mode or not changed:
-        module.exit_json(**result)
-    try:
-        with APConfigLock(sysroot):
-            # Read again under the lock so that a concurrent change of another entry is kept.
-            entries = parse_guard(read_file(path) or "")
-            if enable:
-                entries.pop(uuid, None)
-            elif new is not None:
-                entries[uuid] = new
-            write_file_atomic(path, render_guard(entries), module.atomic_move)
-    except (ValueError, OSError, LockTimeout) as exc:
-        module.fail_json(
-            msg="cannot update the migration guard {0}: {1}; nothing was changed".format(path, exc), **dict(result, changed=False)
-        )
+        result["diff"] = diff
     module.exit_json(**result)
 
 

@@ -17,12 +17,17 @@ import yaml
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 
-from .model import DEFAULT_FUNCTIONS, GENERATIONS, MODE_BIT, Card, Host, Mdev, Queue
+from . import identity as ident_mod
+from .model import DEFAULT_FUNCTIONS, GENERATIONS, KERNELS, MODE_BIT, Card, Host, Mdev, Queue
 
 HOST_KEYS = {
-    "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
+    "kernel", "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
     "apmask", "aqmask", "vfio_ap_loaded", "ap_bus", "features", "cards", "mdevs", "definitions", "guests",
+    "machine_id", "cpc", "lpar", "same_as",
 }  # fmt: skip
+IDENTITY_KEYS = ("machine_id", "cpc", "lpar")
+CPC_KEYS = {"type", "model", "sequence", "name"}
+LPAR_KEYS = {"name", "number"}
 CARD_KEYS = {
     "id", "type", "functions", "raw_hwtype", "depth", "domains", "online", "config", "chkstop",
     "serialnr", "bs", "mkvps", "queues",
@@ -114,20 +119,97 @@ def build_fleet(data: Any, source: str = "fleet") -> dict[str, Host]:
     if not isinstance(data, dict) or set(data) != {"hosts"} or not isinstance(data["hosts"], dict):
         raise FleetError(f"{source}: expected one top-level key 'hosts' mapping host names to hosts")
     hosts = {}
+    identities: dict[str, ident_mod.Identity] = {}
+    same_as: dict[str, str] = {}
     for name, spec in data["hosts"].items():
         if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", str(name)):
             raise FleetError(f"{source}: host {name!r}: not a valid host name")
         hosts[str(name)] = build_host(str(name), spec or {}, source)
+        found = build_identity(_Ctx(source, str(name)), str(name), spec or {})
+        if isinstance(found, str):
+            same_as[str(name)] = found
+        else:
+            identities[str(name)] = found
+    for name, other in same_as.items():
+        ctx = _Ctx(source, name)
+        if other not in hosts:
+            raise ctx.fail("same_as", f"no host {other!r} in this fleet")
+        if other in same_as:
+            raise ctx.fail("same_as", f"host {other} itself has same_as; name the host that describes the LPAR")
+        identities[name] = identities[other]
+    for name, found in identities.items():
+        hosts[name].etc_files.update(ident_mod.host_files(found))
+        hosts[name].cpc_name = found.cpc_name
     return hosts
+
+
+def build_identity(ctx: _Ctx, name: str, spec: Any) -> ident_mod.Identity | str:
+    """Return the host's machine identity from machine_id/cpc/lpar (defaults from the name), or the
+    name of the host given in ``same_as`` (resolved by build_fleet)."""
+    if not isinstance(spec, dict):
+        return ident_mod.default_identity(name)
+    if "same_as" in spec:
+        given = [k for k in IDENTITY_KEYS if k in spec]
+        if given:
+            raise ctx.fail(given[0], "a host with same_as takes its identity from that host; remove one of them")
+        other = spec["same_as"]
+        if not isinstance(other, str) or other == name:
+            raise ctx.fail("same_as", f"expected the name of another host, got {other!r}")
+        return other
+    found = ident_mod.default_identity(name)
+    changes: dict[str, Any] = {}
+    if "machine_id" in spec:
+        value = str(spec["machine_id"])
+        if not ident_mod.MACHINE_ID_RE.match(value):
+            raise ctx.fail("machine_id", f"{value!r} is not 32 lowercase hexadecimal digits")
+        changes["machine_id"] = value
+    if "cpc" in spec:
+        cpc = ctx.keys(spec["cpc"], CPC_KEYS, "cpc")
+        if "type" in cpc:
+            ctype = str(cpc["type"])
+            if not re.match(r"^[0-9]{4}$", ctype):
+                raise ctx.fail("cpc.type", f"{ctype!r} is not a 4-digit machine type (e.g. 3931 for z16, 9175 for z17)")
+            changes["cpc_type"] = ctype
+            changes["cpc_model"] = ident_mod.CPC_MODELS.get(ctype, "")
+        if "model" in cpc:
+            model = str(cpc["model"])
+            if not re.match(r"^[0-9A-Z]{1,16}$", model):
+                raise ctx.fail("cpc.model", f"{model!r} is not 1-16 upper-case letters or digits")
+            changes["cpc_model"] = model
+        if "sequence" in cpc:
+            seq = str(cpc["sequence"])
+            if not ident_mod.SEQUENCE_RE.match(seq):
+                raise ctx.fail("cpc.sequence", f"{seq!r} is not 1-16 upper-case letters or digits")
+            changes["cpc_sequence"] = seq.rjust(16, "0")
+        if "name" in cpc:
+            cname = str(cpc["name"])
+            if cname and not ident_mod.NAME_RE.match(cname):
+                raise ctx.fail("cpc.name", f"{cname!r} is not 1-8 upper-case letters, digits, @, # or $")
+            changes["cpc_name"] = cname
+    if "lpar" in spec:
+        lpar = ctx.keys(spec["lpar"], LPAR_KEYS, "lpar")
+        if "name" in lpar:
+            lname = str(lpar["name"])
+            if not ident_mod.NAME_RE.match(lname):
+                raise ctx.fail("lpar.name", f"{lname!r} is not 1-8 upper-case letters, digits, @, # or $")
+            changes["lpar_name"] = lname
+        if "number" in lpar:
+            changes["lpar_number"] = ctx.integer(lpar["number"], "lpar.number", 0, 255)
+    return ident_mod.with_changes(found, **changes)
 
 
 def build_host(name: str, spec: Any, source: str) -> Host:
     ctx = _Ctx(source, name)
     ctx.keys(spec, HOST_KEYS, "host")
-    migration = spec.get("migration", "kernel")
+    kernel = spec.get("kernel", KERNELS[0])
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise ctx.fail("kernel", f"{kernel!r} is not one of {', '.join(KERNELS)}")
+    migration = spec.get("migration", "kernel" if kernel == KERNELS[0] else "none")
     if migration not in ("none", "attribute", "kernel"):
         raise ctx.fail("migration", f"{migration!r} is not one of none, attribute, kernel")
-    host = Host(name=name, migration=migration)
+    if migration != "none" and kernel != KERNELS[0]:
+        raise ctx.fail("migration", f"the vfio_ap migration series applies to kernel {KERNELS[0]} and later, not {kernel}")
+    host = Host(name=name, migration=migration, kernel=kernel)
     host.max_adapter_id = ctx.integer(spec.get("max_adapter_id", 255), "max_adapter_id", 0, 255)
     host.max_domain_id = ctx.integer(spec.get("max_domain_id", 84), "max_domain_id", 0, 255)
     host.bus_present = ctx.boolean(spec.get("ap_bus", True), "ap_bus")

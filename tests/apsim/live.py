@@ -32,6 +32,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -168,7 +169,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
             return "host", host, None
         if parts[1] == "sys":
             return "sys", host, parts[2:]
-        if parts[1] in ("etc", "run"):
+        if parts[1] in ("etc", "proc", "run"):
             return "pass", host, str(self.backing.joinpath(host, *parts[1:]))
         raise _oserror(errno.ENOENT)
 
@@ -228,7 +229,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         elif kind == "control-host":
             names = ["control", "state"]
         elif kind == "host":
-            names = ["etc", "run", "sys"]
+            names = ["etc", "proc", "run", "sys"]
         elif kind == "pass":
             names = os.listdir(detail)
         elif kind == "sys":
@@ -552,18 +553,48 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _mount_points() -> set[str]:
+    """Return the mount points of this mount namespace (from /proc/self/mountinfo, octal escapes decoded)."""
+    points = set()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            fields = line.split()
+            if len(fields) > 4:
+                points.add(re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[4]))
+    return points
+
+
+def is_dead_mount(path: str | Path) -> bool:
+    """Return True when path is a mount point whose FUSE server is gone (stat answers ENOTCONN)."""
+    try:
+        os.lstat(path)
+    except OSError as exc:
+        return exc.errno == errno.ENOTCONN
+    return False
+
+
 def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
-    """Unmount a live mount and wait for its server to exit; LiveError (one line) on failure."""
-    mountpoint = Path(mountpoint).resolve()
+    """Unmount a live mount and wait for its server to exit; LiveError (one line) on failure.
+
+    A dead mount (its server was killed: every access answers ENOTCONN) is detached lazily at once
+    (``fusermount3 -u -z``, else ``umount -l``).
+    """
+    mountpoint = Path(os.path.abspath(mountpoint))
+    dead = is_dead_mount(mountpoint)
     pid = None
-    with contextlib.suppress(OSError, ValueError):
-        pid = int((mountpoint / CONTROL_DIR / "pid").read_text())
-    if not os.path.ismount(mountpoint):
+    if not dead:
+        mountpoint = mountpoint.resolve()
+        with contextlib.suppress(OSError, ValueError):
+            pid = int((mountpoint / CONTROL_DIR / "pid").read_text())
+    if not dead and not os.path.ismount(mountpoint) and str(mountpoint) not in _mount_points():
         raise LiveError(f"{mountpoint} is not mounted")
     error = ""
     for attempt in range(20):
-        result = subprocess.run(["fusermount3", "-u", *(["-z"] if lazy and attempt else []), str(mountpoint)],
+        lazily = dead or (lazy and attempt > 0)
+        result = subprocess.run(["fusermount3", "-u", *(["-z"] if lazily else []), str(mountpoint)],
                                 capture_output=True, text=True, check=False)  # fmt: skip
+        if result.returncode != 0 and dead and shutil.which("umount"):
+            result = subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, text=True, check=False)
         if result.returncode == 0:
             break
         error = (result.stderr.strip().splitlines() or ["fusermount3 failed"])[-1]

@@ -40,6 +40,18 @@ DEFAULT_FUNCTIONS = {
 MAX_INSTANCES = 65536
 FEATURES_BASE = "guest_matrix hotplug ap_config"
 
+# Kernel generations a fleet host can run (``kernel:`` key), newest first. Each names the first
+# mainline release with that vfio_ap interface (docs/kernel-generations.md):
+#   v6.12  the matrix device's ``features`` file (s390/vfio-ap: Driver feature advertisement)
+#   v6.10  the mdev ``ap_config`` attribute (read and write), no ``features`` file yet
+#   v6.0   dynamic configuration: ``guest_matrix``, hot plug/unplug into a running guest,
+#          assignment of APQNs that are not (yet) bound to vfio_ap, the driver's in_use check
+#          that refuses apmask/aqmask writes taking assigned APQNs back (EBUSY)
+#   v5.17  static configuration: no ``guest_matrix``; assign/unassign on an mdev a guest uses
+#          is EBUSY; an APID/APQI can only be assigned where the queues are bound to vfio_ap
+#          (EADDRNOTAVAIL); mask writes are never refused by vfio_ap; queue ``status`` exists
+KERNELS = ("v6.12", "v6.10", "v6.0", "v5.17")
+
 
 def err(code: int, text: str) -> OSError:
     return OSError(code, text)
@@ -99,6 +111,7 @@ class Mdev:
 class Host:
     name: str
     migration: str = "kernel"
+    kernel: str = "v6.12"  # one of KERNELS
     max_adapter_id: int = 255
     max_domain_id: int = 84
     qci_apm: set[int] = field(default_factory=set)
@@ -114,6 +127,7 @@ class Host:
     # files outside sys/ (relative path -> text) for the initial tree: mdevctl, libvirt
     etc_files: dict[str, str] = field(default_factory=dict)
     ap_domain: int = -1
+    cpc_name: str = ""  # /sys/firmware/ocf/cpc_name (the rest of the identity is in etc_files)
     config_time: int = 30
     poll_thread: int = 0
     poll_timeout: int = 250000
@@ -121,6 +135,23 @@ class Host:
     writes: int = 0  # write attempts to sys/ attributes (successful or refused)
     log: list[str] = field(default_factory=list)  # kernel messages (dmesg)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    # ---------------------------------------------------------------- kernel generation
+    @property
+    def has_features(self) -> bool:
+        """True when the matrix device has a ``features`` file (v6.12 and later)."""
+        return self.kernel == "v6.12"
+
+    @property
+    def has_ap_config(self) -> bool:
+        """True when mdevs have the ``ap_config`` attribute (v6.10 and later)."""
+        return self.kernel in ("v6.12", "v6.10")
+
+    @property
+    def dynamic(self) -> bool:
+        """True for the dynamic configuration (v6.0 and later): ``guest_matrix``, hot plug,
+        over-provisioned assignment and the in_use check on mask writes."""
+        return self.kernel != "v5.17"
 
     # ---------------------------------------------------------------- derived state
     def queue(self, adapter: int, domain: int) -> Queue | None:
@@ -149,7 +180,12 @@ class Host:
         return None
 
     def shadow(self, mdev: Mdev) -> tuple[list[int], list[int], list[int]]:
-        """Return the guest's (APM, AQM, ADM) after filtering, as vfio_ap_mdev_filter_matrix does."""
+        """Return the guest's (APM, AQM, ADM) after filtering, as vfio_ap_mdev_filter_matrix does.
+
+        A static kernel (v5.17) filters nothing: the guest's masks are the mdev's assignment.
+        """
+        if not self.dynamic:
+            return sorted(mdev.apm), sorted(mdev.aqm), sorted(mdev.adm)
         apm = sorted(a for a in mdev.apm if a in self.qci_apm)
         aqm = sorted(d for d in mdev.aqm if d in self.qci_aqm)
         adm = sorted(d for d in mdev.adm if d in self.qci_adm)
@@ -178,6 +214,7 @@ class Host:
         return f"{bound}/{total} (complete)\n" if bound == total and self.scans else f"{bound}/{total}\n"
 
     def features(self) -> str:
+        """Return the matrix device's ``features`` text (only shown on v6.12 and later)."""
         return FEATURES_BASE + (" migratable" if self.migration in ("attribute", "kernel") else "") + "\n"
 
     def available_instances(self) -> int:
@@ -195,7 +232,7 @@ class Host:
             if new == current:
                 return
             added = new - current
-            if added:
+            if added and self.dynamic:  # the vfio_ap in_use callback exists from v6.0
                 if which == "apmask":
                     conflicts = [(a, d) for a in sorted(added) for d in sorted(self.aqmask) if self.mdev_of(a, d)]
                 else:
@@ -287,14 +324,42 @@ class Host:
         if any(a > self.max_adapter_id for a in apm) or any(d > self.max_domain_id for d in aqm | adm):
             raise err(errno.ENODEV, "No such device")
 
+    def _static_busy(self, mdev: Mdev) -> None:
+        """Raise EBUSY on a static kernel (v5.17) when a guest uses mdev: before v6.0 every
+        assign/unassign store refuses while the mdev has a KVM, before it parses its input."""
+        if not self.dynamic and mdev.guest:
+            raise err(errno.EBUSY, "Device or resource busy")
+
+    def _static_reserved(self, mdev: Mdev, kind: str, value: int) -> None:
+        """Raise EADDRNOTAVAIL on a static kernel unless the queues an assignment adds are bound
+        to vfio_ap: every APID x assigned APQI (or APQI x assigned APID); with the other side
+        empty, at least one vfio_ap queue with that APID (APQI) must exist."""
+        bound = {(c.id, d) for c, d, _unused in self.all_queues() if self.driver(c.id, d) == "vfio_ap"}
+        other = mdev.aqm if kind == "adapter" else mdev.apm
+        pairs = [(value, o) if kind == "adapter" else (o, value) for o in sorted(other)]
+        found = all(p in bound for p in pairs) if pairs else any((a if kind == "adapter" else d) == value for a, d in bound)
+        if not found:
+            raise err(errno.EADDRNOTAVAIL, "Cannot assign requested address")
+
     def assign(self, mdev: Mdev, kind: str, text: str) -> None:
         """Store assign_adapter / assign_domain / assign_control_domain."""
         with self.lock:
+            self._static_busy(mdev)
             value = kparse.kstrtoul(text)
             limit = self.max_adapter_id if kind == "adapter" else self.max_domain_id
             if value > limit:
                 raise err(errno.ENODEV, "No such device")
             target = {"adapter": mdev.apm, "domain": mdev.aqm, "control_domain": mdev.adm}[kind]
+            if not self.dynamic and kind != "control_domain":
+                # v5.17 order: reservation (bound to vfio_ap), then sharing; no shortcut for a
+                # value already assigned and no kernel message for a clash
+                self._static_reserved(mdev, kind, value)
+                apm = mdev.apm | {value} if kind == "adapter" else mdev.apm
+                aqm = mdev.aqm | {value} if kind == "domain" else mdev.aqm
+                if any(o is not mdev and apm & o.apm and aqm & o.aqm for o in self.mdevs.values()):
+                    raise err(errno.EADDRINUSE, "Address already in use")
+                target.add(value)
+                return
             if value in target:
                 return
             if kind == "control_domain":
@@ -307,6 +372,7 @@ class Host:
 
     def unassign(self, mdev: Mdev, kind: str, text: str) -> None:
         with self.lock:
+            self._static_busy(mdev)
             value = kparse.kstrtoul(text)
             limit = self.max_adapter_id if kind == "adapter" else self.max_domain_id
             if value > limit:

@@ -139,6 +139,16 @@ class HostView:
                         "vfio_ap": (lambda: static({"matrix": self.matrix_dir})) if h.vfio_ap_loaded else (lambda: None),
                     }
                 ),
+                "firmware": lambda: static(
+                    {
+                        "ocf": lambda: static(
+                            {
+                                "cpc_name": self._attr(RO, lambda: f"{h.cpc_name}\n"),
+                                "hmc_network": self._attr(RO, lambda: "\n"),
+                            }
+                        )
+                    }
+                ),
                 "class": lambda: static(
                     {
                         "mdev_bus": (lambda: static({"matrix": lambda: Link("../../devices/vfio_ap/matrix")}))
@@ -383,7 +393,7 @@ class HostView:
         )
         fixed = static(
             {
-                "features": self._attr(RO, h.features),
+                "features": self._attr(RO, h.features) if h.has_features else (lambda: None),
                 "mdev_supported_types": lambda: static({"vfio_ap-passthrough": lambda: type_dir}),
                 "driver": lambda: Link("../../../bus/matrix/drivers/vfio_ap"),
                 "subsystem": lambda: Link("../../../bus/matrix"),
@@ -423,10 +433,10 @@ class HostView:
             entries[f"unassign_{kind}"] = self._attr(WO, None, gone(lambda t, k=kind: h.unassign(m, k, t)))
         entries.update(
             {
-                "ap_config": self._attr(RW, ap_config, gone(lambda t: h.write_ap_config(m, t))),
+                "ap_config": self._attr(RW, ap_config, gone(lambda t: h.write_ap_config(m, t))) if h.has_ap_config else (lambda: None),
                 "control_domains": self._attr(RO, lambda: "".join(f"{d:04x}\n" for d in sorted(m.adm) if d <= h.max_domain_id)),
                 "matrix": self._attr(RO, lambda: matrix_text(sorted(m.apm), sorted(m.aqm), h.max_adapter_id, h.max_domain_id)),
-                "guest_matrix": self._attr(RO, guest_matrix),
+                "guest_matrix": self._attr(RO, guest_matrix) if h.dynamic else (lambda: None),
                 "remove": self._attr(WO, None, lambda t: h.remove_mdev(m, t)),
                 "mdev_type": lambda: Link("../mdev_supported_types/vfio_ap-passthrough"),
                 "driver": lambda: Link("../../../../bus/mdev/drivers/vfio_ap_mdev"),

@@ -222,7 +222,11 @@ def test_playbook_in_check_mode_gives_the_same_facts_to_hostvars(checked, demo_r
             "gather_subset: unknown subset '!disks'; valid subsets are all, bus, cards, definitions, "
             "guests, mdevs, queues (prefix ! to exclude)",
         ),
-        ("missing sysroot", "sysroot /nonexistent/sysroot is not a directory"),
+        (
+            "missing sysroot",
+            "sysroot: /nonexistent/sysroot does not exist; "
+            "it must be / or an existing directory holding sys/ (the root of the host to manage)",
+        ),
     ],
 )
 def test_bad_options_fail_clearly(checked, task, message):

@@ -9,7 +9,6 @@ that mdevctl manages its sysroot and persists through it. Results are read back 
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -90,8 +89,10 @@ def list_task(name: str) -> dict:
     return {"name": name, "ansible.builtin.command": "mdevctl list --defined --dumpjson", "changed_when": False}
 
 
-@pytest.mark.skipif(shutil.which("mdevctl") is None, reason="mdevctl is not installed (Debian package mdevctl)")
 def test_persistence_through_the_real_mdevctl(fresh_live, tmp_path):
+    from conftest import require_mdevctl
+
+    require_mdevctl()
     live = fresh_live
     callout = live.host_dir("m") / "etc/mdevctl.d/scripts.d/callouts/refuse-one"
     callout.write_text(REFUSING_CALLOUT)

@@ -89,7 +89,18 @@ def test_disable_enable_cycle(live, inventory):
     [
         ({"vfio_ap_migratable_guests": "nosuchguest"}, "nosuchguest"),
         ({"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_state": "off"}, "vfio_ap_migratable_state"),
+        (
+            {"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_hook_lib_dir": "../../../tmp/x"},
+            'vfio_ap_migratable_hook_lib_dir: \\"../../../tmp/x\\" is not a normalized path below vfio_ap_sysroot',
+        ),
+        (
+            {"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_hook_path": "etc/libvirt/hooks/../../../../qemu"},
+            "vfio_ap_migratable_hook_path",
+        ),
+        ({"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_hook_path": "etc//hooks/./qemu"}, "no empty, '.' or '..' parts"),
+        ({"vfio_ap_migratable_guests": "hsm1", "vfio_ap_migratable_hook_lib_dir": ""}, "vfio_ap_migratable_hook_lib_dir"),
     ],
+    ids=["unknown guest", "bad state", "lib dir escapes", "hook path escapes", "hook path not normalized", "empty lib dir"],
 )
 def test_bad_input_changes_nothing(live, inventory, extra, message):
     before = snapshot(live)

@@ -53,6 +53,20 @@ CASES = [
     (host(cards="none"), "cards", "expected a list"),
     (host(mdevs=[{"uuid": U1, "guest": "bad name!"}]), "mdevs[0].guest", "not a valid libvirt domain name"),
     ({"hosts": {"lpar9": ["a"]}}, "host", "expected a mapping"),
+    (host(kernel="v4.19"), "kernel", "'v4.19' is not one of v6.12, v6.10, v6.0, v5.17"),
+    (host(kernel=6.1), "kernel", "6.1 is not one of"),
+    (host(kernel="v6.0", migration="kernel"), "migration", "applies to kernel v6.12 and later, not v6.0"),
+    (host(kernel="v5.17", migration="attribute"), "migration", "not v5.17"),
+    (host(machine_id="XYZ"), "machine_id", "not 32 lowercase hexadecimal digits"),
+    (host(cpc={"type": "z16"}), "cpc.type", "not a 4-digit machine type"),
+    (host(cpc={"serial": 1}), "cpc", "unknown key 'serial'"),
+    (host(cpc={"sequence": "12-34"}), "cpc.sequence", "upper-case letters or digits"),
+    (host(cpc={"name": "cpc a"}), "cpc.name", "1-8 upper-case"),
+    (host(lpar={"name": "LPARNAME9"}), "lpar.name", "1-8 upper-case"),
+    (host(lpar={"number": 300}), "lpar.number", "outside 0..255"),
+    (host(same_as="lpar9"), "same_as", "expected the name of another host"),
+    (host(same_as="nowhere"), "same_as", "no host 'nowhere'"),
+    (host(same_as="x", lpar={"number": 3}), "lpar", "takes its identity from that host"),
 ]
 
 

@@ -143,3 +143,32 @@ def test_python_api_reports_fleet_mistake_as_fleet_error(tmp_path):
         pass
     assert "host x: host: unknown key 'colour'" in str(info.value) and "\n" not in str(info.value)
     assert not os.path.ismount(tmp_path / "mnt")
+
+
+def test_unmount_clears_a_dead_mount_whose_server_was_killed(tmp_path, demo_fleet_path):
+    """kill -9 of the server leaves a mount answering ENOTCONN; apsim unmount detaches it lazily."""
+    import errno
+    import signal
+
+    from conftest import require_live
+
+    require_live()
+    mnt, pidfile = tmp_path / "mnt", tmp_path / "server.pid"
+    env = subprocess_env()
+    result = subprocess.run([*APSIM, "mount", str(demo_fleet_path), str(mnt), "--background", "--pidfile", str(pidfile)],
+                            capture_output=True, text=True, env=env, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    os.kill(int(pidfile.read_text()), signal.SIGKILL)
+    for _ in range(100):
+        try:
+            os.lstat(mnt / "kvm-a1")
+        except OSError as exc:
+            if exc.errno == errno.ENOTCONN:
+                break
+        __import__("time").sleep(0.05)
+    with pytest.raises(OSError) as info:
+        os.listdir(mnt)
+    assert info.value.errno == errno.ENOTCONN
+    done = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(mnt) == [] and not os.path.ismount(mnt)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 
@@ -23,8 +22,9 @@ MATRIX = "sys/devices/vfio_ap/matrix"
 
 @pytest.fixture(scope="module")
 def mdevctl(live):
-    if shutil.which("mdevctl") is None:
-        pytest.skip("mdevctl is not installed (Debian package mdevctl)")
+    from conftest import require_mdevctl
+
+    require_mdevctl()
 
     def run(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         result = live.ns_exec("h63", ["mdevctl", *args], capture_output=True, text=True)

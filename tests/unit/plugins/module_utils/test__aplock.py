@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._aplock import (
     LOCK_PATH,
     APConfigLock,
+    LockError,
     LockTimeout,
     parse_holder,
 )
@@ -53,9 +55,17 @@ def test_a_live_holder_is_waited_for_then_reported(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text(f"{os.getppid()}\n")
     naps = []
+    clock = [100.0]
+
+    def nap(seconds):
+        naps.append(seconds)
+        clock[0] += 1.3  # a busy machine: each nap lasts far longer than asked
+
     with pytest.raises(LockTimeout) as info:
-        APConfigLock(str(tmp_path), timeout=0.3, sleep=naps.append).acquire()
-    assert len(naps) == 10  # 30 ms steps until the timeout
+        APConfigLock(str(tmp_path), timeout=5, sleep=nap, clock=lambda: clock[0]).acquire()
+    assert len(naps) == 4  # the real waited time is measured, not the sum of the naps asked for
+    assert "within 5 s" in str(info.value)
+    assert info.value.waited == pytest.approx(5.2)
     assert f"held by process {os.getppid()}" in str(info.value)
     assert path.read_text() == f"{os.getppid()}\n", "another holder's lock is never touched"
 
@@ -98,3 +108,66 @@ def test_processes_are_mutually_excluded(tmp_path):
         w.join(60)
     assert [w.exitcode for w in workers] == [0, 0, 0, 0]
     assert (tmp_path / "counter").read_text() == "80"
+
+
+def _odd_lock(root, kind):
+    lock = root / LOCK_PATH
+    if kind == "run/lock is a file":
+        (root / "run").mkdir()
+        (root / "run/lock").write_text("")
+        return
+    lock.parent.mkdir(parents=True)
+    if kind == "lock is a directory":
+        lock.mkdir()
+    elif kind == "dangling symlink":
+        lock.symlink_to(root / "nowhere")
+    elif kind == "symlink out":
+        (root / "elsewhere").write_text("")
+        lock.symlink_to(root / "elsewhere")
+
+
+@pytest.mark.parametrize(
+    "kind, words",
+    [
+        ("run/lock is a file", "not a directory"),
+        ("lock is a directory", "is a directory, not a lock file"),
+        ("dangling symlink", "which does not exist"),
+        ("symlink out", "is a symbolic link"),
+    ],
+)
+def test_odd_lock_files_are_refused_at_once_in_one_line(tmp_path, kind, words):
+    _odd_lock(tmp_path, kind)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    with pytest.raises(LockError) as info:
+        APConfigLock(str(tmp_path), timeout=60, sleep=lambda s: pytest.fail("waited")).acquire()
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before, "nothing changed"
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.EACCES])
+def test_a_file_system_refusing_the_lock_file_is_one_line(tmp_path, monkeypatch, code):
+    (tmp_path / "run/lock").mkdir(parents=True)
+    real_open = os.open
+
+    def refusing(path, flags, mode=0o777):
+        if ".s390apconfig." in str(path):
+            raise OSError(code, os.strerror(code), path)
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", refusing)
+    with pytest.raises(LockError) as info:
+        APConfigLock(str(tmp_path)).acquire()
+    assert errno.errorcode[code] in str(info.value)
+    assert list((tmp_path / "run/lock").iterdir()) == []
+
+
+def test_private_files_of_dead_processes_are_swept(tmp_path):
+    lockdir = tmp_path / "run/lock"
+    lockdir.mkdir(parents=True)
+    dead = lockdir / ".s390apconfig.999999999.abcd1234"
+    live = lockdir / f".s390apconfig.{os.getppid()}.abcd1234"
+    dead.write_text("999999999\n")
+    live.write_text("x")
+    with APConfigLock(str(tmp_path), alive=lambda pid: pid == os.getppid()) as lock:
+        assert lock.debris_removed == [str(dead)]
+    assert not dead.exists() and live.exists()

@@ -121,7 +121,10 @@ def test_resolve_subsets_rejects_naming_valid_ones(bad):
 def test_every_key_present_and_sorted(rendered):
     facts, warnings = facts_of(rendered / "kern")
     assert warnings == []
-    assert set(facts) == {"schema", "sysroot", "gather_subset", "bus", "cards", "queues", "vfio_ap"}
+    assert set(facts) == {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap"}
+    assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
+    assert set(facts["host"]["cpc"]) == {"manufacturer", "type", "model", "sequence_code", "name"}
+    assert set(facts["host"]["lpar"]) == {"name", "number"}
     assert facts["schema"] == 1 and facts["sysroot"] == str(rendered / "kern")
     assert set(facts["bus"]) == {"present", "max_adapter_id", "max_domain_id", "apmask", "aqmask", "host_adapters",
                                  "host_usage_domains", "host_control_domains", "vfio_adapters", "vfio_domains",
@@ -462,3 +465,30 @@ def test_listings_cut_at_one_page(wide, subsets):
 def test_filter_guest_apqns(adapters, domains, host_adapters, host_domains, missing, expected):
     got = _facts.filter_guest_apqns(adapters, domains, host_adapters, host_domains, lambda a, d: (a, d) not in missing)
     assert got == expected
+
+
+@pytest.mark.parametrize("code", [__import__("errno").ENOTCONN, __import__("errno").EIO])
+def test_a_walk_failing_on_a_dead_mount_is_one_line_not_a_traceback(rendered, monkeypatch, code):
+    """A dead FUSE mount answers ENOTCONN while a directory is listed: one HostPathError naming path and errno."""
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError
+
+    host = next(p for p in rendered.iterdir() if (p / "sys").is_dir())
+    real = os.scandir
+
+    class Dead:
+        def __init__(self, path):
+            self.path = path
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *args):
+            return False
+
+        def __iter__(self):
+            raise OSError(code, os.strerror(code), self.path)
+
+    monkeypatch.setattr(os, "scandir", lambda path=".": Dead(path) if "devices" in str(path) else real(path))
+    with pytest.raises(HostPathError) as info:
+        _facts.gather_facts(str(host))
+    assert __import__("errno").errorcode[code] in str(info.value) and "\n" not in str(info.value)

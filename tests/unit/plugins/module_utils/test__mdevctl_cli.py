@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 
 import pytest
@@ -34,8 +33,9 @@ live = live_fleet_fixture(FLEET)
 @pytest.fixture(scope="module")
 def run(live):
     """A run_command-shaped callable executing argv inside the host's mount namespace."""
-    if shutil.which("mdevctl") is None:
-        pytest.skip("mdevctl is not installed (Debian package mdevctl)")
+    from conftest import require_mdevctl
+
+    require_mdevctl()
 
     def run_command(argv, data=None):
         result = live.ns_exec("mc", list(argv), input=data, capture_output=True, text=True)

@@ -70,6 +70,8 @@ def test_check_uuid_accepts_only_a_canonical_uuid(text, ok):
         ("x/ap_config", errno.ENODEV, "above the host's maximum"),
         ("x/remove", errno.EBUSY, "running guest"),
         ("x/migratable", errno.EBUSY, "migration"),
+        ("x/assign_domain", errno.EBUSY, "cannot hot-plug"),
+        ("x/unassign_control_domain", errno.EBUSY, "cannot hot-unplug"),
         (CREATE, errno.EEXIST, "already exists"),
         ("x/anything", errno.EACCES, "file mode"),
     ],
