@@ -644,7 +644,7 @@ class Suite:
                 before_ref, after_ref = self.reference(job)
                 self.runner.reset(job.host)
                 with setup() as spec:
-                    before, _d, base_loose = self.runner.observe(job.host) if spec.get("observe", True) else ({}, [], [])
+                    before, made, base_loose = self.runner.observe(job.host) if spec.get("observe", True) else ({}, [], [])
                     run = self.runner.run(job, **spec.get("run", {}))
                     self.figures.add(section, "rounds")
                     self.figures.common(section, [run], self.runner, spec.get("seeded", frozenset()))
@@ -668,6 +668,7 @@ class Suite:
                             bad = [p for p in loose if p not in base_loose]
                             if bad:
                                 self.figures.add(section, "loose_modes", len(bad), ctx | {"paths": bad})
+                        debris = [d for d in debris if d not in made]  # the fault's own odd lock file is not debris
                         if debris and not run.hung:
                             self.figures.add(section, "debris", len(debris), ctx | {"files": debris})
                     if spec.get("must_fail") and not run.failed and not spec.get("observe", True):
