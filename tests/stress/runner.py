@@ -49,7 +49,7 @@ RULES = "etc/udev/rules.d/41-ap.rules"
 GUARD = "etc/vfio_ap/migration-guard.json"
 DEFS = "etc/mdevctl.d/matrix"
 LOCK = "run/lock/s390apconfig.lock"
-DEBRIS_RE = re.compile(r"(^|/)(\.vfio_ap-[^/]*|\.s390apconfig\.[^/]*|s390apconfig\.lock)$")
+DEBRIS_RE = re.compile(r"(^|/)(\.[^/]*|s390apconfig\.lock)$")  # temporary files (hidden) and a left lock
 MASK_RE = re.compile(r'ATTR\{[./]*bus/ap/(apmask|aqmask)\}="(0x[0-9a-fA-F]+)"')
 
 # Figures, in table order; those in TARGETS must be 0.
