@@ -165,6 +165,10 @@ class Runner:
         self.canary.mkdir(parents=True, exist_ok=True)
         self.outside_dir = work / "outside"  # target of hostile symlinks: must stay empty
         self.outside_dir.mkdir(parents=True, exist_ok=True)
+        # Per-run files (arguments, event log, temp dir) in a directory every user can reach: the EACCES
+        # case runs a module as another user, and the work directory may sit below a private one.
+        self.runs_dir = Path(tempfile.mkdtemp(prefix="vfio-ap-stress-runs-", dir="/tmp" if os.path.isdir("/tmp") else None))
+        os.chmod(self.runs_dir, 0o755)
 
     def sysroot(self, host: str) -> str:
         return str(self.live.host_dir(host))
@@ -172,7 +176,7 @@ class Runner:
     def launch(self, job: Job, *, sysroot: str | None = None, kill_after: int = 0, umask: int | None = None,
                prefix: list[str] | None = None) -> tuple[subprocess.Popen, dict[str, Any]]:  # fmt: skip
         self.counter += 1
-        run_dir = self.work / "runs" / str(self.counter)
+        run_dir = self.runs_dir / str(self.counter)
         scratch = run_dir / "tmp"
         scratch.mkdir(parents=True)
         os.chmod(run_dir, 0o777)
@@ -898,11 +902,11 @@ def run_suite(rounds: int = 100, procs: int = 4, parts: tuple[str, ...] = ("conc
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vfio-ap-stress-")))
         work.mkdir(parents=True, exist_ok=True)
-        os.chmod(work, 0o755)  # the EACCES case runs a module as another user, who must reach its own files
         backing = work / "backing"
         live = start(FLEET, work / "mnt", backing=backing)
         stack.callback(live.unmount)
         runner = Runner(live, backing, work, timeout)
+        stack.callback(shutil.rmtree, runner.runs_dir, True)
         for host in live.hosts:  # persistent masks equal to the active ones, so a run's effect is one bit each
             state = live.state(host)
             rules = live.host_dir(host) / RULES
