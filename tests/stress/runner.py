@@ -74,11 +74,15 @@ FLEET: dict[str, Any] = {
             "control_domains": "0-31",
             "apmask": "0-255",
             "aqmask": "0-15,32-255",  # 16-31 reserved for vfio_ap; 8-15 free for ap_mask to reserve
-            "cards": [{"id": 1, "type": "CEX8C", "domains": "0-31"}, {"id": 2, "type": "CEX8P", "domains": "0-31"},
-                      {"id": 3, "type": "CEX8A", "domains": "0-31"}],  # fmt: skip
-            "mdevs": [{"uuid": U_HELD, "adapters": [1], "domains": [16], "control_domains": [16], "guest": "held",
-                       "start": "auto"},
-                      {"uuid": U_FREE, "adapters": [1], "domains": [28], "start": "manual"}],  # fmt: skip
+            "cards": [
+                {"id": 1, "type": "CEX8C", "domains": "0-31"},
+                {"id": 2, "type": "CEX8P", "domains": "0-31"},
+                {"id": 3, "type": "CEX8A", "domains": "0-31"},
+            ],  # fmt: skip
+            "mdevs": [
+                {"uuid": U_HELD, "adapters": [1], "domains": [16], "control_domains": [16], "guest": "held", "start": "auto"},
+                {"uuid": U_FREE, "adapters": [1], "domains": [28], "start": "manual"},
+            ],  # fmt: skip
         },
         # Migration series v1: each mdev has the migratable attribute.
         "v": {
@@ -506,12 +510,14 @@ def concurrency_scenarios(procs: int) -> dict[str, list[Job]]:
         "ap_mask x N": [Job.of("ap_mask", domains=[8 + i]) for i in range(n)],
         "ap_mask persistent x N": [Job.of("ap_mask", domains=[8 + i], persistent=True) for i in range(n)],
         "ap_mask persistent twins": [Job.of("ap_mask", domains=[12, 13], persistent=True)] * n,
-        "ap_mask release persistent x N": [Job.of("ap_mask", domains=[29 + i], state="released", persistent=True)
-                                           for i in range(min(n, 3))],  # fmt: skip
+        "ap_mask release persistent x N": [
+            Job.of("ap_mask", domains=[29 + i], state="released", persistent=True) for i in range(min(n, 3))
+        ],  # fmt: skip
         "mdev x N": [Job.of("mdev", uuid=uid(0x10 + i), adapters=[2], domains=[20 + i]) for i in range(n)],
         "mdev twins": [Job.of("mdev", uuid=uid(0x20), adapters=[2, 3], domains=[24], control_domains=[24])] * n,
-        "mdev persistent x N": [Job.of("mdev", uuid=uid(0x30 + i), adapters=[3], domains=[20 + i], persistent=True)
-                                for i in range(n)],  # fmt: skip
+        "mdev persistent x N": [
+            Job.of("mdev", uuid=uid(0x30 + i), adapters=[3], domains=[20 + i], persistent=True) for i in range(n)
+        ],  # fmt: skip
         "mdev persistent twins": [Job.of("mdev", uuid=uid(0x40), adapters=[3], domains=[25], persistent=True)] * n,
         "migratable guard x N": [Job.of("migratable", uuid=uid(0x300 + i), reason=f"r{i}") for i in range(n)],
         "migratable guard twins": [Job.of("migratable", uuid=uid(0x310), reason="same")] * n,
@@ -930,10 +936,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--procs", type=int, default=4, help="processes at once per round, 2 to 4 (default 4)")
     parser.add_argument("--parts", default="concurrency,kill,faults", help="comma-separated: concurrency,kill,faults")
     parser.add_argument("--kill-stride", type=int, default=1, help="kill after every k-th write step (default 1: every step)")
-    parser.add_argument("--quick-faults", action="store_true",
-                        help="one writer per fault case (taking turns) instead of every writer")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds before a run counts as hung and is killed (default 30; no case legitimately waits over 3 s)")
+    parser.add_argument("--quick-faults", action="store_true", help="one writer per fault case (taking turns) instead of every writer")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=30.0,
+        help="seconds before a run counts as hung and is killed (default 30; no case legitimately waits over 3 s)",
+    )
     parser.add_argument("--report", help="write the figures and examples as JSON here")
     parser.add_argument("--work", help="work directory (default: a temporary one)")
     args = parser.parse_args(argv)

@@ -46,6 +46,6 @@ def test_every_part_ran(figures):
 )
 def test_figure_at_target(figures, figure):
     found = {k: v for k, v in figures.examples.items() if k.endswith(": " + figure)}
-    assert figures.total(figure) == 0, f"{figure}: {figures.total(figure)}\n{figures.table()}\n" + json.dumps(
-        found, indent=1, default=str
-    )[:6000]
+    assert figures.total(figure) == 0, (
+        f"{figure}: {figures.total(figure)}\n{figures.table()}\n" + json.dumps(found, indent=1, default=str)[:6000]
+    )
