@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 """Stress suite of the writer modules against the live simulator (issue 11, item 8).
 
 Runs the modules that change a host (ap_mask, mdev, migratable) the way Ansible runs them on a
@@ -194,12 +194,8 @@ class Runner:
                    PYTHONPATH=os.pathsep.join([str(ROOT / ".collections"), str(ROOT / "tests")]), LANG="C.UTF-8")  # fmt: skip
         argv = [*(prefix or []), sys.executable, str(SHIM), str(MODULES / f"{job.module}.py"), str(run_dir / "args.json")]
 
-        def child_setup() -> None:
-            if umask is not None:
-                os.umask(umask)
-
         proc = subprocess.Popen(argv, cwd=self.canary, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, preexec_fn=child_setup, start_new_session=True)  # fmt: skip
+                                text=True, umask=-1 if umask is None else umask, start_new_session=True)  # fmt: skip
         return proc, {"job": job, "events": events, "sysroot": root, "run_dir": run_dir}
 
     def collect(self, proc: subprocess.Popen, info: dict[str, Any], timeout: float | None = None) -> Run:
@@ -716,6 +712,25 @@ def _umount(path: Path) -> None:
     subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
 
 
+def _every(job: Job) -> bool:
+    """Return True: the fault applies to every writer."""
+    return True
+
+
+def _persistent(job: Job) -> bool:
+    """Return whether the job writes files under etc/ (persistent masks or definitions, the guard)."""
+    return bool(job.arguments().get("persistent")) or job.module == "migratable"
+
+
+def _only(*modules: str, persistent: bool = False):
+    """Return a job filter: the job's module is one of modules (and, if asked, it writes under etc/)."""
+
+    def which(job: Job) -> bool:
+        return job.module in modules and (not persistent or _persistent(job))
+
+    return which
+
+
 NEEDS_ROOT = {"ENOSPC in etc/", "ENOSPC in run/", "EROFS etc/", "EROFS run/", "EACCES (another user)"}
 
 
@@ -726,8 +741,7 @@ def fault_cases(runner: Runner, backing: Path):
     file system) under the simulator's backing directory (backing), where the kernel raises them.
     """
     host = runner.live.host_dir("s")
-    every = lambda job: True  # noqa: E731
-    persistent = lambda job: job.arguments().get("persistent") or job.module == "migratable"  # noqa: E731
+    every, persistent = _every, _persistent
 
     def case(fn):
         return contextlib.contextmanager(fn)
@@ -868,7 +882,7 @@ def fault_cases(runner: Runner, backing: Path):
     def umask0():
         yield {"run": {"umask": 0}, "check_modes": True}
 
-    only = lambda *modules: lambda job: job.module in modules  # noqa: E731
+    only = _only
     cases = [
         ("ENOSPC in etc/", lambda: enospc("etc"), persistent),
         ("ENOSPC in run/", lambda: enospc("run"), every),
@@ -878,8 +892,8 @@ def fault_cases(runner: Runner, backing: Path):
         ("ENOTDIR: run/lock is a file", lambda: replace("run/lock", "file", "x\n"), every),
         ("EISDIR: the lock is a directory", lambda: replace(LOCK, "dir"), every),
         ("EISDIR: the guard is a directory", lambda: replace(GUARD, "dir"), only("migratable")),
-        ("ENOTDIR: mdevctl.d/matrix is a file", lambda: replace(DEFS, "file", "x\n"), lambda j: j.module == "mdev" and persistent(j)),
-        ("EISDIR: 41-ap.rules is a directory", lambda: replace(RULES, "dir"), lambda j: j.module == "ap_mask" and persistent(j)),
+        ("ENOTDIR: mdevctl.d/matrix is a file", lambda: replace(DEFS, "file", "x\n"), _only("mdev", persistent=True)),
+        ("EISDIR: 41-ap.rules is a directory", lambda: replace(RULES, "dir"), _only("ap_mask", persistent=True)),
         ("dangling-link lock", lambda: replace(LOCK, "link", "s390apconfig.gone"), every),
         ("dead lock holder", dead_holder, every),
         ("live lock holder releasing after 2 s", lambda: live_holder(2.0), every),
@@ -889,8 +903,8 @@ def fault_cases(runner: Runner, backing: Path):
         ("sysroot is a file", lambda: sysroot("a file"), every),
         ("absolute symlink etc/vfio_ap -> outside", lambda: escape("etc/vfio_ap"), only("migratable")),
         ("absolute symlink run/lock -> outside", lambda: escape("run/lock"), every),
-        ("absolute symlink rules.d -> outside", lambda: escape("etc/udev/rules.d"), lambda j: j.module == "ap_mask" and persistent(j)),
-        ("absolute symlink mdevctl.d/matrix -> outside", lambda: escape(DEFS), lambda j: j.module == "mdev" and persistent(j)),
+        ("absolute symlink rules.d -> outside", lambda: escape("etc/udev/rules.d"), _only("ap_mask", persistent=True)),
+        ("absolute symlink mdevctl.d/matrix -> outside", lambda: escape(DEFS), _only("mdev", persistent=True)),
         ("umask 000", umask0, persistent),
     ]
     yield from cases
