@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""Gather the AP facts of one host (DESIGN §4, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
+"""Gather the AP facts of one host (docs/facts.md, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
 
 ``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
 parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
@@ -52,6 +52,7 @@ VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
 _CHUNK = 8192  # two sysfs pages: one read holds any attribute
+ALL_ONES = "0x" + "f" * 64
 LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
 
 _ERRNO_MEANING = {
@@ -186,7 +187,7 @@ class _Reader:
 
 def gather_facts(sysroot="/", subsets=("all",)):
     # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
-    """Return (facts, warnings): the ``vfio_ap`` facts of DESIGN §4 for the host under sysroot.
+    """Return (facts, warnings): the ``vfio_ap`` facts (docs/facts.md) of the host under sysroot.
 
     subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
@@ -231,7 +232,7 @@ def _gather(sysroot, chosen):
         facts["cards"] = cards
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
-        facts["queues"] = _gather_queues(reader, cards, card_dirs)
+        facts["queues"] = _gather_queues(reader, cards, card_dirs, _overrides_possible(reader, facts["bus"]))
         status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
@@ -261,6 +262,7 @@ def _empty_bus(present):
         "vfio_domains": [] if not present else None,
         "features": [] if not present else None,
         "bindings": None,
+        "default_domain": None,
     }
 
 
@@ -279,7 +281,21 @@ def _gather_bus(reader, bus_dir):
     bus["vfio_domains"] = _clear_bits(bus["aqmask"], bus["max_domain_id"])
     bus["features"] = reader.value(join(bus_dir, "features"), parse_features)
     bus["bindings"] = reader.value(join(bus_dir, "bindings"), parse_bindings)
+    domain = reader.value(join(bus_dir, "ap_domain"), parse_int)
+    bus["default_domain"] = domain if domain is not None and domain >= 0 else None
     return bus
+
+
+def _overrides_possible(reader, bus):
+    # type: (_Reader, Dict[str, Any]) -> bool
+    """Return whether queues may carry a driver_override: the kernel accepts one only while apmask
+    and aqmask are all ones (and refuses mask changes while one is set), so with a cleared bit
+    there is none to read. Unknown masks count as possible."""
+    masks = [bus.get("apmask"), bus.get("aqmask")]
+    if None in masks:
+        bus_dir = reader.path("sys/bus/ap")
+        masks = [reader.value(os.path.join(bus_dir, name), normalize_mask, optional=True) for name in ("apmask", "aqmask")]
+    return all(m == ALL_ONES for m in masks if m is not None)
 
 
 def _clear_bits(mask, maximum):
@@ -343,8 +359,8 @@ def _strip_or_none(text):
     return body or None
 
 
-def _gather_queues(reader, cards, card_dirs):
-    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]]) -> List[Dict[str, Any]]
+def _gather_queues(reader, cards, card_dirs, overrides=True):
+    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool) -> List[Dict[str, Any]]
     raw_types = {c["id"]: c["raw_hwtype"] for c in cards}
     modes = {c["id"]: c["mode"] for c in cards}
     queues = []
@@ -360,15 +376,15 @@ def _gather_queues(reader, cards, card_dirs):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id))
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id), overrides)
             if queue is not None:
                 queues.append(queue)
     queues.sort(key=lambda q: (q["adapter"], q["domain"]))
     return queues
 
 
-def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
-    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str]) -> Optional[Dict[str, Any]]
+def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode, overrides=True):
+    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str], bool) -> Optional[Dict[str, Any]]
     """Return one queue's facts, or None (with a warning) when the queue went away while read."""
     sep = os.sep
     try:
@@ -407,6 +423,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode):
         "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
         "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
         "mkvps": None if vfio or driver is None or mode == "accel" else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+        "driver_override": value(qdir + sep + "driver_override", _strip_or_none, optional=True) if overrides else None,
     }  # type: Dict[str, Any]
     if queue["mkvps"] is not None and not any(queue["mkvps"].values()):
         queue["mkvps"] = None  # every slot '- -' (or an empty file): no master-key state known

@@ -6,7 +6,7 @@
 """AP hardware information: the ap_functions word, card types and the migration compatibility rules.
 
 ``ap_functions`` is the upper 32 bits of the TAPQ GR2 value (``struct ap_tapq_hwinfo``), bit 0
-being the most significant (shared/spec/kernel-interface.md §2.4)::
+being the most significant (docs/kernel-interface.md, "The facility word")::
 
     0x80000000 S    apsc   AP special-command facility
     0x40000000 M    mex4k  4096-bit modular-exponent facility (AP4KM)
@@ -21,7 +21,8 @@ being the most significant (shared/spec/kernel-interface.md §2.4)::
     0x0000C000      bs     Secure Execution bind/associate state (0..3), queue attribute only
 
 The AP type (``raw_hwtype``) is GR2 bits 32-39 and not part of the word. The compatibility
-rules are the ones the 2026 live-migration series applies on the destination (§4.6).
+rules are the ones the 2026 live-migration series applies on the destination
+(docs/kernel-interface.md, "Live guest migration").
 """
 
 import re
@@ -144,7 +145,7 @@ def compare_capabilities(source, target):
     # type: (Dict[str, Any], Dict[str, Any]) -> List[Dict[str, Any]]
     """Return why a source queue's capabilities cannot migrate to a target queue's (empty list: compatible).
 
-    Applies the destination-side checks of the live-migration series (spec §4.6): same mode,
+    Applies the destination-side checks of the live-migration series (docs/kernel-interface.md): same mode,
     same APSC/AP4KM/AP4KC/APXA/SLCF facilities, target AP type not older (``hwtype`` holds the
     raw AP type), class compatible (a full-native source needs a full-native target; a stateless
     source may go to a native target) and both BS states 0. Each finding is

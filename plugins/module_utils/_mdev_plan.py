@@ -15,8 +15,8 @@ Pure functions, no I/O. The state is a small dict built from the facts of ``ap_f
      "mdevs": {uuid: {"adapters": [..], "domains": [..], "control_domains": [..],
                       "in_use": bool, "guest": str|None}}}
 
-Pre-checks predict what the kernel would refuse (shared/spec/kernel-interface.md §1.3, §3.4,
-§3.5) and say it in AP terms, naming the APQN and the other mdev; the same functions explain a
+Pre-checks predict what the kernel would refuse (docs/kernel-interface.md: mask writes,
+assignment rules, ap_config) and say it in AP terms, naming the APQN and the other mdev; the same functions explain a
 kernel errno that comes anyway.
 """
 

@@ -5,7 +5,7 @@
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
 """mdevctl definitions of vfio_ap mdevs: parse and render ``/etc/mdevctl.d/matrix/<uuid>``.
 
-The file is JSON (shared/spec/kernel-interface.md §5.1)::
+The file is JSON (docs/kernel-interface.md, "Persistence")::
 
     {"mdev_type": "vfio_ap-passthrough", "start": "auto",
      "attrs": [{"assign_adapter": "5"}, {"assign_domain": "0x47"}, {"assign_control_domain": "71"}]}

@@ -7,15 +7,15 @@
 
 A sysfs store is one ``write(2)`` of the whole value; its errno is the kernel's answer. Every
 failed write raises SysfsWriteError carrying the file, the value, the errno and what it means for
-that attribute (shared/spec/kernel-interface.md §1.3, §3.4, §3.5, §3.8, §4.2). Reading the state
+that attribute (docs/kernel-interface.md: mask writes, assignment rules, ap_config, remove,
+the v1 migratable attribute). Reading the state
 is the facts engine's job (_facts.py); this file only writes, plus the small reads a writer needs.
 """
 
 import errno
 import os
 import re
-import tempfile
-from typing import Callable, Optional
+from typing import Optional
 
 BUS_AP = "sys/bus/ap"
 MATRIX = "sys/devices/vfio_ap/matrix"
@@ -194,36 +194,3 @@ def write_attr(sysroot, rel, value):
             raise SysfsWriteError(path, value, errno.EIO, "the kernel took {0} of {1} bytes".format(written, len(data)))
     finally:
         os.close(fd)
-
-
-def write_file_atomic(path, text, atomic_move, mode=0o644):
-    # type: (str, str, Callable[[str, str], None], int) -> None
-    """Replace the regular file at path with text through a temporary file and atomic_move; returns None.
-
-    atomic_move is AnsibleModule.atomic_move (keeps SELinux context and ownership). Parent
-    directories are created.
-    """
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".vfio_ap-")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def read_file(path):
-    # type: (str) -> Optional[str]
-    """Return a regular file's text, or None when it does not exist."""
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except OSError as exc:
-        if exc.errno == errno.ENOENT:
-            return None
-        raise

@@ -7,8 +7,8 @@
 
 Every function takes the text read from one attribute (trailing newline included or not) and
 returns plain data; malformed text raises ValueError saying what was expected. Masks and IDs go
-through ``_ids`` (the collection's one mask grammar). Formats: shared/spec/kernel-interface.md
-§1.2 (bus), §2.1/§2.2 (cards, queues), §3.3/§3.6 (mdev attributes).
+through ``_ids`` (the collection's one mask grammar). Formats: docs/kernel-interface.md (the AP
+bus, cards and queues, an mdev).
 """
 
 import re

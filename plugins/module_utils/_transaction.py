@@ -29,8 +29,8 @@ from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._aplock import DEFAULT_TIMEOUT, APConfigLock, LockError
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import (
-    HostPathError,
     contained,
+    errno_text,
     read_text,
     remove_file,
     replace_file,
@@ -68,10 +68,10 @@ class TransactionError(Exception):
 
 def describe_exception(exc):
     # type: (BaseException) -> str
-    """Return one line for an exception: its text; the class name too when it is not one of ours or OSError."""
+    """Return one line for an exception: its text (an OSError as ``file: ENAME (meaning)``), else its class name."""
     text = str(exc).strip().replace("\n", " | ")
-    if isinstance(exc, OSError) and not isinstance(exc, HostPathError):
-        return "{0}: {1}".format(getattr(exc, "filename", None) or "I/O", exc.strerror or text)
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return "{0}: {1}".format(getattr(exc, "filename", None) or "I/O", errno_text(exc.errno))
     return text or type(exc).__name__
 
 

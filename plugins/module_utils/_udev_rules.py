@@ -5,7 +5,7 @@
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
 """The persistent AP mask rule ``/etc/udev/rules.d/41-ap.rules`` in the layout chzdev writes.
 
-Facts (shared/spec/kernel-interface.md §5.2, §9): chzdev ``--type ap`` keeps the persistent
+Facts (docs/kernel-interface.md, "Persistence"): chzdev ``--type ap`` keeps the persistent
 apmask/aqmask in this udev rule. On the AP bus's add event (once ``bindings_complete_count`` is not
 0) and on its first ``BINDINGS=complete`` change event, the rule jumps to a label that writes
 ``ATTR{../../bus/ap/apmask}="0x<64 hex>"`` and ``ATTR{../../bus/ap/aqmask}="0x<64 hex>"`` and

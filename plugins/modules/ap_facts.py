@@ -236,6 +236,11 @@ ansible_facts:
               type: list
               elements: str
               sample: [APSC, APXA, QACT, RC8A]
+            default_domain:
+              description: The host's default usage domain (C(ap_domain)); V(null) when none is selected. CCA card serial
+                numbers are read through it.
+              type: int
+              sample: 0
             bindings:
               description: How many queue devices are bound to a driver.
               type: dict
@@ -298,7 +303,8 @@ ansible_facts:
               description: Queue depth reported by TAPQ.
               type: int
             serialnr:
-              description: Serial number (CCA and EP11 cards); V(null) when unknown or an accelerator.
+              description: Serial number (CCA and EP11 cards); V(null) when unknown or an accelerator. A CCA card reports it
+                only through its queue in the default domain.
               type: str
               sample: 93AADF05
         queues:
@@ -376,6 +382,11 @@ ansible_facts:
                 used by a running guest) or C(in use); V(null) otherwise.
               type: str
               sample: in use
+            driver_override:
+              description: The driver named in the queue's C(driver_override) (kernel 6.19 and later); V(null) when none is
+                set. Not read while C(apmask) or C(aqmask) has a cleared bit (the kernel then accepts no override).
+              type: str
+              sample: vfio_ap
             mkvps:
               description: Master-key verification patterns of a CCA or EP11 queue bound to the zcrypt driver, by
                 register and slot (C(aes_cur), C(apka_new), C(wk_cur), ...), each V(null) or C({state, mkvp});

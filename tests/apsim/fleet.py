@@ -1,4 +1,4 @@
-"""Load and validate a fleet description (DESIGN §7) into simulated hosts.
+"""Load and validate a fleet description (keys: tests/apsim/README.md) into simulated hosts.
 
 Every mistake is reported as one ``FleetError`` line naming the host and the key.
 ID sets use the collection's own ID syntax (``_ids.parse_ids``): that is the fleet file's input
@@ -18,12 +18,12 @@ import yaml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 
 from . import identity as ident_mod
-from .model import DEFAULT_FUNCTIONS, GENERATIONS, KERNELS, MODE_BIT, Card, Host, Mdev, Queue
+from .model import ALL_IDS, DEFAULT_FUNCTIONS, GENERATIONS, KERNELS, MIGRATION_KERNELS, MODE_BIT, Card, Host, Mdev, Queue
 
 HOST_KEYS = {
     "kernel", "migration", "max_adapter_id", "max_domain_id", "adapters", "control_domains", "usage_domains",
     "apmask", "aqmask", "vfio_ap_loaded", "ap_bus", "features", "cards", "mdevs", "definitions", "guests",
-    "machine_id", "cpc", "lpar", "same_as",
+    "machine_id", "cpc", "lpar", "same_as", "ap_domain",
 }  # fmt: skip
 IDENTITY_KEYS = ("machine_id", "cpc", "lpar")
 CPC_KEYS = {"type", "model", "sequence", "name"}
@@ -32,7 +32,7 @@ CARD_KEYS = {
     "id", "type", "functions", "raw_hwtype", "depth", "domains", "online", "config", "chkstop",
     "serialnr", "bs", "mkvps", "queues",
 }  # fmt: skip
-QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio"}
+QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio", "driver_override"}
 MDEV_KEYS = {"uuid", "adapters", "domains", "control_domains", "guest", "migratable", "migrating", "start"}
 DEF_KEYS = {"uuid", "start", "adapters", "domains", "control_domains"}
 GUEST_KEYS = {"name", "mdevs", "running"}
@@ -204,11 +204,11 @@ def build_host(name: str, spec: Any, source: str) -> Host:
     kernel = spec.get("kernel", KERNELS[0])
     if not isinstance(kernel, str) or kernel not in KERNELS:
         raise ctx.fail("kernel", f"{kernel!r} is not one of {', '.join(KERNELS)}")
-    migration = spec.get("migration", "kernel" if kernel == KERNELS[0] else "none")
+    migration = spec.get("migration", "kernel" if kernel in MIGRATION_KERNELS else "none")
     if migration not in ("none", "attribute", "kernel"):
         raise ctx.fail("migration", f"{migration!r} is not one of none, attribute, kernel")
-    if migration != "none" and kernel != KERNELS[0]:
-        raise ctx.fail("migration", f"the vfio_ap migration series applies to kernel {KERNELS[0]} and later, not {kernel}")
+    if migration != "none" and kernel not in MIGRATION_KERNELS:
+        raise ctx.fail("migration", f"the vfio_ap migration series applies to kernel {MIGRATION_KERNELS[-1]} and later, not {kernel}")
     host = Host(name=name, migration=migration, kernel=kernel)
     host.max_adapter_id = ctx.integer(spec.get("max_adapter_id", 255), "max_adapter_id", 0, 255)
     host.max_domain_id = ctx.integer(spec.get("max_domain_id", 84), "max_domain_id", 0, 255)
@@ -252,6 +252,7 @@ def build_host(name: str, spec: Any, source: str) -> Host:
         if "control_domains" in spec
         else set(host.qci_aqm)
     )
+    check_bus_extras(ctx, host, spec)
     missing = sorted(set(host.cards) - host.qci_apm)
     if missing:
         raise ctx.fail("adapters", f"card {missing[0]} is not in the host's adapter mask")
@@ -348,7 +349,48 @@ def build_host(name: str, spec: Any, source: str) -> Host:
     for uuid, gname in guests_by_mdev.items():
         host.etc_files[f"etc/libvirt/qemu/{gname}.xml"] = domain_xml(gname, [uuid])
         host.etc_files[f"run/libvirt/qemu/{gname}.xml"] = domain_status_xml(gname, [uuid])
+    if "ap_domain" in spec:
+        dom = ctx.integer(spec["ap_domain"], "ap_domain", 0, host.max_domain_id)
+        if dom not in host.aqmask:
+            raise ctx.fail("ap_domain", f"domain {dom} is not in aqmask (the kernel accepts only such a default domain)")
+        host.ap_domain = dom
+    host.select_domain()
     return host
+
+
+def check_bus_extras(ctx: _Ctx, host: Host, spec: dict) -> None:
+    """Check what the cards ask of the bus: SE bind states need the APSB facility (added to the
+    default features, an error against explicit ``features``); a driver_override needs kernel v6.19
+    and apmask/aqmask all ones."""
+    bound = [(c, d) for c in host.cards.values() for d, q in sorted(c.queues.items()) if q.bs]
+    if bound and "APSB" not in host.bus_features.split():
+        if "features" in spec:
+            card, dom = bound[0]
+            raise ctx.fail(
+                _queue_key(spec, card.id, dom, "bs"),
+                "a Secure Execution bind state needs the APSB bus facility; add APSB to the host's features",
+            )
+        host.bus_features += " APSB"
+    for card in host.cards.values():
+        for dom, q in sorted(card.queues.items()):
+            if not q.driver_override:
+                continue
+            key = _queue_key(spec, card.id, dom, "driver_override")
+            if not host.has_driver_override:
+                raise ctx.fail(key, f"queues have driver_override from kernel v6.19, this host runs {host.kernel}")
+            if host.apmask != ALL_IDS or host.aqmask != ALL_IDS:
+                raise ctx.fail(key, "the kernel accepts a driver_override only while apmask and aqmask are all ones")
+
+
+def _queue_key(spec: dict, card_id: int, dom: int, leaf: str) -> str:
+    """Return the fleet key of a card's queue setting (or of the card's own setting)."""
+    for index, cspec in enumerate(spec.get("cards") or []):
+        if isinstance(cspec, dict) and cspec.get("id") is not None and int(str(cspec["id"]), 0) == card_id:
+            for qkey in cspec.get("queues") or {}:
+                if dom in parse_ids(qkey, "queues", 255, allow_mask=False):
+                    return f"cards[{index}].queues.{qkey}.{leaf}"
+            return f"cards[{index}].{leaf}"
+    return leaf
 
 
 def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
@@ -385,7 +427,7 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
         online=ctx.boolean(spec.get("online", True), f"{key}.online"),
         config=ctx.boolean(spec.get("config", True), f"{key}.config"),
         chkstop=ctx.boolean(spec.get("chkstop", False), f"{key}.chkstop"),
-        serialnr=str(spec.get("serialnr", f"93AA{card_id:04X}" if mode != "accel" else "")),
+        serialnr=check_serial(ctx, mode, card_id, spec.get("serialnr"), f"{key}.serialnr"),
         depth=ctx.integer(spec.get("depth", 8), f"{key}.depth", 0, 15),
     )
     queues = spec.get("queues") or {}
@@ -406,10 +448,31 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
             q.config = ctx.boolean(qspec.get("config", q.config), f"{qkey}.config")
             q.chkstop = ctx.boolean(qspec.get("chkstop", q.chkstop), f"{qkey}.chkstop")
             q.eio = ctx.boolean(qspec.get("eio", q.eio), f"{qkey}.eio")
+            if "driver_override" in qspec:
+                name = qspec["driver_override"]
+                if not isinstance(name, str) or not re.match(r"^[a-z0-9_]{1,64}$", name):
+                    raise ctx.fail(f"{qkey}.driver_override", f"{name!r} is not a driver name")
+                q.driver_override = name
     if not card.online:
         for q in card.queues.values():
             q.online = False
     return card
+
+
+def check_serial(ctx: _Ctx, mode: str, card_id: int, value: Any, key: str) -> str:
+    """Return a card's serial number: CCA cards report 8 characters, EP11 cards 16; the default is
+    derived from the card ID. Accelerators have none."""
+    if mode == "accel":
+        if value is not None:
+            raise ctx.fail(key, "accelerator cards have no serial number")
+        return ""
+    width = 8 if mode == "cca" else 16
+    if value is None:
+        return f"93AA{card_id:04X}" if mode == "cca" else f"93AA{card_id:04X}00000000"
+    text = str(value)
+    if not re.match(r"^[0-9A-Z]{1,%d}$" % width, text):
+        raise ctx.fail(key, f"{text!r} is not 1-{width} upper-case letters or digits (a {mode.upper()} card's serial number)")
+    return text
 
 
 def check_mkvps(ctx: _Ctx, mode: str, value: Any, key: str) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ Layout of a mount point ``DIR``::
                                  a refused command fails the write with EINVAL or ENODEV
     DIR/.apsim/<host>/state      read: JSON ``{"state": Host.dump_state(), "writes": N, "log": [...]}``
 
-sysfs fidelity (shared/spec/kernel-interface.md §0): attributes report st_size 4096 and the
+sysfs fidelity (docs/kernel-interface.md, general rules): attributes report st_size 4096 and the
 node's mode; ``open()`` refuses a wrong-direction access with EACCES (kernfs checks the mode bits
 itself, even for root); each ``write()`` call is one store and returns the store's errno; writes
 with or without a trailing newline and ``O_TRUNC``/``truncate`` on attributes are accepted; reads

@@ -1,7 +1,7 @@
 """The state of one simulated KVM host's AP bus and vfio_ap driver, with the kernel's write semantics.
 
 Every ``write_*``/``store`` method behaves as the kernel's sysfs store handler described in
-shared/spec/kernel-interface.md: it either changes the state completely or raises ``OSError``
+docs/kernel-interface.md: it either changes the state completely or raises ``OSError``
 with the kernel's errno and changes nothing. Reads are computed from the state, so derived
 views (queue drivers, ``guest_matrix``, ``status``, ``bindings``) are always consistent.
 """
@@ -18,7 +18,7 @@ from . import kparse
 GENERATIONS = {4: 10, 5: 11, 6: 12, 7: 13, 8: 14}
 MODE_OF_LETTER = {"A": "accel", "C": "cca", "P": "ep11"}
 
-# ap_functions bits (upper 32 bits of TAPQ GR2), spec §2.4
+# ap_functions bits (upper 32 bits of TAPQ GR2), docs/kernel-interface.md
 F_APSC = 0x80000000
 F_MEX4K = 0x40000000
 F_CRT4K = 0x20000000
@@ -42,6 +42,7 @@ FEATURES_BASE = "guest_matrix hotplug ap_config"
 
 # Kernel generations a fleet host can run (``kernel:`` key), newest first. Each names the first
 # mainline release with that vfio_ap interface (docs/kernel-generations.md):
+#   v6.19  the queue attribute ``driver_override`` (only while apmask and aqmask are all ones)
 #   v6.12  the matrix device's ``features`` file (s390/vfio-ap: Driver feature advertisement)
 #   v6.10  the mdev ``ap_config`` attribute (read and write), no ``features`` file yet
 #   v6.0   dynamic configuration: ``guest_matrix``, hot plug/unplug into a running guest,
@@ -50,7 +51,9 @@ FEATURES_BASE = "guest_matrix hotplug ap_config"
 #   v5.17  static configuration: no ``guest_matrix``; assign/unassign on an mdev a guest uses
 #          is EBUSY; an APID/APQI can only be assigned where the queues are bound to vfio_ap
 #          (EADDRNOTAVAIL); mask writes are never refused by vfio_ap; queue ``status`` exists
-KERNELS = ("v6.12", "v6.10", "v6.0", "v5.17")
+KERNELS = ("v6.19", "v6.12", "v6.10", "v6.0", "v5.17")
+MIGRATION_KERNELS = ("v6.19", "v6.12")  # the live-migration series is offered on these
+ALL_IDS = frozenset(range(256))
 
 
 def err(code: int, text: str) -> OSError:
@@ -67,6 +70,7 @@ class Queue:
     chkstop: bool = False
     config: bool = True
     eio: bool = False  # ap_functions read fails with EIO (TAPQ error)
+    driver_override: str = ""  # v6.19: the only driver this queue binds to ("" = none)
 
 
 @dataclass
@@ -111,7 +115,7 @@ class Mdev:
 class Host:
     name: str
     migration: str = "kernel"
-    kernel: str = "v6.12"  # one of KERNELS
+    kernel: str = "v6.19"  # one of KERNELS
     max_adapter_id: int = 255
     max_domain_id: int = 84
     qci_apm: set[int] = field(default_factory=set)
@@ -140,12 +144,17 @@ class Host:
     @property
     def has_features(self) -> bool:
         """True when the matrix device has a ``features`` file (v6.12 and later)."""
-        return self.kernel == "v6.12"
+        return self.kernel in ("v6.19", "v6.12")
 
     @property
     def has_ap_config(self) -> bool:
         """True when mdevs have the ``ap_config`` attribute (v6.10 and later)."""
-        return self.kernel in ("v6.12", "v6.10")
+        return self.kernel in ("v6.19", "v6.12", "v6.10")
+
+    @property
+    def has_driver_override(self) -> bool:
+        """True when queues have the ``driver_override`` attribute (v6.19 and later)."""
+        return self.kernel == "v6.19"
 
     @property
     def dynamic(self) -> bool:
@@ -159,13 +168,72 @@ class Host:
         return card.queues.get(domain) if card else None
 
     def host_owned(self, adapter: int, domain: int) -> bool:
+        """Return whether the APQN belongs to the default (zcrypt) drivers, as ap_owned_by_def_drv
+        answers: a queue with a driver_override by the driver it is bound to, else by the masks."""
+        q = self.queue(adapter, domain)
+        if q is not None and q.driver_override:
+            return self.driver(adapter, domain) == "cex4queue"
         return adapter in self.apmask and domain in self.aqmask
 
     def driver(self, adapter: int, domain: int) -> str | None:
-        """Return the driver a queue is bound to: cex4queue, vfio_ap or None (unbound)."""
-        if self.host_owned(adapter, domain):
+        """Return the driver a queue is bound to: cex4queue, vfio_ap or None (unbound).
+
+        A driver_override binds the queue to the named driver only (unbound when that driver is
+        not loaded or unknown); otherwise apmask x aqmask decides.
+        """
+        q = self.queue(adapter, domain)
+        if q is not None and q.driver_override:
+            if q.driver_override == "cex4queue" or (q.driver_override == "vfio_ap" and self.vfio_ap_loaded):
+                return q.driver_override
+            return None
+        if adapter in self.apmask and domain in self.aqmask:
             return "cex4queue"
         return "vfio_ap" if self.vfio_ap_loaded else None
+
+    def overrides(self) -> int:
+        """Return how many queues have a driver_override set."""
+        return sum(1 for _c, _d, q in self.all_queues() if q.driver_override)
+
+    def queue_usable(self, card: Card, queue: Queue) -> bool:
+        """Return whether TAPQ answers normally for the queue (configured, not check-stopped)."""
+        return card.config and queue.config and not card.chkstop and not queue.chkstop
+
+    def select_domain(self) -> None:
+        """Pick the default domain as ap_select_domain() does at each bus scan, if none is set.
+
+        The first usage domain (ascending) that the LPAR has and aqmask holds, for which an adapter
+        the LPAR has and apmask holds answers TAPQ normally. Once chosen it stays, also when masks
+        change later; only an ``ap_domain`` write changes it.
+        """
+        if self.ap_domain >= 0:
+            return
+        for dom in range(self.max_domain_id + 1):
+            if dom not in self.qci_aqm or dom not in self.aqmask:
+                continue
+            for card_id in range(self.max_adapter_id + 1):
+                card = self.cards.get(card_id)
+                if card_id not in self.qci_apm or card_id not in self.apmask or card is None:
+                    continue
+                q = card.queues.get(dom)
+                if q is not None and self.queue_usable(card, q):
+                    self.ap_domain = dom
+                    return
+
+    def serial_text(self, card: Card) -> str:
+        """Return a coprocessor card's ``serialnr`` text.
+
+        CCA: the serial number the card reports through its queue in the default domain, so empty
+        without a default domain or when that queue is not usable by zcrypt. EP11: ``%16.16s`` of
+        the card's serial, empty when no queue of the card is usable by zcrypt.
+        """
+        if not card.serialnr or not card.effective_online:
+            return "\n"
+        if card.mode == "cca":
+            q = card.queues.get(self.ap_domain) if self.ap_domain >= 0 else None
+            ok = q is not None and self.driver(card.id, self.ap_domain) == "cex4queue" and self.queue_usable(card, q) and q.online
+            return f"{card.serialnr}\n" if ok else "\n"
+        ok = any(self.driver(card.id, d) == "cex4queue" and self.queue_usable(card, q) and q.online for d, q in card.queues.items())
+        return f"{card.serialnr:>16.16}\n" if ok else "\n"
 
     def all_queues(self):
         for card_id in sorted(self.cards):
@@ -225,12 +293,15 @@ class Host:
 
     # ---------------------------------------------------------------- bus writes
     def write_mask(self, which: str, text: str) -> None:
-        """Store apmask or aqmask; EBUSY when an APQN handed back to the host is assigned to an mdev."""
+        """Store apmask or aqmask; EBUSY when an APQN handed back to the host is assigned to an mdev,
+        or while any queue has a driver_override (v6.19)."""
         with self.lock:
             current = self.apmask if which == "apmask" else self.aqmask
             new = kparse.parse_mask_write(text, current)
             if new == current:
                 return
+            if self.overrides():
+                raise err(errno.EBUSY, "Device or resource busy")
             added = new - current
             if added and self.dynamic:  # the vfio_ap in_use callback exists from v6.0
                 if which == "apmask":
@@ -251,6 +322,20 @@ class Host:
                 self.apmask = new
             else:
                 self.aqmask = new
+            self.select_domain()  # the bus scan that follows a mask change
+
+    def write_driver_override(self, card: Card, domain: int, text: str) -> None:
+        """Store a queue's driver_override: EINVAL unless apmask and aqmask are all ones; an empty
+        value clears it. The simulator re-probes the queue at once (see README)."""
+        with self.lock:
+            if self.apmask != ALL_IDS or self.aqmask != ALL_IDS:
+                raise kparse.einval("apmask/aqmask in use")
+            name = text[:-1] if text.endswith("\n") else text
+            q = card.queues[domain]
+            was = self.driver(card.id, domain)
+            q.driver_override = name
+            if self.driver(card.id, domain) == "cex4queue" and was != "cex4queue":
+                q.online = card.effective_online
 
     # ---------------------------------------------------------------- card / queue writes
     def write_card_online(self, card: Card, text: str) -> None:
@@ -432,6 +517,7 @@ class Host:
                 if card is None:
                     raise err(errno.ENODEV, f"no card {args[0]}")
                 setattr(card, args[1], args[2] == "1")
+                self.select_domain()
             elif verb == "reset-writes" and not args:
                 self.writes = 0
             elif verb == "clear-log" and not args:

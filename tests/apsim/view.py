@@ -2,7 +2,7 @@
 
 A node is a ``Dir`` (names + child lookup), a ``File`` (mode, show, store) or a ``Link``
 (relative target). Paths are relative to the host's ``sys`` directory. Contents follow the
-kernel's formats (shared/spec/kernel-interface.md §1–§3).
+kernel's formats (docs/kernel-interface.md).
 """
 
 from __future__ import annotations
@@ -192,6 +192,7 @@ class HostView:
 
         def scans(_text: str) -> None:
             h.scans += 1
+            h.select_domain()
 
         features = (h.bus_features or "-") + "\n"
         return static(
@@ -310,8 +311,7 @@ class HostView:
             "subsystem": lambda: Link("../../../bus/ap"),
         }
         if card.mode in ("cca", "ep11"):
-            serial = card.serialnr if card.mode == "cca" else card.serialnr[:16].rjust(16) if card.serialnr else ""
-            entries["serialnr"] = self._attr(RO, lambda: f"{serial}\n")
+            entries["serialnr"] = self._attr(RO, lambda: h.serial_text(card))
         if card.mode == "ep11":
             entries["API_ordinalnr"] = self._attr(RO, lambda: "8\n")
             entries["FW_version"] = self._attr(RO, lambda: "7.3\n")
@@ -370,6 +370,8 @@ class HostView:
             "load": zc(self._attr(RO, lambda: "0\n")),
             "status": vf(self._attr(RO, lambda: h.queue_status(card.id, dom) + "\n")),
         }
+        if h.has_driver_override:
+            entries["driver_override"] = self._attr(RW, lambda: f"{q.driver_override}\n", lambda t: h.write_driver_override(card, dom, t))
         if card.mode in ("cca", "ep11"):
             entries["mkvps"] = zc(self._attr(RO, lambda: mkvps_text(card.mode, q.mkvps)))
         if card.mode == "ep11":

@@ -1,7 +1,7 @@
 """Kernel behaviours of the live simulator, exercised through the real filesystem of a mounted host.
 
 Every write is an open/write/close on the FUSE mount and its errno is checked; the model's state is
-read back through the control channel. See shared/spec/kernel-interface.md §0-§3.
+read back through the control channel. See docs/kernel-interface.md.
 """
 
 from __future__ import annotations

@@ -166,10 +166,11 @@ def test_ap_domain_is_parsed_like_sscanf_i(write, value):
 
     host = build_fleet({"hosts": {"d": {"aqmask": "0-9", "cards": [{"id": 1, "type": "CEX8C", "domains": "0-15"}]}}})["d"]
     node = HostView(host).resolve(["bus", "ap", "ap_domain"])
+    assert host.ap_domain == 0  # chosen at the first bus scan
     if value is None:
         with pytest.raises(OSError):
             node.store(write)
-        assert host.ap_domain == -1
+        assert host.ap_domain == 0
     else:
         node.store(write)
         assert node.show() == f"{value}\n"

@@ -1,4 +1,4 @@
-"""The facts gatherer against rendered simulated hosts built from fleet data (DESIGN §4)."""
+"""The facts gatherer against rendered simulated hosts built from fleet data (docs/facts.md)."""
 
 from __future__ import annotations
 
@@ -128,12 +128,12 @@ def test_every_key_present_and_sorted(rendered):
     assert facts["schema"] == 1 and facts["sysroot"] == str(rendered / "kern")
     assert set(facts["bus"]) == {"present", "max_adapter_id", "max_domain_id", "apmask", "aqmask", "host_adapters",
                                  "host_usage_domains", "host_control_domains", "vfio_adapters", "vfio_domains",
-                                 "features", "bindings"}  # fmt: skip
+                                 "features", "bindings", "default_domain"}  # fmt: skip
     card_keys = {"id", "name", "type", "hwtype", "raw_hwtype", "mode", "functions", "online", "config", "chkstop",
                  "depth", "serialnr"}  # fmt: skip
     assert all(set(c) == card_keys for c in facts["cards"])
     queue_keys = {"apqn", "adapter", "domain", "driver", "functions", "capabilities", "config", "chkstop", "online",
-                  "vfio_status", "mkvps"}  # fmt: skip
+                  "vfio_status", "mkvps", "driver_override"}  # fmt: skip
     assert all(set(q) == queue_keys for q in facts["queues"])
     assert set(facts["vfio_ap"]) == {"loaded", "features", "migration", "available_instances", "migration_guard",
                                      "mdevs", "definitions"}  # fmt: skip
@@ -155,7 +155,7 @@ def test_bus_facts(rendered):
     assert bus["vfio_domains"] == [4, 5, 6, 7]
     assert bus["host_adapters"] == [5, 6, 7, 8]
     assert bus["host_usage_domains"] == [2, 3, 4, 5] == bus["host_control_domains"]
-    assert bus["features"] == ["APSC", "APXA", "QACT", "RC8A"]
+    assert bus["features"] == ["APSB", "APSC", "APXA", "QACT", "RC8A"]  # APSB: a queue has an SE bind state
     assert bus["bindings"] == {"bound": 16, "total": 16, "complete": True}
 
 

@@ -1,4 +1,4 @@
-"""ap_functions decoding, card types and the live-migration hardware compatibility rules (spec §2.4, §4.6)."""
+"""ap_functions decoding, card types and the live-migration hardware compatibility rules (docs/kernel-interface.md)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def caps(**overrides):
 @pytest.mark.parametrize(
     ("functions", "hwtype", "expected"),
     [
-        # the spec's example CCA queue: M, C, D, N, native class
+        # a CCA queue with M, C, D, N and the native class
         (0x72800000, 14, caps()),
         # EP11 coprocessor: X, N, native
         (0x06800000, 14, caps(mex4k=False, crt4k=False, mode="ep11")),
