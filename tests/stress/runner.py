@@ -960,6 +960,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", help="write the figures and examples as JSON here")
     parser.add_argument("--work", help="work directory (default: a temporary one)")
     args = parser.parse_args(argv)
+    # SIGTERM unwinds like an interrupt: the mount is unmounted and the work directory removed.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parts = tuple(p for p in args.parts.split(",") if p)
     unknown = set(parts) - {"concurrency", "kill", "faults"}
     if unknown or args.rounds < 1 or not 2 <= args.procs <= 4 or args.kill_stride < 1:
