@@ -456,6 +456,11 @@ class Figures:
         if seen:
             self.add(section, "outside_writes", len(seen), {"files": seen[:10], "runs": [r.reproducer() for r in runs]})
 
+    def brief(self, section: str) -> str:
+        """Return the section's non-zero target figures in one line ("at target" when there are none)."""
+        found = [f"{f.replace('_', ' ')} {self.counts[section][f]}" for f in TARGETS if self.counts.get(section, Counter())[f]]
+        return ", ".join(found) or "at target"
+
     def table(self) -> str:
         sections = list(self.counts)
         width = max([len(s) for s in sections] + [12])
@@ -591,7 +596,7 @@ class Suite:
                     if debris:
                         self.figures.add(section, "debris", len(debris), {"round": r, "host": h, "files": debris})
                 self._canary(section)
-            progress(f"{section}: {rounds} rounds x {len(jobs)} runs in {time.monotonic() - started:.1f} s")
+            progress(f"{section}: {rounds} rounds x {len(jobs)} runs in {time.monotonic() - started:.1f} s; " + self.figures.brief(section))
 
     def _canary(self, section: str) -> None:
         facts, debris, _l = self.runner.observe("c")
