@@ -2,7 +2,7 @@
 
 A few concurrency rounds of every writer against itself and the others, a kill -9 at every
 fifth write step of every writer followed by a repairing run, and every fault case with one
-writer. The suite runs once (module fixture); each figure with a target is its own test, so a
+writer (every writer for the faults in etc/). The suite runs once (module fixture); each figure with a target is its own test, so a
 regression names the figure, and the examples (with a reproducer) are in the failure message.
 """
 
@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True, "timeout": 5.0}
 
 # Figures whose target the writer modules do not meet yet (filled in from the writers' branch).
-NOT_YET: dict[str, str] = {}
+NOT_YET: dict[str, str] = {
+    "partial_states": "migratable with etc/ full (ENOSPC) creates etc/vfio_ap, fails and says nothing was changed",
+}
 
 
 @pytest.fixture(scope="module")
