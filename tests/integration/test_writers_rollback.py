@@ -159,3 +159,17 @@ def test_the_guard_rolls_back_a_failure_at_every_write_step(live):
     uuid = "0d000000-0000-4000-8000-000000060001"
     made = every_step(live, "k60", lambda txn: _guard_writer.apply_guard(txn, uuid, False, "MK change"))
     assert made == 1
+
+
+def test_mdev_assign_path_rolls_back_a_kernel_refusal_mid_way(live):
+    """v5.17 refuses an APQN whose card is missing (EADDRNOTAVAIL) only when the domain write makes it one:
+    the adapter writes made before are undone and the result says so."""
+    root = live.host_dir("k517")
+    uuid = "0d000000-0000-4000-8000-000000051703"
+    before = live.state("k517")["mdevs"][uuid]
+    result = run_module("mdev", {"sysroot": str(root), "uuid": uuid, "adapters": [2, 3], "domains": [12]})
+    assert result["failed"] and result["changed"] is False, result
+    assert "EADDRNOTAVAIL" in result["msg"] and "previous state was restored" in result["msg"], result["msg"]
+    assert any("restore the configuration" in step for step in result["restored"]), result["restored"]
+    assert result["created"] is False and result["after"] == {k: before[k] for k in ("adapters", "domains", "control_domains")}
+    assert live.state("k517")["mdevs"][uuid] == before
