@@ -535,9 +535,13 @@ def concurrency_scenarios(procs: int) -> dict[str, list[Job]]:
 
 
 class Suite:
-    def __init__(self, runner: Runner, figures: Figures):
-        self.runner, self.figures = runner, figures
+    def __init__(self, runner: Runner, figures: Figures, only: str = ""):
+        self.runner, self.figures, self.only = runner, figures, only
         self.solo: dict[Job, tuple[dict[str, Any], dict[str, Any]]] = {}  # job -> (before, after) facts
+
+    def selected(self, section: str) -> bool:
+        """Return whether a section is to run (its name contains the --only text, or no --only was given)."""
+        return self.only.lower() in section.lower()
 
     def reference(self, job: Job) -> tuple[dict[str, Any], dict[str, Any]]:
         """Run job alone from the baseline (once); return (before, after) facts of its host."""
@@ -558,6 +562,8 @@ class Suite:
     def concurrency(self, rounds: int, procs: int) -> None:
         for name, jobs in concurrency_scenarios(procs).items():
             section = f"concurrency: {name}"
+            if not self.selected(section):
+                continue
             hosts = sorted({j.host for j in jobs})
             effects = {j: _diff(*self.reference(j)) for j in set(jobs)}
             self.figures.add(section, "rounds", 0)
@@ -610,6 +616,8 @@ class Suite:
     def kills(self, stride: int) -> None:
         for name, job in writer_jobs().items():
             section = f"kill -9: {name}"
+            if not self.selected(section):
+                continue
             before, after = self.reference(job)
             self.runner.reset(job.host)
             counted = self.runner.run(job)
@@ -644,6 +652,8 @@ class Suite:
         backing = self.runner.backing / "s"
         for index, (case, setup, which) in enumerate(fault_cases(self.runner, backing)):
             section = f"fault: {case}"
+            if not self.selected(section):
+                continue
             if case in NEEDS_ROOT and os.geteuid() != 0:
                 progress(f"{section}: skipped (mounting a file system or changing user needs root)")
                 continue
@@ -922,9 +932,9 @@ def fault_cases(runner: Runner, backing: Path):
 
 def run_suite(rounds: int = 100, procs: int = 4, parts: tuple[str, ...] = ("concurrency", "kill", "faults"),
               kill_stride: int = 1, quick_faults: bool = False, work: Path | None = None,
-              timeout: float = 30.0) -> Figures:  # fmt: skip
-    """Mount the stress fleet, run the parts asked for, unmount; return the figures."""
-    figures = Figures()
+              timeout: float = 30.0, only: str = "", figures: Figures | None = None) -> Figures:  # fmt: skip
+    """Mount the stress fleet, run the parts asked for, unmount; return the figures (also kept in figures)."""
+    figures = Figures() if figures is None else figures
     with contextlib.ExitStack() as stack:
         if work is None:
             work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vfio-ap-stress-")))
@@ -940,7 +950,7 @@ def run_suite(rounds: int = 100, procs: int = 4, parts: tuple[str, ...] = ("conc
             rules.parent.mkdir(parents=True, exist_ok=True)
             rules.write_text(rules_text(state["apmask"], state["aqmask"]))
         runner.baseline()
-        suite = Suite(runner, figures)
+        suite = Suite(runner, figures, only)
         if "concurrency" in parts:
             suite.concurrency(rounds, procs)
         if "kill" in parts:
@@ -968,6 +978,7 @@ def main(argv: list[str] | None = None) -> int:
         default=30.0,
         help="seconds before a run counts as hung and is killed (default 30; no case legitimately waits over 3 s)",
     )
+    parser.add_argument("--only", default="", help="run only the sections whose name contains this text")
     parser.add_argument("--report", help="write the figures and examples as JSON here")
     parser.add_argument("--work", help="work directory (default: a temporary one)")
     args = parser.parse_args(argv)
@@ -979,8 +990,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"bad arguments: parts {sorted(unknown) or 'ok'}, rounds {args.rounds}, procs {args.procs}")
     started = time.monotonic()
     progress(f"rounds {args.rounds} x {args.procs} processes; parts {', '.join(parts)}")
-    figures = run_suite(args.rounds, args.procs, parts, args.kill_stride, args.quick_faults,
-                        Path(args.work) if args.work else None, args.timeout)  # fmt: skip
+    figures, interrupted = Figures(), False
+    try:
+        run_suite(args.rounds, args.procs, parts, args.kill_stride, args.quick_faults,
+                  Path(args.work) if args.work else None, args.timeout, args.only, figures)  # fmt: skip
+    except (KeyboardInterrupt, SystemExit):
+        print("\ninterrupted: the figures so far", flush=True)
+        interrupted = True
     print()
     print(figures.table())
     missed = figures.missed()
@@ -988,7 +1004,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         Path(args.report).write_text(json.dumps(figures.as_dict(), indent=2, default=str) + "\n")
         print(f"report: {args.report}")
-    return 1 if missed else 0
+    return 1 if missed or interrupted else 0
 
 
 if __name__ == "__main__":
