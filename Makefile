@@ -2,6 +2,7 @@
 #   make demo    set up, then run the main job on the bundled simulated fleet
 #   make test    everything a change must pass (unit, simulator, integration)
 #   make bench   benchmarks (figures, never pass/fail on time)
+#   make stress  the writers' stress suite (concurrency, kill -9, faults; figures with targets)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -24,7 +25,7 @@ export ANSIBLE_DEPRECATION_WARNINGS := 0
 .PHONY: help venv collection system-deps demo test test-unit bench clean
 
 help:
-	@echo "make demo | test | bench | sanity | lint | docs | build | test-matrix | clean"
+	@echo "make demo | test | bench | stress | sanity | lint | docs | build | test-matrix | clean"
 
 $(VENV)/.stamp: tests/requirements/test.txt requirements.txt
 	@test -x $(PY) || $(BASE_PYTHON) -m venv $(VENV)

@@ -1,0 +1,53 @@
+"""The stress suite's short version (tests/stress/runner.py, `make stress` runs the full one).
+
+A few concurrency rounds of every writer against itself and the others, a kill -9 at every
+fifth write step of every writer followed by a repairing run, and every fault case with one
+writer (every writer for the faults in etc/). The suite runs once (module fixture); each figure with a target is its own test, so a
+regression names the figure, and the examples (with a reproducer) are in the failure message.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stress.runner import TARGETS, Figures, run_suite
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True, "timeout": 5.0}
+
+# Figures whose target the writer modules do not meet yet (filled in from the writers' branch).
+NOT_YET: dict[str, str] = {
+    "partial_states": "migratable with etc/ full (ENOSPC) creates etc/vfio_ap, fails and says nothing was changed",
+}
+
+
+@pytest.fixture(scope="module")
+def figures(tmp_path_factory) -> Figures:
+    from conftest import require_live
+
+    require_live()
+    result = run_suite(work=tmp_path_factory.mktemp("stress"), **SHORT)
+    print(result.table())
+    return result
+
+
+def test_every_part_ran(figures):
+    sections = list(figures.counts)
+    assert any(s.startswith("concurrency: ") for s in sections)
+    assert any(s.startswith("kill -9: ") for s in sections)
+    assert any(s.startswith("fault: ") for s in sections)
+    assert figures.total("rounds") >= 50 and figures.total("runs") >= 120, figures.table()
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f])) if f in NOT_YET else f for f in TARGETS],
+)
+def test_figure_at_target(figures, figure):
+    found = {k: v for k, v in figures.examples.items() if k.endswith(": " + figure)}
+    assert figures.total(figure) == 0, (
+        f"{figure}: {figures.total(figure)}\n{figures.table()}\n" + json.dumps(found, indent=1, default=str)[:6000]
+    )
