@@ -191,7 +191,9 @@ class APConfigLock:
                 fd = -1
                 os.link(private, self.path)
             except OSError as exc:
-                if exc.errno == errno.EEXIST and os.path.lexists(self.path):
+                if exc.errno == errno.EEXIST:
+                    # held now, or released between the link and this look: try again (the caller's
+                    # loop checks what kind of file is there and who holds it)
                     return False
                 raise LockError(
                     "cannot take the AP configuration lock {0}: {1}".format(self.path, errno_text(exc.errno)), self.path

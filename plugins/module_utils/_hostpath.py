@@ -213,9 +213,20 @@ def replace_file(sysroot, rel, text, pid=None):
     sysroot. Raises HostPathError (nothing is left behind on failure).
     """
     directory = os.path.dirname(rel.strip("/"))
-    ensure_dir(sysroot, directory)
+    created = ensure_dir(sysroot, directory)
+    try:
+        created += ensure_dir(sysroot, temp_dir_for(rel))
+        return _replace(sysroot, rel, text, pid)
+    except HostPathError:
+        for made in reversed(created):  # nothing left behind: not even the directories made for it
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
+        raise
+
+
+def _replace(sysroot, rel, text, pid):
+    # type: (str, str, str, Optional[int]) -> str
     tmp_rel = temp_dir_for(rel)
-    ensure_dir(sysroot, tmp_rel)
     path = contained(sysroot, rel)
     if os.path.isdir(path):
         raise HostPathError("cannot write {0}: {1}".format(path, errno_text(errno.EISDIR)), errno.EISDIR)

@@ -18,10 +18,6 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True, "timeout": 5.0}
 
-# Figures whose target the writer modules do not meet yet (filled in from the writers' branch).
-NOT_YET: dict[str, str] = {
-    "partial_states": "migratable with etc/ full (ENOSPC) creates etc/vfio_ap, fails and says nothing was changed",
-}
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,7 @@ def test_every_part_ran(figures):
 
 @pytest.mark.parametrize(
     "figure",
-    [pytest.param(f, marks=pytest.mark.xfail(strict=True, reason=NOT_YET[f])) if f in NOT_YET else f for f in TARGETS],
+    list(TARGETS),
 )
 def test_figure_at_target(figures, figure):
     found = {k: v for k, v in figures.examples.items() if k.endswith(": " + figure)}

@@ -205,3 +205,47 @@ def test_debris_of_dead_writers_is_swept_and_live_writers_are_left(tmp_path):
     removed = sweep_debris(str(tmp_path), alive=lambda pid: pid == os.getpid())
     assert sorted(removed) == sorted([str(dead), str(legacy_old)])
     assert live.exists() and legacy_new.exists()
+
+
+def test_a_file_that_cannot_be_written_leaves_no_directory_made_for_it(tmp_path, monkeypatch):
+    """ENOSPC (or any write error) after creating etc/vfio_ap removes etc/vfio_ap again."""
+    import os as _os
+
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils import _hostpath
+
+    (tmp_path / "sys").mkdir()
+    (tmp_path / "etc").mkdir()
+    real_open = _os.open
+
+    def full(path, flags, mode=0o777):
+        if str(path).startswith(str(tmp_path / "etc")) and flags & _os.O_CREAT:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(_hostpath.os, "open", full)
+    with pytest.raises(_hostpath.HostPathError, match="ENOSPC"):
+        _hostpath.replace_file(str(tmp_path), "etc/vfio_ap/migration-guard.json", "{}\n")
+    assert sorted(p.name for p in (tmp_path / "etc").iterdir()) == []
+
+
+def test_the_lock_is_retried_when_released_between_link_and_look(tmp_path, monkeypatch):
+    """os.link answers EEXIST, then the holder releases: take it on the next try instead of failing."""
+    import os as _os
+
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils import _aplock
+
+    (tmp_path / "sys").mkdir()
+    real_link = _os.link
+    calls = []
+
+    def racing_link(src, dst):
+        calls.append(dst)
+        if len(calls) == 1:
+            raise OSError(errno.EEXIST, "File exists")  # the holder's file, gone before we look
+        return real_link(src, dst)
+
+    monkeypatch.setattr(_aplock.os, "link", racing_link)
+    lock = _aplock.APConfigLock(str(tmp_path), timeout=5)
+    lock.acquire()
+    assert lock.held and len(calls) == 2
+    lock.release()
