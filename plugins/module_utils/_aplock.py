@@ -33,6 +33,7 @@ from typing import Callable, List, Optional
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import (
     HostPathError,
+    pid_alive,
     errno_text,
     ensure_dir,
 )
@@ -80,16 +81,6 @@ def parse_holder(text):
         return None
     pid = int(token)
     return pid if pid > 0 else None
-
-
-def pid_alive(pid):
-    # type: (int) -> bool
-    """Return True when a process with this PID exists (a PID we may not signal counts as alive)."""
-    try:
-        os.kill(pid, 0)
-    except OSError as exc:
-        return exc.errno == errno.EPERM
-    return True
 
 
 def lock_path(sysroot):

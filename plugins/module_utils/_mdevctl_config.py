@@ -57,6 +57,18 @@ def attr_value_to_id(value, what):
     return parse_ids(body, what, MAX_ID)[0]
 
 
+def _json_object(text, what):
+    # type: (str, str) -> Dict[str, Any]
+    """Return the JSON object of an mdevctl definition's text; ValueError naming what otherwise."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ValueError("{0}: not valid JSON: {1}".format(what, exc)) from None
+    if not isinstance(doc, dict):
+        raise ValueError("{0}: expected a JSON object".format(what))
+    return doc
+
+
 def parse_definition(text, what="mdevctl definition"):
     # type: (str, str) -> Dict[str, Any]
     """Return {mdev_type, start, adapters, domains, control_domains} of an mdevctl definition's JSON text.
@@ -64,12 +76,7 @@ def parse_definition(text, what="mdevctl definition"):
     start is ``auto`` or ``manual``; the ID lists are sorted ints after applying the attrs in
     order. Raises ValueError naming what and the problem (bad JSON, unknown attr, bad value).
     """
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ValueError("{0}: not valid JSON: {1}".format(what, exc)) from None
-    if not isinstance(doc, dict):
-        raise ValueError("{0}: expected a JSON object".format(what))
+    doc = _json_object(text, what)
     start = doc.get("start")
     if start not in STARTS:
         raise ValueError("{0}: start is {1!r}, expected auto or manual".format(what, start))
@@ -184,12 +191,7 @@ def apcheck_definition(text, what="mdevctl definition"):
     replaces the configuration as for the kernel. Raises ValueError naming what for a definition
     that is not a JSON object with attrs.
     """
-    try:
-        doc = json.loads(text)
-    except ValueError as exc:
-        raise ValueError("{0}: not valid JSON: {1}".format(what, exc)) from None
-    if not isinstance(doc, dict):
-        raise ValueError("{0}: expected a JSON object".format(what))
+    doc = _json_object(text, what)
     current = {kind: set() for kind in _KINDS}  # type: Dict[str, set]
     for item in doc.get("attrs") or []:
         if not isinstance(item, dict):
