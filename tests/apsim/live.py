@@ -609,6 +609,9 @@ def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
         pid = int((mountpoint / CONTROL_DIR / "pid").read_text())
     if not os.path.ismount(mountpoint):
         raise LiveError(f"{mountpoint} is not mounted")
+    from . import sshd  # the SSH servers of ssh-serve hold binds of the mount: they stop first
+
+    sshd.stop(mountpoint)
     error = ""
     for attempt in range(20):
         result = subprocess.run(["fusermount3", "-u", *(["-z"] if lazy and attempt else []), str(mountpoint)],
