@@ -265,12 +265,17 @@ def _mnt_ns(pid: int) -> str | None:
 
 
 def _kill_namespaces(namespaces: set[str]) -> None:
-    """SIGKILL every process whose mount namespace is one of ours (the servers and their sessions)."""
-    if not namespaces:
-        return
+    """SIGKILL every process whose mount namespace is one of ours (the servers and their sessions).
+
+    Returns once none is left (at most STOP_TIMEOUT seconds): the namespaces hold binds of the live
+    mount, which cannot go away before they do.
+    """
     own = _mnt_ns(os.getpid())
     namespaces = namespaces - {own, None}
-    for _attempt in range(5):
+    if not namespaces:
+        return
+    limit = time.monotonic() + STOP_TIMEOUT
+    while time.monotonic() < limit:
         found = False
         for entry in os.listdir("/proc"):
             if entry.isdigit() and _mnt_ns(int(entry)) in namespaces:
@@ -279,7 +284,7 @@ def _kill_namespaces(namespaces: set[str]) -> None:
                     os.kill(int(entry), signal.SIGKILL)
         if not found:
             return
-        time.sleep(0.1)
+        time.sleep(0.05)
 
 
 def _mount_alive(mount: Path, fuse_pid: int) -> bool:

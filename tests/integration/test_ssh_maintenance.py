@@ -46,7 +46,10 @@ def test_pre_maintenance_over_ssh(ssh, tmp_path):
     assert chosen["web1"] == ("kvm-b1", "ready") and chosen["hsm1"] == ("kvm-b1", "prepare")
     assert chosen["db1"] == (None, "stranded")
     published = result.data["custom_stats"]["_run"]["vfio_ap_maintenance_summary"]
-    assert "virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14" in published["commands"]
+    assert (
+        "virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14"
+        in published["commands"]
+    )
 
     settled = {h: (live.writes(h), live.state(h)) for h in live.hosts}
     again = run_playbook(PLAYBOOK, inventory, extra_vars=extra, args=["--become"])
