@@ -81,9 +81,13 @@ def _ensure_user() -> pwd.struct_passwd:
     try:
         entry = pwd.getpwnam(SSH_USER)
     except KeyError:
-        subprocess.run(["useradd", "--home-dir", str(SSH_HOME), "--no-create-home", "--shell", "/bin/sh",
-                        "--comment", "apsim simulated-host login", SSH_USER], check=True, capture_output=True)  # fmt: skip
-        entry = pwd.getpwnam(SSH_USER)
+        created = subprocess.run(["useradd", "--home-dir", str(SSH_HOME), "--no-create-home", "--shell", "/bin/sh",
+                                  "--comment", "apsim simulated-host login", SSH_USER], capture_output=True, text=True,
+                                 check=False)  # fmt: skip
+        try:  # a concurrent ssh-serve may have created it first
+            entry = pwd.getpwnam(SSH_USER)
+        except KeyError:
+            raise LiveError(f"ssh-serve: cannot create the user {SSH_USER}: {created.stderr.strip()}") from None
     # '*' (not '!'): sshd without PAM refuses accounts whose password field starts with '!'.
     subprocess.run(["usermod", "-p", "*", SSH_USER], check=True, capture_output=True)
     SSH_HOME.mkdir(mode=0o755, exist_ok=True)
@@ -91,7 +95,7 @@ def _ensure_user() -> pwd.struct_passwd:
     os.chown(SSH_HOME, entry.pw_uid, entry.pw_gid)
     rule = f"{SSH_USER} ALL=(ALL:ALL) NOPASSWD: ALL\n"
     if not SUDOERS.exists() or SUDOERS.read_text() != rule:
-        tmp = SUDOERS.with_name(".apsim-ssh.tmp")
+        tmp = SUDOERS.with_name(f".apsim-ssh.{os.getpid()}.tmp")  # sudo ignores names with a dot
         tmp.write_text(rule)
         tmp.chmod(0o440)
         tmp.rename(SUDOERS)
