@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import glob
 import os
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -108,15 +109,41 @@ def ssh_fleet_fixture(fleet: str | Path, python_version: str | None = None, life
         python = target_python(version)
         require(None if python else f"Python {version} is not installed under {PYENV}/versions")
         from apsim import sshd
-        from apsim.live import start
+        from apsim.live import LiveError, start
 
         work = tmp_path_factory.mktemp("ssh")
         live = start(fleet, work / "mnt")
+        device = os.stat(live.root).st_dev
         try:
             inventory = work / "inventory.yml"
             sshd.serve(live.root, inventory, python=python, lifetime=lifetime)
             yield SshFleet(live, inventory, python)
         finally:
-            live.unmount()  # stops the SSH servers first
+            try:
+                live.unmount()  # stops the SSH servers first
+            except LiveError as exc:
+                # On a loaded machine the FUSE server may take longer than unmount's 20 s to see the
+                # last bind go; give it a minute more, then say who still holds the mount.
+                limit = time.monotonic() + 60
+                while Path(f"/proc/{live.pid}").exists() and time.monotonic() < limit:
+                    time.sleep(0.2)
+                if Path(f"/proc/{live.pid}").exists():
+                    raise AssertionError(f"{exc}; still holding the mount: {holders(device)}") from exc
 
     return _ssh
+
+
+def holders(device: int) -> list[str]:
+    """Return the processes whose mount namespace still has the FUSE device mounted (diagnostics)."""
+    wanted = f" {os.major(device)}:{os.minor(device)} "
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if wanted in Path(f"/proc/{entry}/mountinfo").read_text():
+                cmd = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                found.append(f"{entry} {os.readlink(f'/proc/{entry}/ns/mnt')} {cmd[:120]}")
+        except OSError:
+            continue
+    return found
