@@ -474,34 +474,19 @@ def write_inventory(path: Path, state: Path, servers: dict[str, dict[str, Any]],
 
 
 def _start_supervisor(mount: Path, state: Path, hosts: list[str], fuse_pid: int, lifetime: int) -> None:
+    """Start the supervisor as a new interpreter (never a fork of a threaded caller such as pytest-xdist).
+
+    Returns once it reports every server up; raises LiveError with its one-line reason otherwise.
+    """
+    from .live import subprocess_env
+
     read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the supervisor
-        os.close(read_end)
-        code = 0
-        try:
-            os.setsid()
-            os.chdir("/")
-            devnull = os.open(os.devnull, os.O_RDWR)
-            log = os.open(str(state / "supervisor.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-            os.dup2(devnull, 0)
-            os.dup2(log, 1)
-            os.dup2(log, 2)
-            (state / "supervisor.pid").write_text(f"{os.getpid()}\n")
-
-            def ready(exc: BaseException | None) -> None:
-                with contextlib.suppress(OSError):
-                    os.write(write_end, b"ready\n" if exc is None else f"error: {exc}\n".encode())
-
-            _supervise(mount, state, hosts, fuse_pid, lifetime, ready)
-        except BaseException as exc:
-            with contextlib.suppress(OSError):
-                os.write(write_end, f"error: {exc}\n".encode())
-            code = 1
-        finally:
-            with contextlib.suppress(OSError):
-                (state / "supervisor.pid").unlink()
-            os._exit(code)
+    spec = json.dumps({"mount": str(mount), "state": str(state), "hosts": hosts, "fuse_pid": fuse_pid,
+                       "lifetime": lifetime, "ready_fd": write_end})  # fmt: skip
+    with open(state / "supervisor.log", "ab") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "apsim.sshd", spec], stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, pass_fds=(write_end,), start_new_session=True, cwd="/",
+                                env=subprocess_env())  # fmt: skip
     os.close(write_end)
     message = b""
     import select
@@ -517,10 +502,38 @@ def _start_supervisor(mount: Path, state: Path, hosts: list[str], fuse_pid: int,
     os.close(read_end)
     if not message.startswith(b"ready"):
         with contextlib.suppress(OSError):
-            os.kill(pid, signal.SIGTERM)
-        _wait_gone(pid, STOP_TIMEOUT * 2)
+            proc.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(STOP_TIMEOUT * 2)
         detail = message.decode(errors="replace").strip().removeprefix("error: ") or "the supervisor did not answer"
         raise LiveError(f"ssh-serve: {detail}")
+    # The supervisor outlives this call; reap it in the background when the caller lives on.
+    threading.Thread(target=proc.wait, daemon=True).start()
+
+
+def _supervisor_main(spec_text: str) -> int:
+    """Body of ``python -m apsim.sshd SPEC``: run the supervisor until it is time to stop."""
+    spec = json.loads(spec_text)
+    state = Path(spec["state"])
+    write_end = spec["ready_fd"]
+    (state / "supervisor.pid").write_text(f"{os.getpid()}\n")
+
+    def ready(exc: BaseException | None) -> None:
+        with contextlib.suppress(OSError):
+            os.write(write_end, b"ready\n" if exc is None else f"error: {exc}\n".encode())
+        with contextlib.suppress(OSError):
+            os.close(write_end)
+
+    code = 0
+    try:
+        _supervise(Path(spec["mount"]), state, spec["hosts"], spec["fuse_pid"], spec["lifetime"], ready)
+    except BaseException as exc:
+        ready(exc)
+        code = 1
+    finally:
+        with contextlib.suppress(OSError):
+            (state / "supervisor.pid").unlink()
+    return code
 
 
 def _alive(pid: int) -> bool:
@@ -617,3 +630,7 @@ def _cmd_stop(args: Any) -> int:
     if not stop(args.dir):
         print(f"ssh-stop: no SSH servers were running for {Path(args.dir).resolve()}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_supervisor_main(sys.argv[1]))
