@@ -1,6 +1,6 @@
 # s390x.vfio_ap — one entry point for people and CI.
 #   make demo    set up, then run the main job on the bundled simulated fleet
-#   make test    everything a change must pass (unit, simulator, integration)
+#   make test    everything a change must pass (unit, simulator, integration, playbooks over SSH)
 #   make bench   benchmarks (figures, never pass/fail on time)
 #   make stress  the writers' stress suite (concurrency, kill -9, faults; figures with targets)
 

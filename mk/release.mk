@@ -10,7 +10,8 @@
 #                       install the tarball into a fresh path, ansible-doc every plugin, syntax-check
 #   make changelog-lint antsibull-changelog lint
 #   make ee-introspect  ansible-builder introspect of meta/execution-environment.yml
-#   make test-matrix    units + integration smoke set under ansible-core 2.16 (py3.11) and 2.21 (py3.12)
+#   make test-matrix    units + integration smoke set under ansible-core 2.16 (py3.11) and 2.21 (py3.12),
+#                       with the SSH tests' modules on Python 3.6 (2.16) and 3.12 (2.21)
 
 .PHONY: sanity lint docs docs-rst build changelog-lint ee-introspect test-matrix release-tools
 
@@ -181,13 +182,16 @@ ee-introspect: $(ROOT)/.venv-build/.stamp
 # ----------------------------------------------------------------------------------- test-matrix
 # The unit tests and the integration smoke set (integration tests not marked slow) under the
 # oldest and newest supported ansible-core.
+# The SSH tests (tests/integration/test_ssh_*.py, not slow) run the modules under the target Python
+# of each core (helpers/ssh_fleet.py): 3.6 with 2.16, 3.12 with 2.21. --dist loadfile keeps the
+# tests of a file, which share one mount and its SSH servers, on one worker.
 MATRIX_PYTEST_ARGS ?= -m "not slow" tests/unit tests/integration
 test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp
 	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.16/bin/python -V)"
 	@ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.16/bin/python $(ROOT)/.venv-2.16/bin/python -m pytest \
-	  -p no:cacheprovider -n 2 $(MATRIX_PYTEST_ARGS)
+	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS)
 	@if [ -z "$(REL_PY312)" ]; then echo "test-matrix: Python 3.12 not found; ansible-core 2.21 run skipped"; \
 	else $(MAKE) --no-print-directory $(ROOT)/.venv-2.21/.stamp && \
 	  echo "--- ansible-core $$($(ROOT)/.venv-2.21/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.21/bin/python -V)" && \
 	  ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.21/bin/python $(ROOT)/.venv-2.21/bin/python -m pytest \
-	  -p no:cacheprovider -n 2 $(MATRIX_PYTEST_ARGS); fi
+	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS); fi

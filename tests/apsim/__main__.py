@@ -41,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
         from . import live  # the FUSE face; optional so that render works without FUSE installed
 
         live.add_commands(sub)
+        from . import sshd
+
+        sshd.add_commands(sub)
     except ImportError as exc:  # pragma: no cover - reported when a live command is used
         live_error = str(exc)
-        for name in ("mount", "unmount", "ns-exec"):
+        for name in ("mount", "unmount", "ns-exec", "ssh-serve", "ssh-stop"):
             p = sub.add_parser(name, help=f"unavailable: {live_error}")
             p.add_argument("args", nargs=argparse.REMAINDER)
             p.set_defaults(func=lambda _a, e=live_error: _fail(f"apsim: live mount unavailable: {e}"))

@@ -64,7 +64,7 @@ KERN_LOG = "var/log/kern.log"
 ATTR_SIZE = 4096
 ENTRY_TIMEOUT = 1.0  # seconds a name lookup is cached; see SimFS.init_with_config
 START_TIMEOUT = 20.0
-STOP_TIMEOUT = 20.0
+STOP_TIMEOUT = 60.0  # seconds unmount waits for the server to exit (a loaded 2-core CI machine needs more than 20)
 TESTS_DIR = Path(__file__).resolve().parents[1]
 REPO_DIR = TESTS_DIR.parent
 # Directories mdevctl 1.2 (Debian) insists on below /etc/mdevctl.d (its environment self-check).
@@ -638,6 +638,9 @@ def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
             pid = int((mountpoint / CONTROL_DIR / "pid").read_text())
     if not dead and not os.path.ismount(mountpoint) and str(mountpoint) not in _mount_points():
         raise LiveError(f"{mountpoint} is not mounted")
+    from . import sshd  # the SSH servers of ssh-serve hold binds of the mount: they stop first
+
+    sshd.stop(mountpoint)
     error = ""
     for attempt in range(20):
         lazily = dead or (lazy and attempt > 0)

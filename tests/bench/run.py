@@ -23,7 +23,8 @@ sys.path[:0] = [str(ROOT / "tests"), str(ROOT / ".collections")]
 
 
 def main() -> int:
-    wanted = {w for w in os.environ.get("BENCH", "").split(",") if w}
+    # names as in `make bench BENCH=audit-ssh` (dashes) or as in the file name (underscores)
+    wanted = {w.replace("-", "_") for w in os.environ.get("BENCH", "").split(",") if w}
     results = {}
     out_dir = ROOT / "tests" / "output" / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
