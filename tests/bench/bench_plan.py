@@ -16,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import hashlib
 import io
 import tarfile
 from pathlib import Path
@@ -55,16 +56,23 @@ def _mdev_facts(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def facts_from_templates(fleet: dict[str, Any], templates: dict[str, Any]) -> dict[str, Any]:
-    """Return {host: facts}: each host's template facts (by layout) with its own mdevs and definitions."""
+    """Return {host: facts}: each host's template facts (by layout) with its own mdevs, definitions and identity."""
     out = {}
-    for name, spec in fleet["hosts"].items():
+    for number, (name, spec) in enumerate(fleet["hosts"].items()):
         base = templates[_layout(spec)]
         mdevs = [_mdev_facts(m) for m in spec.get("mdevs") or []]
         definitions = [
             {k: m[k] for k in ("uuid", "adapters", "domains", "control_domains")} | {"start": "auto", "active": True} for m in mdevs
         ]
         vfio = dict(base["vfio_ap"], migration=spec.get("migration", "kernel"), mdevs=mdevs, definitions=definitions)
-        out[name] = dict(base, vfio_ap=vfio)
+        # its own machine: a template's identity would make every host of a layout the same LPAR
+        cpc = dict((base.get("host") or {}).get("cpc") or {}, sequence_code=f"{number // 85:016X}")
+        identity = {
+            "machine_id": hashlib.md5(name.encode()).hexdigest(),
+            "cpc": cpc,
+            "lpar": {"name": name[-8:].upper(), "number": number % 85},
+        }
+        out[name] = dict(base, vfio_ap=vfio, host=identity)
     return out
 
 
