@@ -161,7 +161,7 @@ def _moved_before(
     for g in previous.get("guests") or []:
         if not isinstance(g, Mapping) or g.get("result") not in ("moved", "already_moved") or g.get("uuid") in planned:
             continue
-        source = (facts_after.get(g.get("source")) or {}).get("vfio_ap") or {}
+        source = (facts_after.get(str(g.get("source"))) or {}).get("vfio_ap") or {}
         if any(m.get("uuid") == g["uuid"] and m.get("in_use") for m in source.get("mdevs") or []):
             continue  # it runs on the source again
         carried.append({**g, "result": "already_moved", "stage": None, "codes": [], "duration": None, "kernel": [],

@@ -42,6 +42,8 @@ SCHEMA = 2
 DEFAULT_LIMIT = 10
 DEFAULT_NEAREST = 5
 _WINDOW = 32  # destinations compared when suggesting one
+_WINDOW_BITS = 512  # positions() looks at this many low bits before it reads the whole set
+_WINDOW_MASK = (1 << _WINDOW_BITS) - 1
 _FAR_CODES = ("apqn_not_installed", "no_migration_support")
 
 
@@ -118,20 +120,28 @@ def _detail_selector(value: Any) -> bool | frozenset[str]:
 def positions(bits: int, n: int, start: int = 0) -> list[int]:
     """Return up to ``n`` set-bit positions of ``bits``, ascending from ``start`` and wrapping around."""
     out: list[int] = []
-    for part, offset in ((bits >> start, start), (bits & ((1 << start) - 1), 0)):
-        if not part or len(out) >= n:
-            continue
-        text = bin(part)
-        last = len(text) - 1
-        at = len(text)
-        while len(out) < n:
-            at = text.rfind("1", 2, at)
-            if at < 0:
-                break
-            out.append(offset + last - at)
-        if not start:
-            break
+    if n <= 0 or not bits:
+        return out
+    for offset, part in ((start, bits >> start), (0, bits & ((1 << start) - 1) if start else 0)):
+        if part and len(out) < n:
+            # a window of the low bits first: a dense set has its first n there, whatever its length
+            window = part & _WINDOW_MASK
+            _collect(window, offset, n, out)
+            if len(out) < n and part >> _WINDOW_BITS:
+                _collect(part >> _WINDOW_BITS, offset + _WINDOW_BITS, n, out)
     return out
+
+
+def _collect(part: int, offset: int, n: int, out: list[int]) -> None:
+    """Append the positions (plus ``offset``) of the lowest set bits of ``part`` to ``out`` until it holds n."""
+    text = bin(part)
+    last = len(text) - 1
+    at = len(text)
+    while len(out) < n:
+        at = text.rfind("1", 2, at)
+        if at < 0:
+            return
+        out.append(offset + last - at)
 
 
 def _bit_slices(bitsets: list[int]) -> list[int]:
