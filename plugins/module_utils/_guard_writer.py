@@ -140,5 +140,5 @@ def apply_attribute(txn, uuid, rel, enable, wait, sleep=time.sleep, clock=time.m
     result["attempts"] = attempts
     result["migratable"] = read_migratable(txn.sysroot, rel)
     if result["migratable"] != enable:
-        raise RuntimeError("verification failed: {0} reads {1} after writing it".format(result["file"], int(result["migratable"])))
+        raise RuntimeError("verification failed: {0} reads {1} after writing it".format(result["file"], result["migratable"]))
     return result

@@ -182,10 +182,12 @@ def apply(txn, options, chzdev_binary=None, chzdev=None):
         undo_argv = chzdev_argv(chzdev_binary or "chzdev", sysroot, inverse(ap_w) if ap_w else None, inverse(aq_w) if aq_w else None)
 
         def run_chzdev():
+            # type: () -> None
             with txn.unlocked():  # chzdev takes the AP configuration lock itself
                 chzdev(argv)
 
         def undo_chzdev():
+            # type: () -> None
             with txn.unlocked():
                 chzdev(undo_argv)
 

@@ -343,6 +343,7 @@ class _Run:
             mdevctl = self.mdevctl
 
             def to(a, b):
+                # type: (Any, Any) -> None
                 with self.txn.unlocked():  # mdevctl's ap-check callout takes the lock itself
                     mdevctl.definition_to(self.uuid, a, b)
 
@@ -393,6 +394,7 @@ def apply(txn, uuid, options, mdevctl=None):
         if host["current"] is None and mdevctl is not None and options["persistent"]:
 
             def start():
+                # type: () -> None
                 with txn.unlocked():
                     mdevctl.start(uuid)
 

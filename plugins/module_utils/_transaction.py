@@ -166,6 +166,7 @@ class Transaction:
         if undo_value is not None:
 
             def undo():
+                # type: () -> None
                 self.io.write_attr(self.sysroot, rel, undo_value)
 
         self.step(
@@ -188,6 +189,7 @@ class Transaction:
             return False
 
         def undo():
+            # type: () -> None
             if old is None:
                 self.io.remove_file(self.sysroot, rel)
             else:

@@ -101,6 +101,7 @@ restored:
 """
 
 import contextlib
+from typing import Any, Dict
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -154,7 +155,7 @@ def main():
         module.fail_json(msg=str(exc), changed=False, uuid=uuid)
     except TransactionError as exc:
         cause = exc.cause
-        facts = dict(mechanism="attribute" if attribute else "guard")
+        facts = dict(mechanism="attribute" if attribute else "guard")  # type: Dict[str, Any]
         if attribute:
             with contextlib.suppress(HostPathError):
                 facts.update(migratable=writer.read_migratable(sysroot, rel), attempts=getattr(cause, "attempts", None))
