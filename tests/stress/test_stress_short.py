@@ -19,7 +19,6 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True, "timeout": 5.0}
 
 
-
 @pytest.fixture(scope="module")
 def figures(tmp_path_factory) -> Figures:
     from conftest import require_live
