@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from apsim.testing import fresh_live_fleet  # noqa: F401  (fixture)
+from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
 from helpers.ansible_run import COLLECTIONS, ROOT, local_inventory, run_playbook
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]

@@ -637,8 +637,8 @@ class Suite:
                 if repair.failed:
                     self.figures.add(section, "spurious_failures", 1, repair.reproducer() | ctx)
                 if facts != after:
-                    self.figures.add(section, "partial_states", 1, ctx | {"differs_from_intended": _diff(after, facts),
-                                                                         "repair": repair.reproducer()})  # fmt: skip
+                    found = {"differs_from_intended": _diff(after, facts), "repair": repair.reproducer()}
+                    self.figures.add(section, "partial_states", 1, ctx | found)
                 if debris:
                     self.figures.add(section, "debris", len(debris), ctx | {"files": debris})
                 self._canary(section)
@@ -969,7 +969,7 @@ def run_suite(rounds: int = 100, procs: int = 4, parts: tuple[str, ...] = ("conc
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("STRESS_ROUNDS", 100)),
                         help="concurrency rounds per scenario (default 100, or $STRESS_ROUNDS)")  # fmt: skip
     parser.add_argument("--procs", type=int, default=4, help="processes at once per round, 2 to 4 (default 4)")

@@ -406,7 +406,7 @@ def test_undo_actions_bad_input():
 
 
 def test_drain_document_and_files(planned):
-    _, evacuation = planned
+    _plan, evacuation = planned
     outcomes = {
         HSM1: {
             "result": "failed",
@@ -456,7 +456,7 @@ def test_drain_document_and_files(planned):
     ],
 )
 def test_drain_document_modes(planned, mode, prepare, web1, hsm1):
-    plan, _ = planned
+    plan, _evacuation = planned
     evacuation = evacuation_plan(plan, prepare=prepare)
     doc = drain_document(evacuation, {}, {}, mode, {})
     got = {g["guest"]: g["result"] for g in doc["guests"]}

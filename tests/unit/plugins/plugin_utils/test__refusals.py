@@ -107,7 +107,7 @@ def test_virsh_errors_to_codes(stderr, codes):
 )
 def test_queue_missing_or_unbound_decided_by_the_destination_facts(queues, code):
     facts = None if queues is None else {"queues": queues}
-    got, _ = refusal_codes(QEMU, [f"{P}: Queue 01.0004 not available to vfio_ap driver on target host"], facts)
+    got, _kernel = refusal_codes(QEMU, [f"{P}: Queue 01.0004 not available to vfio_ap driver on target host"], facts)
     assert got == [code]
 
 
