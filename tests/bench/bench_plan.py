@@ -127,11 +127,12 @@ def run(workdir: Path) -> dict[str, Any]:
             if key != "hosts":
                 figures[f"hosts_{n}_{key}"] = value
         if n in old:
-            for key in ("wall_s", "json_mb", "peak_rss_mb", "error"):
+            for key in ("wall_s", "plan_and_json_s", "json_mb", "peak_rss_mb", "error"):
                 if key in old[n]:
                     figures[f"hosts_{n}_baseline_{key}"] = old[n][key]
             if "wall_s" in old[n] and "wall_s" in new[n]:
-                figures[f"hosts_{n}_speedup_vs_0.1.0"] = round(old[n]["wall_s"] / new[n]["wall_s"], 1)
+                figures[f"hosts_{n}_speedup_vs_0.1.0"] = round(old[n]["wall_s"] / new[n]["wall_s"], 2)
+                figures[f"hosts_{n}_speedup_with_json_vs_0.1.0"] = round(old[n]["plan_and_json_s"] / new[n]["plan_and_json_s"], 2)
                 figures[f"hosts_{n}_json_ratio_0.1.0_over_new"] = round(old[n]["json_mb"] / max(new[n]["json_mb"], 0.01), 1)
     if 5000 in new and 10000 in new and "wall_s" in new[5000] and "wall_s" in new[10000]:
         figures["growth_10000_over_5000"] = round(new[10000]["wall_s"] / new[5000]["wall_s"], 2)

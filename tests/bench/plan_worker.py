@@ -38,7 +38,9 @@ def main() -> int:
     started, cpu = time.perf_counter(), time.process_time()
     plan = build_plan(facts)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    started = time.perf_counter()
     text = json.dumps(plan)
+    json_s = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     running = [g for g in plan["guests"] if g["guest"]]
     summary = plan["summary"]
@@ -49,6 +51,8 @@ def main() -> int:
                 "guests": len(running),
                 "wall_s": round(wall, 3),
                 "cpu_s": round(cpu, 3),
+                "json_s": round(json_s, 3),
+                "plan_and_json_s": round(wall + json_s, 3),
                 "json_mb": round(len(text) / 2**20, 2),
                 "json_bytes_per_guest": round(len(text) / max(1, len(plan["guests"]))),
                 "peak_rss_mb": round(peak_kb / 1024),
