@@ -27,21 +27,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts
 
 SCHEMA = 1
 
 
 def _check_plan(plan: Any) -> Mapping[str, Any]:
     return check_plan(plan, "evacuation")
-
-
-def _hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:
-    """Return the destinations a plan entry lists as ``ready`` or ``ready_after``."""
-    part = guest.get(verdict) or {}
-    if verdict == "ready_after":
-        return sorted(host for group in part.get("preparations") or [] for host in group.get("hosts") or [])
-    return list(part.get("hosts") or [])
 
 
 def _new_mdev_hosts(guest: Mapping[str, Any]) -> set[str]:
@@ -121,19 +113,19 @@ def evacuation_plan(
     addresses = dict(addresses or {})
     capacity = dict(capacity or {})
     guests = [g for g in plan["guests"] if g.get("guest")]  # idle mdevs need not leave
-    ready_pools = {g["uuid"]: _hosts(g, "ready") for g in guests}
+    ready_pools = {g["uuid"]: listed_hosts(g, "ready") for g in guests}
     # First pass: ready destinations only; second: the rest over ready_after (and ready) ones.
     placed = _place(guests, ready_pools, capacity)
-    rest = [g for g in guests if placed[g["uuid"]][0] is None and _hosts(g, "ready_after")]
+    rest = [g for g in guests if placed[g["uuid"]][0] is None and listed_hosts(g, "ready_after")]
     if rest:
         seed = [(g, cast(str, placed[g["uuid"]][0])) for g in guests if placed[g["uuid"]][0] is not None]
-        pools = {g["uuid"]: _hosts(g, "ready") + _hosts(g, "ready_after") for g in rest}
+        pools = {g["uuid"]: listed_hosts(g, "ready") + listed_hosts(g, "ready_after") for g in rest}
         placed.update(_place(rest, pools, capacity, seed))
     entries = []
     destinations: dict[str, dict[str, Any]] = {}
     for g in guests:
         host, why = placed[g["uuid"]]
-        needs_prep = host is not None and host not in _hosts(g, "ready")
+        needs_prep = host is not None and host not in listed_hosts(g, "ready")
         status = "stranded" if host is None else "prepare" if needs_prep else "ready"
         command = None
         if host is not None and g.get("guest"):

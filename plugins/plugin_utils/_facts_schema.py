@@ -14,14 +14,14 @@ few of them). Booleans given as text are parsed as Ansible parses them (``parse_
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-_APQN = re.compile(r"^[0-9a-f]{2}\.[0-9a-f]{4}$")
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import _UUID_RE as _UUID
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
+
 MIGRATION_LEVELS = ("none", "attribute", "kernel")
 
 
@@ -60,10 +60,20 @@ def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
         raise _fail(what, path, "a list of AP IDs (integers 0-255)" + (" or null" if nullable else ""), value)
 
 
+def _is_apqn(value: Any) -> bool:
+    """Return True for an APQN in the facts' form ('05.0004': the collection's parser, canonical text)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return format_apqn(*parse_apqn(value)) == value
+    except ValueError:
+        return False
+
+
 def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
-    if not isinstance(value, list) or not all(isinstance(v, str) and _APQN.match(v) for v in value):
+    if not isinstance(value, list) or not all(_is_apqn(v) for v in value):
         raise _fail(what, path, "a list of APQNs ('05.0004')" + (" or null" if nullable else ""), value)
 
 
@@ -148,7 +158,7 @@ def check_facts(facts: Any, what: str) -> Mapping:
 def check_queue(queue: Mapping, what: str) -> Mapping:
     """Return ``queue`` when the fields the rules read have their facts types; ValueError naming the queue and key."""
     path = f"queue {queue['apqn']}"
-    if not _APQN.match(queue["apqn"]):
+    if not _is_apqn(queue["apqn"]):
         raise _fail(what, path + ".apqn", "an APQN ('05.0004')", queue["apqn"])
     _typed(queue, "adapter", (int,), what, path + ".adapter", "an adapter ID (integer)")
     _typed(queue, "driver", _OPT_STR, what, path + ".driver", "a driver name or null")

@@ -27,6 +27,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import kernel_lines, refusal_codes
@@ -80,9 +82,8 @@ def _candidates(entry: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
     """Return (ready, ready_after) destinations a migration_plan entry lists, in the plan's order."""
     if entry is None:
         return [], []
-    ready = list((entry.get("ready") or {}).get("hosts") or [])
-    after = [h for g in (entry.get("ready_after") or {}).get("preparations") or [] for h in g.get("hosts") or []]
-    return ready, sorted(set(after) - set(ready))
+    ready = listed_hosts(entry, "ready")
+    return ready, sorted(set(listed_hosts(entry, "ready_after")) - set(ready))
 
 
 def execution_waves(
@@ -191,9 +192,6 @@ def _codes(check: Mapping[str, Any]) -> list[str]:
     return list(dict.fromkeys(b["code"] for b in check.get("blockers") or []))
 
 
-FIXABLE = {"mdev_missing", "apqn_not_bound", "apqn_set_mismatch"}
-
-
 def _without_disabled(check: dict[str, Any], source: str, destination: str) -> dict[str, Any]:
     """Return a check without its ``migration_disabled`` blockers, ``enable_on`` naming where to enable migration.
 
@@ -209,7 +207,7 @@ def _without_disabled(check: dict[str, Any], source: str, destination: str) -> d
         **check,
         "blockers": rest,
         "ready": not rest,
-        "ready_after": bool(rest) and {b["code"] for b in rest} <= FIXABLE,
+        "ready_after": bool(rest) and {b["code"] for b in rest} <= FIXABLE_CODES,
         "enable_on": on,
     }
 

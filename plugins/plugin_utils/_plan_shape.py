@@ -27,6 +27,14 @@ def _names(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+def listed_hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:
+    """Return the destinations a plan entry lists as ``ready`` or ``ready_after`` (the latter from its preparations)."""
+    part = guest.get(verdict) or {}
+    if verdict == "ready_after":
+        return sorted(host for group in part.get("preparations") or [] for host in group.get("hosts") or [])
+    return list(part.get("hosts") or [])
+
+
 def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
     """Return ``plan`` when it is a migration_plan result of schema 2 that consumers can read; ValueError otherwise."""
     if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or not isinstance(plan.get("summary"), Mapping):

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts
 
 REPORT_SCHEMA = 1
 FORMATS = {
@@ -99,17 +99,9 @@ def report_document(plan: Mapping[str, Any], title: str, not_audited: Iterable[s
     }
 
 
-def listed(guest: Mapping[str, Any], verdict: str) -> list[str]:
-    """Return the destinations a plan entry lists under ``ready`` or ``ready_after``."""
-    part = guest.get(verdict) or {}
-    if verdict == "ready_after":
-        return sorted(host for group in part.get("preparations") or [] for host in group.get("hosts") or [])
-    return list(part.get("hosts") or [])
-
-
 def _more(guest: Mapping[str, Any], verdict: str) -> str:
     """Return the listed destinations of a verdict, with "+N more" when the plan capped the list."""
-    hosts = listed(guest, verdict)
+    hosts = listed_hosts(guest, verdict)
     extra = int((guest.get(verdict) or {}).get("count") or 0) - len(hosts)
     return _list(hosts) + (f" (+{extra} more)" if extra > 0 else "")
 
@@ -120,13 +112,13 @@ def _cells(guest: Mapping[str, Any]) -> tuple[dict[str, tuple[str, list[str]]], 
     complete is True when the plan listed every ready and ready-after destination: then every
     destination not listed is blocked.
     """
-    cells: dict[str, tuple[str, list[str]]] = {host: ("ready", []) for host in listed(guest, "ready")}
+    cells: dict[str, tuple[str, list[str]]] = {host: ("ready", []) for host in listed_hosts(guest, "ready")}
     for group in (guest.get("ready_after") or {}).get("preparations") or []:
         for host in group.get("hosts") or []:
             cells[host] = ("ready_after", list(group.get("codes") or []))
     for near in (guest.get("blocked") or {}).get("nearest") or []:
         cells[near["host"]] = ("blocked", list(near.get("blockers") or {}))
-    complete = all(len(listed(guest, v)) == int((guest.get(v) or {}).get("count") or 0) for v in ("ready", "ready_after"))
+    complete = all(len(listed_hosts(guest, v)) == int((guest.get(v) or {}).get("count") or 0) for v in ("ready", "ready_after"))
     return cells, complete
 
 

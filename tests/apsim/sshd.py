@@ -44,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from .live import CONTROL_DIR, NS_BINDS, LiveError
+from .live import CONTROL_DIR, NS_BINDS, LiveError, _alive
 
 SSH_USER = "apsim"
 SSH_HOME = Path("/home") / SSH_USER
@@ -534,14 +534,6 @@ def _supervisor_main(spec_text: str) -> int:
         with contextlib.suppress(OSError):
             (state / "supervisor.pid").unlink()
     return code
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return False
 
 
 def _wait_gone(pid: int, timeout: float) -> bool:
