@@ -48,3 +48,8 @@ def as_schema_1(facts: dict[str, Any]) -> dict[str, Any]:
     old["queues"] = [expand_queue(q, cards.get(int(q["apqn"][:2], 16))) for q in facts["queues"]]
     old["cards"] = [{k: v for k, v in c.items() if k != "capabilities"} for c in facts["cards"]]
     return old
+
+
+def queues_by_apqn(facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return {apqn: full queue record} of facts of either schema (what the ap_queues filter returns)."""
+    return {q["apqn"]: q for q in as_schema_1(facts)["queues"]}
