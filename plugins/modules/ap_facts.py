@@ -42,7 +42,8 @@ options:
     description:
       - Which parts of the facts to gather. V(all) gathers everything.
       - V(bus) the AP bus masks, limits, features and bindings (C(bus)); V(cards) the crypto cards (C(cards));
-        V(queues) the queues (APQNs) with their drivers and hardware capabilities (C(queues)); V(mdevs) the
+        V(queues) the queues (APQNs) with their drivers and what differs from their card (C(queues); brings
+        V(cards) with it, since a queue without its own hardware word has its card's); V(mdevs) the
         active vfio_ap mediated devices (C(vfio_ap.mdevs)); V(definitions) the mdevctl definitions
         (C(vfio_ap.definitions), and C(defined)/C(start) of each mdev); V(guests) the libvirt guest using
         each mdev (C(vfio_ap.mdevs[].guest)).

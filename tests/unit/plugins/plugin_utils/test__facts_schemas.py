@@ -65,7 +65,11 @@ def test_ap_queues_selects_apqns_in_their_order(fleet_facts):
 @pytest.mark.parametrize(
     ("change", "apqns", "message"),
     [
-        (lambda f: f.update(schema=3), None, "schema: facts of schema 3 were gathered by another version of s390x.vfio_ap; this one reads schema 1 and 2"),
+        (
+            lambda f: f.update(schema=3),
+            None,
+            "schema: facts of schema 3 were gathered by another version of s390x.vfio_ap; this one reads schema 1 and 2",
+        ),
         (lambda f: f.update(schema="2"), None, "schema: facts of schema '2'"),
         (lambda f: f.update(queues={"05.0004": {}}), None, "queues: expected a list"),
         (lambda f: f["queues"][0].update(functions=7), None, r"queue [0-9a-f.]+\.functions: expected the ap_functions text"),
