@@ -3,12 +3,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""Gather the AP facts of one host (docs/facts.md, schema 1) from a sysroot: sysfs, mdevctl, libvirt.
+"""Gather the AP facts of one host (docs/facts.md, schema 2) from a sysroot: sysfs, mdevctl, libvirt.
 
 ``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
 parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
 reads. A file that cannot be read or parsed (gone, EIO, malformed) makes its value None and
-adds one warning naming the file and the error; it never raises for one bad file.
+adds one warning naming the file and the error; it never raises for one bad file. Queues are
+returned in their compact form (``_queue_facts``).
 """
 
 import errno
@@ -27,6 +28,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capab
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import DEFINITION_DIR, parse_definition
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import compact_queue
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
     format_functions,
     normalize_mask,
@@ -46,7 +48,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
     parse_uuid_name,
 )
 
-SCHEMA = 1
+SCHEMA = 2
 SUBSETS = ("bus", "cards", "queues", "mdevs", "definitions", "guests")
 VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
@@ -189,7 +191,8 @@ def gather_facts(sysroot="/", subsets=("all",)):
     # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
     """Return (facts, warnings): the ``vfio_ap`` facts (docs/facts.md) of the host under sysroot.
 
-    subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name).
+    subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name); ``queues``
+    brings ``cards`` with it, since compact queue records refer to their card.
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
     The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
     always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
@@ -197,6 +200,8 @@ def gather_facts(sysroot="/", subsets=("all",)):
     ENOTCONN, EIO on a directory) raises HostPathError with one line naming the path and errno.
     """
     chosen = set(resolve_subsets(subsets))
+    if "queues" in chosen:
+        chosen.add("cards")  # a compact queue record refers to its card's hardware word
     try:
         return _gather(sysroot, chosen)
     except OSError as exc:
@@ -233,7 +238,7 @@ def _gather(sysroot, chosen):
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
         facts["queues"] = _gather_queues(reader, cards, card_dirs, _overrides_possible(reader, facts["bus"]))
-        status_by_apqn = {q["apqn"]: q["vfio_status"] for q in facts["queues"]}
+        status_by_apqn = {q["apqn"]: q.get("vfio_status") for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
 
@@ -332,20 +337,24 @@ def _gather_cards(reader):
             except ValueError:
                 mode = None
         serial = reader.value(join(path, "serialnr"), _strip_or_none, optional=True)
+        raw_hwtype = reader.value(join(path, "raw_hwtype"), parse_int)
         card = {
             "id": card_id,
             "name": name,
             "type": ctype,
             "hwtype": reader.value(join(path, "hwtype"), parse_int),
-            "raw_hwtype": reader.value(join(path, "raw_hwtype"), parse_int),
+            "raw_hwtype": raw_hwtype,
             "mode": mode,
             "functions": format_functions(functions) if functions is not None else None,
+            "capabilities": None,
             "online": reader.value(join(path, "online"), parse_bool, optional=True),
             "config": reader.value(join(path, "config"), parse_bool),
             "chkstop": reader.value(join(path, "chkstop"), parse_bool),
             "depth": reader.value(join(path, "depth"), parse_int),
             "serialnr": serial,
         }
+        if functions is not None:
+            card["capabilities"] = capabilities(functions, raw_hwtype if raw_hwtype is not None else card["hwtype"])
         cards.append(card)
         dirs.append((card_id, path))
     cards.sort(key=lambda c: c["id"])
@@ -361,13 +370,13 @@ def _strip_or_none(text):
 
 def _gather_queues(reader, cards, card_dirs, overrides=True):
     # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool) -> List[Dict[str, Any]]
-    raw_types = {c["id"]: c["raw_hwtype"] for c in cards}
-    modes = {c["id"]: c["mode"] for c in cards}
+    by_id = {c["id"]: c for c in cards}
     queues = []
     read = reader.raw
     for card_id, card_path in card_dirs:
         prefix = "{0:02x}.".format(card_id)
-        hwtype = raw_types.get(card_id)
+        card = by_id.get(card_id) or {}
+        hwtype = card.get("raw_hwtype")
         for entry in reader.listdir(card_path):
             name = entry.name
             if len(name) != 7 or not name.startswith(prefix):
@@ -376,10 +385,10 @@ def _gather_queues(reader, cards, card_dirs, overrides=True):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, modes.get(card_id), overrides)
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, card.get("mode"), overrides)
             if queue is not None:
-                queues.append(queue)
-    queues.sort(key=lambda q: (q["adapter"], q["domain"]))
+                queues.append(compact_queue(queue, card.get("functions")))
+    queues.sort(key=lambda q: q["apqn"])  # fixed-width lowercase hex: adapter, then domain
     return queues
 
 

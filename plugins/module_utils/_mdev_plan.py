@@ -27,6 +27,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import (
     compress_ids,
     format_apqn,
     ids_to_mask,
+    parse_apqn,
     parse_ids,
     relative_mask_update,
 )
@@ -49,7 +50,7 @@ class PlanError(ValueError):
 # --------------------------------------------------------------------------- state
 def state_from_facts(facts):
     # type: (Dict[str, Any]) -> Dict[str, Any]
-    """Return the planning state (see module docstring) from ``ansible_facts.vfio_ap`` (schema 1)."""
+    """Return the planning state (see module docstring) from ``ansible_facts.vfio_ap`` (schema 1 or 2)."""
     bus = facts.get("bus") or {}
     vfio = facts.get("vfio_ap") or {}
     mdevs = {}
@@ -64,7 +65,7 @@ def state_from_facts(facts):
         }
     queues = []
     for queue in facts.get("queues") or []:
-        queues.append([queue["adapter"], queue["domain"]])
+        queues.append(list(parse_apqn(queue["apqn"])))
     return {
         "max_adapter_id": bus.get("max_adapter_id") if bus.get("max_adapter_id") is not None else 255,
         "max_domain_id": bus.get("max_domain_id") if bus.get("max_domain_id") is not None else 255,

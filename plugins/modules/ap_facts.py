@@ -13,11 +13,14 @@ description:
     devices (C(/sys/devices/vfio_ap/matrix)), the mdevctl definitions (C(/etc/mdevctl.d/matrix/<uuid>)), the
     libvirt domain XML (C(/run/libvirt/qemu/*.xml), C(/etc/libvirt/qemu/*.xml)) and the collection's
     migration guard (C(/etc/vfio_ap/migration-guard.json)), and returns them as structured data in
-    C(ansible_facts.vfio_ap) (schema 1).
+    C(ansible_facts.vfio_ap) (schema 2).
   - This is the machine-readable form of what C(lszcrypt -V) and C(mdevctl list) print, and the input of the
     collection's migration readiness checks (P(s390x.vfio_ap.migration_check#filter)).
-  - Every documented key is always present. A value that is unknown (not gathered, or its file could not be
-    read) is V(null). Lists are sorted; adapter and domain IDs are integers; masks are the kernel's text.
+  - Every documented key is always present, except in the compact queue records (see C(queues)). A value that is
+    unknown (not gathered, or its file could not be read) is V(null). Lists are sorted; adapter and domain IDs are
+    integers; masks are the kernel's text.
+  - Queues are returned in a compact form (schema 2), each with only what is its own, so that a 256 x 85 LPAR returns
+    about 1.4 MB instead of 8 MB; P(s390x.vfio_ap.ap_queues#filter) gives them back with every key.
   - A host without the AP bus (not s390x, or the C(ap) module not loaded) is not an error; the facts
     then say C(bus.present=false) and hold empty lists. A host without the vfio_ap module says C(vfio_ap.loaded=false).
   - A file that vanishes while it is read (a queue going away), an attribute the kernel refuses to read (C(EIO)
@@ -39,7 +42,8 @@ options:
     description:
       - Which parts of the facts to gather. V(all) gathers everything.
       - V(bus) the AP bus masks, limits, features and bindings (C(bus)); V(cards) the crypto cards (C(cards));
-        V(queues) the queues (APQNs) with their drivers and hardware capabilities (C(queues)); V(mdevs) the
+        V(queues) the queues (APQNs) with their drivers and what differs from their card (C(queues); brings
+        V(cards) with it, since a queue without its own hardware word has its card's); V(mdevs) the
         active vfio_ap mediated devices (C(vfio_ap.mdevs)); V(definitions) the mdevctl definitions
         (C(vfio_ap.definitions), and C(defined)/C(start) of each mdev); V(guests) the libvirt guest using
         each mdev (C(vfio_ap.mdevs[].guest)).
@@ -109,15 +113,16 @@ ansible_facts:
   type: dict
   contains:
     vfio_ap:
-      description: The AP facts of the host (schema 1). See docs/facts.md for the meaning of each key.
+      description: The AP facts of the host (schema 2). See docs/facts.md for the meaning of each key.
       returned: always
       type: dict
       contains:
         schema:
-          description: Version of this layout; changes only when a key changes meaning or disappears.
+          description: Version of this layout; changes only when a key changes meaning or disappears. V(2) since
+            version 0.2.0 (compact queues); V(1) before.
           type: int
           returned: always
-          sample: 1
+          sample: 2
         sysroot:
           description: The O(sysroot) the facts were read from.
           type: str
@@ -284,51 +289,9 @@ ansible_facts:
               description: The card's C(ap_functions) word as the kernel prints it (C(0x) + 8 uppercase hex digits).
               type: str
               sample: "0x72800000"
-            online:
-              description: Whether the zcrypt driver has the card online; V(null) when the attribute is missing.
-              type: bool
-            config:
-              description: Whether the card is configured to the LPAR.
-              type: bool
-            chkstop:
-              description: Whether the card is check-stopped.
-              type: bool
-            depth:
-              description: Queue depth reported by TAPQ.
-              type: int
-            serialnr:
-              description: Serial number (CCA and EP11 cards); V(null) when unknown or an accelerator. A CCA card reports it
-                only through its queue in the default domain.
-              type: str
-              sample: 93AADF05
-        queues:
-          description: The queues (APQNs, adapter x usage domain) that exist on the host, sorted by APQN.
-          type: list
-          elements: dict
-          returned: always
-          contains:
-            apqn:
-              description: C(AA.DDDD), two hex digits adapter and four hex digits domain.
-              type: str
-              sample: "05.0004"
-            adapter:
-              description: Adapter ID.
-              type: int
-            domain:
-              description: Usage domain ID.
-              type: int
-            driver:
-              description: The driver the queue is bound to (C(cex4queue) = the host's zcrypt driver, C(vfio_ap) =
-                available to guests), read from its C(driver) link; V(null) when unbound.
-              type: str
-              sample: vfio_ap
-            functions:
-              description: The queue's own C(ap_functions) (a live TAPQ, so it includes the Secure Execution state);
-                V(null) when the read failed (C(EIO)).
-              type: str
-              sample: "0x72800000"
             capabilities:
-              description: C(functions) decoded; V(null) when C(functions) is unknown.
+              description: The card's C(functions) decoded, with its C(raw_hwtype); V(null) when C(functions) is
+                unknown. A queue without C(functions) of its own has these.
               type: dict
               contains:
                 apsc:
@@ -362,29 +325,80 @@ ansible_facts:
                 hwtype:
                   description: The card's raw AP type (C(raw_hwtype)).
                   type: int
+            online:
+              description: Whether the zcrypt driver has the card online; V(null) when the attribute is missing.
+              type: bool
             config:
-              description: Whether the queue is configured.
+              description: Whether the card is configured to the LPAR.
               type: bool
             chkstop:
-              description: Whether the queue is check-stopped.
+              description: Whether the card is check-stopped.
+              type: bool
+            depth:
+              description: Queue depth reported by TAPQ.
+              type: int
+            serialnr:
+              description: Serial number (CCA and EP11 cards); V(null) when unknown or an accelerator. A CCA card reports it
+                only through its queue in the default domain.
+              type: str
+              sample: 93AADF05
+        queues:
+          description:
+            - The queues (APQNs, adapter x usage domain) that exist on the host, sorted by APQN, in compact form.
+            - Each record has C(apqn) and C(driver), C(vfio_status) when bound to vfio_ap, and any other key only when
+              its value is not the usual one. Left out means C(functions) and C(capabilities) equal the card's,
+              C(config) true, C(chkstop) false, C(online) true under the host driver (V(null) otherwise),
+              C(driver_override) and C(mkvps) V(null).
+            - P(s390x.vfio_ap.ap_queues#filter) returns the records with every key (and C(adapter), C(domain)).
+          type: list
+          elements: dict
+          returned: always
+          sample: [{apqn: "05.0004", driver: cex4queue}, {apqn: "06.0004", driver: vfio_ap, vfio_status: in use},
+                   {apqn: "06.0005", driver: vfio_ap, vfio_status: unassigned, functions: "0x72808000",
+                    capabilities: {bs: 2, mode: cca}}]
+          contains:
+            apqn:
+              description: C(AA.DDDD), two hex digits adapter and four hex digits domain.
+              type: str
+              sample: "05.0004"
+            driver:
+              description: The driver the queue is bound to (C(cex4queue) = the host's zcrypt driver, C(vfio_ap) =
+                available to guests), read from its C(driver) link; V(null) when unbound.
+              type: str
+              sample: vfio_ap
+            functions:
+              description: The queue's own C(ap_functions) (a live TAPQ, so it includes the Secure Execution state),
+                present only when it differs from the card's word; V(null) when the read failed (C(EIO)).
+              type: str
+              sample: "0x72800000"
+            capabilities:
+              description: C(functions) decoded (keys as in C(cards[].capabilities)); V(null) when C(functions) is
+                unknown. Only when C(functions) is present.
+              type: dict
+            config:
+              description: Whether the queue is configured; present only when not true.
+              type: bool
+            chkstop:
+              description: Whether the queue is check-stopped; present only when not false.
               type: bool
             online:
-              description: The zcrypt driver's online state; V(null) when bound to vfio_ap (that driver has none).
+              description: The zcrypt driver's online state, present only when a queue of the host driver is not online
+                (or its state is unknown); queues bound to vfio_ap or to no driver have none.
               type: bool
             vfio_status:
-              description: For queues bound to vfio_ap, C(unassigned) (in no mdev), C(assigned) (in an mdev, not
-                used by a running guest) or C(in use); V(null) otherwise.
+              description: For queues bound to vfio_ap (and only those), C(unassigned) (in no mdev), C(assigned) (in an
+                mdev, not used by a running guest) or C(in use); V(null) when the status could not be read.
               type: str
               sample: in use
             driver_override:
-              description: The driver named in the queue's C(driver_override) (kernel 6.19 and later); V(null) when none is
-                set. Not read while C(apmask) or C(aqmask) has a cleared bit (the kernel then accepts no override).
+              description: The driver named in the queue's C(driver_override) (kernel 6.19 and later); present only when
+                one is set. Not read while C(apmask) or C(aqmask) has a cleared bit (the kernel then accepts no override).
               type: str
               sample: vfio_ap
             mkvps:
               description: Master-key verification patterns of a CCA or EP11 queue bound to the zcrypt driver, by
                 register and slot (C(aes_cur), C(apka_new), C(wk_cur), ...), each V(null) or C({state, mkvp});
-                V(null) when the queue has none (accelerator, vfio_ap-bound).
+                present only when some are known (not for accelerators or queues bound to vfio_ap).
               type: dict
               sample: {aes_cur: {state: valid, mkvp: "0x1111aaaa2222bbbb"}, aes_new: null}
         vfio_ap:

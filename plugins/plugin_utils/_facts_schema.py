@@ -10,6 +10,8 @@ one message naming the host, the key and the expected type, never a Python error
 the rules. ``check_facts`` checks everything the rules read except the per-queue fields, which
 ``check_queue`` checks for the queues a guest uses (a big LPAR has 21,760 queues; the plan needs a
 few of them). Booleans given as text are parsed as Ansible parses them (``parse_bool``).
+Facts of schema 1 (full queue records) and schema 2 (compact ones) are both read; a schema this
+collection does not know is refused with one message.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import _UUID_
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
 
 MIGRATION_LEVELS = ("none", "attribute", "kernel")
+SCHEMAS = (1, 2)  # the facts schemas these rules read (docs/facts.md)
 
 
 def _kind(value: Any) -> str:
@@ -92,9 +95,15 @@ _OPT_STR = (str, type(None))
 
 
 def check_facts(facts: Any, what: str) -> Mapping:
-    """Return ``facts`` when it has the shape of ansible_facts.vfio_ap (schema 1); ValueError naming host, key and type."""
+    """Return ``facts`` when it has the shape of ansible_facts.vfio_ap (schema 1 or 2); ValueError naming host, key and type."""
     if not isinstance(facts, Mapping):
         raise _fail(what, "facts", "the ansible_facts.vfio_ap dict", facts)
+    schema = facts.get("schema")
+    if schema is not None and (type(schema) is not int or schema not in SCHEMAS):
+        raise ValueError(
+            f"{what}: schema: facts of schema {schema!r} were gathered by another version of s390x.vfio_ap; "
+            f"this one reads schema {' and '.join(map(str, SCHEMAS))}: gather the facts again with this version"
+        )
     for key in ("bus", "vfio_ap"):
         _typed(facts, key, (Mapping,), what, key, "a dict")
     for key in ("cards", "queues"):
@@ -109,6 +118,7 @@ def check_facts(facts: Any, what: str) -> Mapping:
         for key in ("hwtype", "raw_hwtype"):
             _typed(card, key, _OPT_INT, what, f"{path}.{key}", "an integer or null")
         _typed(card, "functions", _OPT_STR, what, path + ".functions", "the ap_functions text ('0x...') or null")
+        _capabilities(card.get("capabilities"), what, path + ".capabilities")
         for key in ("online", "config", "chkstop"):
             _typed(card, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
     for i, queue in enumerate(facts["queues"]):
@@ -155,23 +165,28 @@ def check_facts(facts: Any, what: str) -> Mapping:
     return facts
 
 
+def _capabilities(caps: Any, what: str, path: str) -> None:
+    """Raise ValueError naming ``path`` unless caps is null or a capabilities dict with typed mode, bs and hwtype."""
+    if caps is None:
+        return
+    if not isinstance(caps, Mapping):
+        raise _fail(what, path, "a dict or null", caps)
+    _typed(caps, "mode", _OPT_STR, what, path + ".mode", "cca, ep11, accel or null")
+    for key in ("bs", "hwtype"):
+        _typed(caps, key, _OPT_INT, what, f"{path}.{key}", "an integer or null")
+
+
 def check_queue(queue: Mapping, what: str) -> Mapping:
     """Return ``queue`` when the fields the rules read have their facts types; ValueError naming the queue and key."""
     path = f"queue {queue['apqn']}"
     if not _is_apqn(queue["apqn"]):
         raise _fail(what, path + ".apqn", "an APQN ('05.0004')", queue["apqn"])
-    _typed(queue, "adapter", (int,), what, path + ".adapter", "an adapter ID (integer)")
+    _typed(queue, "adapter", _OPT_INT, what, path + ".adapter", "an adapter ID (integer)")
     _typed(queue, "driver", _OPT_STR, what, path + ".driver", "a driver name or null")
     _typed(queue, "functions", _OPT_STR, what, path + ".functions", "the ap_functions text ('0x...') or null")
     for key in ("config", "chkstop"):
         _typed(queue, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
-    caps = queue.get("capabilities")
-    if caps is not None:
-        if not isinstance(caps, Mapping):
-            raise _fail(what, path + ".capabilities", "a dict or null", caps)
-        _typed(caps, "mode", _OPT_STR, what, path + ".capabilities.mode", "cca, ep11, accel or null")
-        for key in ("bs", "hwtype"):
-            _typed(caps, key, _OPT_INT, what, f"{path}.capabilities.{key}", "an integer or null")
+    _capabilities(queue.get("capabilities"), what, path + ".capabilities")
     mkvps = queue.get("mkvps")
     if mkvps is not None and not isinstance(mkvps, Mapping):
         raise _fail(what, path + ".mkvps", "a dict or null", mkvps)

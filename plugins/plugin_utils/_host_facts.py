@@ -18,6 +18,7 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
 
 CAPS_NAMES = ("mode", "apsc", "mex4k", "crt4k", "apxa", "slcf", "native", "stateless", "bs", "hwtype")
@@ -41,7 +42,7 @@ class HostFacts:
         "guard",
         "mkvps",
         "identity",
-        "_checked",
+        "_full",
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None) -> None:
@@ -61,7 +62,7 @@ class HostFacts:
         self.guard: Mapping = vfio.get("migration_guard") or {}
         self.mkvps = normalize_mkvps_override(mkvps, what) if mkvps else {}
         self.identity = identity_of(facts.get("host"))
-        self._checked: set[str] = set()
+        self._full: dict[str, Mapping] = {}
 
     @property
     def label(self) -> str:
@@ -69,12 +70,15 @@ class HostFacts:
         return self.name or "the host"
 
     def queue(self, apqn: str) -> Mapping | None:
-        """Return the checked queue facts of ``apqn``, or None when the host has no such queue."""
-        queue = self.queues.get(apqn)
-        if queue is not None and apqn not in self._checked:
+        """Return the checked queue facts of ``apqn`` in their full form (every key), or None when the host has no such queue."""
+        full = self._full.get(apqn)
+        if full is None:
+            queue = self.queues.get(apqn)
+            if queue is None:
+                return None
             check_queue(queue, self.what)
-            self._checked.add(apqn)
-        return queue
+            full = self._full[apqn] = expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
+        return full
 
     def existing_queue(self, apqn: str) -> Mapping:
         """Return the checked queue facts of an APQN the host has (KeyError otherwise)."""
@@ -285,3 +289,24 @@ def guard_entry(host: HostFacts, uuid: str) -> Mapping | None:
     """Return the host's migration-guard entry for an mdev, or None."""
     entry = host.guard.get(uuid) if isinstance(host.guard, Mapping) else None
     return entry if isinstance(entry, Mapping) else None
+
+
+def full_queues(facts: Any, apqns: Any = None) -> list[dict[str, Any]]:
+    """Return the full records of a host's queues (all, sorted, or those of ``apqns`` it has, in that order).
+
+    ValueError naming the key for facts that are not AP facts or an APQN that is not one.
+    """
+    host = HostFacts(facts, what="facts")
+    if apqns is None:
+        wanted = sorted(host.queues)
+    elif isinstance(apqns, (list, tuple)):
+        wanted = []
+        for item in apqns:
+            try:
+                adapter, domain = parse_apqn(str(item))
+            except ValueError as exc:
+                raise ValueError(f"apqns: {exc}") from None
+            wanted.append(format_apqn(adapter, domain))
+    else:
+        raise ValueError(f"apqns: expected a list of APQNs ('05.0004'), got {type(apqns).__name__}")
+    return [dict(full) for full in map(host.queue, wanted) if full is not None]

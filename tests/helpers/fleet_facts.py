@@ -34,3 +34,22 @@ def facts_for_fleet(
         facts, warnings = gather_facts(str(dest / name), subsets)
         out[name] = (facts, warnings) if with_warnings else facts
     return out
+
+
+def as_schema_1(facts: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of schema-2 facts in the shape of schema 1: full queue records, no card capabilities.
+
+    What a fact cache filled by collection 0.1.0 holds for the same host.
+    """
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import expand_queue
+
+    cards = {c["id"]: c for c in facts["cards"]}
+    old = dict(facts, schema=1)
+    old["queues"] = [expand_queue(q, cards.get(int(q["apqn"][:2], 16))) for q in facts["queues"]]
+    old["cards"] = [{k: v for k, v in c.items() if k != "capabilities"} for c in facts["cards"]]
+    return old
+
+
+def queues_by_apqn(facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return {apqn: full queue record} of facts of either schema (what the ap_queues filter returns)."""
+    return {q["apqn"]: q for q in as_schema_1(facts)["queues"]}

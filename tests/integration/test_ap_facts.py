@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 from helpers.ansible_run import VENV_BIN, ansible_env, local_inventory, run_module, run_playbook
+from helpers.fleet_facts import queues_by_apqn
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_ids
 
@@ -193,7 +194,7 @@ def test_demo_verdict_inputs(demo_run, host, uuid, field, value):
 )  # fmt: skip
 def test_demo_queue_details(demo_run, host, apqn, field, value):
     facts = demo_run.task_results("ap_facts")[host]["ansible_facts"]["vfio_ap"]
-    assert {q["apqn"]: q for q in facts["queues"]}[apqn][field] == value
+    assert queues_by_apqn(facts)[apqn][field] == value
 
 
 @pytest.fixture(scope="module")

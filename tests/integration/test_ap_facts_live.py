@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from apsim.testing import live_fleet_fixture, sysfs_write
 from helpers.ansible_run import run_module
+from helpers.fleet_facts import queues_by_apqn
 
 pytestmark = pytest.mark.live
 
@@ -79,7 +80,7 @@ def test_facts_follow_the_live_host(live):
         assert res["changed"] is False
         assert live.writes("live1") == writes_before, f"{title}: ap_facts wrote to sysfs"
         facts = res["ansible_facts"]["vfio_ap"]
-        queues = {q["apqn"]: q for q in facts["queues"]}
+        queues = queues_by_apqn(facts)
         mdev = {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}[U1]
         if "vfio_domains" in want:
             assert facts["bus"]["vfio_domains"] == want["vfio_domains"], title

@@ -12,6 +12,7 @@ from apsim.render import render_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _facts
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, render_guard
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import QUEUE_KEYS, expand_queue
 
 U1 = "6c1a0000-0000-4000-8000-000000000001"
 U2 = "6c1a0000-0000-4000-8000-000000000002"
@@ -82,6 +83,12 @@ def facts_of(root: Path, subsets=("all",)):
 
 
 def by_apqn(facts):
+    """Return {apqn: full queue record} (every key, the card's word filled in)."""
+    cards = {c["id"]: c for c in facts["cards"]}
+    return {q["apqn"]: expand_queue(q, cards.get(int(q["apqn"][:2], 16))) for q in facts["queues"]}
+
+
+def compact_by_apqn(facts):
     return {q["apqn"]: q for q in facts["queues"]}
 
 
@@ -125,16 +132,18 @@ def test_every_key_present_and_sorted(rendered):
     assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
     assert set(facts["host"]["cpc"]) == {"manufacturer", "type", "model", "sequence_code", "name"}
     assert set(facts["host"]["lpar"]) == {"name", "number"}
-    assert facts["schema"] == 1 and facts["sysroot"] == str(rendered / "kern")
+    assert facts["schema"] == 2 and facts["sysroot"] == str(rendered / "kern")
     assert set(facts["bus"]) == {"present", "max_adapter_id", "max_domain_id", "apmask", "aqmask", "host_adapters",
                                  "host_usage_domains", "host_control_domains", "vfio_adapters", "vfio_domains",
                                  "features", "bindings", "default_domain"}  # fmt: skip
     card_keys = {"id", "name", "type", "hwtype", "raw_hwtype", "mode", "functions", "online", "config", "chkstop",
-                 "depth", "serialnr"}  # fmt: skip
+                 "depth", "serialnr", "capabilities"}  # fmt: skip
     assert all(set(c) == card_keys for c in facts["cards"])
     queue_keys = {"apqn", "adapter", "domain", "driver", "functions", "capabilities", "config", "chkstop", "online",
                   "vfio_status", "mkvps", "driver_override"}  # fmt: skip
-    assert all(set(q) == queue_keys for q in facts["queues"])
+    assert set(QUEUE_KEYS) == queue_keys
+    assert all({"apqn", "driver"} <= set(q) < queue_keys - {"adapter", "domain"} for q in facts["queues"])
+    assert all(set(q) == queue_keys for q in by_apqn(facts).values())
     assert set(facts["vfio_ap"]) == {"loaded", "features", "migration", "available_instances", "migration_guard",
                                      "mdevs", "definitions"}  # fmt: skip
     mdev_keys = {"uuid", "adapters", "domains", "control_domains", "apqns", "guest_apqns", "in_use", "migratable",
@@ -314,6 +323,33 @@ def test_subsets_leave_other_keys_empty(rendered, subsets, empty):
     else:
         assert [m["in_use"] for m in facts["vfio_ap"]["mdevs"]] == [m["in_use"] for m in full["vfio_ap"]["mdevs"]]
         assert all(m["defined"] is None for m in facts["vfio_ap"]["mdevs"])
+
+
+@pytest.mark.parametrize(("subsets", "gathered"), [(["queues"], ["cards", "queues"]), (["!cards"], list(_facts.SUBSETS))])
+def test_queues_bring_their_cards(rendered, subsets, gathered):
+    """A compact queue record refers to its card's word, so the cards come with the queues."""
+    facts = facts_of(rendered / "kern", subsets)[0]
+    assert facts["gather_subset"] == sorted(gathered)
+    assert by_apqn(facts)["05.0002"]["capabilities"]["mode"] == "cca"
+
+
+@pytest.mark.parametrize(
+    ("apqn", "compact"),
+    [
+        ("06.0003", {"apqn": "06.0003", "driver": "cex4queue"}),
+        ("05.0002", {"apqn": "05.0002", "driver": "cex4queue",
+                     "mkvps": {"aes_new": None, "aes_cur": {"state": "valid", "mkvp": "0x1111aaaa2222bbbb"},
+                               "aes_old": None, "apka_new": None, "apka_cur": None, "apka_old": None,
+                               "asym_new": None, "asym_cur": None, "asym_old": None}}),
+        ("05.0004", {"apqn": "05.0004", "driver": "vfio_ap", "vfio_status": "in use"}),
+        ("06.0005", {"apqn": "06.0005", "driver": "vfio_ap", "vfio_status": "in use", "functions": "0x06808000",
+                     "capabilities": {"apsc": False, "mex4k": False, "crt4k": False, "mode": "ep11", "apxa": True,
+                                      "slcf": False, "native": True, "stateless": False, "bs": 2, "hwtype": 14}}),
+        ("08.0003", {"apqn": "08.0003", "driver": "cex4queue", "online": False}),
+    ],
+)  # fmt: skip
+def test_compact_queue_records(rendered, apqn, compact):
+    assert compact_by_apqn(facts_of(rendered / "kern")[0])[apqn] == compact
 
 
 def test_guests_subset_excluded_leaves_guest_null(rendered):
