@@ -17,7 +17,7 @@ description:
     C(readiness.xml) is JUnit with one test case per guest, failed when it has no ready destination.
 options:
   _input:
-    description: A migration plan (schema 1).
+    description: A migration plan (plan schema 2).
     type: dict
     required: true
   formats:

@@ -14,7 +14,7 @@ description:
     C(ansible.builtin.set_stats) as C(vfio_ap_audit_summary).
 options:
   _input:
-    description: A migration plan (schema 1) from P(s390x.vfio_ap.migration_plan#filter).
+    description: A migration plan (plan schema 2) from P(s390x.vfio_ap.migration_plan#filter).
     type: dict
     required: true
   not_audited:
@@ -36,8 +36,8 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C(schema), C(hosts), C(not_audited), C(guests), C(ready), C(ready_after), C(blocked), C(top_blockers),
-      C(guests_without_destination) (list of C({guest, uuid, source, top_blockers})),
+    - "C(schema), C(hosts), C(not_audited), C(guests), C(ready), C(ready_after), C(blocked),
+      C(idle_mdevs) (how many mdevs no guest uses), C(top_blockers), C(guests_without_destination) (list of C({guest, uuid, source, top_blockers})),
       C(hosts_not_evacuable), C(hosts_evacuable_after_preparation) and, when given, C(report_dir)."
   type: dict
 """
