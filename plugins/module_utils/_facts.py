@@ -49,7 +49,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
 )
 
 SCHEMA = 2
-SUBSETS = ("bus", "cards", "queues", "mdevs", "definitions", "guests")
+SUBSETS = ("bus", "cards", "queues", "mkvps", "mdevs", "definitions", "guests")
 VFIO_AP_DRIVER = "vfio_ap"
 MATRIX_DIR = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE_DIR = MATRIX_DIR + "/mdev_supported_types/vfio_ap-passthrough"
@@ -191,8 +191,8 @@ def gather_facts(sysroot="/", subsets=("all",)):
     # type: (str, Iterable[str]) -> Tuple[Dict[str, Any], List[str]]
     """Return (facts, warnings): the ``vfio_ap`` facts (docs/facts.md) of the host under sysroot.
 
-    subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name); ``queues``
-    brings ``cards`` with it, since compact queue records refer to their card.
+    subsets is a gather_subset list (see resolve_subsets; ValueError for an unknown name). ``queues``
+    brings ``cards`` (compact queue records refer to their card); ``mkvps`` counts only with ``queues``.
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
     The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
     always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
@@ -200,6 +200,8 @@ def gather_facts(sysroot="/", subsets=("all",)):
     ENOTCONN, EIO on a directory) raises HostPathError with one line naming the path and errno.
     """
     chosen = set(resolve_subsets(subsets))
+    if "queues" not in chosen:
+        chosen.discard("mkvps")  # master-key patterns are read with the queues or not at all
     if "queues" in chosen:
         chosen.add("cards")  # a compact queue record refers to its card's hardware word
     try:
@@ -237,7 +239,8 @@ def _gather(sysroot, chosen):
         facts["cards"] = cards
     status_by_apqn = None  # type: Optional[Dict[str, Optional[str]]]
     if present and "queues" in chosen:
-        facts["queues"] = _gather_queues(reader, cards, card_dirs, _overrides_possible(reader, facts["bus"]))
+        overrides = _overrides_possible(reader, facts["bus"])
+        facts["queues"] = _gather_queues(reader, cards, card_dirs, overrides, "mkvps" in chosen)
         status_by_apqn = {q["apqn"]: q.get("vfio_status") for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     return facts, reader.warnings
@@ -368,8 +371,9 @@ def _strip_or_none(text):
     return body or None
 
 
-def _gather_queues(reader, cards, card_dirs, overrides=True):
-    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool) -> List[Dict[str, Any]]
+def _gather_queues(reader, cards, card_dirs, overrides=True, mkvps=True):
+    # type: (_Reader, List[Dict[str, Any]], List[Tuple[int, str]], bool, bool) -> List[Dict[str, Any]]
+    """Return the compact queue records; with mkvps false, no queue's master-key patterns are read."""
     by_id = {c["id"]: c for c in cards}
     queues = []
     read = reader.raw
@@ -377,6 +381,7 @@ def _gather_queues(reader, cards, card_dirs, overrides=True):
         prefix = "{0:02x}.".format(card_id)
         card = by_id.get(card_id) or {}
         hwtype = card.get("raw_hwtype")
+        master_keys = mkvps and card.get("mode") != "accel"  # accelerators have no master keys
         for entry in reader.listdir(card_path):
             name = entry.name
             if len(name) != 7 or not name.startswith(prefix):
@@ -385,16 +390,19 @@ def _gather_queues(reader, cards, card_dirs, overrides=True):
                 domain = int(name[3:], 16)
             except ValueError:
                 continue
-            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, card.get("mode"), overrides)
+            queue = _read_queue(reader, read, entry.path, card_id, domain, hwtype, master_keys, overrides)
             if queue is not None:
                 queues.append(compact_queue(queue, card.get("functions")))
     queues.sort(key=lambda q: q["apqn"])  # fixed-width lowercase hex: adapter, then domain
     return queues
 
 
-def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode, overrides=True):
-    # type: (_Reader, Any, str, int, int, Optional[int], Optional[str], bool) -> Optional[Dict[str, Any]]
-    """Return one queue's facts, or None (with a warning) when the queue went away while read."""
+def _read_queue(reader, read, qdir, adapter, domain, hwtype, master_keys, overrides=True):
+    # type: (_Reader, Any, str, int, int, Optional[int], bool, bool) -> Optional[Dict[str, Any]]
+    """Return one queue's full facts, or None (with a warning) when the queue went away while read.
+
+    master_keys: whether to read its master-key patterns (each read is a request to the card).
+    """
     sep = os.sep
     try:
         driver = parse_driver_link(os.readlink(qdir + sep + "driver"))
@@ -431,7 +439,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, mode, overrides=Tru
         "chkstop": value(qdir + sep + "chkstop", parse_bool),
         "online": None if vfio else value(qdir + sep + "online", parse_bool, optional=driver is None),
         "vfio_status": value(qdir + sep + "status", parse_queue_status) if vfio else None,
-        "mkvps": None if vfio or driver is None or mode == "accel" else value(qdir + sep + "mkvps", parse_mkvps, optional=True),
+        "mkvps": value(qdir + sep + "mkvps", parse_mkvps, optional=True) if master_keys and driver and not vfio else None,
         "driver_override": value(qdir + sep + "driver_override", _strip_or_none, optional=True) if overrides else None,
     }  # type: Dict[str, Any]
     if queue["mkvps"] is not None and not any(queue["mkvps"].values()):

@@ -43,7 +43,8 @@ options:
       - Which parts of the facts to gather. V(all) gathers everything.
       - V(bus) the AP bus masks, limits, features and bindings (C(bus)); V(cards) the crypto cards (C(cards));
         V(queues) the queues (APQNs) with their drivers and what differs from their card (C(queues); brings
-        V(cards) with it, since a queue without its own hardware word has its card's); V(mdevs) the
+        V(cards) with it, since a queue without its own hardware word has its card's); V(mkvps) the master-key
+        verification patterns of the queues the host driver holds (C(queues[].mkvps); only with V(queues)); V(mdevs) the
         active vfio_ap mediated devices (C(vfio_ap.mdevs)); V(definitions) the mdevctl definitions
         (C(vfio_ap.definitions), and C(defined)/C(start) of each mdev); V(guests) the libvirt guest using
         each mdev (C(vfio_ap.mdevs[].guest)).
@@ -52,7 +53,8 @@ options:
       - C(host), C(bus.present) and the C(vfio_ap) scalars (C(loaded), C(features), C(migration),
         C(available_instances), C(migration_guard)) are always gathered.
       - Reading the queues is most of the work on a large host (up to 256 x 256 APQNs); leave V(queues) out when
-        only mdevs are needed.
+        only mdevs are needed. Each read of a queue's C(mkvps) is a request the kernel sends to the card; on an LPAR
+        whose host driver holds thousands of CCA or EP11 queues, V([all, "!mkvps"]) avoids them.
       - An unknown name fails the task with a message listing the valid names.
     type: list
     elements: str
@@ -133,7 +135,7 @@ ansible_facts:
           type: list
           elements: str
           returned: always
-          sample: [bus, cards, definitions, guests, mdevs, queues]
+          sample: [bus, cards, definitions, guests, mdevs, mkvps, queues]
         host:
           description:
             - What identifies the machine and LPAR (always gathered). Two inventory names with the same C(cpc.type),

@@ -221,7 +221,7 @@ def test_playbook_in_check_mode_gives_the_same_facts_to_hostvars(checked, demo_r
         (
             "unknown subset",
             "gather_subset: unknown subset '!disks'; valid subsets are all, bus, cards, definitions, "
-            "guests, mdevs, queues (prefix ! to exclude)",
+            "guests, mdevs, mkvps, queues (prefix ! to exclude)",
         ),
         (
             "missing sysroot",

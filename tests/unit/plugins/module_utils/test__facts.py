@@ -102,10 +102,11 @@ def by_uuid(facts):
 @pytest.mark.parametrize(
     ("requested", "expected"),
     [
-        (["all"], ["bus", "cards", "definitions", "guests", "mdevs", "queues"]),
-        ([], ["bus", "cards", "definitions", "guests", "mdevs", "queues"]),
-        (["!queues"], ["bus", "cards", "definitions", "guests", "mdevs"]),
-        (["all", "!queues", "!cards"], ["bus", "definitions", "guests", "mdevs"]),
+        (["all"], ["bus", "cards", "definitions", "guests", "mdevs", "mkvps", "queues"]),
+        ([], ["bus", "cards", "definitions", "guests", "mdevs", "mkvps", "queues"]),
+        (["!queues"], ["bus", "cards", "definitions", "guests", "mdevs", "mkvps"]),
+        (["all", "!queues", "!cards"], ["bus", "definitions", "guests", "mdevs", "mkvps"]),
+        (["all", "!mkvps"], ["bus", "cards", "definitions", "guests", "mdevs", "queues"]),
         (["mdevs", "guests"], ["guests", "mdevs"]),
         (["bus", "!bus"], []),
         (["!all", "queues"], ["queues"]),
@@ -119,7 +120,7 @@ def test_resolve_subsets(requested, expected):
 def test_resolve_subsets_rejects_naming_valid_ones(bad):
     with pytest.raises(ValueError) as info:
         _facts.resolve_subsets(bad)
-    assert "all, bus, cards, definitions, guests, mdevs, queues" in str(info.value)
+    assert "all, bus, cards, definitions, guests, mdevs, mkvps, queues" in str(info.value)
 
 
 # ------------------------------------------------------------------------------ schema
@@ -325,12 +326,25 @@ def test_subsets_leave_other_keys_empty(rendered, subsets, empty):
         assert all(m["defined"] is None for m in facts["vfio_ap"]["mdevs"])
 
 
-@pytest.mark.parametrize(("subsets", "gathered"), [(["queues"], ["cards", "queues"]), (["!cards"], list(_facts.SUBSETS))])
-def test_queues_bring_their_cards(rendered, subsets, gathered):
-    """A compact queue record refers to its card's word, so the cards come with the queues."""
+@pytest.mark.parametrize(
+    ("subsets", "gathered", "mkvps"),
+    [
+        (["queues"], ["cards", "queues"], False),
+        (["!cards"], list(_facts.SUBSETS), True),
+        (["queues", "mkvps"], ["cards", "mkvps", "queues"], True),
+        (["all", "!mkvps"], [s for s in _facts.SUBSETS if s != "mkvps"], False),
+    ],
+)
+def test_queues_bring_their_cards_and_mkvps_their_queues(rendered, subsets, gathered, mkvps):
+    """A compact queue record refers to its card's word, so the cards come with the queues; master-key
+    patterns (a request to the card each, on a real host) are read only with the mkvps subset."""
     facts = facts_of(rendered / "kern", subsets)[0]
     assert facts["gather_subset"] == sorted(gathered)
     assert by_apqn(facts)["05.0002"]["capabilities"]["mode"] == "cca"
+    assert facts_of(rendered / "kern", ["mkvps"])[0]["gather_subset"] == []  # no queues, no master keys
+    assert (by_apqn(facts)["05.0002"]["mkvps"] is not None) is mkvps
+    if not mkvps:
+        assert all("mkvps" not in q for q in facts["queues"])
 
 
 @pytest.mark.parametrize(
