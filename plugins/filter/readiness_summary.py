@@ -37,7 +37,8 @@ RETURN = r"""
 _value:
   description:
     - "C(schema), C(hosts), C(not_audited), C(guests), C(ready), C(ready_after), C(blocked),
-      C(idle_mdevs) (how many mdevs no guest uses), C(top_blockers), C(guests_without_destination) (list of C({guest, uuid, source, top_blockers})),
+      C(idle_mdevs) (how many mdevs no guest uses), C(top_blockers),
+      C(guests_without_destination) (list of C({guest, uuid, source, top_blockers})),
       C(hosts_not_evacuable), C(hosts_evacuable_after_preparation) and, when given, C(report_dir)."
   type: dict
 """
