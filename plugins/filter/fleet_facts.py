@@ -18,7 +18,7 @@ description:
 positional: hosts
 options:
   _input:
-    description: C(hostvars) (or any C({host: variables}) mapping).
+    description: "C(hostvars) (or any C({host: variables}) mapping)."
     type: dict
     required: true
   hosts:

@@ -17,7 +17,7 @@ description:
   - Reads each host's C(ansible_facts.vfio_ap) out of C(hostvars); hosts without them have no mdevs.
 options:
   _input:
-    description: C(hostvars) (or any C({host: variables}) mapping).
+    description: "C(hostvars) (or any C({host: variables}) mapping)."
     type: dict
     required: true
   hosts:

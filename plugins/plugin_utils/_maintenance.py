@@ -600,7 +600,9 @@ def undo_actions_wanted(undo: Mapping[str, list[str]], host_results: Mapping[str
     return out
 
 
-def wave_result(steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False, keep: bool = False) -> dict[str, Any]:
+def wave_result(
+    steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False, keep: bool = False
+) -> dict[str, Any]:
     """Return what one wave did: ``{outcomes, undo, undo_actions, moved, failed}``.
 
     ``outcomes``: :func:`wave_outcomes`; ``undo``: :func:`undo_wanted` ``{destination: [uuid]}``;

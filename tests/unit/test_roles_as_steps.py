@@ -112,7 +112,7 @@ def test_vars_do_not_read_facts_set_later(path):
 # The checks must be able to fail: each rule on a file that breaks it.
 BROKEN = {
     "set_fact in a loop": (
-        "- name: Accumulate\n  ansible.builtin.set_fact:\n    acc: \"{{ acc + [item] }}\"\n  loop: [1, 2]\n",
+        '- name: Accumulate\n  ansible.builtin.set_fact:\n    acc: "{{ acc + [item] }}"\n  loop: [1, 2]\n',
         looped_set_facts,
         ["Accumulate"],
     ),
@@ -123,7 +123,7 @@ BROKEN = {
     ),
     "set_fact without a loop is fine": ("- ansible.builtin.set_fact: {x: 1}\n", looped_set_facts, []),
     "a for loop in a message": (
-        "- ansible.builtin.fail:\n    msg: \"{% for c in checks %}{{ c }}{% endfor %}\"\n",
+        '- ansible.builtin.fail:\n    msg: "{% for c in checks %}{{ c }}{% endfor %}"\n',
         template_statements,
         ["{% for c in checks %}{{ c }}{% endfor %}"],
     ),

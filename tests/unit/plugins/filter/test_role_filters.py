@@ -256,9 +256,7 @@ def test_destination_checks_refuses_unknown_action_type(facts, monkeypatch):
 )
 def test_destination_result(facts, after, before, after_ready):
     checks = destination_checks(facts["kvm-a1"], facts["kvm-b1"], [WEB1, HSM1], source="kvm-a1", destination="kvm-b1")["checks"]
-    got = destination_result(
-        checks, facts["kvm-a1"], facts["kvm-b1"] if after else None, source="kvm-a1", destination="kvm-b1"
-    )
+    got = destination_result(checks, facts["kvm-a1"], facts["kvm-b1"] if after else None, source="kvm-a1", destination="kvm-b1")
     assert [r["before"] for r in got] == before
     assert [None if r["after"] is None else r["after"]["ready"] for r in got] == after_ready
     assert [(r["uuid"], r["guest"], r["source"], r["destination"]) for r in got] == [
@@ -351,9 +349,7 @@ def test_maintenance_outcomes_undo_actions(recorded, keep, expected):
     """A prepared guest whose migration did not run: its destination's recorded actions are to be undone."""
     steps = {
         "hosts": ["kvm-a1", "kvm-b1"],
-        "guests": [
-            {"uuid": HSM1, "guest": "hsm1", "source": "kvm-a1", "planned": "kvm-b1", "destination": "kvm-b1", "action": "prepare"}
-        ],
+        "guests": [{"uuid": HSM1, "guest": "hsm1", "source": "kvm-a1", "planned": "kvm-b1", "destination": "kvm-b1", "action": "prepare"}],
     }
     host_vars = {"kvm-b1": {"__vfio_ap_maintenance_undo": recorded}}
     got = maintenance_outcomes(steps, host_vars, keep=keep)
@@ -373,15 +369,24 @@ def _guest(name, result, destination=None, codes=(), message="", command=None):
 
 DRAIN_CASES = {
     "plan: the verdict and the commands": (
-        {"mode": "plan", "outcome": "kvm-a1 can be evacuated",
-         "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded")]},  # fmt: skip
+        {
+            "mode": "plan",
+            "outcome": "kvm-a1 can be evacuated",
+            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded")],
+        },  # fmt: skip
         ["kvm-a1 can be evacuated", "virsh migrate web1"],
         "",
     ),
     "execute: one line per guest and the failures": (
-        {"mode": "execute", "outcome": "1 of 3 vfio-ap guests of kvm-a1 left",
-         "guests": [_guest("web1", "moved", "kvm-b1"), _guest("hsm1", "failed", codes=["mdev_missing"], message="no mdev"),
-                    _guest(None, "not_attempted", codes=["not_attempted"])]},  # fmt: skip
+        {
+            "mode": "execute",
+            "outcome": "1 of 3 vfio-ap guests of kvm-a1 left",
+            "guests": [
+                _guest("web1", "moved", "kvm-b1"),
+                _guest("hsm1", "failed", codes=["mdev_missing"], message="no mdev"),
+                _guest(None, "not_attempted", codes=["not_attempted"]),
+            ],
+        },  # fmt: skip
         [
             "1 of 3 vfio-ap guests of kvm-a1 left",
             "web1: moved on kvm-b1",
