@@ -46,32 +46,22 @@ RETURN = r"""
 _value:
   description:
     - "C(outcomes) (C({uuid: outcome}), see docs/maintenance.md), C(undo) (C({destination: [uuid]})
-      preparations to undo), C(moved) (C({source: [uuid]})) and C(failed) (bool)."
+      preparations to undo), C(undo_actions) (C({destination: [action]}), the actions the destination
+      role recorded for those preparations, for its C(undo) entry point), C(moved) (C({source: [uuid]})) and C(failed) (bool)."
   type: dict
 """
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import collect_host_results, undo_wanted, wave_outcomes
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import collect_host_results, wave_result
 
 
 def maintenance_outcomes(steps, hostvars, check_mode=False, keep=False):
     """Return the outcomes of one wave (see RETURN)."""
     try:
-        results = collect_host_results(hostvars, steps.get("hosts") or [])
-        outcomes = wave_outcomes(steps, results, bool(check_mode))
+        return wave_result(steps, collect_host_results(hostvars, steps.get("hosts") or []), bool(check_mode), bool(keep))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_outcomes: {exc}") from exc
-    moved: dict = {}
-    for out in outcomes.values():
-        if out["result"] == "moved":
-            moved.setdefault(out["source"], []).append(out["uuid"])
-    return {
-        "outcomes": outcomes,
-        "undo": undo_wanted(outcomes, bool(keep)),
-        "moved": moved,
-        "failed": any(out["result"] == "failed" for out in outcomes.values()),
-    }
 
 
 class FilterModule:

@@ -31,12 +31,21 @@ options:
         (then C(vfio_ap_migration_address) is read from them), for example C(hostvars) itself."
     type: dict
     required: true
+  hosts:
+    description:
+      - The hosts of O(_input) that make up the fleet, for example C(groups['kvm']) with
+        C(hostvars) as the input. Every one must be in O(_input) and have C(ansible_facts.vfio_ap)
+        (one error names every host that is not or has none); the other hosts of O(_input) are not read.
+      - Without it, every host of O(_input) (only O(sources) and O(destinations) are read).
+    type: list
+    elements: str
+    version_added: 0.2.0
   sources:
-    description: Hosts whose guests are planned (default every host).
+    description: Hosts whose guests are planned (default every host, or O(hosts)).
     type: list
     elements: str
   destinations:
-    description: Hosts considered as destinations (default every host).
+    description: Hosts considered as destinations (default every host, or O(hosts)).
     type: list
     elements: str
   rules:
@@ -80,7 +89,14 @@ options:
 EXAMPLES = r"""
 - name: Plan every guest of the fleet
   ansible.builtin.set_fact:
-    plan: "{{ hostvars | s390x.vfio_ap.migration_plan(sources=groups['kvm'], destinations=groups['kvm']) }}"
+    plan: "{{ hostvars | s390x.vfio_ap.migration_plan(hosts=groups['kvm']) }}"
+  run_once: true
+
+- name: Plan the guests of lpar3 against the rest of the fleet
+  ansible.builtin.set_fact:
+    lpar3_plan: >-
+      {{ hostvars | s390x.vfio_ap.migration_plan(hosts=groups['kvm'], sources=['lpar3'],
+                                                   destinations=groups['kvm'] | difference(['lpar3'])) }}
   run_once: true
 
 - name: Can every guest of lpar3 leave tonight?
@@ -120,6 +136,7 @@ def migration_plan(
     query=None,
     limit=None,
     nearest=None,
+    hosts=None,
 ):
     """Return the fleet migration plan (or a JMESPath query's result over it)."""
     try:
@@ -134,6 +151,7 @@ def migration_plan(
             detail=detail,
             limit=limit,
             nearest=nearest,
+            hosts=hosts,
         )
         return plan if query is None else apply_query(plan, query)
     except MissingLibrary as exc:

@@ -205,6 +205,40 @@ def _duration(value: Any) -> str:
     return "" if value is None else f"{float(value):.1f} s"
 
 
+def drain_messages(document: Mapping[str, Any], report_dir: str | None = None) -> dict[str, Any]:
+    """Return what the maintenance role says at the end: ``{lines, failed}``.
+
+    ``lines``: the outcome sentence, then, for a plan, the ``virsh migrate`` command of every guest
+    that has one, else one line per guest (``web1: moved to kvm-b1``, ``db1: failed (codes)``).
+    ``failed``: the outcome followed by every failed guest with its codes and message and where the
+    report is (``""`` when no guest failed).
+    """
+    if not isinstance(document, Mapping) or not isinstance(document.get("guests"), list):
+        raise ValueError("expected a drain document (drain_report's document, with 'guests')")
+    guests = [g for g in document["guests"] if isinstance(g, Mapping)]
+    lines = [str(document.get("outcome") or "")]
+    if document.get("mode") == "plan":
+        lines += [g["command"] for g in guests if isinstance(g.get("command"), str)]
+    else:
+        for g in guests:
+            line = f"{_label(g)}: {str(g.get('result')).replace('_', ' ')}"
+            if g.get("actual_destination"):
+                line += f" on {g['actual_destination']}"
+            if g.get("codes"):
+                line += f" ({', '.join(g['codes'])})"
+            lines.append(line)
+    failed = [g for g in guests if g.get("result") == "failed"]
+    text = ""
+    if failed:
+        where = f"{report_dir}/evacuation.md" if report_dir else "evacuation.md"
+        text = (
+            f"{document.get('outcome') or ''}: "
+            + "; ".join(f"{_label(g)} ({', '.join(g.get('codes') or [])}: {g.get('message') or ''})" for g in failed)
+            + f" (see {where})"
+        )
+    return {"lines": lines, "failed": text}
+
+
 def render_markdown(document: Mapping[str, Any]) -> str:
     """Return evacuation.md: outcome, hosts, one row per guest, and the commands of a plan."""
 

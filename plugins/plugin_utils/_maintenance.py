@@ -525,6 +525,7 @@ def undo_wanted(outcomes: Mapping[str, Mapping[str, Any]], keep: bool) -> dict[s
 # The variables the maintenance role's wave tasks register on each host (tasks/wave.yml).
 REGISTERED = {
     "prepare_errors": "__vfio_ap_maintenance_prepare_errors",
+    "undo": "__vfio_ap_maintenance_undo",
     "migrated": ("__vfio_ap_maintenance_migrated", "__vfio_ap_maintenance_waited"),
     "kernel_log": ("__vfio_ap_maintenance_kernel_read", "__vfio_ap_maintenance_kernel_journal"),
     "domstate": "__vfio_ap_maintenance_domstate",
@@ -536,7 +537,7 @@ def _results(value: Any) -> list[Any]:
 
 
 def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Return ``{host: {prepare_errors, migrated, kernel_log, facts, domstate}}`` from each host's variables.
+    """Return ``{host: {prepare_errors, undo, migrated, kernel_log, facts, domstate}}`` from each host's variables.
 
     ``host_vars``: ``hostvars`` (or any {host: {variable: value}}); a host or variable that is
     missing gives empty values.
@@ -558,9 +559,67 @@ def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> 
         facts = (get("ansible_facts") or {}).get("vfio_ap")
         collected[host] = {
             "prepare_errors": dict(get(REGISTERED["prepare_errors"]) or {}),
+            "undo": dict(get(REGISTERED["undo"]) or {}),
             "migrated": [r for name in REGISTERED["migrated"] for r in _results(get(name))],
             "kernel_log": read.get("stdout") if read is not None else None,
             "facts": facts,
             "domstate": domstate,
         }
     return collected
+
+
+def migrations_to_run(steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Return ``{source: [migration]}``: the wave's migrations (``steps['migrate']``) whose destination was prepared.
+
+    A migration is left out when any host's ``prepare_errors`` (see :func:`collect_host_results`)
+    name its UUID: the destination role failed for it, and the outcome says so.
+    """
+    failed = {uuid for res in host_results.values() for uuid in (res.get("prepare_errors") or {})}
+    migrate = steps.get("migrate") or {}
+    if not isinstance(migrate, Mapping):
+        raise ValueError(f"steps.migrate: expected {{source: [migration]}}, got {type(migrate).__name__}")
+    return {source: [m for m in migrations if m.get("uuid") not in failed] for source, migrations in migrate.items()}
+
+
+def undo_actions_wanted(undo: Mapping[str, list[str]], host_results: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
+    """Return ``{destination: [action]}``: the undo actions recorded there for the UUIDs ``undo`` names.
+
+    ``undo``: :func:`undo_wanted`'s ``{destination: [uuid]}``; the actions are what the
+    destination role recorded per UUID (``undo`` of :func:`collect_host_results`), in the order of
+    ``undo``, each once.
+    """
+    out: dict[str, list[Any]] = {}
+    for destination, uuids in undo.items():
+        recorded = (host_results.get(destination) or {}).get("undo") or {}
+        actions: list[Any] = []
+        for uuid in uuids:
+            for action in recorded.get(uuid) or []:
+                if action not in actions:
+                    actions.append(action)
+        out[destination] = actions
+    return out
+
+
+def wave_result(
+    steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False, keep: bool = False
+) -> dict[str, Any]:
+    """Return what one wave did: ``{outcomes, undo, undo_actions, moved, failed}``.
+
+    ``outcomes``: :func:`wave_outcomes`; ``undo``: :func:`undo_wanted` ``{destination: [uuid]}``;
+    ``undo_actions``: :func:`undo_actions_wanted` ``{destination: [action]}`` (what the
+    destination role's ``undo`` entry point runs there); ``moved``: ``{source: [uuid]}`` of the
+    guests that left; ``failed``: whether a guest failed.
+    """
+    outcomes = wave_outcomes(steps, host_results, bool(check_mode))
+    undo = undo_wanted(outcomes, bool(keep))
+    moved: dict[str, list[str]] = {}
+    for out in outcomes.values():
+        if out["result"] == "moved":
+            moved.setdefault(out["source"], []).append(out["uuid"])
+    return {
+        "outcomes": outcomes,
+        "undo": undo,
+        "undo_actions": undo_actions_wanted(undo, host_results),
+        "moved": moved,
+        "failed": any(out["result"] == "failed" for out in outcomes.values()),
+    }

@@ -26,6 +26,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts a
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, select_hosts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
 
 try:
@@ -57,27 +58,6 @@ class MissingLibrary(Exception):
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
-    """Return (vfio_ap facts, migration address or None) of one facts_by_host value.
-
-    Accepts the facts dict itself, or a hostvars-like mapping holding it under ``vfio_ap`` or
-    ``ansible_facts.vfio_ap`` (then ``vfio_ap_migration_address`` comes from the same mapping).
-    """
-    what = f"facts_by_host[{host!r}]"
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what}: expected ansible_facts.vfio_ap or the host's hostvars, got {type(value).__name__}")
-    if "queues" in value and "bus" in value:
-        return value, None
-    address = value.get("vfio_ap_migration_address")
-    facts = value.get("vfio_ap")
-    if not isinstance(facts, Mapping):
-        ansible_facts = value.get("ansible_facts")
-        facts = ansible_facts.get("vfio_ap") if isinstance(ansible_facts, Mapping) else None
-    if not isinstance(facts, Mapping):
-        raise ValueError(f"{what}: no vfio_ap facts (run s390x.vfio_ap.ap_facts on {host} first)")
-    return facts, address
 
 
 def _host_list(value: Any, known: list[str], what: str) -> list[str]:
@@ -204,12 +184,19 @@ def build_plan(
     detail: Any = False,
     limit: Any = None,
     nearest: Any = None,
+    hosts: Any = None,
 ) -> dict[str, Any]:
     """Return the migration plan of docs/plan-schema.md for the fleet; ValueError naming a bad argument.
+
+    ``facts_by_host`` is ``{host: facts}`` (facts: ``ansible_facts.vfio_ap`` or the host's
+    hostvars). ``hosts`` restricts it to the named hosts, each of which must be there with AP
+    facts (``hostvars`` plus a host list); ``sources`` and ``destinations`` then default to them.
 
     The cyclic garbage collector is paused while the plan is built: the plan allocates many
     acyclic objects on large fleets, and collections over that growing heap would make it superlinear.
     """
+    if hosts is not None:
+        facts_by_host = select_hosts(facts_by_host, hosts)
     paused = gc.isenabled()
     gc.disable()
     try:

@@ -345,7 +345,7 @@ def test_collect_host_results():
     got = collect_host_results(hostvars, ["kvm-a1", "kvm-zz"])
     assert got["kvm-a1"]["migrated"] == migrated(0) and got["kvm-a1"]["kernel_log"] == "log"
     assert got["kvm-a1"]["domstate"] == {"web1": "running"} and got["kvm-a1"]["facts"] == {"x": 1}
-    assert got["kvm-zz"] == {"prepare_errors": {}, "migrated": [], "kernel_log": None, "facts": None, "domstate": {}}
+    assert got["kvm-zz"] == {"prepare_errors": {}, "undo": {}, "migrated": [], "kernel_log": None, "facts": None, "domstate": {}}
 
 
 UNDO = {
