@@ -217,9 +217,9 @@ DRIFTS = [
     (
         "vars-file-reads-an-undocumented-input",
         "migratable",
-        [("vars/main.yml", "vfio_ap_migratable_uuids | regex_findall", "vfio_ap_migratable_uuid | regex_findall")],
+        [("vars/main.yml", "vfio_ap_migratable_hook_lib_dir | string", "vfio_ap_migratable_hook_libdir | string")],
         "main",
-        ["vfio_ap_migratable_uuid:", "undocumented input"],
+        ["vfio_ap_migratable_hook_libdir:", "undocumented input"],
     ),
     (
         "spec-option-the-tasks-never-use",
