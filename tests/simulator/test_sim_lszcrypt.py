@@ -28,6 +28,7 @@ import yaml
 
 from apsim.fleet import build_fleet, load_fleet
 from apsim.render import render_fleet
+from apsim.testing import fresh_live_fleet, sysfs_write  # noqa: F401  # pylint: disable=unused-import
 from helpers.s390_tools import require_lszcrypt, run_lszcrypt
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -230,3 +231,26 @@ find /sys -type l | while read -r l; do readlink -f "$l"; done | grep -v '^/sys/
         proc = ns_exec(dest / name, ["sh", "-c", script], capture_output=True, text=True, timeout=120)
         lines = proc.stdout.split()
         assert lines == [str(len(links))], (name, proc.stdout[:2000], proc.stderr)
+
+
+def test_live_default_domain_is_picked_when_a_mask_write_allows_one(fresh_live_fleet):  # noqa: F811
+    """On the live mount: no default domain while aqmask holds none; the scan after a mask write
+    picks one (and the CCA card then answers through it); a later mask change keeps it."""
+    require_lszcrypt()
+    live = fresh_live_fleet({"hosts": {"h": {"aqmask": "", "cards": [CCA, EP11]}}})
+    root = live.host_dir("h")
+
+    def bus_domain() -> str:
+        return re.search(r"^ap_domain=(\S+)$", _run(root, ["-b"]), re.M).group(1)
+
+    def serials() -> dict[str, str]:
+        return {row["CARD.DOM"]: row["SERIALNR"] for row in parse_table(_run(root, ["-s"]))}
+
+    assert bus_domain() == "0xffffffffffffffff"
+    assert serials() == {"01": "-", "02": "-"}
+    assert sysfs_write(root / "sys/bus/ap/aqmask", "+9") == 0
+    assert bus_domain() == "0x9"
+    assert serials() == {"01": CCA["serialnr"], "02": EP11["serialnr"][:8]}
+    assert sysfs_write(root / "sys/bus/ap/aqmask", "-9,+2") == 0
+    assert bus_domain() == "0x9"  # once chosen it stays
+    assert serials() == {"01": "-", "02": EP11["serialnr"][:8]}  # queue 01.0009 is vfio_ap's now
