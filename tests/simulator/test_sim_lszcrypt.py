@@ -20,7 +20,9 @@ compared with the fleet file, through the kernel's rules for what a host shows:
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -219,7 +221,11 @@ def test_every_link_resolves_inside_the_namespace(rendered, fleet):
     """Every symlink of the rendered sys/ resolves within the namespace's /sys (none is absolute)."""
     from apsim.live import ns_exec
 
-    require_lszcrypt()
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        reason = "a private mount namespace (apsim ns-exec) needs root and unshare"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
     hosts, dest = rendered[fleet]
     for name in hosts:
         links = [p for p in (dest / name / "sys").rglob("*") if p.is_symlink()]
