@@ -460,8 +460,11 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
 
 
 def check_serial(ctx: _Ctx, mode: str, card_id: int, value: Any, key: str) -> str:
-    """Return a card's serial number: CCA cards report 8 characters, EP11 cards 16; the default is
-    derived from the card ID. Accelerators have none."""
+    """Return a card's serial number, derived from the card ID by default. Accelerators have none.
+
+    The firmware answers with a fixed-width field and the kernel passes it on as it is: a CCA card's
+    8 characters (the STATICSA query in zcrypt_ccamisc.c copies 8 bytes), an EP11 card's 16 ASCII
+    characters without a NUL (ep11_card_info.serial in zcrypt_ep11misc.h)."""
     if mode == "accel":
         if value is not None:
             raise ctx.fail(key, "accelerator cards have no serial number")
@@ -470,8 +473,8 @@ def check_serial(ctx: _Ctx, mode: str, card_id: int, value: Any, key: str) -> st
     if value is None:
         return f"93AA{card_id:04X}" if mode == "cca" else f"93AA{card_id:04X}00000000"
     text = str(value)
-    if not re.match(r"^[0-9A-Z]{1,%d}$" % width, text):
-        raise ctx.fail(key, f"{text!r} is not 1-{width} upper-case letters or digits (a {mode.upper()} card's serial number)")
+    if not re.match(r"^[0-9A-Z]{%d}$" % width, text):
+        raise ctx.fail(key, f"{text!r} is not {width} upper-case letters or digits (a {mode.upper()} card's serial number)")
     return text
 
 

@@ -75,9 +75,9 @@ def test_scan_picks_after_a_card_comes_back():
          {1: "93AADA01\n", 2: "\n"}),
         # no default domain: no CCA serial number
         ({"aqmask": "", "cards": [{**CARD, "serialnr": "93AADA01"}]}, {1: "\n"}),
-        # EP11: 16 characters; a shorter one is right-aligned in 16 columns as the kernel prints it
-        ({"cards": [{**CARD, "type": "CEX8P"}, {**CARD, "id": 2, "type": "CEX8P", "serialnr": "93AADA02"}]},
-         {1: "93AA000100000000\n", 2: "        93AADA02\n"}),
+        # EP11: the firmware's 16 characters, as the kernel prints them (%16.16s)
+        ({"cards": [{**CARD, "type": "CEX8P"}, {**CARD, "id": 2, "type": "CEX8P", "serialnr": "93AADA02000000AB"}]},
+         {1: "93AA000100000000\n", 2: "93AADA02000000AB\n"}),
         # EP11 card whose queues all belong to vfio_ap: zcrypt cannot ask it
         ({"aqmask": "", "cards": [{**CARD, "type": "CEX8P"}]}, {1: "\n"}),
     ],
