@@ -13,11 +13,12 @@
 #
 # DIR is $S390_TOOLS_DIR, default ~/.cache/s390x-vfio-ap/s390-tools (outside the checkout, shared
 # by worktrees). Quick when DIR is complete. Suites tried in order: $S390_TOOLS_SUITES, default
-# "trixie sid" (the first suite whose package downloads wins, per package). Needs root and apt-get
+# "trixie sid bookworm" (the first suite whose package downloads wins, per package; a newer C library
+# runs an older s390-tools, so bookworm's s390-tools is a last resort that still works with sid's). Needs root and apt-get
 # for the first run only. Exits 1 with one line on stderr when it cannot provide the tool.
 set -euo pipefail
 DEST=${S390_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/s390x-vfio-ap/s390-tools}
-SUITES=${S390_TOOLS_SUITES:-trixie sid}
+SUITES=${S390_TOOLS_SUITES:-trixie sid bookworm}
 
 fail() { echo "s390-tools: $*" >&2; exit 1; }
 complete() { [ -x "$DEST/bin/lszcrypt" ] && "$DEST/bin/lszcrypt" --version >/dev/null 2>&1; }
@@ -72,7 +73,9 @@ done
 for d in lib bin sbin; do
   [ -e "$work/root/$d" ] || ln -s "usr/$d" "$work/root/$d"
 done
-[ -x "$work/root/usr/sbin/lszcrypt" ] || fail "the s390-tools package has no usr/sbin/lszcrypt"
+sbin=usr/sbin  # bookworm's package predates merged /usr: sbin/lszcrypt
+[ -x "$work/root/$sbin/lszcrypt" ] || sbin=sbin
+[ -x "$work/root/$sbin/lszcrypt" ] || fail "the s390-tools package has no usr/sbin/lszcrypt or sbin/lszcrypt"
 
 staged="$work/stage"
 mkdir -p "$staged/bin"
@@ -82,7 +85,7 @@ for tool in lszcrypt chzcrypt; do
   cat > "$staged/bin/$tool" <<WRAP
 #!/bin/sh
 # s390-tools' $tool (Debian s390x binary) under qemu user-mode emulation; see tests/tools/s390-tools.sh.
-exec "$QEMU" -L "$DEST/root" "$DEST/root/usr/sbin/$tool" "\$@"
+exec "$QEMU" -L "$DEST/root" "$DEST/root/$sbin/$tool" "\$@"
 WRAP
   chmod 755 "$staged/bin/$tool"
 done
