@@ -23,10 +23,12 @@ hosts is not declared a test LPAR.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import PlayResult, ROOT, run_playbook
@@ -50,14 +52,17 @@ def is_writing(scenario: Path) -> bool:
     return "tasks/test_lpar_gate.yml" in text or "tasks/pair_preflight.yml" in text
 
 
+def marked_read_only(scenario: Path) -> bool:
+    """Return whether the scenario's header comment says it is read-only (safe on production LPARs)."""
+    header = scenario.read_text().split("\n- name:", 1)[0]
+    return "READ-ONLY" in header and "WRITING" not in header
+
+
 def inventory(live, path: Path, test_lpar: dict[str, bool] | None = None) -> Path:
     """Write the simulator's inventory of the mounted fleet and return its path.
 
     test_lpar overrides vfio_ap_test_lpar per host (default true on every test LPAR).
     """
-    import sys
-
-    import yaml
 
     def host(name: str) -> dict[str, Any]:
         return {"vfio_ap_sysroot": str(live.host_dir(name))}
@@ -134,6 +139,7 @@ def failure_summary(result: PlayResult) -> str:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.stem for s in SCENARIOS])
 def test_scenario(live, tmp_path, scenario):
+    assert marked_read_only(scenario) != is_writing(scenario), "the header must say READ-ONLY or WRITING, as the scenario is"
     before, writes = snapshot(live), {name: live.writes(name) for name in live.hosts}
     result = run_playbook(scenario, inventory(live, tmp_path / "inventory.yml"), timeout=900)
     assert result.rc == 0, failure_summary(result)
