@@ -1,7 +1,8 @@
 """Test-only stdout callback: prints the whole run as one JSON document at the end.
 
 Shape: {"plays": [{"play": {"name"}, "tasks": [{"task": {"name"}, "hosts": {host: result}}]}],
-"stats": {host: {ok, changed, failures, unreachable, skipped, rescued, ignored}}}.
+"stats": {host: {ok, changed, failures, unreachable, skipped, rescued, ignored}}}. The result of a
+delegated task also has "_delegated_to": the host it ran on.
 """
 
 from __future__ import annotations
@@ -42,6 +43,9 @@ class CallbackModule(CallbackBase):
         host = result._host.get_name()
         data = dict(result._result)
         data.update(extra)
+        delegate = getattr(result._task, "delegate_to", None)
+        if delegate and delegate != host:
+            data["_delegated_to"] = delegate  # the host the task ran on (delegate_to)
         tasks = self.results[-1]["tasks"] if self.results else []
         if tasks:
             tasks[-1]["hosts"][host] = data
