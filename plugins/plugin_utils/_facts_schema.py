@@ -99,7 +99,7 @@ def check_facts(facts: Any, what: str) -> Mapping:
     if not isinstance(facts, Mapping):
         raise _fail(what, "facts", "the ansible_facts.vfio_ap dict", facts)
     schema = facts.get("schema")
-    if schema is not None and (type(schema) is not int or schema not in SCHEMAS):
+    if schema is not None and (isinstance(schema, bool) or not isinstance(schema, int) or schema not in SCHEMAS):
         raise ValueError(
             f"{what}: schema: facts of schema {schema!r} were gathered by another version of s390x.vfio_ap; "
             f"this one reads schema {' and '.join(map(str, SCHEMAS))}: gather the facts again with this version"

@@ -38,6 +38,7 @@ fi
 QEMU=$(command -v qemu-s390x) || fail "qemu-user installed no qemu-s390x"
 
 # The Debian archive this machine's apt uses (Origin and Label "Debian"), not a host of our choosing.
+# shellcheck disable=SC2016  # $(ORIGIN) etc. are apt-get indextargets fields, not shell expansions
 uri=$(apt-get indextargets --format '$(ORIGIN)|$(LABEL)|$(REPO_URI)' 2>/dev/null |
   awk -F'|' '$1 == "Debian" && $2 == "Debian" { print $3; exit }')
 [ -n "$uri" ] || fail "no Debian archive in this machine's apt sources"
