@@ -13,7 +13,7 @@ description:
   - For each migration_check result taken before the preparation, returns the C(destination)
     role's result entry - whether the mdev was C(ready) or C(ready_after) before, the actions, and
     the check again from the destination's facts gathered after the preparation (C(after)).
-  - Without O(destination_facts) (no verification, or check mode) C(after) is null.
+  - Without O(destination_facts), or with O(verify=false) (no verification, or check mode), C(after) is null.
 positional: source_facts
 options:
   _input:
@@ -28,6 +28,12 @@ options:
   destination_facts:
     description: The destination host's C(ansible_facts.vfio_ap) gathered after the preparation.
     type: dict
+  verify:
+    description:
+      - Whether to check again from O(destination_facts). V(false) (check mode, or verification turned off) gives
+        a null C(after) whatever O(destination_facts) holds, so a role can always pass its current facts.
+    type: bool
+    default: true
   rules:
     description: The rule set, as in P(s390x.vfio_ap.migration_check#filter).
     type: str
@@ -60,14 +66,19 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.parsing.convert_bool import boolean
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination import destination_result as _result
 
 
-def destination_result(checks, source_facts, destination_facts=None, rules="auto", source=None, destination=None):
+def destination_result(checks, source_facts, destination_facts=None, rules="auto", source=None, destination=None, verify=True):
     """Return the role's result entries (see RETURN)."""
     try:
-        return _result(checks, source_facts, destination_facts, rules=rules, source=source, destination=destination)
+        verify = boolean(verify, strict=True)
+    except TypeError as exc:
+        raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: verify: {exc}") from exc
+    try:
+        return _result(checks, source_facts, destination_facts if verify else None, rules=rules, source=source, destination=destination)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: {exc}") from exc
 

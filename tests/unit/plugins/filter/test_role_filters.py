@@ -267,7 +267,17 @@ def test_destination_result(facts, after, before, after_ready):
     assert all(sorted(r) == ["actions", "after", "before", "destination", "guest", "source", "uuid"] for r in got)
 
 
+@pytest.mark.parametrize(("verify", "checked"), [(True, True), ("yes", True), (False, False), ("false", False), (0, False)])
+def test_destination_result_checks_again_only_when_verifying(facts, verify, checked):
+    """The role passes its current facts always and says with verify whether they count (check mode: not)."""
+    checks = destination_checks(facts["kvm-a1"], facts["kvm-b1"], [WEB1], source="kvm-a1", destination="kvm-b1")["checks"]
+    got = destination_result(checks, facts["kvm-a1"], facts["kvm-b1"], source="kvm-a1", destination="kvm-b1", verify=verify)
+    assert (got[0]["after"] is not None) is checked
+
+
 def test_destination_result_refuses(facts):
+    with pytest.raises(AnsibleFilterError, match="verify: "):
+        destination_result([], facts["kvm-a1"], verify="maybe")
     with pytest.raises(AnsibleFilterError, match="checks: expected migration_check results"):
         destination_result([{"guest": "x"}], facts["kvm-a1"])
 
