@@ -14,6 +14,9 @@ description:
     C(destination) role changed), returns the actions that reverse exactly those changes - remove the
     mdevs it created (and their definition when it created that too), give a reconfigured mdev its
     previous assignment, release the IDs it reserved - mdevs first, in reverse order.
+  - With O(earlier), the actions an earlier preparation in the same play recorded follow the new ones
+    (newest first; an action already listed is kept once), so that a second run that changes nothing
+    keeps what undoes the first.
   - Run them with the C(destination) role's C(undo) entry point.
 options:
   _input:
@@ -24,6 +27,11 @@ options:
     description: The registered C(mdev) results.
     type: raw
     required: true
+  earlier:
+    description: Undo actions recorded before (this filter's earlier result), undone after the new ones.
+    type: list
+    elements: dict
+    default: []
 """
 
 EXAMPLES = r"""
@@ -44,10 +52,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._undo import undo_actions
 
 
-def destination_undo(ap_mask_results, mdev_results):
+def destination_undo(ap_mask_results, mdev_results, earlier=None):
     """Return the undo actions (see RETURN)."""
     try:
-        return undo_actions(ap_mask_results, mdev_results)
+        return undo_actions(ap_mask_results, mdev_results, earlier)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.destination_undo: {exc}") from exc
 

@@ -28,8 +28,13 @@ def _ran(results: Any) -> list[Mapping[str, Any]]:
     return [r for r in results if isinstance(r, Mapping) and r.get("changed") and not r.get("skipped") and not r.get("failed")]
 
 
-def undo_actions(ap_mask_results: Any, mdev_results: Any) -> list[dict[str, Any]]:
-    """Return the actions reversing the given ``ap_mask`` and ``mdev`` results, mdevs first (latest first)."""
+def undo_actions(ap_mask_results: Any, mdev_results: Any, earlier: Any = None) -> list[dict[str, Any]]:
+    """Return the actions reversing the given ``ap_mask`` and ``mdev`` results, mdevs first (latest first),
+    then the ``earlier`` actions (an earlier preparation's, not repeated)."""
+    if earlier is None:
+        earlier = []
+    if not isinstance(earlier, list) or not all(isinstance(a, Mapping) and a.get("type") in ("ap_mask", "mdev") for a in earlier):
+        raise ValueError(f"earlier: expected the undo actions of an earlier preparation (types ap_mask and mdev), got {earlier!r:.80}")
     actions: list[dict[str, Any]] = []
     for result in reversed(_ran(mdev_results)):
         uuid = result.get("uuid")
@@ -70,4 +75,4 @@ def undo_actions(ap_mask_results: Any, mdev_results: Any) -> list[dict[str, Any]
                     "persistent": result.get("persisted_with") is not None,
                 }
             )
-    return actions
+    return actions + [dict(a) for a in earlier if a not in actions]

@@ -400,9 +400,37 @@ def test_undo_actions(ap_mask, mdevs, expected):
     assert undo_actions({"results": ap_mask}, mdevs) == expected
 
 
-def test_undo_actions_bad_input():
-    with pytest.raises(ValueError, match="registered module results"):
-        undo_actions("nope", [])
+EARLIER = [{"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True},
+           {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ap_mask", "mdevs", "expected"),
+    [
+        # a second run that changed nothing keeps what undoes the first
+        ([{"changed": False}], [{"changed": False, "uuid": HSM1}], EARLIER),
+        # a run that changed more: its actions first (newest first), the earlier ones after, none twice
+        ([{"changed": True, "reserved": {"adapters": [], "domains": [4]}, "persisted_with": None}],
+         [{"changed": True, "uuid": HSM1, "created": True, "definition": {"before": None, "after": {"start": "auto"}}}],
+         [EARLIER[0], {"type": "ap_mask", "state": "released", "adapters": [], "domains": [4], "persistent": False}, EARLIER[1]]),
+    ],
+    ids=["nothing-new", "more-changes"],
+)  # fmt: skip
+def test_undo_actions_keep_an_earlier_preparations(ap_mask, mdevs, expected):
+    assert undo_actions({"results": ap_mask}, mdevs, EARLIER) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("nope", []), "registered module results"),
+        (([], [], "x"), "earlier: expected the undo actions of an earlier preparation"),
+        (([], [], [{"type": "virsh"}]), "earlier: expected the undo actions"),
+    ],
+)
+def test_undo_actions_bad_input(args, message):
+    with pytest.raises(ValueError, match=message):
+        undo_actions(*args)
 
 
 def test_drain_document_and_files(planned):
