@@ -52,20 +52,17 @@ def live_unavailable_reason() -> str | None:
 
 def require_live() -> None:
     """Skip (or, under CI=true, fail) a test that needs the live FUSE simulator when it cannot run."""
+    from helpers.needs import require
+
     reason = live_unavailable_reason()
-    if reason:
-        message = f"live simulator unavailable: {reason}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+    require(f"live simulator unavailable: {reason}" if reason else None)
 
 
 def require_mdevctl() -> None:
     """Skip (or, under CI=true, fail) a test that needs the real mdevctl when it is not installed."""
     import shutil
 
+    from helpers.needs import require
+
     if shutil.which("mdevctl") is None:
-        message = "mdevctl is not installed (Debian package mdevctl; tests/bootstrap-system.sh installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        require("mdevctl is not installed (Debian package mdevctl; tests/bootstrap-system.sh installs it)")

@@ -28,7 +28,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capab
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_apqns, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import DEFINITION_DIR, parse_definition
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import compact_queue
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, compact_queue
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
     format_functions,
     normalize_mask,
@@ -340,13 +340,12 @@ def _gather_cards(reader):
             except ValueError:
                 mode = None
         serial = reader.value(join(path, "serialnr"), _strip_or_none, optional=True)
-        raw_hwtype = reader.value(join(path, "raw_hwtype"), parse_int)
         card = {
             "id": card_id,
             "name": name,
             "type": ctype,
             "hwtype": reader.value(join(path, "hwtype"), parse_int),
-            "raw_hwtype": raw_hwtype,
+            "raw_hwtype": reader.value(join(path, "raw_hwtype"), parse_int),
             "mode": mode,
             "functions": format_functions(functions) if functions is not None else None,
             "capabilities": None,
@@ -357,7 +356,7 @@ def _gather_cards(reader):
             "serialnr": serial,
         }
         if functions is not None:
-            card["capabilities"] = capabilities(functions, raw_hwtype if raw_hwtype is not None else card["hwtype"])
+            card["capabilities"] = capabilities(functions, card_ap_type(card))
         cards.append(card)
         dirs.append((card_id, path))
     cards.sort(key=lambda c: c["id"])
@@ -380,7 +379,7 @@ def _gather_queues(reader, cards, card_dirs, overrides=True, mkvps=True):
     for card_id, card_path in card_dirs:
         prefix = "{0:02x}.".format(card_id)
         card = by_id.get(card_id) or {}
-        hwtype = card.get("raw_hwtype")
+        hwtype = card_ap_type(card)
         master_keys = mkvps and card.get("mode") != "accel"  # accelerators have no master keys
         for entry in reader.listdir(card_path):
             name = entry.name

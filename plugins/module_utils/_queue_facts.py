@@ -73,8 +73,15 @@ def card_capabilities(card):
         word = int(text, 16)
     except ValueError:
         return None
-    hwtype = card.get("raw_hwtype") if card.get("raw_hwtype") is not None else card.get("hwtype")
-    return capabilities(word, hwtype)
+    return capabilities(word, card_ap_type(card))
+
+
+def card_ap_type(card):
+    # type: (Optional[Mapping[str, Any]]) -> Optional[int]
+    """Return the AP type the migration rules compare for a card: its raw type, else its compatible type."""
+    if not card:
+        return None
+    return card.get("raw_hwtype") if card.get("raw_hwtype") is not None else card.get("hwtype")
 
 
 def compact_queue(queue, card_functions):

@@ -24,7 +24,7 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import name_list
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import RULES, check_pair
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_host_names, check_pair, check_rules
 
 # The action types the destination role runs, in the order it runs them.
 ACTION_TYPES = ("ap_mask", "mdev", "migratable")
@@ -32,16 +32,8 @@ ACTION_TYPES = ("ap_mask", "mdev", "migratable")
 
 def _hosts(source_facts: Any, destination_facts: Any, source: Any, destination: Any) -> tuple[H.HostFacts, H.HostFacts]:
     """Return the checked facts of both ends; ValueError naming a bad argument."""
-    for name, value in (("source", source), ("destination", destination)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name}: expected a host name, got {type(value).__name__}")
+    check_host_names(source, destination)
     return H.HostFacts(source_facts, source, "source_facts"), H.HostFacts(destination_facts, destination, "destination_facts")
-
-
-def _rules(rules: Any) -> str:
-    if rules not in RULES:
-        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
-    return str(rules)
 
 
 def destination_checks(
@@ -60,7 +52,7 @@ def destination_checks(
     mdev: [...], migratable: [...]}`` - every check's actions once, in order, by type. Raises
     ValueError for an unknown UUID and for an action of a type the role does not run.
     """
-    rules = _rules(rules)
+    rules = check_rules(rules)
     wanted = list(dict.fromkeys(name_list(uuids, "uuids", lower=True)))
     if not wanted:
         raise ValueError("uuids: expected at least one mdev UUID of the source")
@@ -95,7 +87,7 @@ def destination_result(
     ``ready_after`` from them. ``after`` is the check again with ``destination_facts`` (gathered
     after the preparation), or None without them (no verification, or check mode).
     """
-    rules = _rules(rules)
+    rules = check_rules(rules)
     checks = list(checks)
     if not all(isinstance(c, Mapping) and "uuid" in c for c in checks):
         raise ValueError("checks: expected migration_check results")

@@ -36,15 +36,19 @@ def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
     what = f"facts_by_host[{host!r}]"
     if not isinstance(value, Mapping):
         raise ValueError(f"{what}: expected ansible_facts.vfio_ap or the host's hostvars, got {type(value).__name__}")
-    if "queues" in value and "bus" in value:
-        return value, None
-    address = value.get(ADDRESS_VARIABLE)
-    facts = value.get("vfio_ap")
-    if not isinstance(facts, Mapping):
-        facts = gathered_facts(value)
+    facts = _facts_in(value)
     if facts is None:
         raise ValueError(f"{what}: no vfio_ap facts (run s390x.vfio_ap.ap_facts on {host} first)")
-    return facts, address
+    return facts, None if facts is value else value.get(ADDRESS_VARIABLE)
+
+
+def _facts_in(value: Mapping) -> Mapping | None:
+    """Return the vfio_ap facts a ``{host: value}`` value holds: the value itself when it is the facts
+    dict, else its ``vfio_ap`` or ``ansible_facts.vfio_ap``; None when it holds none."""
+    if "queues" in value and "bus" in value:
+        return value
+    facts = value.get("vfio_ap")
+    return facts if isinstance(facts, Mapping) else gathered_facts(value)
 
 
 def gathered_facts(host_vars: Any) -> Mapping | None:
@@ -90,7 +94,7 @@ def select_hosts(host_vars: Any, hosts: Any) -> dict[str, Mapping]:
         value = _variables(host_vars, name)
         if value is None:
             missing.append(name)
-        elif not (("queues" in value and "bus" in value) or isinstance(value.get("vfio_ap"), Mapping) or gathered_facts(value)):
+        elif _facts_in(value) is None:
             without.append(name)
         else:
             selected[name] = value

@@ -18,7 +18,7 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import expand_queue
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
 
 CAPS_NAMES = ("mode", "apsc", "mex4k", "crt4k", "apxa", "slcf", "native", "stateless", "bs", "hwtype")
@@ -143,9 +143,7 @@ def queue_capabilities(host: HostFacts, queue: Mapping) -> dict[str, Any] | None
     """
     caps = queue.get("capabilities")
     card = host.cards.get(queue.get("adapter", -1))
-    card_type = None
-    if card is not None:
-        card_type = card.get("raw_hwtype") if card.get("raw_hwtype") is not None else card.get("hwtype")
+    card_type = card_ap_type(card)
     if not caps:
         text = queue.get("functions") or (card or {}).get("functions")
         if not text:

@@ -224,8 +224,7 @@ class _Planner:
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts}")
-        if rules not in R.RULES:
-            raise ValueError(f"rules: expected one of {', '.join(R.RULES)}, got {rules!r}")
+        R.check_rules(rules)
         if mkvps is not None and not isinstance(mkvps, Mapping):
             raise ValueError(f"mkvps: expected {{host: {{apqn: {{slot: pattern}}}}}}, got {type(mkvps).__name__}")
         if migration_addresses is not None and not isinstance(migration_addresses, Mapping):

@@ -62,15 +62,27 @@ def host_support_problem(host: H.HostFacts) -> str | None:
     return None
 
 
+def check_rules(rules: Any) -> str:
+    """Return ``rules`` when it names a rule set (RULES); ValueError naming the option otherwise."""
+    if rules not in RULES:
+        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
+    return str(rules)
+
+
+def check_host_names(source: Any, destination: Any) -> None:
+    """Raise ValueError naming ``source`` or ``destination`` when one is given and is not a host name."""
+    for name, value in (("source", source), ("destination", destination)):
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{name}: expected a host name, got {type(value).__name__}")
+
+
 def resolve_rules(rules: str, source_level: str, destination_level: str) -> tuple[str, bool]:
     """Return (rule set applied, mixed) for a requested rule set and the two hosts' migration levels.
 
     ``auto`` takes the hosts' level; two different levels give ``strict`` with mixed True; a host
     without support does not vote (``kernel`` when neither does).
     """
-    if rules not in RULES:
-        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
-    if rules != "auto":
+    if check_rules(rules) != "auto":
         return rules, False
     levels = {level for level in (source_level, destination_level) if level in ("attribute", "kernel")}
     if not levels:
@@ -631,11 +643,8 @@ def migration_check(
     """
     if mkvps is not None and not isinstance(mkvps, Mapping):
         raise ValueError("mkvps: expected {host: {apqn: {slot: pattern}}}, got " + type(mkvps).__name__)
-    for name, value in (("source", source), ("destination", destination)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name}: expected a host name, got {type(value).__name__}")
-    if rules not in RULES:
-        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
+    check_host_names(source, destination)
+    check_rules(rules)
     mkvps = mkvps or {}
     src = H.HostFacts(source_facts, source, "source_facts", mkvps.get(source) if source else None)
     if destination_facts is source_facts and (destination is None or destination == source):

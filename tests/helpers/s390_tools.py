@@ -15,9 +15,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
 from apsim.live import ns_exec_argv
+from helpers.needs import require
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "tools" / "s390-tools.sh"
@@ -52,11 +52,7 @@ def unavailable_reason() -> str | None:
 
 def require_lszcrypt() -> str:
     """Return the lszcrypt path; skip the test (fail it under CI=true) when lszcrypt cannot run here."""
-    reason = unavailable_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
+    require(unavailable_reason())
     path = lszcrypt_path()
     assert path is not None
     return path

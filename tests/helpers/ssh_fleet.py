@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import yaml
+from helpers.needs import require
 
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv"))
 # (oldest ansible-core of the row, target Python) - the newest row whose core is <= the controller's.
@@ -63,14 +64,6 @@ def ssh_unavailable_reason() -> str | None:
         if not os.access(tool, os.X_OK):
             return f"{tool} is not installed (Debian package {package})"
     return None
-
-
-def require(condition_reason: str | None) -> None:
-    """Skip (or, under CI=true, fail) when condition_reason is set."""
-    if condition_reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(condition_reason, pytrace=False)
-        pytest.skip(condition_reason)
 
 
 @dataclass

@@ -9,7 +9,6 @@ CI=true.
 
 from __future__ import annotations
 
-import os
 import shutil
 import struct
 import subprocess
@@ -20,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from helpers.fleet_facts import facts_for_fleet
+from helpers.needs import require
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
@@ -35,10 +35,7 @@ def chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    message = "headless browser unavailable: install the Debian package chromium (tests/bootstrap-system.sh)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    require("headless browser unavailable: install the Debian package chromium (tests/bootstrap-system.sh)")
 
 
 def run_browser(browser: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -20,7 +20,8 @@ import yaml
 
 from apsim import sshd
 from apsim.live import start, subprocess_env
-from helpers.ssh_fleet import require, ssh_unavailable_reason
+from helpers.needs import require
+from helpers.ssh_fleet import ssh_unavailable_reason
 
 pytestmark = [pytest.mark.live, pytest.mark.ssh]
 
