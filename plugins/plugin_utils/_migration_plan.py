@@ -26,7 +26,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts a
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, select_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, host_names, select_hosts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
 
 try:
@@ -61,12 +61,10 @@ class MissingLibrary(Exception):
 
 
 def _host_list(value: Any, known: list[str], what: str) -> list[str]:
+    """Return the sorted host names of ``value`` (all of ``known`` when None); ValueError for one not known."""
     if value is None:
         return list(known)
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{what}: expected a list of host names, got {value!r}")
+    value = host_names(value, what)
     unknown = sorted(set(value) - set(known))
     if unknown:
         raise ValueError(f"{what}: {', '.join(unknown)} not in facts_by_host")

@@ -218,7 +218,7 @@ def test_sources_and_destinations_limit_the_plan(demo_facts):
         ({"nearest": True}, "nearest: expected an integer >= 0, got True"),
         ({"detail": "maybe"}, "detail: expected a boolean"),
         ({"detail": [1]}, "detail: expected true/false or a list"),
-        ({"sources": [None]}, "sources: expected a list of host names, got \\[None\\]"),
+        ({"sources": [None]}, "sources: expected a list of inventory host names, got \\[None\\]"),
     ],
 )
 def test_plan_bad_arguments(demo_facts, kwargs, message):
