@@ -20,13 +20,13 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
 # The migration levels a host can have: none (no series), attribute (series v1/v2: validation), kernel
 # (series v3+: restore), and "series": the series is there but the facts cannot tell which interface
 # (a host without any mdev shows no per-mdev migratable file), so both rule sets apply.
 LEVELS = ("none", "attribute", "kernel", "series")
-LEVEL_VARIABLE = "vfio_ap_migration_level"
 
 
 class HostFacts:
