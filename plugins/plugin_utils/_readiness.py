@@ -535,10 +535,11 @@ def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
                 continue
             for code, detail in index.hardware(src_key, dst_key, design):
                 ev.mark(code, part, apqn, detail)
-    # the series v1/v2 do not see a bind state in card-cached words; orchestration still refuses an SE-bound queue
+    # Card-cached words hide a bind state (a series v1/v2 source saves one, a v1/v2 destination compares one): the
+    # kernel does not see it there, orchestration still refuses a queue bound to a Secure Execution guest.
     src_bs = bind_state(H.tapq_word(ev.source, source_queue).fac)
-    seen = index.installed.get(apqn, 0) if src_bs and ev.source.level == "attribute" else 0
-    bound = (ev.candidates & ev.attribute & ~ev.kernel) & (seen | index.bound_se.get(apqn, 0))
+    hidden = index.installed.get(apqn, 0) if src_bs and not bind_state(saved.fac) else 0
+    bound = ev.candidates & (hidden | (index.bound_se.get(apqn, 0) & ev.attribute & ~ev.kernel))
     if bound:
         hosts = index.hosts
         ev.mark(
