@@ -39,8 +39,11 @@ options:
     type: str
   destination:
     description: The destination host's name.
-    type: str  migration_levels:
-    description: "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in P(s390x.vfio_ap.migration_check#filter)."
+    type: str
+  migration_levels:
+    description:
+      - "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in
+        P(s390x.vfio_ap.migration_check#filter)."
     type: dict
 """
 

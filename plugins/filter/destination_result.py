@@ -46,7 +46,9 @@ options:
     description: The destination host's name.
     type: str
   migration_levels:
-    description: "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in P(s390x.vfio_ap.migration_check#filter)."
+    description:
+      - "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in
+        P(s390x.vfio_ap.migration_check#filter)."
     type: dict
 """
 

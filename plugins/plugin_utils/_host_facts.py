@@ -181,7 +181,7 @@ def cached_word(host: HostFacts, queue: Mapping) -> Word:
 def _word(host: HostFacts, text: Any, caps: Any) -> int | None:
     """Return a facility word from its ap_functions text, else from a capabilities dict; None when neither is known."""
     if text is None:
-        return functions_of_capabilities(caps) if isinstance(caps, Mapping) and caps else None
+        return functions_of_capabilities(dict(caps)) if isinstance(caps, Mapping) and caps else None
     try:
         return int(str(text), 16) & 0xFFFFFFFF
     except ValueError:
@@ -284,7 +284,10 @@ def mkvp_difference(source: tuple, destination: tuple) -> str | None:
 
 
 def has_master_keys(host: HostFacts, queue: Mapping) -> bool:
-    """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys (by the card's word, else the queue's, else the card type)."""
+    """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys.
+
+    Decided by the card's word, else the queue's, else the card type.
+    """
     for word in (cached_word(host, queue), tapq_word(host, queue)):
         if word.fac is not None and word.fac & MODE_MASK:
             return bool(word.fac & (MODE_CCA | MODE_EP11))

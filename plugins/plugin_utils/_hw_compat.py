@@ -118,7 +118,9 @@ def differences(src: Word, dst: Word, design: str) -> list[tuple[str, str]]:
             )
     else:
         if src.fac & CLASS_NATIVE and not dst.fac & CLASS_NATIVE:
-            found.setdefault("hw_class_incompatible", []).append("source has full native card function, destination only stateless functions")
+            found.setdefault("hw_class_incompatible", []).append(
+                "source has full native card function, destination only stateless functions"
+            )
         if src_bs or dst_bs:
             found.setdefault("secure_execution", []).append(f"bind/associate state source {src_bs}, destination {dst_bs}; both must be 0")
     return [(code, "; ".join(texts)) for code, texts in sorted(found.items(), key=lambda kv: ORDER[kv[0]])]

@@ -336,7 +336,7 @@ def checked_control_domains(source: H.HostFacts, mdev: Mapping) -> tuple[list[in
         return known, ""
     assigned, mask = mdev.get("control_domains"), source.control_domains
     if assigned is not None:
-        return sorted(assigned), f" (the source LPAR's control-domain mask is unknown: every assigned control domain is checked)"
+        return sorted(assigned), " (the source LPAR's control-domain mask is unknown: every assigned control domain is checked)"
     if mask is not None:
         return sorted(mask), f" (the mdev's control domains are unknown: every control domain of the source LPAR {source.label} is checked)"
     return None, ""
@@ -354,17 +354,17 @@ def _control_domain_rules(ev: Evaluation) -> None:
             "control-domain mask could be read",
         )
         return
+
+    def missing(domain: int) -> Callable[[int], str]:
+        def detail(i: int) -> str:
+            if hosts[i].control_domains is None:
+                return f"{names[i]}'s control-domain mask is unknown: control domain {domain:04x} cannot be checked{why}"
+            return f"control domain {domain:04x} not in {names[i]}'s control-domain mask{why}"
+
+        return detail
+
     for domain in domains:
-        ev.mark(
-            "control_domain_unavailable",
-            ev.candidates & ~ev.index.cdoms.get(domain, 0),
-            None,
-            lambda i, d=domain: (
-                f"control domain {d:04x} not in {names[i]}'s control-domain mask{why}"
-                if hosts[i].control_domains is not None
-                else f"{names[i]}'s control-domain mask (ap_control_domain_mask) is unknown: control domain {d:04x} cannot be checked{why}"
-            ),
-        )
+        ev.mark("control_domain_unavailable", ev.candidates & ~ev.index.cdoms.get(domain, 0), None, missing(domain))
 
 
 def _source_rules(ev: Evaluation) -> None:
@@ -393,7 +393,9 @@ def _source_rules(ev: Evaluation) -> None:
     for apqn in H.guest_queues(mdev):
         queue = source.queue(apqn)
         if queue is None:
-            ev.mark_source("hw_query_failed", apqn, f"source: queue {apqn} is not in the facts of {source.label} (were its queues gathered?)")
+            ev.mark_source(
+                "hw_query_failed", apqn, f"source: queue {apqn} is not in the facts of {source.label} (were its queues gathered?)"
+            )
             continue
         problem = word_problem(saved_word(source, queue))
         if problem:
@@ -530,8 +532,8 @@ def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
                 continue
             problem = word_problem(Word(*dst_key))
             if problem:
-                source = "its card's cached word" if design == "validate" else "a fresh TAPQ"
-                ev.mark("hw_query_failed", part, apqn, lambda i, p=problem, w=source: f"destination: queue {apqn} on {names[i]} ({w}): {p}")
+                where = "its card's cached word" if design == "validate" else "a fresh TAPQ"
+                ev.mark("hw_query_failed", part, apqn, _unreadable(names, apqn, f"({where}): {problem}"))
                 continue
             for code, detail in index.hardware(src_key, dst_key, design):
                 ev.mark(code, part, apqn, detail)
@@ -551,6 +553,11 @@ def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
                 f"{bind_state(H.tapq_word(hosts[i], hosts[i].existing_queue(apqn)).fac)}: the queue is bound to a Secure Execution guest"
             ),
         )
+
+
+def _unreadable(names: list[str], apqn: str, why: str) -> Callable[[int], str]:
+    """Return the detail of a destination-side hw_query_failed for destination i."""
+    return lambda i: f"destination: queue {apqn} on {names[i]} {why}"
 
 
 def verdict_bits(ev: Evaluation) -> tuple[int, int, int]:

@@ -86,8 +86,7 @@ CODES: tuple[ReasonCode, ...] = (
         "The source mdev's assignment (`matrix`, `guest_matrix`) could not be read: which queues the guest holds is "
         "not known, so no destination can be judged.",
         "–",
-        "Gather the facts again with enough privileges (`become: true`); see the facts' `unread` list for the path "
-        "and errno.",
+        "Gather the facts again with enough privileges (`become: true`); see the facts' `unread` list for the path and errno.",
     ),
     ReasonCode(
         "mdev_missing",

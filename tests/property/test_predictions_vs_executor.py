@@ -118,7 +118,9 @@ def refusal(record: dict[str, Any]) -> tuple[str, set[str]]:
     """Return (kind, the collection codes that predict it) of an executor refusal; AssertionError for an unmapped one."""
     for by, code, pattern, kind, codes in REFUSALS:
         if record["by"] == by and record["errno"] == code and re.search(pattern, record["reason"]):
-            if kind == "hardware word incompatible" and not re.search(r"(?<!Bind/associate state)(facility|type|function)", record["reason"]):
+            if kind == "hardware word incompatible" and not re.search(
+                r"(?<!Bind/associate state)(facility|type|function)", record["reason"]
+            ):
                 kind = "Secure Execution"  # only bind-state lines
             return kind, codes
     raise AssertionError(f"no collection code is mapped to this refusal: {record['by']} {record['error']}: {record['reason']}")

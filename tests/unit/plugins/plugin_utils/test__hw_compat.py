@@ -60,7 +60,9 @@ def test_details_name_each_property():
         "AP4KM installed on the source, missing on the destination; AP4KC installed on the source, missing on the destination; "
         "SLCF missing on the source, installed on the destination"
     )
-    assert found["hw_mode_mismatch"] == "CCA-coprocessor mode set on the source, not set on the destination; accelerator mode not set on the source, set on the destination"
+    mode = "CCA-coprocessor mode set on the source, not set on the destination; "
+    mode += "accelerator mode not set on the source, set on the destination"
+    assert found["hw_mode_mismatch"] == mode
     assert found["hw_type_older"] == "destination card is older (AP type 0d) than the source's (AP type 0e)"
 
 

@@ -218,10 +218,7 @@ BLOCKER_CASES = [
     ("tapq_error_on_source", edit(**{"src.cards.0.queues": {5: {"tapq_rc": 7}}}), "auto", ["hw_query_failed"], "blocked"),
     ("queue_not_available_on_destination", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": 1}}}), "auto", ["hw_query_failed"], "blocked"),
     ("queue_not_available_on_source", edit(**{"src.cards.0.queues": {5: {"tapq_rc": 1}}}), "auto", ["hw_query_failed"], "blocked"),
-    *[
-        (f"tapq_rc{rc}_gives_the_word", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": rc}}}), "auto", [], "ready")
-        for rc in (2, 5)
-    ],
+    *[(f"tapq_rc{rc}_gives_the_word", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": rc}}}), "auto", [], "ready") for rc in (2, 5)],
     (
         "tapq_error_with_other_blockers",
         edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15", "queues": {5: {"tapq_rc": 6}}}]}),
@@ -299,7 +296,9 @@ def test_control_domains_null_is_not_none(tmp_path):
     src["bus"]["host_control_domains"] = [5]
     src["vfio_ap"]["mdevs"][0]["control_domains"] = [5]
     result = R.migration_check(src, dst, UUID, source="src", destination="dst")
-    assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "dst's control-domain mask" in result["blockers"][0]["detail"]
+    assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "dst's control-domain mask" in result["blockers"][
+        0
+    ]["detail"]
 
 
 @pytest.mark.parametrize(
