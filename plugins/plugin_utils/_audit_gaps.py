@@ -82,12 +82,14 @@ def host_gaps(facts: Mapping) -> list[dict[str, Any]]:
             )
         ]
     found = []
-    unread = [r for r in facts.get("unread") or [] if isinstance(r, Mapping)]
+    records = facts.get("unread")
+    unread = [r for r in records if isinstance(r, Mapping)] if isinstance(records, list) else []
     for record in unread:
         item = _of_record(record)
         if item is not None:
             found.append(item)
-    more = int(facts.get("unread_count") or 0) - len(unread)
+    count = facts.get("unread_count")
+    more = (count if isinstance(count, int) else len(unread)) - len(unread)
     if more > 0 and (not unread or unread[-1].get("what") not in JUDGED_PER_QUEUE):
         found.append(gap("unread", None, None, f"{more} more reads failed", "see the host's ap_facts warnings, then " + GATHER_AGAIN))
     elif facts.get("complete") is False and not unread:

@@ -81,13 +81,14 @@ def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), rep
     ]
     missing = sorted(set(not_audited))
     gaps = plan.get("facts_gaps") or {}
+    problems = audit_problems(plan, missing)
     result = {
         "schema": REPORT_SCHEMA,
         "hosts": len(set(plan.get("sources") or []) | set(plan.get("destinations") or [])),
-        "fully_audited": not missing and not gaps,
+        "fully_audited": not problems,
         "not_audited": missing,
         "not_fully_audited": sorted(gaps),
-        "audit_gaps": {host: [f"{g.get('detail')}: {g.get('fix')}" for g in items] for host, items in sorted(gaps.items())},
+        "audit_gaps": [f"{host}: {detail}: {fix}" for host, items in problems.items() for detail, fix in items],
         "guests": summary.get("guests", 0),
         "ready": summary.get("ready", 0),
         "ready_after": summary.get("ready_after", 0),
