@@ -36,7 +36,7 @@ class ActionModule(ActionBase):
             if os.path.exists(path):
                 specs = (self._loader.load_from_file(path) or {}).get("argument_specs") or {}
                 break
-        known = declared_options(specs) | set(also)
+        known = declared_options(specs) | {f"vfio_ap_{name}_{suffix}" for suffix in also}
         found = unknown_variables(task_vars, name, known)
         result.update(
             changed=False,

@@ -19,7 +19,9 @@ author:
   - s390x.vfio_ap developers (@s390x-ansible)
 options:
   also:
-    description: Further names of the role that are not inputs (its results, the wrapping playbook's variables).
+    description:
+      - Further names of the role that are not inputs (its results, the wrapping playbook's variables), without the
+        role's prefix - V(summary) stands for C(vfio_ap_audit_summary) in the C(audit) role.
     type: list
     elements: str
     default: []
@@ -42,7 +44,7 @@ attributes:
 EXAMPLES = r"""
 - name: Warn about typos in this role's variables
   s390x.vfio_ap._variable_typos:
-    also: [vfio_ap_audit_plan, vfio_ap_audit_summary]
+    also: [plan, summary]
 """
 
 RETURN = r"""

@@ -31,14 +31,17 @@ def declared_options(argument_specs: Any) -> set[str]:
 
 
 def unknown_variables(names: Iterable[str], role: str, known: Iterable[str]) -> list[tuple[str, str | None]]:
-    """Return [(name, nearest known name or None)], sorted, for the ``vfio_ap_<role>_*`` names not in ``known``."""
+    """Return [(name, nearest known name or None)], sorted, for the ``vfio_ap_<role>_*`` names not in ``known``.
+
+    The nearest name is the known one whose part after the prefix is most alike (difflib ratio 0.6 or more).
+    """
     prefix = f"vfio_ap_{role}_"
-    valid = sorted({str(k) for k in known if str(k).startswith(prefix)})
+    valid = {str(k)[len(prefix) :] for k in known if str(k).startswith(prefix)}
     found = []
     for name in sorted({str(n) for n in names}):
-        if name.startswith(prefix) and name not in valid:
-            near = difflib.get_close_matches(name, valid, n=1, cutoff=0.6)
-            found.append((name, near[0] if near else None))
+        if name.startswith(prefix) and name[len(prefix) :] not in valid:
+            near = difflib.get_close_matches(name[len(prefix) :], sorted(valid), n=1, cutoff=0.6)
+            found.append((name, prefix + near[0] if near else None))
     return found
 
 
