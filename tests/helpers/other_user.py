@@ -20,6 +20,8 @@ from pathlib import Path
 
 import ansible
 
+from helpers.hang import HANG_GUARD
+
 OTHER_UID = 65534
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / ".collections" / "ansible_collections" / "s390x" / "vfio_ap"
@@ -52,7 +54,7 @@ def python_for(uid: int = OTHER_UID) -> str | None:
     for candidate in dict.fromkeys(c for c in candidates if c):
         try:
             proc = subprocess.run([*drop_to(uid), candidate, "-I", "-c", "import sys; assert sys.version_info >= (3, 8)"],
-                                  capture_output=True, timeout=600, check=False)  # fmt: skip
+                                  capture_output=True, timeout=HANG_GUARD, check=False)  # fmt: skip
         except (OSError, subprocess.TimeoutExpired):
             continue
         if proc.returncode == 0:

@@ -194,7 +194,7 @@ def test_fleet_of_100_hosts(tmp_path):
     hosts = build_fleet({"hosts": {f"kvm{i:03d}": small_host(i) for i in range(100)}})
     render_fleet(hosts, tmp_path / "hosts")
     inventory = inventory_for(tmp_path / "hosts", tmp_path / "inventory.yml")
-    result = run_playbook(AUDIT, inventory, extra_vars={"vfio_ap_audit_report_dir": str(tmp_path / "out")}, timeout=900)
+    result = run_playbook(AUDIT, inventory, extra_vars={"vfio_ap_audit_report_dir": str(tmp_path / "out")})
     assert result.rc == 0, result.stdout[-3000:]
     assert len(set(result.stats) - {"localhost"}) == 100
     document = json.loads((tmp_path / "out" / "readiness.json").read_text())

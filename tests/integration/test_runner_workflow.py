@@ -21,12 +21,12 @@ from apsim.fleet import build_fleet, load_fleet
 from apsim.render import render_fleet
 
 from helpers.ansible_run import COLLECTIONS, ROOT, local_inventory
+from helpers.hang import HANG_GUARD
 
 ansible_runner = pytest.importorskip("ansible_runner", reason="ansible-runner is in tests/requirements/test.txt")
 
 pytestmark = pytest.mark.slow
 VENV_BIN = Path(sys.executable).parent
-HANG_GUARD = 3600  # seconds: only a job that hangs reaches it (ansible-runner then reports status "timeout")
 
 PROJECT = {
     "vfio_ap_audit.yml": "---\n- name: Fleet audit\n  ansible.builtin.import_playbook: s390x.vfio_ap.audit\n",
