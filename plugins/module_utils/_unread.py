@@ -94,7 +94,7 @@ def order_unread(records):
 # ----------------------------------------------------------------------------------- printable
 
 # Bidirectional and invisible formatting characters that can make text read differently than it is.
-_BIDI = frozenset(u"\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff")
+_BIDI = frozenset("\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff")
 
 
 def printable(text):

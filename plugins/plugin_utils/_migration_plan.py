@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
@@ -477,7 +477,7 @@ def summarize(
     source_names: list[str],
     stranding: Mapping[str, Mapping[str, int]],
     machines: Mapping[str, Any],
-    gaps: Mapping[str, list[Mapping[str, Any]]] | None = None,
+    gaps: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Return the plan summary: counts of guests by verdict, stranded guests and per-host evacuation verdicts.
 

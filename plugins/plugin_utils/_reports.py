@@ -443,7 +443,7 @@ def _junit_coverage(document: Mapping[str, Any]) -> tuple[int, int, list[str]]:
     hosts = sorted(set(plan.get("sources") or []) | set(plan.get("destinations") or []) | set(problems))
     lines = [f'  <testsuite name="vfio_ap audit coverage" tests="{len(hosts)}" failures="{len(problems)}" errors="0" skipped="0">']
     for host in hosts:
-        lines.append(f"    <testcase classname=\"vfio_ap.audit\" name={quoteattr(host + ' fully audited')}>")
+        lines.append(f'    <testcase classname="vfio_ap.audit" name={quoteattr(host + " fully audited")}>')
         if host in problems:
             kind = "not_audited" if (NO_FACTS, NO_FACTS_FIX) in problems[host] else "not_fully_audited"
             detail = "\n".join(f"{what}: {fix}" for what, fix in problems[host])

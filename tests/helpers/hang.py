@@ -16,4 +16,6 @@ HANG_GUARD = 3600  # seconds
 def hung(exc: subprocess.TimeoutExpired) -> AssertionError:
     """Return the failure for a command that ran into the hang guard."""
     command = exc.cmd if isinstance(exc.cmd, str) else " ".join(str(part) for part in exc.cmd)
-    return AssertionError(f"hang: {command[:300]} still running after {exc.timeout:.0f} s (the hang guard; a slow machine never reaches it)")
+    return AssertionError(
+        f"hang: {command[:300]} still running after {exc.timeout:.0f} s (the hang guard; a slow machine never reaches it)"
+    )

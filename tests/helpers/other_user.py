@@ -41,7 +41,7 @@ def shared_dir(prefix: str) -> Path:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def python_for(uid: int = OTHER_UID) -> str | None:
     """Return a Python 3.8+ interpreter that ``uid`` can start and that can run the collection's modules, or None.
 
@@ -93,7 +93,7 @@ def payload(dest: Path, extra: tuple[Path, ...] = ()) -> Path:
         shutil.copytree(COLLECTION / "plugins" / name, plugins / name, ignore=ignore, dirs_exist_ok=True)
     for path in extra:
         shutil.copy2(path, dest / path.name)
-    for dirpath, dirnames, filenames in os.walk(dest):
+    for dirpath, _dirnames, filenames in os.walk(dest):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             os.chmod(os.path.join(dirpath, name), 0o644)

@@ -84,8 +84,8 @@ def audited(fleet, tmp_path_factory):
     """The audit of the fleet with the defaults: it fails, after writing the reports."""
     hosts, wrapper = fleet
     work = tmp_path_factory.mktemp("unaudited")
-    result = run_playbook(AUDIT, inventory(hosts, wrapper, work / "inventory.yml"), extra_vars={"vfio_ap_audit_report_dir": str(work / "out")},
-                          env=PIPELINING)  # fmt: skip
+    extra = {"vfio_ap_audit_report_dir": str(work / "out")}
+    result = run_playbook(AUDIT, inventory(hosts, wrapper, work / "inventory.yml"), extra_vars=extra, env=PIPELINING)
     return result, work
 
 
@@ -202,14 +202,17 @@ def test_a_pattern_matching_no_host_fails(fleet, tmp_path, playbook, extra, rc, 
         )
 
 
+REPORT_ONLY = {"vfio_ap_audit_gather": False, "vfio_ap_audit_report": False}
+
+
 @pytest.mark.parametrize(
     ("role", "extra", "typo", "nearest"),
     [
-        ("audit", {"vfio_ap_audit_gather": False, "vfio_ap_audit_report": False}, "vfio_ap_audit_fail_on_blocker", "vfio_ap_audit_fail_on_blockers"),
+        ("audit", REPORT_ONLY, "vfio_ap_audit_fail_on_blocker", "vfio_ap_audit_fail_on_blockers"),
         ("destination", {"vfio_ap_destination_source": "nowhere"}, "vfio_ap_destination_guest", "vfio_ap_destination_guests"),
         ("migratable", {}, "vfio_ap_migratable_uuid", "vfio_ap_migratable_uuids"),
         ("maintenance", {"vfio_ap_maintenance_hosts": "nowhere"}, "vfio_ap_maintenance_execut", "vfio_ap_maintenance_execute"),
-        ("audit", {"vfio_ap_audit_gather": False, "vfio_ap_audit_report": False}, "vfio_ap_audit_zzz_qqq", None),
+        ("audit", REPORT_ONLY, "vfio_ap_audit_zzz_qqq", None),
     ],
     ids=["audit", "destination", "migratable", "maintenance", "audit-far"],
 )  # fmt: skip

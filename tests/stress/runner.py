@@ -471,7 +471,8 @@ class Figures:
             if r.traceback:
                 self.add(section, "tracebacks", 1, r.reproducer() | {"output": (r.stdout + r.stderr)[-1500:]})
             if r.hung:
-                self.add(section, "hangs", 1, r.reproducer() | {"hang": f"still running after {runner.timeout:.0f} s (the hang guard), killed"})
+                hang = f"still running after {runner.timeout:.0f} s (the hang guard), killed"
+                self.add(section, "hangs", 1, r.reproducer() | {"hang": hang})
             if r.outside:
                 self.add(section, "outside_writes", len(r.outside), r.reproducer() | {"paths": r.outside})
         seen = [p for p in runner.outside_changes() if p not in seeded]

@@ -129,7 +129,8 @@ def test_resolve_subsets_rejects_naming_valid_ones(bad):
 def test_every_key_present_and_sorted(rendered):
     facts, warnings = facts_of(rendered / "kern")
     assert warnings == []
-    assert set(facts) == {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap", "complete", "unread", "unread_count"}
+    keys = {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap", "complete", "unread", "unread_count"}
+    assert set(facts) == keys
     assert facts["complete"] is True and facts["unread"] == [] and facts["unread_count"] == 0
     assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
     assert set(facts["host"]["cpc"]) == {"manufacturer", "type", "model", "sequence_code", "name"}
@@ -442,8 +443,14 @@ def test_errno_is_explained_in_warnings(host_copy, monkeypatch):
     assert warnings == [f"could not read {target}: EIO (I/O error: the queue's hardware query (TAPQ) answered "
                         "with a response code above 05)"]  # fmt: skip
     # recorded as data too: the hardware's answer for that queue, which the readiness rules judge
-    assert facts["unread"] == [{"what": "queue_functions", "path": target, "errno": "EIO",
-                                "error": "I/O error: the queue's hardware query (TAPQ) answered with a response code above 05"}]
+    assert facts["unread"] == [
+        {
+            "what": "queue_functions",
+            "path": target,
+            "errno": "EIO",
+            "error": "I/O error: the queue's hardware query (TAPQ) answered with a response code above 05",
+        }
+    ]
     assert facts["complete"] is False and facts["unread_count"] == 1
 
 
