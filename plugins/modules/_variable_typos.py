@@ -32,9 +32,6 @@ attributes:
   diff_mode:
     description: Returns no diff.
     support: none
-  action:
-    description: Runs on the controller.
-    support: full
   platform:
     description: Any controller.
     support: full
