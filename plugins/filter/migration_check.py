@@ -92,6 +92,8 @@ _value:
       C(ready_after) is true when every blocker is one the destination role fixes (C(mdev_missing),
       C(apqn_not_bound), C(apqn_set_mismatch)). C(actions) are C({type: ap_mask|mdev, ...module
       options}) in execution order."
+    - "Facts that could not see everything a verdict needs give the blocker C(source_facts_incomplete) or
+      C(destination_facts_incomplete), whose detail names what could not be read and the fix."
   type: dict
 """
 

@@ -121,7 +121,11 @@ RETURN = r"""
 _value:
   description:
     - "The plan C({schema: 2, rules, limit, nearest, sources, destinations, migration_network, machines,
-      guests, summary}), see C(docs/plan-schema.md); with O(query), the query's result."
+      facts_gaps, guests, summary}), see C(docs/plan-schema.md); with O(query), the query's result."
+    - "A host whose facts could not see everything a verdict needs (C(facts_gaps): a failed read, no AP bus, facts
+      that do not say what they could not read) is not fully audited - its guests are blocked
+      (C(source_facts_incomplete)), it is no destination (C(destination_facts_incomplete)), its mdevs are not
+      C(idle) and its C(summary.hosts) entry says so with the fix."
   type: raw
 """
 

@@ -36,7 +36,9 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C(schema), C(hosts), C(not_audited), C(guests), C(ready), C(ready_after), C(blocked),
+    - "C(schema), C(hosts), C(fully_audited) (no host without facts or with facts that could not see everything:
+      the audit's gate), C(not_audited) (hosts without facts), C(not_fully_audited) (hosts whose facts have gaps),
+      C(audit_gaps) (one line per gap, C(<host>: <what>: <fix>)), C(guests), C(ready), C(ready_after), C(blocked),
       C(idle_mdevs) (how many mdevs no guest uses), C(top_blockers),
       C(guests_without_destination) (list of C({guest, uuid, source, top_blockers})),
       C(hosts_not_evacuable), C(hosts_evacuable_after_preparation) and, when given, C(report_dir)."

@@ -7,13 +7,15 @@
 
 ``gather_facts(sysroot, subsets)`` does the reading and returns ``(facts, warnings)``; the
 parsing is in ``_sysfs_text``, ``_hwinfo``, ``_mdevctl_config`` and ``_libvirt_xml``. It only
-reads. A file that cannot be read or parsed (gone, EIO, malformed) makes its value None and
-adds one warning naming the file and the error; it never raises for one bad file. Queues are
-returned in their compact form (``_queue_facts``).
+reads. A file that cannot be read or parsed (gone, EIO, EACCES, malformed) makes its value None,
+adds one warning naming the file and the error, and is recorded in ``unread`` (``_unread``: what
+it was, the path, the errno), so that no consumer takes "not seen" for "not there"; it never
+raises for one bad file. Queues are returned in their compact form (``_queue_facts``).
 """
 
 import errno
 import os
+import stat
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, is_guarded, parse_guard
@@ -29,6 +31,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import expand_a
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import guests_by_mdev, parse_domain_xml
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_config import DEFINITION_DIR, parse_definition
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, compact_queue
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._unread import kind_of, order_unread, printable, unread_entry
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_text import (
     format_functions,
     normalize_mask,
@@ -57,8 +60,13 @@ _CHUNK = 8192  # two sysfs pages: one read holds any attribute
 ALL_ONES = "0x" + "f" * 64
 LIBVIRT_DIRS = ("run/libvirt/qemu", "etc/libvirt/qemu")  # running guests first
 
+# A queue's ap_functions is a live hardware query (TAPQ); the kernel (ap_functions_show in
+# drivers/s390/crypto/ap_queue.c) fails the read with EIO only when TAPQ's response code is above
+# 05 (BUSY): a normal, unavailable, resetting, deconfigured, check-stopped or busy queue (00-05)
+# shows its word.
+_TAPQ_EIO = "I/O error: the queue's hardware query (TAPQ) answered with a response code above 05"
 _ERRNO_MEANING = {
-    errno.EIO: "I/O error: the AP queue did not answer (TAPQ failed, e.g. check-stopped or deconfigured)",
+    errno.EIO: "I/O error",
     errno.ENOENT: "no such file: the device went away while it was read",
     errno.ENODEV: "no such device: the device went away while it was read",
     errno.EACCES: "permission denied",
@@ -104,21 +112,50 @@ class _Reader:
         # type: (str) -> None
         self.sysroot = sysroot
         self.warnings = []  # type: List[str]
+        self.unread = []  # type: List[Dict[str, Any]]
         self._qci = None  # type: Optional[Tuple[Optional[List[int]], Optional[List[int]]]]
 
     def path(self, rel):
         # type: (str) -> str
         return os.path.join(self.sysroot, rel)
 
+    def note(self, path, code, error, warning):
+        # type: (str, Optional[int], str, str) -> None
+        """Record that path could not be read or used (errno code or None) and add its warning."""
+        self.unread.append(unread_entry(kind_of(self.sysroot, path), path, code, error))
+        self.warnings.append(printable(warning))
+
     def warn(self, path, exc):
         # type: (str, Any) -> None
         code = getattr(exc, "errno", None)  # type: Optional[int]
         if isinstance(exc, OSError) and code is not None:
             meaning = _ERRNO_MEANING.get(code, os.strerror(code))
+            if code == errno.EIO and kind_of(self.sysroot, path) == "queue_functions":
+                meaning = _TAPQ_EIO
             text = "{0} ({1})".format(errno.errorcode.get(code, str(code)), meaning)
+            self.note(path, code, meaning, "could not read {0}: {1}".format(path, text))
         else:
-            text = str(exc)
-        self.warnings.append("could not read {0}: {1}".format(path, text))
+            self.note(path, None, str(exc), "could not read {0}: {1}".format(path, exc))
+
+    def notice(self, warning):
+        # type: (str) -> None
+        """Add a warning that is not a gap in the facts (a device that went away, a value computed instead)."""
+        self.warnings.append(printable(warning))
+
+    def parse_failed(self, path, message, warning=None):
+        # type: (str, str, Optional[str]) -> None
+        """Record that the text read from path did not parse (message says why)."""
+        self.note(path, None, message, warning or "could not parse {0}: {1}".format(path, message))
+
+    def isdir(self, path):
+        # type: (str) -> bool
+        """Return whether path is a directory; an error other than "does not exist" is recorded."""
+        try:
+            return stat.S_ISDIR(os.stat(path).st_mode)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+                self.warn(path, exc)
+            return False
 
     def raw(self, path):
         # type: (str) -> str
@@ -160,7 +197,7 @@ class _Reader:
         try:
             return parser(text)
         except ValueError as exc:
-            self.warnings.append("could not parse {0}: {1}".format(path, exc))
+            self.parse_failed(path, str(exc))
             return None
 
     def qci_masks(self):
@@ -195,9 +232,11 @@ def gather_facts(sysroot="/", subsets=("all",)):
     brings ``cards`` (compact queue records refer to their card); ``mkvps`` counts only with ``queues``.
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
     The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
-    always gathered) and ``vfio_ap.migration_guard`` (the parsed migration guard entries).
-    A file that cannot be read is a warning; a failure that stops the walk itself (a dead mount:
-    ENOTCONN, EIO on a directory) raises HostPathError with one line naming the path and errno.
+    always gathered), ``vfio_ap.migration_guard`` (the parsed migration guard entries) and
+    ``complete``, ``unread`` and ``unread_count`` (what could not be read, see ``_unread``).
+    A file that cannot be read is a warning and an ``unread`` record; a failure that stops the walk
+    itself (a dead mount: ENOTCONN, EIO on a directory) raises HostPathError with one line naming
+    the path and errno.
     """
     chosen = set(resolve_subsets(subsets))
     if "queues" not in chosen:
@@ -218,7 +257,7 @@ def _gather(sysroot, chosen):
     """Return gather_facts' (facts, warnings) for the resolved subsets chosen; OSError as raised."""
     reader = _Reader(sysroot)
     bus_dir = reader.path("sys/bus/ap")
-    present = os.path.isdir(bus_dir)
+    present = reader.isdir(bus_dir)
     facts = {
         "schema": SCHEMA,
         "sysroot": sysroot,
@@ -228,6 +267,9 @@ def _gather(sysroot, chosen):
         "cards": [],
         "queues": [],
         "vfio_ap": {},
+        "complete": True,
+        "unread": [],
+        "unread_count": 0,
     }  # type: Dict[str, Any]
     if present and "bus" in chosen:
         facts["bus"] = _gather_bus(reader, bus_dir)
@@ -243,6 +285,8 @@ def _gather(sysroot, chosen):
         facts["queues"] = _gather_queues(reader, cards, card_dirs, overrides, "mkvps" in chosen)
         status_by_apqn = {q["apqn"]: q.get("vfio_status") for q in facts["queues"]}
     facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
+    facts["unread"], facts["unread_count"] = order_unread(reader.unread)
+    facts["complete"] = not facts["unread_count"]
     return facts, reader.warnings
 
 
@@ -410,7 +454,7 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, master_keys, overri
             reader.warn(qdir + sep + "driver", exc)
             driver = None
         elif not os.path.isdir(qdir):
-            reader.warnings.append("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
+            reader.notice("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
             return None
         else:
             driver = None  # not bound to any driver
@@ -420,11 +464,11 @@ def _read_queue(reader, read, qdir, adapter, domain, hwtype, master_keys, overri
         functions = parse_functions(read(path))
     except OSError as exc:
         if exc.errno == errno.ENOENT and not os.path.isdir(qdir):
-            reader.warnings.append("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
+            reader.notice("queue {0} went away while it was read ({1})".format(format_apqn(adapter, domain), qdir))
             return None
         reader.warn(path, exc)
     except ValueError as exc:
-        reader.warnings.append("could not parse {0}: {1}".format(path, exc))
+        reader.parse_failed(path, str(exc))
     value = reader.value
     vfio = driver == VFIO_AP_DRIVER
     queue = {
@@ -450,7 +494,7 @@ def _gather_vfio_ap(reader, chosen, status_by_apqn):
     # type: (_Reader, set, Optional[Dict[str, Optional[str]]]) -> Dict[str, Any]
     join = os.path.join
     matrix_dir = reader.path(MATRIX_DIR)
-    loaded = os.path.isdir(matrix_dir)
+    loaded = reader.isdir(matrix_dir)
     vfio = {
         "loaded": loaded,
         "features": [],
@@ -513,7 +557,7 @@ def _read_guard(reader):
     try:
         return parse_guard(text)
     except ValueError as exc:
-        reader.warnings.append("could not parse {0}: {1}".format(path, exc))
+        reader.parse_failed(path, str(exc))
         return {}
 
 
@@ -526,17 +570,20 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
     static = guest_text is None and not os.path.exists(join(path, "guest_matrix"))
     control = reader.value(join(path, "control_domains"), parse_control_domains)
     if matrix_text is None and guest_text is None and control is None and not os.path.isdir(path):
-        reader.warnings.append("mdev {0} went away while it was read ({1})".format(uuid, path))
+        reader.notice("mdev {0} went away while it was read ({1})".format(uuid, path))
         return None
     matrix = None  # type: Optional[Dict[str, Any]]
     if matrix_text is not None and page_full(matrix_text):
         # The kernel cut the listing at one page: ap_config holds the same assignment as three masks.
         config = reader.value(join(path, "ap_config"), parse_ap_config, optional=True)
         if config is None:
-            reader.warnings.append(
+            reader.note(
+                join(path, "matrix"),
+                None,
+                "the listing fills a whole page and the kernel cut it; without ap_config the assignment is unknown",
                 "{0}: the listing fills a whole page and the kernel cut it; without ap_config the assignment of mdev {1} is unknown".format(
                     join(path, "matrix"), uuid
-                )
+                ),
             )
         else:
             matrix = _matrix_of(config[0], config[1])
@@ -556,15 +603,17 @@ def _read_mdev(reader, path, uuid, status_by_apqn):
                         lambda a, d: _bound_to_vfio_ap(reader, a, d, status_by_apqn),
                     )
                 }
-        reader.warnings.append(
-            "{0}: the listing fills a whole page and the kernel cut it; guest_apqns of mdev {1} {2}".format(
-                join(path, "guest_matrix"),
-                uuid,
-                "are computed from the assignment, the host's AP configuration and the queue drivers"
-                if guest_matrix is not None
-                else "are unknown",
-            )
+        cut = "{0}: the listing fills a whole page and the kernel cut it; guest_apqns of mdev {1} {2}".format(
+            join(path, "guest_matrix"),
+            uuid,
+            "are computed from the assignment, the host's AP configuration and the queue drivers"
+            if guest_matrix is not None
+            else "are unknown",
         )
+        if guest_matrix is None:
+            reader.note(join(path, "guest_matrix"), None, "the listing fills a whole page and the kernel cut it", cut)
+        else:
+            reader.notice(cut)
     elif guest_text is not None:
         guest_matrix = reader.parse(join(path, "guest_matrix"), guest_text, parse_matrix)
     elif static and matrix is not None:
@@ -648,7 +697,7 @@ def _gather_definitions(reader):
             try:
                 parsed = parse_definition(text, entry.path)
             except ValueError as exc:
-                reader.warnings.append("could not parse {0}".format(exc))
+                reader.parse_failed(entry.path, str(exc), "could not parse {0}".format(exc))
             else:
                 for key in ("start", "adapters", "domains", "control_domains"):
                     item[key] = parsed[key]
@@ -669,7 +718,7 @@ def _gather_guests(reader):
             try:
                 doc = parse_domain_xml(text, entry.path)
             except ValueError as exc:
-                reader.warnings.append("could not parse {0}".format(exc))
+                reader.parse_failed(entry.path, str(exc), "could not parse {0}".format(exc))
                 continue
             doc["running"] = doc["running"] or rel.startswith("run/")
             documents.append(doc)

@@ -23,6 +23,7 @@ import contextlib
 import errno
 import os
 import re
+import stat
 import time
 from typing import Any, Callable, List, Optional
 
@@ -93,14 +94,16 @@ def check_sysroot(value):
     path = os.path.normpath(os.path.abspath(os.path.expanduser(text)))
     if path == "/":
         return path
-    try:
-        if not os.path.isdir(path):
-            what = "does not exist" if not os.path.lexists(path) else "is not a directory"
+    for where, missing in ((path, None), (os.path.join(path, "sys"), "holds no sys/ directory")):
+        try:
+            is_dir = stat.S_ISDIR(os.stat(where).st_mode)
+        except OSError as exc:
+            if exc.errno not in (errno.ENOENT, errno.ENOTDIR):  # EACCES: not "does not exist"
+                raise HostPathError("sysroot: {0}: {1}; {2}".format(where, errno_text(exc.errno), SYSROOT_RULE), exc.errno) from None
+            is_dir = False
+        if not is_dir:
+            what = missing or ("does not exist" if not os.path.lexists(path) else "is not a directory")
             raise HostPathError("sysroot: {0} {1}; {2}".format(value, what, SYSROOT_RULE))
-        if not os.path.isdir(os.path.join(path, "sys")):
-            raise HostPathError("sysroot: {0} holds no sys/ directory; {1}".format(value, SYSROOT_RULE))
-    except OSError as exc:  # pragma: no cover - isdir swallows most errors
-        raise HostPathError("sysroot: {0}: {1}; {2}".format(value, errno_text(exc.errno), SYSROOT_RULE), exc.errno) from None
     return path
 
 

@@ -23,10 +23,15 @@ description:
     about 1.4 MB instead of 8 MB; P(s390x.vfio_ap.ap_queues#filter) gives them back with every key.
   - A host without the AP bus (not s390x, or the C(ap) module not loaded) is not an error; the facts
     then say C(bus.present=false) and hold empty lists. A host without the vfio_ap module says C(vfio_ap.loaded=false).
-  - A file that vanishes while it is read (a queue going away), an attribute the kernel refuses to read (C(EIO)
-    from a check-stopped queue), or a malformed mdevctl definition, libvirt XML or migration guard does not fail
-    the task. Its value is V(null) (a queue or mdev that went away is left out) and a warning names the file and
-    the error.
+  - A file that vanishes while it is read (a queue going away), a read the kernel or the file's permissions refuse
+    (C(EIO) from a queue whose hardware query fails, C(EACCES) from the root-only libvirt directories when the
+    module does not run as root), or a malformed mdevctl definition, libvirt XML or migration guard does not fail
+    the task. Its value is V(null) (a queue or mdev that went away is left out), a warning names the file and
+    the error, and the failure is recorded in C(unread) (what, path, errno) with C(complete=false), so that no
+    consumer mistakes "could not be seen" for "is not there". The collection's readiness checks report such a host
+    as not fully audited.
+  - Run it as root (C(become=true)) on a real host - C(/run/libvirt/qemu) and C(/etc/libvirt/qemu) are readable by
+    root only; without them no guest is known.
   - The module only reads. It takes no lock and changes nothing.
 author:
   - s390x.vfio_ap developers (@s390x-ansible)
@@ -66,7 +71,9 @@ notes:
     two cannot be told apart; the module then says V(kernel).
   - A queue's C(driver) is the target of its C(driver) link, not a guess from C(apmask)/C(aqmask), so queues
     steered by C(driver_override) (kernel 6.19 and later) are reported correctly.
-  - At most 50 warnings are shown individually, followed by one line counting the rest.
+  - At most 50 warnings are shown individually, followed by one line counting the rest. Warnings and C(unread)
+    records show control characters, terminal escape sequences and bidirectional controls from host-reported
+    names as visible escapes (C(\x1b)), never raw.
   - The kernel cuts an attribute at one page (4095 characters). When an mdev's C(matrix) fills a page, its
     assignment is read from C(ap_config) instead; when its C(guest_matrix) does, C(guest_apqns) is computed with
     the kernel's filter rule (LPAR adapters and domains only, an adapter dropped when one of its queues is not
@@ -136,6 +143,47 @@ ansible_facts:
           elements: str
           returned: always
           sample: [bus, cards, definitions, guests, mdevs, mkvps, queues]
+        complete:
+          description:
+            - V(true) when every read of the subsets gathered succeeded; V(false) when C(unread) lists a failure.
+            - Absent from facts gathered by collection 0.1.0 (schema 1), which the readiness checks read as not known.
+          type: bool
+          returned: always
+          sample: true
+        unread:
+          description:
+            - What could not be read or parsed, at most 200 records ordered by C(what) (in the order of the list
+              below) and path; C(unread_count) counts them all.
+            - A verdict about the host needs the host-wide ones; C(queue_functions) (the queue's hardware query
+              failed, C(functions=null)) and C(mkvps) are judged per queue by the readiness rules.
+          type: list
+          elements: dict
+          returned: always
+          sample: [{what: libvirt_status, path: /run/libvirt/qemu, errno: EACCES, error: permission denied}]
+          contains:
+            what:
+              description:
+                - C(identity) (machine-id, sysinfo, CPC name), C(bus) (C(/sys/bus/ap), the device list), C(matrix)
+                  (the vfio_ap matrix device), C(mdev) (an mdev's attributes), C(definitions) (mdevctl),
+                  C(guard) (the migration guard), C(libvirt_status) (running guests, C(/run/libvirt/qemu)),
+                  C(libvirt_config) (defined guests, C(/etc/libvirt/qemu)), C(card), C(queue), C(queue_functions),
+                  C(mkvps).
+              type: str
+            path:
+              description: The file or directory (with the sysroot).
+              type: str
+            errno:
+              description: The error's symbolic name (C(EACCES), C(EIO)); V(null) when the file was read but did not
+                parse.
+              type: str
+            error:
+              description: What went wrong, in words.
+              type: str
+        unread_count:
+          description: How many reads failed (C(unread) lists at most 200).
+          type: int
+          returned: always
+          sample: 0
         host:
           description:
             - What identifies the machine and LPAR (always gathered). Two inventory names with the same C(cpc.type),
@@ -512,6 +560,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts, resolve_subsets
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._unread import printable
 
 MAX_WARNINGS = 50
 
@@ -532,7 +581,7 @@ def main():
     try:
         facts, warnings = gather_facts(sysroot, subsets)
     except HostPathError as exc:
-        module.fail_json(msg=str(exc))
+        module.fail_json(msg=printable(str(exc)))
     for text in warnings[:MAX_WARNINGS]:
         module.warn(text)
     if len(warnings) > MAX_WARNINGS:

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
+
 REPORT_SCHEMA = 1
 MODES = ("plan", "check", "execute")
 # Results a guest can have, in report order; "ok" ones count as leaving (or having left) the host.
@@ -27,7 +29,8 @@ FAILED_RESULTS = {"failed", "stranded", "needs_preparation"}
 
 
 def host_status(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Return ``{host: {empty, running}}``: the guests still using a vfio-ap mdev on each host (empty is None without facts)."""
+    """Return ``{host: {empty, running}}``: the guests still using a vfio-ap mdev on each host (empty is None without
+    facts, or when the facts could not see everything: ``_audit_gaps``)."""
     status: dict[str, dict[str, Any]] = {}
     for host in hosts:
         facts = facts_by_host.get(host)
@@ -35,7 +38,8 @@ def host_status(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[
             status[host] = {"empty": None, "running": []}
             continue
         running = sorted(m.get("guest") or f"mdev {m.get('uuid')}" for m in facts["vfio_ap"].get("mdevs") or [] if m.get("in_use"))
-        status[host] = {"empty": not running, "running": running}
+        # a guest seen is "not empty"; none seen is "empty" only when the facts could see everything
+        status[host] = {"empty": False if running else None if host_gaps(facts) else True, "running": running}
     return status
 
 

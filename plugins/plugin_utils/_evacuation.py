@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
 
 SCHEMA = 1
 
@@ -167,6 +167,10 @@ def evacuation_plan(
             f"{waiting} of {len(entries)} vfio-ap guests of {names} need a destination prepared first "
             "(set vfio_ap_maintenance_prepare: true)"
         )
+    unaudited = not_audited_sources(plan)  # its guests may not all be known: never "every guest has a destination"
+    if unaudited:
+        verdict = "; ".join([*unaudited.values(), *([] if evacuable else [verdict])])
+        evacuable = False
     return {
         "schema": SCHEMA,
         "hosts": hosts,

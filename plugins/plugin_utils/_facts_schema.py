@@ -162,7 +162,26 @@ def check_facts(facts: Any, what: str) -> Mapping:
     host = facts.get("host")
     if host is not None and not isinstance(host, Mapping):
         raise _fail(what, "host", "a dict (machine identity) or null", host)
+    _check_unread(facts, what)
     return facts
+
+
+def _check_unread(facts: Mapping, what: str) -> None:
+    """Raise ValueError naming the key unless ``complete``, ``unread`` and ``unread_count`` (when there) have their types."""
+    _typed(facts, "complete", _OPT_BOOL, what, "complete", "true, false or null")
+    _typed(facts, "unread_count", _OPT_INT, what, "unread_count", "an integer or null")
+    unread = facts.get("unread")
+    if unread is None:
+        return
+    if not isinstance(unread, list):
+        raise _fail(what, "unread", "a list of {what, path, errno, error} or null", unread)
+    for i, record in enumerate(unread):
+        path = f"unread[{i}]"
+        if not isinstance(record, Mapping):
+            raise _fail(what, path, "a dict {what, path, errno, error}", record)
+        _typed(record, "what", (str,), what, path + ".what", "the kind of what could not be read")
+        for key in ("path", "errno", "error"):
+            _typed(record, key, _OPT_STR, what, f"{path}.{key}", "text or null")
 
 
 def _capabilities(caps: Any, what: str, path: str) -> None:

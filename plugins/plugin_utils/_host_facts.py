@@ -19,6 +19,7 @@ from typing import Any
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_CCA, MODE_EP11, MODE_MASK, functions_of_capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
@@ -47,6 +48,7 @@ class HostFacts:
         "guard",
         "mkvps",
         "identity",
+        "gaps",
         "_full",
     )
 
@@ -69,6 +71,7 @@ class HostFacts:
         self.guard: Mapping = vfio.get("migration_guard") or {}
         self.mkvps = normalize_mkvps_override(mkvps, what) if mkvps else {}
         self.identity = identity_of(facts.get("host"))
+        self.gaps: list[dict[str, Any]] = host_gaps(facts)  # what the facts could not see (_audit_gaps)
         self._full: dict[str, Mapping] = {}
 
     @property

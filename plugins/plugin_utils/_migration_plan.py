@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gap_text, gaps_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, host_names, level_of, select_hosts
@@ -273,8 +274,11 @@ class _Planner:
             "destinations": self.destination_names,
             "migration_network": str(self.network) if self.network is not None else None,
             "machines": {name: machine_label(self.hosts[name].facts.get("host")) for name in sorted(self.hosts)},
+            "facts_gaps": {name: self.hosts[name].gaps for name in sorted(self.hosts) if self.hosts[name].gaps},
             "guests": guests,
-            "summary": summarize(guests, self.source_names, self.stranding, self.machines_of_sources()),
+            "summary": summarize(
+                guests, self.source_names, self.stranding, self.machines_of_sources(), {n: self.hosts[n].gaps for n in self.source_names}
+            ),
         }
 
     def machines_of_sources(self) -> dict[str, str | None]:
@@ -333,6 +337,8 @@ class _Planner:
         entry: dict[str, Any] = {
             "uuid": mdev["uuid"],
             "guest": mdev.get("guest"),
+            # idle only when complete facts show that no guest uses it: no libvirt domain names it, its queues are not in use
+            "idle": not (mdev.get("guest") or mdev.get("in_use") is not False or source.gaps),
             "source": source.name,
             "also_on": [h for h, _m in others],
             "apqns": H.guest_queues(mdev),
@@ -474,13 +480,19 @@ def machine_label(host: Any) -> str | None:
 
 
 def summarize(
-    guests: list[dict[str, Any]], source_names: list[str], stranding: Mapping[str, Mapping[str, int]], machines: Mapping[str, Any]
+    guests: list[dict[str, Any]],
+    source_names: list[str],
+    stranding: Mapping[str, Mapping[str, int]],
+    machines: Mapping[str, Any],
+    gaps: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
 ) -> dict[str, Any]:
     """Return the plan summary: counts of guests by verdict, stranded guests and per-host evacuation verdicts.
 
-    Only mdevs attached to a guest count; idle mdevs are planned but need not leave.
+    Only mdevs a guest uses (or may use: not ``idle``) count; idle mdevs are planned but need not
+    leave. A source host with ``gaps`` (``_audit_gaps``) is not fully audited: never evacuable.
     """
-    running = [g for g in guests if g["guest"]]
+    gaps = gaps or {}
+    running = [g for g in guests if not g["idle"]]
     verdicts = Counter(g["verdict"] for g in running)
     top: Counter[str] = Counter()
     stranded = []
@@ -499,9 +511,12 @@ def summarize(
     for name in source_names:
         mine = by_source[name]
         count = Counter(g["verdict"] for g in mine)
-        evacuable = count["ready"] == len(mine)
-        after = count["ready"] + count["ready_after"] == len(mine)
-        if evacuable:
+        holes = list(gaps.get(name) or [])
+        evacuable = count["ready"] == len(mine) and not holes
+        after = count["ready"] + count["ready_after"] == len(mine) and not holes
+        if holes:
+            text = f"{name} is not fully audited: {gaps_text(holes)}"
+        elif evacuable:
             text = f"every guest of {name} can leave"
         elif after:
             text = f"every guest of {name} can leave after preparation"
@@ -515,6 +530,8 @@ def summarize(
             "blocked": count["blocked"],
             "evacuable": evacuable,
             "evacuable_after_preparation": after,
+            "audited": not holes,
+            "gaps": [gap_text(item) for item in holes],
             "verdict": text,
         }
     return {

@@ -27,6 +27,22 @@ def _names(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
+def is_idle(guest: Mapping[str, Any]) -> bool:
+    """Return whether a plan entry is an idle mdev (no guest uses it, by complete facts), which need not leave.
+
+    Plans without ``idle`` (before the facts said what they could not read) take an entry without a guest as idle.
+    """
+    if "idle" in guest:
+        return guest["idle"] is True
+    return not guest.get("guest")
+
+
+def not_audited_sources(plan: Mapping[str, Any]) -> dict[str, str]:
+    """Return {source host: verdict} of the plan's source hosts that are not fully audited (``summary.hosts[h].audited``)."""
+    hosts = (plan.get("summary") or {}).get("hosts") or {}
+    return {name: str(item.get("verdict")) for name, item in sorted(hosts.items()) if item.get("audited") is False}
+
+
 def listed_hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:
     """Return the destinations a plan entry lists as ``ready`` or ``ready_after`` (the latter from its preparations)."""
     part = guest.get(verdict) or {}
@@ -53,6 +69,8 @@ def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
                 raise _bad(what, f"{path}.{key}", "text", guest.get(key))
         if guest.get("guest") is not None and not isinstance(guest.get("guest"), str):
             raise _bad(what, f"{path}.guest", "a guest name or null", guest.get("guest"))
+        if "idle" in guest and not isinstance(guest["idle"], bool):
+            raise _bad(what, f"{path}.idle", "true or false", guest["idle"])
         if guest.get("verdict") not in VERDICTS:
             raise _bad(what, f"{path}.verdict", "ready, ready_after or blocked", guest.get("verdict"))
         for key in VERDICTS:
@@ -79,6 +97,12 @@ def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
                 raise _bad(what, f"{path}.{key}", "a list of {code, apqn, detail}", items)
         if not _names(guest.get("apqns")):
             raise _bad(what, f"{path}.apqns", "a list of APQNs", guest.get("apqns"))
+    gaps = plan.get("facts_gaps", {})
+    if not isinstance(gaps, Mapping) or not all(
+        isinstance(items, list) and all(isinstance(g, Mapping) and isinstance(g.get("detail"), str) for g in items)
+        for items in gaps.values()
+    ):
+        raise _bad(what, "facts_gaps", "a dict {host: [{what, path, errno, detail, fix}]}", gaps)
     _check_summary(plan["summary"], what)
     return plan
 

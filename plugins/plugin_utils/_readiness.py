@@ -31,6 +31,7 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import facts_rules, incomplete_bits
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import TAPQ_MASK, Word, bind_state, differences, word_problem
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BY_CODE, FIXABLE_CODES, ORDER
 
@@ -132,6 +133,7 @@ class DestinationIndex:
         self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
         for i, host in enumerate(hosts):
             self._add(i, 1 << i, host, apqns)
+        self.incomplete = incomplete_bits(hosts)  # hosts whose facts have gaps (_audit_gaps)
 
     def _add(self, i: int, bit: int, host: H.HostFacts, wanted: set[str] | None) -> None:
         self.level_bits[host.level] |= bit
@@ -306,6 +308,7 @@ def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules:
     ev = Evaluation(index, source, mdev, rules, candidates)
     _source_rules(ev)
     _host_rules(ev)
+    facts_rules(ev)
     _mdev_rules(ev)
     for apqn in ev.wanted:
         _queue_rules(ev, apqn)

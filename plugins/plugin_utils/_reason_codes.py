@@ -65,6 +65,32 @@ CODES: tuple[ReasonCode, ...] = (
         "passthrough cannot live-migrate to or from it.",
     ),
     ReasonCode(
+        "source_facts_incomplete",
+        BLOCKER,
+        "source",
+        False,
+        "nobody",
+        "The source host is not fully audited: a read its verdicts depend on failed (the facts' `unread` "
+        "records; e.g. the root-only `/run/libvirt/qemu` when `ap_facts` did not run as root), it has no AP "
+        "bus under its sysroot, its facts lack a subset, or they do not say what could not be read (gathered "
+        "by 0.1.0). The detail names each read and its fix. Nothing about its guests can be claimed.",
+        "–",
+        "The detail's fix: usually gather the facts with `become: true`; check `vfio_ap_sysroot`; gather "
+        "with `gather_subset: all` and this version of the collection.",
+    ),
+    ReasonCode(
+        "destination_facts_incomplete",
+        BLOCKER,
+        "both",
+        False,
+        "nobody",
+        "The destination host is not fully audited (as `source_facts_incomplete`, for the destination): "
+        "it is offered to no guest, since what could not be read (a guest using the same-UUID mdev, an "
+        "auto-start definition claiming the APQNs) could refuse or break the migration.",
+        "–",
+        "The detail's fix on the destination, then check again.",
+    ),
+    ReasonCode(
         "migration_disabled",
         BLOCKER,
         "source",

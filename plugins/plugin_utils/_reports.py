@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from xml.sax.saxutils import quoteattr
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, is_idle, listed_hosts
 
 REPORT_SCHEMA = 1
 FORMATS = {
@@ -36,13 +36,28 @@ def _check_plan(plan: Any) -> Mapping[str, Any]:
 
 
 def running_guests(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Return the planned mdevs attached to a guest (idle mdevs need not leave and are not rows)."""
-    return [g for g in plan["guests"] if g.get("guest")]
+    """Return the planned mdevs a guest uses or may use (idle mdevs need not leave and are not rows)."""
+    return [g for g in plan["guests"] if not is_idle(g)]
 
 
 def idle_mdevs(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """Return the planned mdevs no guest uses (landing or spare mdevs)."""
-    return [g for g in plan["guests"] if not g.get("guest")]
+    """Return the planned mdevs complete facts show no guest uses (landing or spare mdevs)."""
+    return [g for g in plan["guests"] if is_idle(g)]
+
+
+NO_FACTS = "no vfio_ap facts (unreachable, its gather failed, or not in the fact cache)"
+NO_FACTS_FIX = "gather them (s390x.vfio_ap.ap_facts, vfio_ap_audit_gather: true) and audit again"
+
+
+def audit_problems(plan: Mapping[str, Any], not_audited: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Return {host: [(what was not seen, the fix)]} of the hosts the audit could not (fully) judge, by name.
+
+    Hosts without facts (``not_audited``) and hosts of the plan whose facts have gaps (``facts_gaps``).
+    """
+    found: dict[str, list[tuple[str, str]]] = {host: [(NO_FACTS, NO_FACTS_FIX)] for host in not_audited}
+    for host, gaps in (plan.get("facts_gaps") or {}).items():
+        found.setdefault(host, []).extend((str(g.get("detail")), str(g.get("fix"))) for g in gaps)
+    return {host: found[host] for host in sorted(found)}
 
 
 def guest_label(guest: Mapping[str, Any]) -> str:
@@ -64,10 +79,16 @@ def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), rep
         }
         for item in summary.get("stranded") or []
     ]
+    missing = sorted(set(not_audited))
+    gaps = plan.get("facts_gaps") or {}
+    problems = audit_problems(plan, missing)
     result = {
         "schema": REPORT_SCHEMA,
         "hosts": len(set(plan.get("sources") or []) | set(plan.get("destinations") or [])),
-        "not_audited": sorted(set(not_audited)),
+        "fully_audited": not problems,
+        "not_audited": missing,
+        "not_fully_audited": sorted(gaps),
+        "audit_gaps": [f"{host}: {detail}: {fix}" for host, items in problems.items() for detail, fix in items],
         "guests": summary.get("guests", 0),
         "ready": summary.get("ready", 0),
         "ready_after": summary.get("ready_after", 0),
@@ -158,7 +179,22 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         "",
     ]
     if document["not_audited"]:
-        lines += [f"**Not audited (no vfio_ap facts):** {_list(document['not_audited'])}", ""]
+        lines += [f"**Not audited (no vfio_ap facts):** {_md(_list(document['not_audited']))}", ""]
+    problems = audit_problems(plan, document["not_audited"])
+    if problems:
+        lines += [
+            f"**Not fully audited: {_md(_list(problems))}.** Nothing is claimed about what could not be seen: "
+            "their guests are not counted as able to leave, their mdevs are not called idle, and they are "
+            "offered to no guest as a destination.",
+            "",
+            "## Hosts not fully audited",
+            "",
+            "| host | what could not be seen | fix |",
+            "|---|---|---|",
+        ]
+        for host, items in problems.items():
+            lines += [f"| {_md(host)} | {_md(detail)} | {_md(fix)} |" for detail, fix in items]
+        lines.append("")
     lines += [
         "## Evacuation per host",
         "",
@@ -225,6 +261,7 @@ th{background:#f3f3f3}
 .blocked{background:#c62828;color:#fff}
 .source{background:#e0e0e0;color:#555}
 .na{background:#fafafa;color:#aaa}
+.not_audited{background:#4a148c;color:#fff}
 .v-ready{color:#1b5e20;font-weight:600}.v-ready_after{color:#8d6e00;font-weight:600}.v-blocked{color:#b71c1c;font-weight:600}
 .legend span{display:inline-block;padding:.1em .6em;margin-right:.6em}
 code{font-size:.95em}
@@ -256,6 +293,20 @@ def render_html(document: Mapping[str, Any]) -> str:
     ]
     if document["not_audited"]:
         out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {_e(_list(document["not_audited"]))}</p>')
+    problems = audit_problems(plan, document["not_audited"])
+    if problems:
+        out += [
+            "<h2>Hosts not fully audited</h2>",
+            "<p>Nothing is claimed about what could not be seen: their guests are not counted as able to leave, "
+            "their mdevs are not called idle, and they are offered to no guest as a destination.</p>",
+            '<table id="not-fully-audited"><thead><tr><th>host</th><th>what could not be seen</th><th>fix</th></tr></thead><tbody>',
+        ]
+        out += [
+            f'<tr data-host="{_e(host)}"><th>{_e(host)}</th><td>{_e(detail)}</td><td>{_e(fix)}</td></tr>'
+            for host, items in problems.items()
+            for detail, fix in items
+        ]
+        out.append("</tbody></table>")
 
     out += [
         "<h2>Evacuation per host</h2>",
@@ -264,6 +315,7 @@ def render_html(document: Mapping[str, Any]) -> str:
     ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
+        verdict = "not_audited" if item.get("audited") is False else verdict
         out.append(
             f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{_e(item.get("machine") or "")}</td>'
             f"<td>{item.get('guests', 0)}</td>"
@@ -347,11 +399,13 @@ def render_junit(document: Mapping[str, Any]) -> str:
     running = running_guests(plan)
     for guest in running:
         by_source.setdefault(str(guest.get("source")), []).append(guest)
-    total = len(running)
-    failures = sum(1 for g in running if g.get("verdict") != "ready")
+    coverage = _junit_coverage(document)
+    total = len(running) + coverage[0]
+    failures = sum(1 for g in running if g.get("verdict") != "ready") + coverage[1]
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">',
+        *coverage[2],
     ]
     for source in sorted(by_source):
         guests = by_source[source]
@@ -361,7 +415,7 @@ def render_junit(document: Mapping[str, Any]) -> str:
             f'failures="{failed}" errors="0" skipped="0">'
         )
         for guest in guests:
-            name = f"{guest['guest']} ({guest['uuid']})"
+            name = f"{guest['guest']} ({guest['uuid']})" if guest.get("guest") else f"mdev {guest['uuid']}"
             out.append(f"    <testcase classname={quoteattr('vfio_ap.' + source)} name={quoteattr(name)}>")
             reasons = (guest.get("blocked") or {}).get("reasons") or {}
             detail = "\n".join(f"{code}: {n} destination(s)" for code, n in sorted(reasons.items()))
@@ -380,6 +434,24 @@ def render_junit(document: Mapping[str, Any]) -> str:
         out.append("  </testsuite>")
     out.append("</testsuites>")
     return "\n".join(out) + "\n"
+
+
+def _junit_coverage(document: Mapping[str, Any]) -> tuple[int, int, list[str]]:
+    """Return (cases, failures, lines) of the audit-coverage suite: a case per host, failed when it was not (fully) audited."""
+    plan = document["plan"]
+    problems = audit_problems(plan, document["not_audited"])
+    hosts = sorted(set(plan.get("sources") or []) | set(plan.get("destinations") or []) | set(problems))
+    lines = [f'  <testsuite name="vfio_ap audit coverage" tests="{len(hosts)}" failures="{len(problems)}" errors="0" skipped="0">']
+    for host in hosts:
+        lines.append(f'    <testcase classname="vfio_ap.audit" name={quoteattr(host + " fully audited")}>')
+        if host in problems:
+            kind = "not_audited" if (NO_FACTS, NO_FACTS_FIX) in problems[host] else "not_fully_audited"
+            detail = "\n".join(f"{what}: {fix}" for what, fix in problems[host])
+            message = f"{host} is not fully audited: {problems[host][0][0]}: {problems[host][0][1]}"
+            lines.append(f"      <failure type={quoteattr(kind)} message={quoteattr(message)}>{html.escape(detail)}</failure>")
+        lines.append("    </testcase>")
+    lines.append("  </testsuite>")
+    return len(hosts), len(problems), lines
 
 
 _RENDERERS = {"json": render_json, "markdown": render_markdown, "html": render_html, "junit": render_junit}

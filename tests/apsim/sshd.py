@@ -52,7 +52,7 @@ STATE_BASE = Path("/run/apsim-ssh")
 SUDOERS = Path("/etc/sudoers.d/apsim-ssh")
 SSHD = "/usr/sbin/sshd"
 DEFAULT_LIFETIME = 3600  # seconds; every server stops by itself after this
-START_TIMEOUT = 20.0
+START_TIMEOUT = 300.0  # a hang guard: sshd coming up on a loaded machine is slow, never a failure
 STOP_TIMEOUT = 10.0
 # Directory binds on top of ns-exec's (path below the host dir, absolute target); created on both
 # sides when missing (the machine gets empty mount points).

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from . import migration
 
 HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
-HOOK_TIMEOUT = 60
+HOOK_TIMEOUT = 600  # a hang guard for a hook that never ends (libvirt itself waits for hooks without a limit)
 MIGRATE_FLAGS = {
     "--live", "--offline", "--p2p", "--direct", "--tunnelled", "--persistent", "--undefinesource", "--suspend",
     "--copy-storage-all", "--copy-storage-inc", "--change-protection", "--unsafe", "--verbose", "--compressed",

@@ -12,6 +12,8 @@ from typing import Any
 
 import yaml
 
+from helpers.hang import HANG_GUARD, hung
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 COLLECTIONS = ROOT / ".collections"
@@ -87,7 +89,7 @@ def run_playbook(
     args: list[str] | None = None,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
-    timeout: int = 600,
+    timeout: int = HANG_GUARD,
 ) -> PlayResult:
     """Run ansible-playbook with the JSON callback and return its parsed result.
 
@@ -105,9 +107,12 @@ def run_playbook(
     if diff:
         cmd.append("--diff")
     cmd += args or []
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env=ansible_env(env), cwd=cwd or inventory.parent, timeout=timeout, check=False
-    )
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, env=ansible_env(env), cwd=cwd or inventory.parent, timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise hung(exc) from None
     data: dict[str, Any] = {}
     start = proc.stdout.find("{")
     if start >= 0:
@@ -131,7 +136,10 @@ def run_module(
     if diff:
         cmd.append("--diff")
     run_env = ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1", **(env or {})})
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=600, check=False)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=run_env, timeout=HANG_GUARD, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise hung(exc) from None
     start = proc.stdout.find("{")
     if start < 0:
         raise AssertionError(f"ansible printed no JSON (rc {proc.returncode}): {proc.stdout}\n{proc.stderr}")

@@ -39,12 +39,14 @@ def facts_for_fleet(
 def as_schema_1(facts: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of schema-2 facts in the shape of schema 1: full queue records, no card capabilities.
 
-    What a fact cache filled by collection 0.1.0 holds for the same host.
+    What a fact cache filled by collection 0.1.0 holds for the same host: nor does it say what could
+    not be read (no ``complete``, ``unread``, ``unread_count``).
     """
     from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import expand_queue
 
     cards = {c["id"]: c for c in facts["cards"]}
-    old = dict(facts, schema=1)
+    old = {k: v for k, v in facts.items() if k not in ("complete", "unread", "unread_count")}
+    old["schema"] = 1
     old["queues"] = [expand_queue(q, cards.get(int(q["apqn"][:2], 16))) for q in facts["queues"]]
     old["cards"] = [{k: v for k, v in c.items() if k != "capabilities"} for c in facts["cards"]]
     return old

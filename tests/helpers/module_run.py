@@ -10,6 +10,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from helpers.hang import HANG_GUARD, hung
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -55,7 +57,11 @@ def start(
 
 def finish(proc: subprocess.Popen) -> dict[str, Any]:
     """Wait for a started module; return its JSON result plus ``_rc`` and ``_stderr``."""
-    out, err = proc.communicate(timeout=300)
+    try:
+        out, err = proc.communicate(timeout=HANG_GUARD)
+    except subprocess.TimeoutExpired as exc:
+        proc.kill()
+        raise hung(exc) from None
     os.unlink(proc.args_file)  # type: ignore[attr-defined]
     try:
         data = json.loads(out)

@@ -15,8 +15,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-
 from apsim.live import ns_exec_argv
+from helpers.hang import HANG_GUARD
 from helpers.needs import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,6 +66,6 @@ def lszcrypt_argv(host_dir: str | Path, args: list[str], lszcrypt: str | None = 
     return ns_exec_argv(host_dir, [tool, *args])
 
 
-def run_lszcrypt(host_dir: str | Path, args: list[str], timeout: float = 600) -> subprocess.CompletedProcess:
+def run_lszcrypt(host_dir: str | Path, args: list[str], timeout: float = HANG_GUARD) -> subprocess.CompletedProcess:
     """Run ``lszcrypt ARGS`` against the simulated host at host_dir; return the completed process (text)."""
     return subprocess.run(lszcrypt_argv(host_dir, args), capture_output=True, text=True, timeout=timeout, check=False)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 from helpers.needs import require
+from helpers.hang import HANG_GUARD
 
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv"))
 # (oldest ansible-core of the row, target Python) - the newest row whose core is <= the controller's.
@@ -89,7 +90,7 @@ class SshFleet:
         return path
 
 
-def ssh_fleet_fixture(fleet: str | Path, python_version: str | None = None, lifetime: int = 1800):
+def ssh_fleet_fixture(fleet: str | Path, python_version: str | None = None, lifetime: int = 3 * HANG_GUARD):
     """Return a module-scoped fixture yielding an SshFleet of a fleet file (its hosts over SSH).
 
     python_version None: the target Python of the controller's ansible-core (target_version()).
@@ -115,9 +116,9 @@ def ssh_fleet_fixture(fleet: str | Path, python_version: str | None = None, life
             try:
                 live.unmount()  # stops the SSH servers first
             except LiveError as exc:
-                # On a loaded machine the FUSE server may take longer than unmount's 20 s to see the
-                # last bind go; give it a minute more, then say who still holds the mount.
-                limit = time.monotonic() + 60
+                # On a loaded machine the FUSE server may take longer than unmount's wait to see the
+                # last bind go; give it more (a hang guard), then say who still holds the mount.
+                limit = time.monotonic() + HANG_GUARD / 12
                 while Path(f"/proc/{live.pid}").exists() and time.monotonic() < limit:
                     time.sleep(0.2)
                 if Path(f"/proc/{live.pid}").exists():

@@ -14,6 +14,7 @@ import pytest
 import yaml
 from helpers.ansible_run import VENV_BIN, ansible_env, local_inventory, run_module, run_playbook
 from helpers.fleet_facts import queues_by_apqn
+from helpers.hang import HANG_GUARD
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_ids
 
@@ -121,7 +122,7 @@ def demo_run(demo_inventory):
     cmd = [str(VENV_BIN / "ansible"), "all", "-i", str(demo_inventory), "-m", "s390x.vfio_ap.ap_facts",
            "-a", "sysroot={{ vfio_ap_sysroot }}"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=ansible_env({"ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}),
-                          timeout=600, check=False)  # fmt: skip
+                          timeout=HANG_GUARD, check=False)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     return AdhocRun(json.loads(proc.stdout[proc.stdout.find("{") :]))
 

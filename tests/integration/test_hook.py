@@ -17,6 +17,7 @@ import pytest
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import GUARD_PATH, render_guard
 from apsim.fleet import build_fleet
 from apsim.render import render_fleet
+from helpers.hang import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
 HOOK = ROOT / "roles" / "migratable" / "files" / "vfio-ap-qemu-hook"
@@ -55,7 +56,7 @@ def sysroot(tmp_path_factory):
 def run_hook(sysroot: Path, args: list[str], xml: str, python: str | None = None, **env) -> subprocess.CompletedProcess:
     environ = {"PATH": os.environ["PATH"], "VFIO_AP_SYSROOT": str(sysroot), **env}
     argv = ([python] if python else []) + [str(HOOK), *args]
-    return subprocess.run(argv, input=xml, check=False, capture_output=True, text=True, env=environ, timeout=60)
+    return subprocess.run(argv, input=xml, check=False, capture_output=True, text=True, env=environ, timeout=HANG_GUARD)
 
 
 def domain_xml(sysroot: Path, guest: str) -> str:

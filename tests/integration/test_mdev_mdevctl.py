@@ -20,6 +20,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import 
 from apsim.live import ns_exec_argv
 from apsim.testing import live_fleet_fixture
 from helpers.ansible_run import VENV_BIN, PlayResult, ansible_env, local_inventory, run_playbook
+from helpers.hang import HANG_GUARD
 
 pytestmark = pytest.mark.live
 
@@ -75,7 +76,7 @@ def ns_playbook(live, host: str, tasks: list[dict], work: Path) -> PlayResult:
     play = work / "play.yml"
     play.write_text(yaml.safe_dump([{"hosts": host, "gather_facts": False, "tasks": tasks}], sort_keys=False))
     argv = ns_exec_argv(root, [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(play), "--diff"])
-    proc = subprocess.run(argv, check=False, capture_output=True, text=True, env=ansible_env(), cwd=work, timeout=600)
+    proc = subprocess.run(argv, check=False, capture_output=True, text=True, env=ansible_env(), cwd=work, timeout=HANG_GUARD)
     start = proc.stdout.find("{")
     data = json.loads(proc.stdout[start:]) if start >= 0 else {}
     return PlayResult(proc.returncode, proc.stdout, proc.stderr, data)

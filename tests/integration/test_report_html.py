@@ -20,6 +20,7 @@ import pytest
 
 from helpers.fleet_facts import facts_for_fleet
 from helpers.needs import require
+from helpers.hang import HANG_GUARD
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
@@ -49,7 +50,7 @@ def run_browser(browser: str, *args: str, cwd: Path) -> subprocess.CompletedProc
         f"--user-data-dir={cwd / 'profile'}",
         *args,
     ]
-    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=120, cwd=cwd)
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=HANG_GUARD, cwd=cwd)
 
 
 class Cells(HTMLParser):

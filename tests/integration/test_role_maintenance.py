@@ -21,6 +21,7 @@ import pytest
 
 from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
 from helpers.ansible_run import COLLECTIONS, ROOT, local_inventory, run_playbook
+from helpers.hang import HANG_GUARD
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -194,7 +195,7 @@ def test_runner_continue_after_a_refusal_undoes_the_preparation(fresh_live_fleet
         },
         ident="drain",
         quiet=True,
-        timeout=600,
+        timeout=HANG_GUARD,
     )
     assert runner.status == "failed"  # a guest failed to move: the job fails, after the report
     stats = [e for e in runner.events if e.get("event") == "playbook_on_stats"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from helpers.ansible_run import COLLECTIONS, ROOT, local_inventory
+from helpers.hang import HANG_GUARD
 
 ansible_runner = pytest.importorskip("ansible_runner", reason="ansible-runner is in tests/requirements/test.txt")
 
@@ -43,7 +44,7 @@ def test_runner_job_artifacts_hold_the_summary(rendered_demo, tmp_path):
         },
         ident="audit",
         quiet=True,
-        timeout=600,
+        timeout=HANG_GUARD,
     )
     assert runner.status == "successful", runner.stdout.read()[-3000:]
     assert runner.rc == 0

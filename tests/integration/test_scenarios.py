@@ -141,7 +141,7 @@ def failure_summary(result: PlayResult) -> str:
 def test_scenario(live, tmp_path, scenario):
     assert marked_read_only(scenario) != is_writing(scenario), "the header must say READ-ONLY or WRITING, as the scenario is"
     before, writes = snapshot(live), {name: live.writes(name) for name in live.hosts}
-    result = run_playbook(scenario, inventory(live, tmp_path / "inventory.yml"), timeout=900)
+    result = run_playbook(scenario, inventory(live, tmp_path / "inventory.yml"))
     assert result.rc == 0, failure_summary(result)
     assert result.stats, result.stderr[-3000:]
     for host, stats in result.stats.items():

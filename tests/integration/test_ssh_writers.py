@@ -19,6 +19,7 @@ import pytest
 
 from helpers.ansible_run import run_playbook
 from helpers.ssh_fleet import ssh_fleet_fixture
+from helpers.hang import HANG_GUARD
 
 pytestmark = [pytest.mark.live, pytest.mark.ssh]
 
@@ -67,7 +68,7 @@ def ssh_command(ssh, host: str, command: list[str], stdin: str = "") -> subproce
     argv = ["ssh", "-i", hostvars["ansible_ssh_private_key_file"], "-p", str(hostvars["ansible_port"]),
             *hostvars["ansible_ssh_common_args"].split(), "-o", "BatchMode=yes",
             f"{hostvars['ansible_user']}@{hostvars['ansible_host']}", shlex.join(command)]  # fmt: skip
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=HANG_GUARD, check=False)
 
 
 def test_prepare_destination_over_ssh(ssh, inventory):

@@ -9,7 +9,6 @@ ending in tracebacks, debris after kill -9, options accepted in one state only.
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -133,11 +132,12 @@ def test_the_rule_file_is_0644_under_umask_000(host):
 def test_odd_lock_files_are_one_line_and_change_nothing(host, make, words):
     make(host)
     before = (host / "sys/bus/ap/aqmask").read_text()
-    started = time.monotonic()
     result = run_module("ap_mask", {"sysroot": str(host), "domains": 9})
     no_traceback(result)
+    # refused for what the lock file is, not after the lock's 95 s wait (which would say "held by"): the
+    # message proves it without a clock; test__aplock shows it never even sleeps
     assert result["failed"] and words in result["msg"] and "nothing was changed" in result["msg"], result["msg"]
-    assert time.monotonic() - started < 20, "refused at once, not after a wait"
+    assert "held" not in result["msg"]
     assert (host / "sys/bus/ap/aqmask").read_text() == before
 
 

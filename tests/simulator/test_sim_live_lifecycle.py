@@ -13,6 +13,7 @@ import pytest
 from apsim.live import CONTROL_DIR, subprocess_env
 from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
 from simulator.simfleets import BUSY_FLEET, BUSY_UUIDS, SYSFS_FLEET
+from helpers.hang import HANG_GUARD
 
 pytestmark = pytest.mark.live
 
@@ -109,7 +110,7 @@ def test_concurrent_writers_keep_the_model_consistent(fresh_live_fleet, tmp_path
     roles = [(str(i), u) for i, u in enumerate(BUSY_UUIDS)] + [("mask", "-")]
     procs = [subprocess.Popen([sys.executable, str(script), root, role, uuid, str(rounds)], stdout=subprocess.PIPE, text=True)
              for role, uuid in roles]  # fmt: skip
-    outputs = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    outputs = [json.loads(p.communicate(timeout=HANG_GUARD)[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
 
     import errno

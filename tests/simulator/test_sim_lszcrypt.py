@@ -33,6 +33,7 @@ from apsim.render import render_fleet
 from apsim.testing import fresh_live_fleet, sysfs_write  # noqa: F401  # pylint: disable=unused-import
 from helpers.needs import require
 from helpers.s390_tools import require_lszcrypt, run_lszcrypt
+from helpers.hang import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
 FLEETS = {"demo": ROOT / "tests" / "fleets" / "demo.yml", "old-kernels": ROOT / "tests" / "fleets" / "old-kernels.yml"}
@@ -232,7 +233,7 @@ def test_every_link_resolves_inside_the_namespace(rendered, fleet):
         script = """find /sys -type l | wc -l
 find /sys -xtype l
 find /sys -type l | while read -r l; do readlink -f "$l"; done | grep -v '^/sys/' || true"""
-        proc = ns_exec(dest / name, ["sh", "-c", script], capture_output=True, text=True, timeout=120)
+        proc = ns_exec(dest / name, ["sh", "-c", script], capture_output=True, text=True, timeout=HANG_GUARD)
         lines = proc.stdout.split()
         assert lines == [str(len(links))], (name, proc.stdout[:2000], proc.stderr)
 

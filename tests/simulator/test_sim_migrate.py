@@ -23,6 +23,7 @@ from apsim.fleet import build_fleet
 from apsim.live import CONTROL_DIR, subprocess_env
 from apsim.render import write_host_files
 from apsim.testing import fresh_live_fleet, sysfs_read, sysfs_write  # noqa: F401  # pylint: disable=unused-import
+from helpers.hang import HANG_GUARD
 
 ROOT = Path(__file__).resolve().parents[2]
 VIRSH = ROOT / "tests" / "apsim" / "bin" / "virsh"
@@ -313,7 +314,7 @@ def virsh(mount: Path | None, *args: str, host: str | None = None) -> subprocess
         env["APSIM_MOUNT"] = str(mount)
     if host:
         env["APSIM_HOST"] = host
-    return subprocess.run([str(VIRSH), *args], capture_output=True, text=True, env=env, check=False, timeout=120)
+    return subprocess.run([str(VIRSH), *args], capture_output=True, text=True, env=env, check=False, timeout=HANG_GUARD)
 
 
 def snapshot(live) -> tuple:

@@ -22,6 +22,7 @@ from apsim import sshd
 from apsim.live import start, subprocess_env
 from helpers.needs import require
 from helpers.ssh_fleet import ssh_unavailable_reason
+from helpers.hang import HANG_GUARD
 
 pytestmark = [pytest.mark.live, pytest.mark.ssh]
 
@@ -48,14 +49,14 @@ def mounted(tmp_path):
 
 
 def apsim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([*APSIM, *args], capture_output=True, text=True, env=subprocess_env(), check=False, timeout=120)
+    return subprocess.run([*APSIM, *args], capture_output=True, text=True, env=subprocess_env(), check=False, timeout=HANG_GUARD)
 
 
 def login(hostvars: dict, command: str) -> subprocess.CompletedProcess:
     argv = ["ssh", "-i", hostvars["ansible_ssh_private_key_file"], "-p", str(hostvars["ansible_port"]),
             *hostvars["ansible_ssh_common_args"].split(), "-o", "BatchMode=yes",
             f"{hostvars['ansible_user']}@{hostvars['ansible_host']}", command]  # fmt: skip
-    return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, capture_output=True, text=True, timeout=HANG_GUARD, check=False)
 
 
 def listeners(port: int) -> list[str]:

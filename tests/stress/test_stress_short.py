@@ -16,7 +16,9 @@ from stress.runner import TARGETS, Figures, run_suite
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True, "timeout": 5.0}
+# No time limit: the runner's hang guard (HANG_GUARD) only catches a run that never ends, so a loaded
+# machine makes the suite slower, never red.
+SHORT = {"rounds": 2, "procs": 3, "kill_stride": 5, "quick_faults": True}
 
 
 @pytest.fixture(scope="module")

@@ -129,7 +129,9 @@ def test_resolve_subsets_rejects_naming_valid_ones(bad):
 def test_every_key_present_and_sorted(rendered):
     facts, warnings = facts_of(rendered / "kern")
     assert warnings == []
-    assert set(facts) == {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap"}
+    keys = {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap", "complete", "unread", "unread_count"}
+    assert set(facts) == keys
+    assert facts["complete"] is True and facts["unread"] == [] and facts["unread_count"] == 0
     assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
     assert set(facts["host"]["cpc"]) == {"manufacturer", "type", "model", "sequence_code", "name"}
     assert set(facts["host"]["lpar"]) == {"name", "number"}
@@ -440,8 +442,18 @@ def test_errno_is_explained_in_warnings(host_copy, monkeypatch):
     monkeypatch.setattr(_facts._Reader, "raw", raw_eio)
     facts, warnings = facts_of(root)
     assert by_apqn(facts)["05.0004"]["functions"] is None
-    assert warnings == [f"could not read {target}: EIO (I/O error: the AP queue did not answer (TAPQ failed, "
-                        "e.g. check-stopped or deconfigured))"]  # fmt: skip
+    assert warnings == [f"could not read {target}: EIO (I/O error: the queue's hardware query (TAPQ) answered "
+                        "with a response code above 05)"]  # fmt: skip
+    # recorded as data too: the hardware's answer for that queue, which the readiness rules judge
+    assert facts["unread"] == [
+        {
+            "what": "queue_functions",
+            "path": target,
+            "errno": "EIO",
+            "error": "I/O error: the queue's hardware query (TAPQ) answered with a response code above 05",
+        }
+    ]
+    assert facts["complete"] is False and facts["unread_count"] == 1
 
 
 def test_running_guest_wins_over_defined(host_copy):
