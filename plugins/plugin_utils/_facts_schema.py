@@ -157,8 +157,8 @@ def check_facts(facts: Any, what: str) -> Mapping:
         _typed(definition, "uuid", (str,), what, path + ".uuid", "an mdev UUID")
         _typed(definition, "start", _OPT_STR, what, path + ".start", "auto, manual or null")
         _typed(definition, "active", _OPT_BOOL, what, path + ".active", "true or false")
-        for key in ("adapters", "domains", "control_domains"):
-            _ids(definition.get(key) or [], what, f"{path}.{key}")
+        for key in ("adapters", "domains", "control_domains"):  # null: the definition did not parse
+            _ids(definition.get(key), what, f"{path}.{key}", nullable=True)
     host = facts.get("host")
     if host is not None and not isinstance(host, Mapping):
         raise _fail(what, "host", "a dict (machine identity) or null", host)

@@ -381,12 +381,6 @@ def _source_rules(ev: Evaluation) -> None:
         ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
     if mdev.get("migratable") is False and source.facts["vfio_ap"]["migration"] == "attribute":  # the v1 file, not the guard
         ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
-    if mdev.get("apqns") is None and mdev.get("guest_apqns") is None:
-        ev.mark_source(
-            "mdev_unreadable",
-            None,
-            f"source: the assignment of mdev {mdev['uuid']} on {source.label} could not be read (matrix): its guest's queues are unknown",
-        )
     extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
     if extra:
         ev.mark_source("over_provisioned", None, "assigned but not in the guest matrix: " + ", ".join(extra))

@@ -104,17 +104,6 @@ CODES: tuple[ReasonCode, ...] = (
         "`state: enabled` (role `migratable`).",
     ),
     ReasonCode(
-        "mdev_unreadable",
-        BLOCKER,
-        "source",
-        False,
-        "nobody",
-        "The source mdev's assignment (`matrix`, `guest_matrix`) could not be read: which queues the guest holds is "
-        "not known, so no destination can be judged.",
-        "–",
-        "Gather the facts again with enough privileges (`become: true`); see the facts' `unread` list for the path and errno.",
-    ),
-    ReasonCode(
         "mdev_missing",
         BLOCKER,
         "both",
