@@ -56,8 +56,7 @@ def _where(facts_by_host: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict
     present: dict[str, list[str]] = {}
     running: dict[str, tuple[str, str]] = {}
     for host in sorted(facts_by_host):
-        facts = facts_by_host[host]
-        mdevs = facts.get("mdevs") if isinstance(facts, Mapping) else None
+        mdevs = _mdevs(facts_by_host[host])
         for mdev in mdevs if isinstance(mdevs, list) else []:
             if not isinstance(mdev, Mapping) or not isinstance(mdev.get("uuid"), str):
                 continue
@@ -68,9 +67,16 @@ def _where(facts_by_host: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict
     return present, running
 
 
+def _mdevs(facts: Any) -> Any:
+    """Return the active mdevs of one host's ``ansible_facts.vfio_ap`` (anything; the callers check)."""
+    block = facts.get("vfio_ap") if isinstance(facts, Mapping) else None
+    return block.get("mdevs") if isinstance(block, Mapping) else None
+
+
 def _apqns(facts: Any, uuid: str) -> list[str] | None:
     """Return the guest APQNs of mdev ``uuid`` in one host's facts, or None."""
-    for mdev in (facts or {}).get("mdevs") or []:
+    mdevs = _mdevs(facts)
+    for mdev in mdevs if isinstance(mdevs, list) else []:
         if isinstance(mdev, Mapping) and str(mdev.get("uuid", "")).lower() == uuid:
             return list(mdev.get("guest_apqns") or [])
     return None
@@ -118,7 +124,7 @@ def _entry(
     name = raw.get("guest")
     if name is not None and not isinstance(name, str):
         problems.append(f"{at}.guest: expected the guest's name (a string), got {_kind(name)}")
-    apqns = raw.get("apqns", [])
+    apqns = raw.get("apqns") if raw.get("apqns") is not None else []
     if not isinstance(apqns, list) or not all(isinstance(a, str) and _apqn_ok(a) for a in apqns):
         problems.append(f"{at}.apqns: expected a list of APQNs (AA.DDDD), got {_shown(apqns)}")
     for key, kind, what in (("reason", str, "a string"), ("prepare", bool, "a boolean")):

@@ -67,7 +67,7 @@ class Raw(str):
 
 _MD_INLINE = re.compile(r"([\\`*_\[\]|~])")
 _MD_HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-_MD_BLOCK_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+_MD_BLOCK_START = re.compile(r"^(\s*)(?:([#+=-])|(\d+)([.)]))")
 
 
 def md_text(value: Any) -> str:
@@ -83,15 +83,19 @@ def md_text(value: Any) -> str:
 def md_paragraph(value: Any) -> str:
     """Return a value as a one-line Markdown paragraph: :func:`md_text`, and a leading ``#``, ``>``, list or
     setext marker escaped so that the line stays a paragraph."""
-    return _MD_BLOCK_START.sub(lambda m: m.group(1) + "\\" + m.group(2), md_text(value))
+    return _MD_BLOCK_START.sub(
+        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), md_text(value)
+    )
 
 
 def md_code(value: Any) -> Raw:
     """Return a value as a Markdown code span (one line; pipes escaped for tables, fence longer than any backtick run)."""
     text = visible(value).replace("|", "\\|")
+    if not text:
+        return Raw("` `")
     runs = [len(r) for r in re.findall("`+", text)]
     fence = "`" * (max(runs, default=0) + 1)
-    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) or not text else ""
+    pad = " " if text.startswith(("`", " ")) or text.endswith(("`", " ")) else ""
     return Raw(f"{fence}{pad}{text}{pad}{fence}")
 
 
