@@ -156,8 +156,11 @@ def _entry(
         "blockers": list(blockers),
         "command": None,
     }
-    if where is None and not on_hosts:
-        entry.update(status="skipped", destination=None, prepare=False, reason=f"mdev {uuid} is not on {source} (or any host going down) any more")
+    if not on_hosts:
+        runs = f"; it is used by guest {where[1]!r} on {where[0]}" if where is not None else ""
+        entry.update(
+            status="skipped", destination=None, prepare=False, reason=f"mdev {uuid} is not on {source} (or any host going down) any more{runs}"
+        )
     return entry
 
 

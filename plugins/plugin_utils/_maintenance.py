@@ -302,12 +302,14 @@ def just_in_time(
         if len(running) > 1:
             step.update(codes=["migration_refused"], message=f"mdev {uuid} is in use on {', '.join(h for h, _g in running)}")
             continue
-        if mdev is None or not mdev.get("in_use"):
+        if mdev is None:
+            runs = f"; it runs on {elsewhere[0][0]}" if elsewhere else ""
+            step.update(action="skip", codes=["mdev_gone"], message=f"{source} has no mdev {uuid} any more{runs}")
+            continue
+        if not mdev.get("in_use"):
             if elsewhere:
                 host, name = elsewhere[0]
                 step.update(action="moved", destination=host, guest=name or step["guest"], message=f"already runs on {host}")
-            elif mdev is None:
-                step.update(action="skip", codes=["mdev_gone"], message=f"{source} has no mdev {uuid} any more")
             else:
                 step.update(action="skip", codes=["guest_not_running"], message=f"{entry.get('guest') or uuid} does not run on {source}")
             continue

@@ -22,6 +22,7 @@ from ansible_collections.s390x.vfio_ap.plugins.filter.maintenance_approved_plan 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._approved_plan import MAX_GUESTS, approved_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import execution_waves
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "fleets" / "demo.yml"
@@ -182,6 +183,19 @@ def test_gone_guests_are_skipped_and_moved_guests_kept(approved, fleet):
     facts["kvm-a2"]["vfio_ap"]["mdevs"].append({**src, "in_use": True, "guest": "web1"})
     result = check(approved, facts, hosts=("kvm-a1", "kvm-a2"))
     assert any(f"guests[0].source: kvm-a1, but mdev {WEB1} runs guest 'web1' on kvm-a2 now" in p for p in result["problems"])
+
+
+def test_a_bystanders_entry_is_skipped_never_moved(approved, fleet):
+    """An entry for a guest of a host that stays up (its mdev on no host going down) is skipped and reported."""
+    host, mdev = next((h, m) for h in sorted(fleet) if h != "kvm-a1" for m in fleet[h]["vfio_ap"]["mdevs"] if m.get("in_use"))
+    entry = {**approved["guests"][0], "uuid": mdev["uuid"], "guest": mdev["guest"]}
+    result = check({**approved, "guests": approved["guests"] + [entry]}, fleet)
+    assert result["problems"] == [] and result["skipped"] == [mdev["uuid"]]
+    skipped = result["plan"]["guests"][-1]
+    assert (skipped["status"], skipped["destination"]) == ("skipped", None)
+    assert f"it is used by guest {mdev['guest']!r} on {host}" in skipped["reason"]
+    waves = execution_waves(result["plan"], None, 1, 1, True)
+    assert waves["held"][mdev["uuid"]] == "skipped" and mdev["uuid"] not in {g["uuid"] for w in waves["waves"] for g in w["guests"]}
 
 
 def test_what_the_drain_uses_is_rebuilt_from_the_facts(approved, fleet):
