@@ -83,7 +83,15 @@ def drain_report(
     """Return the report (see RETURN)."""
     try:
         document = drain_document(
-            evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped), plan, bool(started), list(resumed or [])
+            evacuation,
+            dict(outcomes or {}),
+            dict(held or {}),
+            mode,
+            dict(facts or {}),
+            bool(stopped),
+            plan,
+            bool(started),
+            list(resumed or []),
         )
         return {"document": document, "files": render_files(document), "summary": drain_summary(document, report_dir)}
     except (ValueError, TypeError, KeyError) as exc:

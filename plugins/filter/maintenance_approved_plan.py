@@ -49,7 +49,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     approved: >-
       {{ lookup('ansible.builtin.file', plan_file)
-         | s390x.vfio_ap.maintenance_approved_plan(hosts=['kvm-a1'], facts=(hostvars | s390x.vfio_ap.fleet_facts(ansible_play_hosts)).facts) }}
+         | s390x.vfio_ap.maintenance_approved_plan(hosts=['kvm-a1'],
+                                                   facts=(hostvars | s390x.vfio_ap.fleet_facts(ansible_play_hosts)).facts) }}
 """
 
 RETURN = r"""

@@ -115,12 +115,10 @@ def _entry(
     if status == "stranded":
         if destination is not None:
             problems.append(f"{at}.destination: a stranded entry has no destination, got {_shown(destination)}")
-    elif status in ("ready", "prepare"):
-        if host_name_problem(destination) or destination not in play or destination in hosts:
-            problems.append(
-                f"{at}.destination: {_shown(destination)} is not a host of the play that stays up "
-                "(gathered, and not going into maintenance)"
-            )
+    elif status in ("ready", "prepare") and (host_name_problem(destination) or destination not in play or destination in hosts):
+        problems.append(
+            f"{at}.destination: {_shown(destination)} is not a host of the play that stays up (gathered, and not going into maintenance)"
+        )
     name = raw.get("guest")
     if name is not None and not isinstance(name, str):
         problems.append(f"{at}.guest: expected the guest's name (a string), got {_kind(name)}")
@@ -148,7 +146,7 @@ def _entry(
         "uuid": uuid,
         "guest": where[1] if where is not None else name,
         "source": source,
-        "apqns": _apqns(facts_by_host.get(source), uuid) if where is not None and where[0] == source else list(apqns),
+        "apqns": _apqns(facts_by_host.get(source), uuid) if where is not None and where[0] == source else list(apqns or []),
         "status": status,
         "destination": destination,
         "prepare": status == "prepare",
@@ -159,7 +157,10 @@ def _entry(
     if not on_hosts:
         runs = f"; it is used by guest {where[1]!r} on {where[0]}" if where is not None else ""
         entry.update(
-            status="skipped", destination=None, prepare=False, reason=f"mdev {uuid} is not on {source} (or any host going down) any more{runs}"
+            status="skipped",
+            destination=None,
+            prepare=False,
+            reason=f"mdev {uuid} is not on {source} (or any host going down) any more{runs}",
         )
     return entry
 
@@ -188,16 +189,22 @@ def approved_plan(
     with problems); ``skipped``: the UUIDs of entries whose mdev is on no host going down any more.
     """
     problems: list[str] = []
-    names = [h for h in hosts] if isinstance(hosts, list | tuple) else []
+    names = list(hosts) if isinstance(hosts, list | tuple) else []
     if not isinstance(document, Mapping):
-        return {"plan": None, "skipped": [], "problems": [f"the plan file holds {_kind(document)}, not an evacuation plan (evacuation.json)"]}
+        return {
+            "plan": None,
+            "skipped": [],
+            "problems": [f"the plan file holds {_kind(document)}, not an evacuation plan (evacuation.json)"],
+        }
     if document.get("schema") != SCHEMA:
         problems.append(f"schema: expected {SCHEMA} (an evacuation.json of s390x.vfio_ap), got {_shown(document.get('schema'))}")
     planned_hosts = document.get("hosts")
     if not isinstance(planned_hosts, list) or not all(isinstance(h, str) for h in planned_hosts):
         problems.append(f"hosts: expected a list of host names, got {_shown(planned_hosts)}")
     elif sorted(set(planned_hosts)) != sorted(set(names)):
-        problems.append(f"hosts: the plan is for {', '.join(planned_hosts) or 'no host'}, not for {', '.join(names)} (vfio_ap_maintenance_hosts)")
+        problems.append(
+            f"hosts: the plan is for {', '.join(planned_hosts) or 'no host'}, not for {', '.join(names)} (vfio_ap_maintenance_hosts)"
+        )
     guests = document.get("guests")
     if not isinstance(guests, list):
         problems.append(f"guests: expected a list of entries, got {_kind(guests)}")
@@ -225,7 +232,9 @@ def approved_plan(
     for entry in entries:
         if entry["status"] in ("ready", "prepare") and entry["guest"]:
             try:
-                entry["command"] = migrate_command(entry["guest"], entry["destination"], addresses.get(entry["destination"]) or entry["destination"])
+                entry["command"] = migrate_command(
+                    entry["guest"], entry["destination"], addresses.get(entry["destination"]) or entry["destination"]
+                )
             except ValueError as exc:
                 entry["reason"] = str(exc)
     plan = evacuation_document(names, entries, prepare)

@@ -144,8 +144,8 @@ def drain_document(
         for entry in resumed or []:
             if isinstance(entry, Mapping) and entry.get("uuid") not in listed and entry.get("uuid") not in outcomes:
                 message = "an earlier run planned it; the drain looks for it again"
-                row = {**{k: entry.get(k) for k in ("uuid", "guest", "source", "destination")}, "status": "resumed", "apqns": [],
-                       "prepare": False, "reason": None, "blockers": [], "command": None}  # fmt: skip
+                row: dict[str, Any] = {k: entry.get(k) for k in ("uuid", "guest", "source", "destination")}
+                row.update(status="resumed", apqns=[], prepare=False, reason=None, blockers=[], command=None)
                 guests.append(_row(row, {"result": "pending", "message": message}))
     for uuid, out in outcomes.items():
         if uuid not in listed:
@@ -161,8 +161,7 @@ def drain_document(
         outcome = evacuation.get("verdict") or ""
     elif started:
         outcome = (
-            f"the drain of {names} started and has not ended: if this is still the report, it was interrupted; "
-            "run it again to finish it"
+            f"the drain of {names} started and has not ended: if this is still the report, it was interrupted; run it again to finish it"
         )
     else:
         done = counts["moved"] + counts["already_moved"] + counts["would_move"]
@@ -280,11 +279,15 @@ def drain_messages(document: Mapping[str, Any], report_dir: str | None = None) -
             )
             + f" (see {where})"
         )
-    status = document.get("host_status") if isinstance(document.get("host_status"), Mapping) else {}
-    left = {h: s for h, s in status.items() if isinstance(s, Mapping) and s.get("empty") is not True}
+    status = document.get("host_status")
+    left = {
+        h: s for h, s in (status if isinstance(status, Mapping) else {}).items() if isinstance(s, Mapping) and s.get("empty") is not True
+    }
     not_empty = ""
     if left:
-        parts = [f"{h}: " + (", ".join(map(str, s.get("running") or [])) if s.get("empty") is False else "no facts") for h, s in left.items()]
+        parts = [
+            f"{h}: " + (", ".join(map(str, s.get("running") or [])) if s.get("empty") is False else "no facts") for h, s in left.items()
+        ]
         not_empty = (
             f"not empty after the drain - {'; '.join(parts)} (see {where}; "
             "vfio_ap_maintenance_fail_when_not_empty: false lets the run end without failing)"
@@ -304,7 +307,15 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     lines += md_table(
         ["guest", "source", "planned", "actual", "result", "duration", "reason"],
         [
-            [_label(g), g["source"], g["planned_destination"] or "—", g["actual_destination"] or "—", _result(g), _duration(g["duration"]), _why(g)]
+            [
+                _label(g),
+                g["source"],
+                g["planned_destination"] or "—",
+                g["actual_destination"] or "—",
+                _result(g),
+                _duration(g["duration"]),
+                _why(g),
+            ]
             for g in document["guests"]
         ],
     )

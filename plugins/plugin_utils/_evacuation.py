@@ -175,8 +175,7 @@ def evacuation_document(hosts: list[str], entries: list[dict[str, Any]], prepare
         verdict = f"{stranded} of {total} vfio-ap guests of {names} have nowhere to go"
     else:
         verdict = (
-            f"{waiting} of {total} vfio-ap guests of {names} need a destination prepared first "
-            "(set vfio_ap_maintenance_prepare: true)"
+            f"{waiting} of {total} vfio-ap guests of {names} need a destination prepared first (set vfio_ap_maintenance_prepare: true)"
         )
     summary = {"guests": total, "ready": counts["ready"], "prepare": counts["prepare"], "stranded": stranded}
     if counts["skipped"]:

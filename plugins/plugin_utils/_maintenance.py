@@ -35,6 +35,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import mi
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import kernel_lines, refusal_codes
 
 SOURCE_MDEV_POLICIES = ("keep", "stop", "undefine")
+DEFAULT_COMMAND = MigrateCommand()
 FAILURE_POLICIES = ("stop", "continue")
 
 # Outcome codes of the execution itself (not readiness codes: see docs/maintenance.md).
@@ -187,8 +188,8 @@ def execution_waves(
         sources[entry["source"]] += 1
         destinations[planned] += 1
         wave["hosts"] = sorted(set(wave["hosts"]) | {entry["source"], *candidates})
-    sources = sorted({g["source"] for w in waves for g in w["guests"] if not g.get("resume")})
-    return {"waves": waves, "held": held, "resumed": resumed, "sources": sources}
+    migrating = sorted({g["source"] for w in waves for g in w["guests"] if not g.get("resume")})
+    return {"waves": waves, "held": held, "resumed": resumed, "sources": migrating}
 
 
 def _fits(host: str, apqns: set[str], taken: Mapping[str, set[str]], load: Counter[str], limit: int) -> bool:
@@ -246,7 +247,7 @@ def just_in_time(
     prepare: bool = False,
     per_destination: Any = 1,
     addresses: Mapping[str, Any] | None = None,
-    how: MigrateCommand = MigrateCommand(),
+    how: MigrateCommand = DEFAULT_COMMAND,
     enable: bool = False,
 ) -> dict[str, Any]:
     """Return the decisions for one wave, from facts gathered just before it.
@@ -571,7 +572,8 @@ def _cleaned(result: Mapping[str, Any] | None, check_mode: bool) -> list[str]:
     done = []
     if result.get("removed"):
         done.append(f"active mdev {would}removed")
-    definition = result.get("definition") if isinstance(result.get("definition"), Mapping) else {}
+    definition = result.get("definition")
+    definition = definition if isinstance(definition, Mapping) else {}
     if definition.get("before") is not None and definition.get("after") is None:
         done.append(f"mdevctl definition {would}removed")
     return done or ["nothing left to remove"]

@@ -168,10 +168,10 @@ def kernel_lines(text: Any, uuid: str, log_format: str = "syslog") -> list[str]:
         raise ValueError(f"log format {log_format!r}: expected one of {', '.join(LOG_FORMATS)}")
     found = []
     for raw in text.splitlines():
-        message = read(raw)
-        subject = _SUBJECT.match(message.strip()) if message else None
+        message = (read(raw) or "").strip()
+        subject = _SUBJECT.match(message)
         if subject and subject.group(1).lower() == str(uuid).lower() and known_kernel_message(subject.group(2)):
-            found.append(message.strip())
+            found.append(message)
     return found
 
 

@@ -83,9 +83,7 @@ def md_text(value: Any) -> str:
 def md_paragraph(value: Any) -> str:
     """Return a value as a one-line Markdown paragraph: :func:`md_text`, and a leading ``#``, ``>``, list or
     setext marker escaped so that the line stays a paragraph."""
-    return _MD_BLOCK_START.sub(
-        lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), md_text(value)
-    )
+    return _MD_BLOCK_START.sub(lambda m: m.group(1) + ("\\" + m.group(2) if m.group(2) else m.group(3) + "\\" + m.group(4)), md_text(value))
 
 
 def md_code(value: Any) -> Raw:
@@ -182,16 +180,19 @@ def html_table(headers: Sequence[Any], rows: Iterable[Any], attrs: Mapping[str, 
 
 def html_page(title: Any, body: Iterable[str], css: str) -> str:
     """Return a self-contained HTML page (inline CSS, no scripts or external assets); ``body`` is rendered markup."""
-    return "\n".join(
-        [
-            "<!DOCTYPE html>",
-            '<html lang="en"><head><meta charset="utf-8">',
-            f"<title>{html_text(title)}</title>",
-            f"<style>{css}</style></head><body>",
-            *body,
-            "</body></html>",
-        ]
-    ) + "\n"
+    return (
+        "\n".join(
+            [
+                "<!DOCTYPE html>",
+                '<html lang="en"><head><meta charset="utf-8">',
+                f"<title>{html_text(title)}</title>",
+                f"<style>{css}</style></head><body>",
+                *body,
+                "</body></html>",
+            ]
+        )
+        + "\n"
+    )
 
 
 # ---------------------------------------------------------------------------------------- XML

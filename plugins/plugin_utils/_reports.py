@@ -221,7 +221,10 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     )
     idle = idle_mdevs(plan)
     if idle:
-        lines += ["", md_paragraph("Idle mdevs (no guest, need not move): " + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + ".")]
+        lines += [
+            "",
+            md_paragraph("Idle mdevs (no guest, need not move): " + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."),
+        ]
     commands = [g for g in plan["guests"] if g.get("command")]
     if commands:
         lines += ["", "## Migration commands (suggested destinations)", ""]
@@ -377,7 +380,11 @@ def render_junit(document: Mapping[str, Any]) -> str:
                 failure = ("ready_after", message, detail.strip())
             elif guest.get("verdict") != "ready":
                 codes = sorted(reasons) + [b.get("code") for b in guest.get("source_blockers") or []]
-                failure = ("blocked", f"no destination: {', '.join(map(str, dict.fromkeys(codes))) or 'no other host audited'}", detail.strip())
+                failure = (
+                    "blocked",
+                    f"no destination: {', '.join(map(str, dict.fromkeys(codes))) or 'no other host audited'}",
+                    detail.strip(),
+                )
             else:
                 output = "ready on " + _more(guest, "ready")
             cases.append(Case(f"vfio_ap.{source}", f"{guest['guest']} ({guest['uuid']})", None, failure, None, output))

@@ -24,13 +24,17 @@ hold; every figure with a target must be 0:
 
 | figure | counted when |
 |---|---|
-| moved not planned | a guest changed host although no executed plan moved it (a bystander, an entry dropped, any move of a refused run) |
-| on two hosts | a guest runs on more than one host (status XML or an mdev in use by it) |
-| lost | a guest runs nowhere |
-| debris | a source mdev (``stop``) or its definition too (``undefine``) left behind by a guest that left, a hidden temporary file under ``etc/`` or ``run/``, or a refused run that changed a host |
-| false rows | a report row contradicting the state (moved but not there, stayed but gone, a host called empty that is not), or a guest of ``s1`` the report leaves out |
-| unfinished | after the last run a guest with a ready destination and a name virsh takes is still on ``s1``, or a tampered plan was executed / a harmless one refused |
-| tracebacks | "Traceback" in a run's output |
+- moved not planned: a guest changed host although no executed plan moved it (a bystander, an
+  entry dropped, any move of a refused run);
+- on two hosts: a guest runs on more than one host (status XML or an mdev in use by it);
+- lost: a guest runs nowhere;
+- debris: a source mdev (``stop``) or its definition too (``undefine``) left behind by a guest
+  that left, a hidden temporary file under ``etc/`` or ``run/``, or a refused run that changed a host;
+- false rows: a report row contradicting the state (moved but not there, stayed but gone, a host
+  called empty that is not), or a guest of ``s1`` the report leaves out;
+- unfinished: after the last run a guest with a ready destination and a name virsh takes is still
+  on ``s1``, or a tampered plan was executed / a harmless one refused;
+- tracebacks: "Traceback" in a run's output.
 
     python tests/stress/drain.py [--rounds 6] [--seed N] [--report F.json] [--work DIR]
 
@@ -266,7 +270,9 @@ class World:
         snap = {}
         for host in self.live.hosts:
             root = self.live.host_dir(host)
-            files = {str(p.relative_to(root)): p.read_bytes() for top in ("etc", "run") for p in sorted((root / top).rglob("*")) if p.is_file()}
+            files = {
+                str(p.relative_to(root)): p.read_bytes() for top in ("etc", "run") for p in sorted((root / top).rglob("*")) if p.is_file()
+            }
             snap[host] = {"state": self.live.state(host), "files": files}
         return snap
 
@@ -446,7 +452,8 @@ def one_round(round_no: int, kind: str, rng: random.Random, work: Path, figures:
         figures.add(section, "rounds")
         _common(figures, section, runs)
         check(world, figures, section, original, planned, runs)
-        progress(f"round {round_no}: {section}: {', '.join(f'{f} {c}' for f, c in figures.counts[section].items() if f in TARGETS and c) or 'at target'}")
+        found = ", ".join(f"{f} {c}" for f, c in figures.counts[section].items() if f in TARGETS and c)
+        progress(f"round {round_no}: {section}: {found or 'at target'}")
     finally:
         world.close()
 

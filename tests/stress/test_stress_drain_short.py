@@ -38,4 +38,6 @@ def test_both_kinds_of_round_ran(figures):
 @pytest.mark.parametrize("figure", TARGETS)
 def test_figure_at_target(figures, figure):
     found = {k: v for k, v in figures.examples.items() if k.endswith(": " + figure)}
-    assert figures.total(figure) == 0, f"{figure}: {figures.total(figure)}\n{figures.table()}\n" + json.dumps(found, indent=1, default=str)[:6000]
+    assert figures.total(figure) == 0, (
+        f"{figure}: {figures.total(figure)}\n{figures.table()}\n" + json.dumps(found, indent=1, default=str)[:6000]
+    )

@@ -28,7 +28,9 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan impo
 DEMO = Path(__file__).resolve().parents[3] / "fleets" / "demo.yml"
 WEB1, DB1, HSM1 = (f"6c1a0000-0000-4000-8000-00000000a10{i}" for i in (1, 2, 3))
 APP2 = "6c1a0000-0000-4000-8000-00000000a201"
-FINDING = re.compile(r"^(the plan file|schema|hosts|guests(\[\d+\](\.(uuid|guest|source|destination|status|apqns|reason|prepare|blockers))?)?)\b")
+FINDING = re.compile(
+    r"^(the plan file|schema|hosts|guests(\[\d+\](\.(uuid|guest|source|destination|status|apqns|reason|prepare|blockers))?)?)\b"
+)
 PYTHON_WORDS = ("object has no attribute", "unhashable", "not subscriptable", "Traceback", "NoneType", "KeyError", "TypeError")
 
 
@@ -131,7 +133,10 @@ TAMPERED = {
         all_null,
         ["guests[0].uuid: expected an mdev UUID, got None", "guests[0].source: None is not a host", "guests[0].status: expected one of"],
     ),
-    "a number for an entry": (number, ["guests[1]: expected an entry (a mapping with uuid, guest, source, destination, status), got a number"]),
+    "a number for an entry": (
+        number,
+        ["guests[1]: expected an entry (a mapping with uuid, guest, source, destination, status), got a number"],
+    ),
     "a list for a UUID": (unhashable, ["guests[0].uuid: expected an mdev UUID, got ['a', 'b']"]),
     "into a host going down": (into_maintenance, ["guests[0].destination: 'kvm-a1' is not a host of the play that stays up"]),
     "a destination not in the play": (unknown_destination, ["guests[0].destination: 'kvm-zz9$(reboot)' is not a host of the play"]),
@@ -222,9 +227,14 @@ def test_the_filter_reads_the_file_text(approved, fleet):
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8) | st.sampled_from([WEB1, DB1, "kvm-a1", "kvm-b1", "ready", "prepare"]),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from(["uuid", "guest", "source", "destination", "status",
-                                                                                 "apqns", "reason", "prepare", "blockers", "x"]), inner,
-                                                                max_size=6),  # fmt: skip
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(["uuid", "guest", "source", "destination", "status", "apqns", "reason", "prepare", "blockers", "x"]),
+            inner,
+            max_size=6,
+        )
+    ),  # fmt: skip
     max_leaves=20,
 )
 

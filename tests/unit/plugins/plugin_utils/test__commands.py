@@ -111,7 +111,10 @@ def test_argv(how, address, argv):
 
 def test_the_plans_print_what_the_builder_builds():
     assert migrate_command("web1", "kvm-b1", "10.0.0.2") == PRINTED.text("web1", "kvm-b1", "10.0.0.2")
-    assert migrate_command("web1", "kvm-b1") == "virsh migrate --live --persistent --undefinesource --domain web1 --desturi qemu+ssh://kvm-b1/system"
+    assert (
+        migrate_command("web1", "kvm-b1")
+        == "virsh migrate --live --persistent --undefinesource --domain web1 --desturi qemu+ssh://kvm-b1/system"
+    )
 
 
 HOSTILE = [

@@ -228,7 +228,9 @@ OUTCOMES = {
         {
             "kvm-a1": {"migrated": migrated(1, "error: internal error: QEMU ... ret: -19")},
             "kvm-b1": {
-                "kernel_log": f"Nov 30 10:14:14 kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"
+                "kernel_log": (
+                    f"Nov 30 10:14:14 kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"
+                )
             },
         },
         ("failed", "migrate", ["apqn_not_bound"], 2.0),

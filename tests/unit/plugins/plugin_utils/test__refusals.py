@@ -171,7 +171,7 @@ def test_rule_table_messages_come_from_the_rule_table():
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import CODES
 
     messages = rule_table_messages()
-    assert messages and set(c for codes in messages.values() for c in codes) <= {c.code for c in CODES if c.enforced_by == "kernel"}
+    assert messages and {c for codes in messages.values() for c in codes} <= {c.code for c in CODES if c.enforced_by == "kernel"}
     for text in messages:
         example = text.replace("...", "x y").replace("AA.DDDD", "01.0004").replace("DDDD", "0004").replace("<uuid>", U)
         assert known_kernel_message(example.replace("(x)", "(0)").replace("(y)", "(1)")), text

@@ -63,7 +63,9 @@ def test_md_text(value, expected):
     assert md_text(value) == expected
 
 
-@pytest.mark.parametrize("value, expected", [("# x", "\\# x"), ("- x", "\\- x"), ("12. x", "12\\. x"), ("> x", "&gt; x"), ("x # y", "x # y")])
+@pytest.mark.parametrize(
+    "value, expected", [("# x", "\\# x"), ("- x", "\\- x"), ("12. x", "12\\. x"), ("> x", "&gt; x"), ("x # y", "x # y")]
+)
 def test_md_paragraph(value, expected):
     assert md_paragraph(value) == expected
 
@@ -110,7 +112,14 @@ def test_xml():
 
 def test_junit_counts_and_parses():
     suites = [
-        Suite("s<1>", [Case("c", "ok", 1.0, output="fine"), Case("c", "bad\x1b", failure=("failed", "m\x00", "k\nl")), Case("c", "s", skipped="later")]),
+        Suite(
+            "s<1>",
+            [
+                Case("c", "ok", 1.0, output="fine"),
+                Case("c", "bad\x1b", failure=("failed", "m\x00", "k\nl")),
+                Case("c", "s", skipped="later"),
+            ],
+        ),
         Suite("empty", []),
     ]
     root = ET.fromstring(junit("all", suites))
