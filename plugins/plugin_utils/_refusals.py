@@ -12,6 +12,12 @@ messages to the collection's reason codes (docs/reason-codes.md) and to a few ex
 (docs/maintenance.md). The kernel lines are the ones the live-migration series logs from
 ``drivers/s390/crypto/vfio_ap_migration.c`` (restore design) and ``vfio_ap_ops.c`` (assignment
 validation); the libvirt/QEMU lines are libvirt's ``virDomainMigrate*`` and QEMU's VFIO messages.
+
+A kernel line is taken as the kernel's reason only when the kernel logged it (a journal record of
+the kernel transport, or a log line whose syslog tag is exactly ``kernel:``), about the guest's own
+mdev (``vfio_ap_mdev UUID: ...``, not another mdev's line naming it), and when its text is a known
+kernel message: one the rule table's ``message`` column quotes (read from ``_reason_codes.CODES``,
+not copied), or a line of :data:`KERNEL_TABLE`. Otherwise virsh's error stands as the reason.
 """
 
 from __future__ import annotations
