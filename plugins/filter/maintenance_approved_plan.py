@@ -15,8 +15,8 @@ description:
     anything - its C(hosts) are the hosts going into maintenance, every entry's C(source) is one of
     them, each mdev UUID is listed once, each entry is well formed, and each entry names the guest
     the facts show on that mdev now (the drain migrates by name).
-  - Every finding is one line naming the entry index and key, for example
-    C(guests[3].guest: the plan names 'db1', but mdev ... is used by guest 'web1' (kvm-a1)).
+  - "Every finding is one line naming the entry index and key, for example
+    C(guests[3].guest: the plan names 'db1', but mdev ... is used by guest 'web1' (kvm-a1))."
   - An entry whose mdev is on no host going into maintenance any more is kept with status
     C(skipped) and reported. A plan with more than 10000 entries is refused before any other check.
   - The plan returned is rebuilt from the checked entries and the facts (APQNs, commands, summary,
