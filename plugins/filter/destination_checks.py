@@ -40,6 +40,11 @@ options:
   destination:
     description: The destination host's name.
     type: str
+  migration_levels:
+    description:
+      - "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in
+        P(s390x.vfio_ap.migration_check#filter)."
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -71,10 +76,12 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination import destination_checks as _checks
 
 
-def destination_checks(source_facts, destination_facts, uuids, rules="auto", source=None, destination=None):
+def destination_checks(source_facts, destination_facts, uuids, rules="auto", source=None, destination=None, migration_levels=None):
     """Return the checks, the unfixable ones and the actions by type (see RETURN)."""
     try:
-        return _checks(source_facts, destination_facts, uuids, rules=rules, source=source, destination=destination)
+        return _checks(
+            source_facts, destination_facts, uuids, rules=rules, source=source, destination=destination, migration_levels=migration_levels
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.destination_checks: {exc}") from exc
 

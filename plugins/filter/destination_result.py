@@ -45,6 +45,11 @@ options:
   destination:
     description: The destination host's name.
     type: str
+  migration_levels:
+    description:
+      - "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in
+        P(s390x.vfio_ap.migration_check#filter)."
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -71,14 +76,24 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination import destination_result as _result
 
 
-def destination_result(checks, source_facts, destination_facts=None, rules="auto", source=None, destination=None, verify=True):
+def destination_result(
+    checks, source_facts, destination_facts=None, rules="auto", source=None, destination=None, verify=True, migration_levels=None
+):
     """Return the role's result entries (see RETURN)."""
     try:
         verify = boolean(verify, strict=True)
     except TypeError as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: verify: {exc}") from exc
     try:
-        return _result(checks, source_facts, destination_facts if verify else None, rules=rules, source=source, destination=destination)
+        return _result(
+            checks,
+            source_facts,
+            destination_facts if verify else None,
+            rules=rules,
+            source=source,
+            destination=destination,
+            migration_levels=migration_levels,
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: {exc}") from exc
 

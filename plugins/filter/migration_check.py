@@ -39,7 +39,9 @@ options:
         vfio_ap, free of other mdevs, and the control domains in the destination's mask (the
         migration overwrites the destination mdev's configuration); V(strict) applies both.
       - V(auto) uses each host's C(vfio_ap.migration); when they differ, V(strict) and the warning
-        C(mixed_migration_levels).
+        C(mixed_migration_levels). A host whose facts say C(kernel) but that has no mdev may run
+        series v1/v2 as well (only an mdev shows the v1 C(migratable) file): V(auto) checks both
+        rule sets there and warns C(migration_level_unknown), unless O(migration_levels) names its level.
     type: str
     default: auto
     choices: [auto, attribute, kernel, strict]
@@ -56,6 +58,15 @@ options:
         O(source) and O(destination) names. They complete the facts, which only carry C(mkvps) for
         queues bound to C(cex4queue), so that C(mkvp_mismatch) can be decided for a running guest."
     type: dict
+  migration_levels:
+    description:
+      - "The migration level of hosts whose facts cannot show it, C({host: attribute|kernel}) for the
+        O(source) and O(destination) names (what the inventory variable C(vfio_ap_migration_level) says
+        to M(s390x.vfio_ap.migration_plan)): V(attribute) for series v1/v2 (validation), V(kernel) for
+        series v3 and later (restore). It counts only where the facts say C(kernel): a host whose facts
+        show no migration support or the v1 attribute keeps that level."
+    type: dict
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -89,10 +100,19 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check as _check
 
 
-def migration_check(source_facts, destination_facts, uuid, rules="auto", source=None, destination=None, mkvps=None):
+def migration_check(source_facts, destination_facts, uuid, rules="auto", source=None, destination=None, mkvps=None, migration_levels=None):
     """Return the readiness dict of one source mdev on one destination."""
     try:
-        return _check(source_facts, destination_facts, uuid, rules=rules, source=source, destination=destination, mkvps=mkvps)
+        return _check(
+            source_facts,
+            destination_facts,
+            uuid,
+            rules=rules,
+            source=source,
+            destination=destination,
+            mkvps=mkvps,
+            migration_levels=migration_levels,
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.migration_check: {exc}") from exc
 

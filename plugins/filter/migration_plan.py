@@ -28,7 +28,8 @@ options:
   _input:
     description:
       - "C({host: facts}) where facts is the host's C(ansible_facts.vfio_ap), or the host's hostvars
-        (then C(vfio_ap_migration_address) is read from them), for example C(hostvars) itself."
+        (then C(vfio_ap_migration_address) and C(vfio_ap_migration_level) are read from them), for
+        example C(hostvars) itself."
     type: dict
     required: true
   hosts:
@@ -65,6 +66,12 @@ options:
   mkvps:
     description: "Known master-key verification patterns C({host: {apqn: {slot: pattern}}})."
     type: dict
+  migration_levels:
+    description:
+      - "C({host: attribute|kernel}): the migration level of hosts whose facts cannot show it, as in
+        P(s390x.vfio_ap.migration_check#filter); overrides the hosts' C(vfio_ap_migration_level)."
+    type: dict
+    version_added: 0.2.0
   limit:
     description: How many ready and how many ready-after destinations to list per guest (the counts are always complete).
     type: int
@@ -137,6 +144,7 @@ def migration_plan(
     limit=None,
     nearest=None,
     hosts=None,
+    migration_levels=None,
 ):
     """Return the fleet migration plan (or a JMESPath query's result over it)."""
     try:
@@ -152,6 +160,7 @@ def migration_plan(
             limit=limit,
             nearest=nearest,
             hosts=hosts,
+            migration_levels=migration_levels,
         )
         return plan if query is None else apply_query(plan, query)
     except MissingLibrary as exc:

@@ -45,6 +45,7 @@ MODE_BITS = (("cca", MODE_CCA), ("accel", MODE_ACCEL), ("ep11", MODE_EP11))
 MODES = ("cca", "accel", "ep11")
 MODE_LETTERS = {"C": "cca", "A": "accel", "P": "ep11"}
 MODE_NAMES = {"cca": "CCA-Coproc", "accel": "Accelerator", "ep11": "EP11-Coproc"}
+MODE_MASK = MODE_CCA | MODE_ACCEL | MODE_EP11
 # hwtype (the compatible AP type) -> CEX generation; raw types above 14 are newer cards.
 HWTYPE_GENERATION = {10: 4, 11: 5, 12: 6, 13: 7, 14: 8}
 FACILITIES = (("apsc", APSC), ("mex4k", MEX4K), ("crt4k", CRT4K), ("apxa", APXA), ("slcf", SLCF))
@@ -71,10 +72,14 @@ def capabilities(functions, hwtype=None):
     # type: (int, Optional[int]) -> Dict[str, Any]
     """Return the hardware capabilities of an ap_functions word, as facts report them.
 
-    Keys: apsc, mex4k, crt4k, apxa, slcf, native, stateless (bools), mode (``cca``/``accel``/
-    ``ep11`` or None), bs (0..3) and hwtype (the raw AP type passed in, or None).
+    Keys: apsc, mex4k, crt4k, apxa, slcf, native, stateless, and the mode bits cca, accel, ep11
+    (bools: real hardware sets exactly one mode bit, the migration compares each), mode (``cca``/
+    ``accel``/``ep11`` from the first mode bit set, D before A before X, or None), bs (0..3) and
+    hwtype (the raw AP type passed in, or None).
     """
     caps = {name: bool(functions & bit) for name, bit in FACILITIES}  # type: Dict[str, Any]
+    for name, bit in MODE_BITS:
+        caps[name] = bool(functions & bit)
     caps["mode"] = mode_of_functions(functions)
     caps["native"] = bool(functions & CLASS_NATIVE)
     caps["stateless"] = bool(functions & CLASS_STATELESS)
@@ -91,8 +96,9 @@ def functions_of_capabilities(caps):
         if caps.get(name):
             value |= bit
     mode = caps.get("mode")
+    bits = [name for name, _bit in MODE_BITS if caps.get(name)]
     for name, bit in MODE_BITS:
-        if mode == name:
+        if name in bits or (not bits and mode == name):
             value |= bit
     if caps.get("native"):
         value |= CLASS_NATIVE

@@ -24,16 +24,22 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import name_list
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_host_names, check_pair, check_rules
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_host_names, check_pair, check_rules, host_mapping
 
 # The action types the destination role runs, in the order it runs them.
 ACTION_TYPES = ("ap_mask", "mdev", "migratable")
 
 
-def _hosts(source_facts: Any, destination_facts: Any, source: Any, destination: Any) -> tuple[H.HostFacts, H.HostFacts]:
-    """Return the checked facts of both ends; ValueError naming a bad argument."""
+def _hosts(
+    source_facts: Any, destination_facts: Any, source: Any, destination: Any, migration_levels: Any = None
+) -> tuple[H.HostFacts, H.HostFacts]:
+    """Return the checked facts of both ends (levels from ``{host: level}``); ValueError naming a bad argument."""
     check_host_names(source, destination)
-    return H.HostFacts(source_facts, source, "source_facts"), H.HostFacts(destination_facts, destination, "destination_facts")
+    levels = host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
+    return (
+        H.HostFacts(source_facts, source, "source_facts", level=levels.get(source) if source else None),
+        H.HostFacts(destination_facts, destination, "destination_facts", level=levels.get(destination) if destination else None),
+    )
 
 
 def destination_checks(
@@ -43,6 +49,7 @@ def destination_checks(
     rules: str = "auto",
     source: Any = None,
     destination: Any = None,
+    migration_levels: Any = None,
 ) -> dict[str, Any]:
     """Return the readiness of each source mdev on the destination and what would prepare it.
 
@@ -56,7 +63,7 @@ def destination_checks(
     wanted = list(dict.fromkeys(name_list(uuids, "uuids", lower=True)))
     if not wanted:
         raise ValueError("uuids: expected at least one mdev UUID of the source")
-    src, dst = _hosts(source_facts, destination_facts, source, destination)
+    src, dst = _hosts(source_facts, destination_facts, source, destination, migration_levels)
     checks = [check_pair(src, dst, uuid, rules) for uuid in wanted]
     actions: dict[str, list[dict[str, Any]]] = {kind: [] for kind in ACTION_TYPES}
     for check in checks:
@@ -80,6 +87,7 @@ def destination_result(
     rules: str = "auto",
     source: Any = None,
     destination: Any = None,
+    migration_levels: Any = None,
 ) -> list[dict[str, Any]]:
     """Return the role's result per mdev: ``{uuid, guest, source, destination, before, actions, after}``.
 
@@ -91,7 +99,7 @@ def destination_result(
     checks = list(checks)
     if not all(isinstance(c, Mapping) and "uuid" in c for c in checks):
         raise ValueError("checks: expected migration_check results")
-    pair = _hosts(source_facts, destination_facts, source, destination) if destination_facts is not None else None
+    pair = _hosts(source_facts, destination_facts, source, destination, migration_levels) if destination_facts is not None else None
     return [
         {
             "uuid": check["uuid"],

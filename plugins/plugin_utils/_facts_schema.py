@@ -142,9 +142,9 @@ def check_facts(facts: Any, what: str) -> Mapping:
         uuid = _typed(mdev, "uuid", (str,), what, path + ".uuid", "an mdev UUID")
         if not _UUID.match(uuid):
             raise _fail(what, path + ".uuid", "a lowercase mdev UUID", uuid)
-        for key in ("adapters", "domains", "control_domains"):
-            _ids(mdev.get(key), what, f"{path}.{key}")
-        _apqns(mdev.get("apqns"), what, path + ".apqns")
+        for key in ("adapters", "domains", "control_domains"):  # null: the attribute could not be read
+            _ids(mdev.get(key), what, f"{path}.{key}", nullable=True)
+        _apqns(mdev.get("apqns"), what, path + ".apqns", nullable=True)
         _apqns(mdev.get("guest_apqns"), what, path + ".guest_apqns", nullable=True)
         for key in ("in_use", "defined"):
             _typed(mdev, key, _OPT_BOOL, what, f"{path}.{key}", "true or false")

@@ -6,8 +6,8 @@
 """Reading a fleet's AP facts out of ``hostvars``: the one place the roles' host lists are resolved.
 
 ``hostvars`` (or any ``{host: variables}`` mapping) holds, per host, ``ansible_facts.vfio_ap``
-once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inventory variable
-``vfio_ap_migration_address``. The roles ask three questions of it:
+once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inventory variables
+``vfio_ap_migration_address`` and ``vfio_ap_migration_level``. The roles ask three questions of it:
 
 - :func:`fleet_view`: of these hosts, which have AP facts and which not, their facts, migration
   addresses and free mdev instances (the audit's "not audited" list, the maintenance role's fleet);
@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 ADDRESS_VARIABLE = "vfio_ap_migration_address"
+LEVEL_VARIABLE = "vfio_ap_migration_level"
 _NAME_SEPARATORS = re.compile(r"[^,\s]+")
 
 
@@ -40,6 +41,16 @@ def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
     if facts is None:
         raise ValueError(f"{what}: no vfio_ap facts (run s390x.vfio_ap.ap_facts on {host} first)")
     return facts, None if facts is value else value.get(ADDRESS_VARIABLE)
+
+
+def level_of(value: Any, facts: Mapping) -> Any:
+    """Return the inventory's ``vfio_ap_migration_level`` of one ``{host: value}`` value (hostvars), or None.
+
+    A value that is the facts dict itself carries no inventory variables.
+    """
+    if value is facts or not isinstance(value, Mapping):
+        return None
+    return value.get(LEVEL_VARIABLE)
 
 
 def _facts_in(value: Mapping) -> Mapping | None:

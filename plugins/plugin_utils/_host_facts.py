@@ -16,12 +16,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_CCA, MODE_EP11, MODE_MASK, functions_of_capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
-CAPS_NAMES = ("mode", "apsc", "mex4k", "crt4k", "apxa", "slcf", "native", "stateless", "bs", "hwtype")
+# The migration levels a host can have: none (no series), attribute (series v1/v2: validation), kernel
+# (series v3+: restore), and "series": the series is there but the facts cannot tell which interface
+# (a host without any mdev shows no per-mdev migratable file), so both rule sets apply.
+LEVELS = ("none", "attribute", "kernel", "series")
 
 
 class HostFacts:
@@ -45,20 +50,22 @@ class HostFacts:
         "_full",
     )
 
-    def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None) -> None:
+    def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
         check_facts(facts, what)
         vfio = facts["vfio_ap"]
         self.name = name
         self.facts = facts
         self.what = what
         self.loaded: bool = vfio["loaded"]
-        self.level: str = vfio["migration"]
+        self.level: str = migration_level(vfio, level, f"{what} {LEVEL_VARIABLE}")
         self.queues: dict[str, Mapping] = {q["apqn"]: q for q in facts["queues"]}
         self.cards: dict[int, Mapping] = {c["id"]: c for c in facts["cards"]}
         self.mdevs: dict[str, Mapping] = {m["uuid"]: m for m in vfio["mdevs"]}
         self.definitions: dict[str, Mapping] = {d["uuid"].lower(): d for d in vfio["definitions"]}
         self.claims = mdev_claims(vfio["mdevs"], vfio["definitions"])
-        self.control_domains: set[int] = set(facts["bus"].get("host_control_domains") or [])
+        domains = facts["bus"].get("host_control_domains")
+        # None: the LPAR's control-domain mask is not known; an empty set: the LPAR has none
+        self.control_domains: set[int] | None = set(domains) if domains is not None else None
         self.guard: Mapping = vfio.get("migration_guard") or {}
         self.mkvps = normalize_mkvps_override(mkvps, what) if mkvps else {}
         self.identity = identity_of(facts.get("host"))
@@ -86,6 +93,25 @@ class HostFacts:
         if queue is None:
             raise KeyError(apqn)
         return queue
+
+
+def migration_level(vfio: Mapping, override: Any, what: str) -> str:
+    """Return the migration level the rules use for a host (LEVELS) from its facts and an inventory override.
+
+    The facts decide where they can: ``none`` (no ``migratable`` feature token) and ``attribute``
+    (an mdev has the series v1 ``migratable`` file) stand. ``kernel`` means the token without such a
+    file, which a series v1 host without any mdev (and any series v2 host) also shows: there the
+    override (``attribute`` or ``kernel``) decides, and without one a host with no mdev is
+    ``series`` (either). ValueError naming ``what`` for an override that is not a level.
+    """
+    if override is not None and override not in ("attribute", "kernel"):
+        raise ValueError(f"{what}: expected attribute (series v1/v2) or kernel (series v3 and later), got {override!r}")
+    reported = vfio["migration"]
+    if reported != "kernel":
+        return reported
+    if override is not None:
+        return str(override)
+    return "kernel" if vfio.get("mdevs") else "series"
 
 
 def part(facts: Mapping, key: str) -> Mapping:
@@ -135,52 +161,54 @@ def mdev_claims(mdevs: list, definitions: list) -> dict[str, dict[str, str]]:
 # --------------------------------------------------------------------------- per queue
 
 
-def queue_capabilities(host: HostFacts, queue: Mapping) -> dict[str, Any] | None:
-    """Return a queue's hardware capabilities (facts, else decoded from its ap_functions); None if unknown.
+def tapq_word(host: HostFacts, queue: Mapping) -> Word:
+    """Return the queue's hardware as a fresh TAPQ gives it (the restore design): its own word and AP type.
 
-    ``hwtype`` is the raw AP type (the kernel compares TAPQ's AT field), taken from the card when
-    the queue's capabilities do not carry it.
+    A compact queue record without its own ``functions`` has its card's word (the facts found them
+    equal); ``functions: null`` (the read failed) gives ``fac`` None. Facts without the word text
+    fall back to the ``capabilities`` dict. The AP type is the card's raw type (TAPQ's AT field).
     """
+    return Word(_word(host, queue.get("functions"), queue.get("capabilities")), _ap_type(host, queue))
+
+
+def cached_word(host: HostFacts, queue: Mapping) -> Word:
+    """Return the hardware word the series v1/v2 compare for a queue: its card's word as cached at probe."""
+    card = host.cards.get(queue.get("adapter", -1)) or {}
+    fac = _word(host, card.get("functions"), card.get("capabilities"))
+    return Word(fac & CACHED_MASK if fac is not None else None, _ap_type(host, queue))
+
+
+def _word(host: HostFacts, text: Any, caps: Any) -> int | None:
+    """Return a facility word from its ap_functions text, else from a capabilities dict; None when neither is known."""
+    if text is None:
+        return functions_of_capabilities(dict(caps)) if isinstance(caps, Mapping) and caps else None
+    try:
+        return int(str(text), 16) & 0xFFFFFFFF
+    except ValueError:
+        raise ValueError(f"{host.what}: functions: expected the ap_functions text ('0x...'), got {text!r}") from None
+
+
+def _ap_type(host: HostFacts, queue: Mapping) -> int | None:
+    card_type = card_ap_type(host.cards.get(queue.get("adapter", -1)))
+    if card_type is not None:
+        return card_type
     caps = queue.get("capabilities")
-    card = host.cards.get(queue.get("adapter", -1))
-    card_type = card_ap_type(card)
-    if not caps:
-        text = queue.get("functions") or (card or {}).get("functions")
-        if not text:
-            return None
-        try:
-            word = int(str(text), 16)
-        except ValueError:
-            raise ValueError(
-                f"{host.what}: card {queue.get('adapter')}: functions: expected the ap_functions text ('0x...'), got {text!r}"
-            ) from None
-        return capabilities(word, card_type)
-    if caps.get("hwtype") is None and card_type is not None:
-        return dict(caps, hwtype=card_type)
-    return dict(caps)
+    return caps.get("hwtype") if isinstance(caps, Mapping) else None
 
 
-def caps_key(caps: Mapping | None) -> tuple | None:
-    """Return a hashable key of the capabilities that decide compatibility (None for unknown)."""
-    if caps is None:
-        return None
-    return (
-        caps.get("mode"),
-        bool(caps.get("apsc")),
-        bool(caps.get("mex4k")),
-        bool(caps.get("crt4k")),
-        bool(caps.get("apxa")),
-        bool(caps.get("slcf")),
-        bool(caps.get("native")),
-        bool(caps.get("stateless")),
-        int(caps.get("bs") or 0),
-        caps.get("hwtype"),
-    )
+def word_key(word: Word, mask: int) -> tuple[int | None, int | None]:
+    """Return the hashable class of a word: the bits a design compares (mask) and the AP type."""
+    return (word.fac & mask if word.fac is not None else None, word.at)
 
 
-def caps_of_key(key: tuple) -> dict[str, Any]:
-    """Return the capabilities dict a caps_key() stands for."""
-    return dict(zip(CAPS_NAMES, key, strict=True))
+def tapq_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]:
+    """Return the class of a queue's TAPQ word (word_key with TAPQ_MASK)."""
+    return word_key(tapq_word(host, queue), TAPQ_MASK)
+
+
+def cached_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]:
+    """Return the class of a queue's card-cached word (word_key with CACHED_MASK)."""
+    return word_key(cached_word(host, queue), CACHED_MASK)
 
 
 def queue_binding_problem(queue: Mapping) -> str | None:
@@ -255,9 +283,16 @@ def mkvp_difference(source: tuple, destination: tuple) -> str | None:
     return "current master key verification patterns differ: " + ", ".join(sorted(differ))
 
 
-def has_master_keys(caps: Mapping | None) -> bool:
-    """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys."""
-    return caps is not None and caps.get("mode") in ("cca", "ep11")
+def has_master_keys(host: HostFacts, queue: Mapping) -> bool:
+    """Return True for coprocessor queues (CCA, EP11), the ones that hold master keys.
+
+    Decided by the card's word, else the queue's, else the card type.
+    """
+    for word in (cached_word(host, queue), tapq_word(host, queue)):
+        if word.fac is not None and word.fac & MODE_MASK:
+            return bool(word.fac & (MODE_CCA | MODE_EP11))
+    card = host.cards.get(queue.get("adapter", -1)) or {}
+    return card.get("mode") in ("cca", "ep11")
 
 
 # --------------------------------------------------------------------------- per mdev
@@ -277,7 +312,9 @@ def definition_drift(mdev: Mapping, definition: Mapping | None) -> str | None:
         return None
     parts = []
     for key, label in (("adapters", "adapters"), ("domains", "domains"), ("control_domains", "control domains")):
-        active, defined = sorted(mdev.get(key) or []), sorted(definition.get(key) or [])
+        if mdev.get(key) is None or definition.get(key) is None:
+            continue  # not known on one side: no claim either way
+        active, defined = sorted(mdev[key]), sorted(definition[key])
         if active != defined:
             parts.append(f"{label} {compress_ids(active) or 'none'} active, {compress_ids(defined) or 'none'} defined")
     return "; ".join(parts) or None

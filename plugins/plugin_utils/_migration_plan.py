@@ -26,7 +26,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts a
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, host_names, select_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, host_names, level_of, select_hosts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
 
 try:
@@ -183,12 +183,15 @@ def build_plan(
     limit: Any = None,
     nearest: Any = None,
     hosts: Any = None,
+    migration_levels: Any = None,
 ) -> dict[str, Any]:
     """Return the migration plan of docs/plan-schema.md for the fleet; ValueError naming a bad argument.
 
     ``facts_by_host`` is ``{host: facts}`` (facts: ``ansible_facts.vfio_ap`` or the host's
-    hostvars). ``hosts`` restricts it to the named hosts, each of which must be there with AP
-    facts (``hostvars`` plus a host list); ``sources`` and ``destinations`` then default to them.
+    hostvars, which may also hold ``vfio_ap_migration_address`` and ``vfio_ap_migration_level``).
+    ``hosts`` restricts it to the named hosts, each of which must be there with AP facts
+    (``hostvars`` plus a host list); ``sources`` and ``destinations`` then default to them.
+    ``migration_levels`` (``{host: level}``) overrides the hosts' ``vfio_ap_migration_level``.
 
     The cyclic garbage collector is paused while the plan is built: the plan allocates many
     acyclic objects on large fleets, and collections over that growing heap would make it superlinear.
@@ -199,8 +202,9 @@ def build_plan(
     gc.disable()
     try:
         return _Planner(
-            facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail, limit, nearest
-        ).plan()
+            facts_by_host, sources, destinations, rules, migration_network, mkvps, migration_addresses, detail, limit, nearest,
+            migration_levels,
+        ).plan()  # fmt: skip
     finally:
         if paused:
             gc.enable()
@@ -219,6 +223,7 @@ class _Planner:
         detail: Any,
         limit: Any,
         nearest: Any,
+        migration_levels: Any = None,
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts}")
@@ -237,9 +242,11 @@ class _Planner:
         self.hosts: dict[str, H.HostFacts] = {}
         self.addresses: dict[str, Any] = {}
         mkvps = mkvps or {}
+        levels = R.host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
         for name in sorted(set(self.source_names) | set(self.destination_names)):
             facts, address = facts_of(facts_by_host[name], name)
-            self.hosts[name] = H.HostFacts(facts, name, f"facts_by_host[{name!r}]", mkvps.get(name))
+            level = levels.get(name, level_of(facts_by_host[name], facts))
+            self.hosts[name] = H.HostFacts(facts, name, f"facts_by_host[{name!r}]", mkvps.get(name), level)
             self.addresses[name] = (migration_addresses or {}).get(name, address)
         self.network = None
         if migration_network is not None:

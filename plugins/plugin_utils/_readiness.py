@@ -29,14 +29,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import FACILITIES
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import TAPQ_MASK, Word, bind_state, differences, word_problem
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BY_CODE, FIXABLE_CODES, ORDER
 
 RULES = ("auto", "attribute", "kernel", "strict")
-LEVELS = ("none", "attribute", "kernel")
-_FACILITY_NAMES = {"apsc": "APSC", "mex4k": "AP4KM", "crt4k": "AP4KC", "apxa": "APXA", "slcf": "SLCF"}
+LEVELS = H.LEVELS
 # Codes an mdev action is needed for even when the mdev exists.
 _MDEV_ACTION_CODES = frozenset(("apqn_set_mismatch", "not_persistent"))
 
@@ -80,10 +79,13 @@ def resolve_rules(rules: str, source_level: str, destination_level: str) -> tupl
     """Return (rule set applied, mixed) for a requested rule set and the two hosts' migration levels.
 
     ``auto`` takes the hosts' level; two different levels give ``strict`` with mixed True; a host
-    without support does not vote (``kernel`` when neither does).
+    whose level is ``series`` (the facts cannot tell attribute from kernel) gives ``strict`` with
+    mixed False; a host without support does not vote (``kernel`` when neither does).
     """
     if check_rules(rules) != "auto":
         return rules, False
+    if "series" in (source_level, destination_level):
+        return "strict", False
     levels = {level for level in (source_level, destination_level) if level in ("attribute", "kernel")}
     if not levels:
         return "kernel", False
@@ -95,63 +97,6 @@ def resolve_rules(rules: str, source_level: str, destination_level: str) -> tupl
 def rule_scope(effective: str) -> tuple[bool, bool]:
     """Return (attribute checks apply, kernel checks apply) for a resolved rule set."""
     return effective in ("attribute", "strict"), effective in ("kernel", "strict")
-
-
-def compare_capabilities(source: Mapping, target: Mapping, same_class: bool = False) -> list[tuple[str, str]]:
-    """Return [(code, property)] for why a source queue's capabilities cannot migrate to a target queue's.
-
-    The destination-side checks of the live-migration series: same mode; same APSC, AP4KM, AP4KC,
-    APXA and SLCF facilities; target AP type not older; a full-native source needs a full-native
-    target (``same_class``: the classification must be equal, as series v1/v2 compare the whole
-    facility word); both Secure Execution bind states 0. An unknown AP type is not judged.
-    """
-    found = []
-    if source.get("mode") != target.get("mode"):
-        found.append(("hw_mode_mismatch", "mode"))
-    for name, _bit in FACILITIES:
-        if bool(source.get(name)) != bool(target.get(name)):
-            found.append(("hw_facility_mismatch", name))
-    src_type, dst_type = source.get("hwtype"), target.get("hwtype")
-    if src_type is not None and dst_type is not None and src_type > dst_type:
-        found.append(("hw_type_older", "hwtype"))
-    if source.get("native") and not target.get("native"):
-        found.append(("hw_class_incompatible", "native"))
-    elif same_class and (bool(source.get("native")), bool(source.get("stateless"))) != (
-        bool(target.get("native")),
-        bool(target.get("stateless")),
-    ):
-        found.append(("hw_class_incompatible", "class"))
-    if source.get("bs") or target.get("bs"):
-        found.append(("secure_execution", "bs"))
-    return found
-
-
-def hardware_findings(source_caps: Mapping, destination_caps: Mapping, same_class: bool = False) -> list[tuple[str, str]]:
-    """Return [(code, detail)] for a source queue's capabilities against a destination queue's, one per code."""
-    by_code: dict[str, list[str]] = {}
-    for code, prop in compare_capabilities(source_caps, destination_caps, same_class):
-        src, dst = source_caps.get(prop), destination_caps.get(prop)
-        if code == "hw_facility_mismatch":
-            have = {True: "installed", False: "missing"}
-            text = f"{_FACILITY_NAMES[prop]} {have[bool(src)]} on the source, {have[bool(dst)]} on the destination"
-        elif code == "hw_mode_mismatch":
-            text = f"source queue is {src}, destination {dst}"
-        elif code == "hw_type_older":
-            text = f"destination card is older (AP type {dst}) than the source's (AP type {src})"
-        elif code == "hw_class_incompatible" and prop == "class":
-            src_class, dst_class = _class_text(source_caps), _class_text(destination_caps)
-            text = f"source queue's classification is {src_class}, destination's {dst_class}; series v1/v2 require it equal"
-        elif code == "hw_class_incompatible":
-            text = "source has full native card function, destination only stateless functions"
-        else:
-            text = f"bind/associate state source {int(src or 0)}, destination {int(dst or 0)}; both must be 0"
-        by_code.setdefault(code, []).append(text)
-    return [(code, "; ".join(texts)) for code, texts in sorted(by_code.items(), key=lambda kv: ORDER[kv[0]])]
-
-
-def _class_text(caps: Mapping) -> str:
-    parts = [name for name in ("native", "stateless") if caps.get(name)]
-    return " and ".join(parts) or "neither native nor stateless"
 
 
 # --------------------------------------------------------------------------- the destination index
@@ -171,7 +116,10 @@ class DestinationIndex:
         self.installed: dict[str, int] = {}
         self.unbound: dict[str, int] = {}
         self.unusable: dict[str, int] = {}
-        self.caps: dict[str, dict[Any, int]] = {}
+        # per APQN: {word class: hosts}, of each queue's TAPQ word (restore) and card-cached word (validate)
+        self.tapq: dict[str, dict[tuple, int]] = {}
+        self.cached: dict[str, dict[tuple, int]] = {}
+        self.bound_se: dict[str, int] = {}  # hosts where the queue's TAPQ word shows a bind state
         self.mkvp: dict[str, dict[Any, int]] = {}
         self.master_keys: dict[str, int] = {}
         self.claims: dict[str, dict[str, int]] = {}
@@ -199,11 +147,15 @@ class DestinationIndex:
                 self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
             if H.queue_unusable_problem(host, queue):
                 self.unusable[apqn] = self.unusable.get(apqn, 0) | bit
-            caps = H.queue_capabilities(host, queue)
-            by_key = self.caps.setdefault(apqn, {})
-            key = H.caps_key(caps)
+            key = H.tapq_key(host, queue)
+            by_key = self.tapq.setdefault(apqn, {})
             by_key[key] = by_key.get(key, 0) | bit
-            if H.has_master_keys(caps):
+            if bind_state(key[0]):
+                self.bound_se[apqn] = self.bound_se.get(apqn, 0) | bit
+            key = H.cached_key(host, queue)
+            by_key = self.cached.setdefault(apqn, {})
+            by_key[key] = by_key.get(key, 0) | bit
+            if H.has_master_keys(host, queue):
                 self.master_keys[apqn] = self.master_keys.get(apqn, 0) | bit
             by_pattern = self.mkvp.setdefault(apqn, {})
             pattern = H.current_mkvps(host, queue)
@@ -217,7 +169,7 @@ class DestinationIndex:
             per_uuid = self.claims.setdefault(apqn, {})
             for uuid in holders:
                 per_uuid[uuid] = per_uuid.get(uuid, 0) | bit
-        for domain in host.control_domains:
+        for domain in host.control_domains or ():
             self.cdoms[domain] = self.cdoms.get(domain, 0) | bit
         for uuid in host.mdevs:
             self.mdevs.setdefault(uuid, {})[i] = host
@@ -237,12 +189,12 @@ class DestinationIndex:
             found = self._scope_memo[key] = (attribute, kernel, mixed)
         return found
 
-    def hardware(self, src_key: tuple, dst_key: tuple, same_class: bool) -> list[tuple[str, str]]:
-        """Return the hardware findings [(code, detail)] for two capability classes (memoised)."""
-        pair = (src_key, dst_key, same_class)
+    def hardware(self, src_key: tuple, dst_key: tuple, design: str) -> list[tuple[str, str]]:
+        """Return the hardware findings [(code, detail)] for two word classes under a design (memoised)."""
+        pair = (src_key, dst_key, design)
         found = self._hw_memo.get(pair)
         if found is None:
-            found = self._hw_memo[pair] = hardware_findings(H.caps_of_key(src_key), H.caps_of_key(dst_key), same_class)
+            found = self._hw_memo[pair] = differences(Word(*src_key), Word(*dst_key), design)
         return found
 
 
@@ -357,31 +309,62 @@ def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules:
     _mdev_rules(ev)
     for apqn in ev.wanted:
         _queue_rules(ev, apqn)
-    for domain in guest_control_domains(source, mdev):
-        _control_domain_rule(ev, domain)
+    _control_domain_rules(ev)
     return ev
 
 
-def guest_control_domains(source: H.HostFacts, mdev: Mapping) -> list[int]:
-    """Return the control domains the guest really has: the assigned ones in the source LPAR's control-domain mask.
+def guest_control_domains(source: H.HostFacts, mdev: Mapping) -> list[int] | None:
+    """Return the control domains the guest really has (the assigned ones in the source LPAR's mask), or None when unknown.
 
     The kernel gives the guest (and saves for the migration) the assignment filtered by the host's
-    control-domain mask; when that mask is unknown, every assigned control domain.
+    control-domain mask: an empty mask gives none. None when the assignment or the mask is not known.
     """
-    assigned = sorted(mdev.get("control_domains") or [])
-    if not source.control_domains:
-        return assigned
-    return [d for d in assigned if d in source.control_domains]
+    assigned, mask = mdev.get("control_domains"), source.control_domains
+    if assigned is None or mask is None:
+        return None
+    return sorted(d for d in assigned if d in mask)
 
 
-def _control_domain_rule(ev: Evaluation, domain: int) -> None:
-    names = ev.index.names
-    ev.mark(
-        "control_domain_unavailable",
-        ev.candidates & ~ev.index.cdoms.get(domain, 0),
-        None,
-        lambda i: f"control domain {domain:04x} not in {names[i]}'s control-domain mask",
-    )
+def checked_control_domains(source: H.HostFacts, mdev: Mapping) -> tuple[list[int] | None, str]:
+    """Return (control domains a destination must offer, why) for the guest of a source mdev.
+
+    The guest's own when known; else every control domain it may have: the assignment when the
+    LPAR's mask is unknown, the LPAR's mask when the assignment is unknown; None when neither is.
+    """
+    known = guest_control_domains(source, mdev)
+    if known is not None:
+        return known, ""
+    assigned, mask = mdev.get("control_domains"), source.control_domains
+    if assigned is not None:
+        return sorted(assigned), " (the source LPAR's control-domain mask is unknown: every assigned control domain is checked)"
+    if mask is not None:
+        return sorted(mask), f" (the mdev's control domains are unknown: every control domain of the source LPAR {source.label} is checked)"
+    return None, ""
+
+
+def _control_domain_rules(ev: Evaluation) -> None:
+    names, hosts = ev.index.names, ev.index.hosts
+    domains, why = checked_control_domains(ev.source, ev.mdev)
+    if domains is None:
+        ev.mark(
+            "control_domain_unavailable",
+            ev.candidates,
+            None,
+            "the guest's control domains are unknown: neither the source mdev's control domains nor the source LPAR's "
+            "control-domain mask could be read",
+        )
+        return
+
+    def missing(domain: int) -> Callable[[int], str]:
+        def detail(i: int) -> str:
+            if hosts[i].control_domains is None:
+                return f"{names[i]}'s control-domain mask is unknown: control domain {domain:04x} cannot be checked{why}"
+            return f"control domain {domain:04x} not in {names[i]}'s control-domain mask{why}"
+
+        return detail
+
+    for domain in domains:
+        ev.mark("control_domain_unavailable", ev.candidates & ~ev.index.cdoms.get(domain, 0), None, missing(domain))
 
 
 def _source_rules(ev: Evaluation) -> None:
@@ -393,8 +376,14 @@ def _source_rules(ev: Evaluation) -> None:
     if guard is not None and guard.get("migratable") is False:
         reason = guard.get("reason")
         ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
-    elif mdev.get("migratable") is False:
+    if mdev.get("migratable") is False and source.facts["vfio_ap"]["migration"] == "attribute":  # the v1 file, not the guard
         ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
+    if mdev.get("apqns") is None and mdev.get("guest_apqns") is None:
+        ev.mark_source(
+            "mdev_unreadable",
+            None,
+            f"source: the assignment of mdev {mdev['uuid']} on {source.label} could not be read (matrix): its guest's queues are unknown",
+        )
     extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
     if extra:
         ev.mark_source("over_provisioned", None, "assigned but not in the guest matrix: " + ", ".join(extra))
@@ -403,8 +392,21 @@ def _source_rules(ev: Evaluation) -> None:
         ev.mark_source("drift", None, "source: " + drift)
     for apqn in H.guest_queues(mdev):
         queue = source.queue(apqn)
-        if queue is not None and H.has_master_keys(H.queue_capabilities(source, queue)) and H.current_mkvps(source, queue) is None:
+        if queue is None:
+            ev.mark_source(
+                "hw_query_failed", apqn, f"source: queue {apqn} is not in the facts of {source.label} (were its queues gathered?)"
+            )
+            continue
+        problem = word_problem(saved_word(source, queue))
+        if problem:
+            ev.mark_source("hw_query_failed", apqn, f"source: queue {apqn} on {source.label}: {problem}")
+        if H.has_master_keys(source, queue) and H.current_mkvps(source, queue) is None:
             ev.mark_source("mkvp_unknown", apqn, "master-key verification pattern unknown on the source")
+
+
+def saved_word(source: H.HostFacts, queue: Mapping) -> Word:
+    """Return the word the source saves for a queue: the card-cached one on series v1/v2, else a fresh TAPQ's."""
+    return H.cached_word(source, queue) if source.level == "attribute" else H.tapq_word(source, queue)
 
 
 def _host_rules(ev: Evaluation) -> None:
@@ -417,6 +419,22 @@ def _host_rules(ev: Evaluation) -> None:
         None,
         lambda i: f"source uses the {source.level} interface, destination {hosts[i].level}: checking both rule sets (strict)",
     )
+    if ev.rules == "auto":
+        ev.mark(
+            "migration_level_unknown",
+            index.level_bits.get("series", 0),
+            None,
+            lambda i: (
+                f"{hosts[i].label} has no mdev that shows which interface of the migration series it runs (series v1/v2 "
+                f"attribute or v3+ kernel): both rule sets are checked; set {H.LEVEL_VARIABLE} for it to check one"
+            ),
+        )
+    if source.level == "series":
+        ev.mark_source(
+            "migration_level_unknown",
+            None,
+            f"{source.label}'s facts do not show which interface of the migration series it runs: both rule sets are checked",
+        )
     same = index.identities.get(source.identity, 0) if source.identity is not None else 0
     if source.name is not None and source.name in index.position:
         same |= 1 << index.position[source.name]
@@ -480,18 +498,10 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
 
     ev.mark("apqn_in_use", others, apqn, claimed_by)
     source_queue = source.queue(apqn)
-    src_caps = H.queue_capabilities(source, source_queue) if source_queue is not None else None
-    src_key = H.caps_key(src_caps)
-    if src_key is not None:
-        for dst_key, bits in index.caps.get(apqn, {}).items():
-            if dst_key is None or not bits & ev.candidates:
-                continue
-            # attribute rules (series v1/v2) compare the whole facility word: the classification too
-            for same_class, part in ((True, bits & ev.attribute), (False, bits & ~ev.attribute)):
-                if part & ev.candidates:
-                    for code, detail in index.hardware(src_key, dst_key, same_class):
-                        ev.mark(code, part, apqn, detail)
-    relevant = (installed if H.has_master_keys(src_caps) else index.master_keys.get(apqn, 0)) & ev.candidates
+    if source_queue is not None:
+        _hardware_rules(ev, apqn, source_queue)
+    src_keys = source_queue is not None and H.has_master_keys(source, source_queue)
+    relevant = (installed if src_keys else index.master_keys.get(apqn, 0)) & ev.candidates
     src_mk = H.current_mkvps(source, source_queue) if relevant and source_queue is not None else None
     if src_mk is None:  # unknown on the source: a source warning (_source_rules), not per destination
         return
@@ -504,6 +514,50 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
             diff = H.mkvp_difference(src_mk, pattern)
             if diff:
                 ev.mark("mkvp_mismatch", bits & relevant, apqn, diff)
+
+
+def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
+    """Mark the hardware findings of one guest queue: the restore design's comparison of fresh TAPQ words on
+    destinations where the kernel rules apply, the validation design's comparison with card-cached words where
+    the attribute rules apply; a destination word that cannot be compared is hw_query_failed."""
+    index, names = ev.index, ev.index.names
+    saved = saved_word(ev.source, source_queue)
+    if word_problem(saved):
+        return  # a source-side hw_query_failed (_source_rules): nothing to compare
+    src_key = H.word_key(saved, TAPQ_MASK)
+    for design, table, scope in (("restore", index.tapq, ev.kernel), ("validate", index.cached, ev.attribute)):
+        for dst_key, bits in table.get(apqn, {}).items():
+            part = bits & scope & ev.candidates
+            if not part:
+                continue
+            problem = word_problem(Word(*dst_key))
+            if problem:
+                where = "its card's cached word" if design == "validate" else "a fresh TAPQ"
+                ev.mark("hw_query_failed", part, apqn, _unreadable(names, apqn, f"({where}): {problem}"))
+                continue
+            for code, detail in index.hardware(src_key, dst_key, design):
+                ev.mark(code, part, apqn, detail)
+    # Card-cached words hide a bind state (a series v1/v2 source saves one, a v1/v2 destination compares one): the
+    # kernel does not see it there, orchestration still refuses a queue bound to a Secure Execution guest.
+    src_bs = bind_state(H.tapq_word(ev.source, source_queue).fac)
+    hidden = index.installed.get(apqn, 0) if src_bs and not bind_state(saved.fac) else 0
+    bound = ev.candidates & (hidden | (index.bound_se.get(apqn, 0) & ev.attribute & ~ev.kernel))
+    if bound:
+        hosts = index.hosts
+        ev.mark(
+            "secure_execution",
+            bound,
+            apqn,
+            lambda i: (
+                f"bind/associate state source {src_bs}, destination "
+                f"{bind_state(H.tapq_word(hosts[i], hosts[i].existing_queue(apqn)).fac)}: the queue is bound to a Secure Execution guest"
+            ),
+        )
+
+
+def _unreadable(names: list[str], apqn: str, why: str) -> Callable[[int], str]:
+    """Return the detail of a destination-side hw_query_failed for destination i."""
+    return lambda i: f"destination: queue {apqn} on {names[i]} {why}"
 
 
 def verdict_bits(ev: Evaluation) -> tuple[int, int, int]:
@@ -545,9 +599,11 @@ def mdev_action(
         domains = sorted({d for _unused, d in pairs})
         cdoms = sorted(control_domains)
     elif existing is not None:
-        adapters = sorted(existing.get("adapters") or [])
-        domains = sorted(existing.get("domains") or [])
-        cdoms = sorted(existing.get("control_domains") or [])
+        if any(existing.get(key) is None for key in ("adapters", "domains", "control_domains")):
+            return None  # its configuration is not known: persisting it would write a guess
+        adapters = sorted(existing["adapters"])
+        domains = sorted(existing["domains"])
+        cdoms = sorted(existing["control_domains"])
     else:
         adapters, domains, cdoms = [], [], []
     return {
@@ -635,20 +691,36 @@ def migration_check(
     source: Any = None,
     destination: Any = None,
     mkvps: Any = None,
+    migration_levels: Any = None,
 ) -> dict[str, Any]:
     """Return the readiness of mdev ``uuid`` from source_facts' host to destination_facts' host.
 
-    ``mkvps`` ({host: {apqn: {slot: pattern}}}) adds known master-key verification patterns for the
-    hosts named ``source``/``destination``. Raises ValueError naming the bad argument.
+    ``mkvps`` ({host: {apqn: {slot: pattern}}}) adds known master-key verification patterns and
+    ``migration_levels`` ({host: attribute|kernel}) the migration level of a host whose facts cannot
+    show it, both for the hosts named ``source``/``destination``. Raises ValueError naming the bad argument.
     """
-    if mkvps is not None and not isinstance(mkvps, Mapping):
-        raise ValueError("mkvps: expected {host: {apqn: {slot: pattern}}}, got " + type(mkvps).__name__)
+    mkvps = host_mapping(mkvps, "mkvps", "{host: {apqn: {slot: pattern}}}")
+    levels = host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
     check_host_names(source, destination)
     check_rules(rules)
-    mkvps = mkvps or {}
-    src = H.HostFacts(source_facts, source, "source_facts", mkvps.get(source) if source else None)
+    src = H.HostFacts(source_facts, source, "source_facts", mkvps.get(source) if source else None, levels.get(source) if source else None)
     if destination_facts is source_facts and (destination is None or destination == source):
         dst = src
     else:
-        dst = H.HostFacts(destination_facts, destination, "destination_facts", mkvps.get(destination) if destination else None)
+        dst = H.HostFacts(
+            destination_facts,
+            destination,
+            "destination_facts",
+            mkvps.get(destination) if destination else None,
+            levels.get(destination) if destination else None,
+        )
     return check_pair(src, dst, uuid, rules)
+
+
+def host_mapping(value: Any, what: str, shape: str) -> Mapping:
+    """Return a ``{host: ...}`` option (an empty one for None); ValueError naming the option otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{what}: expected {shape}, got {type(value).__name__}")
+    return value

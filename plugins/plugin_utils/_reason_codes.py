@@ -78,6 +78,17 @@ CODES: tuple[ReasonCode, ...] = (
         "`state: enabled` (role `migratable`).",
     ),
     ReasonCode(
+        "mdev_unreadable",
+        BLOCKER,
+        "source",
+        False,
+        "nobody",
+        "The source mdev's assignment (`matrix`, `guest_matrix`) could not be read: which queues the guest holds is "
+        "not known, so no destination can be judged.",
+        "–",
+        "Gather the facts again with enough privileges (`become: true`); see the facts' `unread` list for the path and errno.",
+    ),
+    ReasonCode(
         "mdev_missing",
         BLOCKER,
         "both",
@@ -171,13 +182,34 @@ CODES: tuple[ReasonCode, ...] = (
         "Bring the card online (`chzcrypt -e`), reconfigure it, or have the hardware serviced; choose another destination meanwhile.",
     ),
     ReasonCode(
+        "hw_query_failed",
+        BLOCKER,
+        "both",
+        False,
+        "kernel",
+        "A guest queue's hardware word cannot be had: its `ap_functions` read failed (TAPQ answered with a response "
+        "code above 5), or it reads without a mode bit (TAPQ gave no hardware information: response code 1, queue not "
+        "available), or the facts lack the queue or its card's AP type. The detail says `source:` or `destination:`. "
+        "The kernel queries every queue of the guest with TAPQ when it saves the guest's configuration on a series "
+        "v3+ source and again when it validates it on a series v3+ destination; series v1/v2 compare the word each "
+        "queue cached from its card, and the collection then needs that word. Never judged from another word.",
+        "`vfio_ap_mdev <uuid>: Failed to get hwinfo for queue AA.DDDD: TAPQ rc=1` (ENODEV) or "
+        "`vfio_ap_mdev <uuid>:Failed to get hwinfo for queue AA.DDDD: TAPQ rc=N` (EIO), on the source (the saved "
+        "state cannot be read) or on the destination (the load fails).",
+        "Find out why the queue does not answer (`lszcrypt -V`, the card's and queue's `config`/`chkstop`, the "
+        "kernel log); a queue that answers TAPQ normally again (or reset in progress, deconfigured, check-stopped, "
+        "busy) can be checked again. Choose another destination meanwhile.",
+    ),
+    ReasonCode(
         "hw_mode_mismatch",
         BLOCKER,
         "both",
         False,
         "kernel",
-        "The queues are in different modes: CCA coprocessor, EP11 coprocessor or accelerator.",
-        "`Migration failed: Source and target queue (AA.DDDD) not compatible` and a mode line (EINVAL).",
+        "The queues' mode bits differ: CCA coprocessor (D), accelerator (A) and XCP/EP11 coprocessor (X) are compared "
+        "one by one, as the kernel does. The detail names each bit that differs.",
+        "`Migration failed: Source and target queue (AA.DDDD) not compatible` and a line per mode bit, e.g. "
+        "`vfio_ap_mdev <uuid>: XCP-mode facility installed target queue AA.DDDD` (EINVAL).",
         "Configure the destination card to the source's mode (a card mode change is an HMC/SE action and "
         "zeroizes it), or choose another destination.",
     ),
@@ -221,7 +253,8 @@ CODES: tuple[ReasonCode, ...] = (
         False,
         "kernel",
         "A queue's Secure Execution bind/associate state (BS) is not 0 on the source or the destination: "
-        "the queue is bound to or associated with an SE guest. The migration series refuses both.",
+        "the queue is bound to or associated with an SE guest. Series v3+ refuse both; series v1/v2 compare "
+        "card-cached words, which hide the state, so there only this collection refuses it.",
         "`Bind/associate state for source (x) and target (y) queue AA.DDDD must be 0` (EINVAL).",
         "Unbind the queue from the SE guest on the destination, or choose another destination; SE guests "
         "with crypto passthrough cannot be live-migrated.",
@@ -247,6 +280,21 @@ CODES: tuple[ReasonCode, ...] = (
         "`kernel`, series v3+): with `rules: auto` both rule sets were applied (`strict`).",
         "–",
         "Nothing if the check passes; plan to bring the fleet to one kernel level.",
+    ),
+    ReasonCode(
+        "migration_level_unknown",
+        WARNING,
+        "both",
+        False,
+        "nobody",
+        "A host has the migration series (`migratable` feature token) but no mdev that shows which interface: "
+        "series v1 has a per-mdev `migratable` file, series v3+ none, and a host without any mdev shows neither. "
+        "With `rules: auto` both rule sets are applied (`strict`), so the preparation builds an mdev that either "
+        "level accepts. The detail names the host.",
+        "–",
+        "Set the inventory variable `vfio_ap_migration_level` (`attribute` for series v1/v2, `kernel` for v3+) for "
+        "the host, or let one mdev exist there; a host running series v2 (no per-mdev file, validation only) "
+        "always needs `vfio_ap_migration_level: attribute`.",
     ),
     ReasonCode(
         "duplicate_uuid",
@@ -381,7 +429,8 @@ def render_markdown() -> str:
         "(its configuration is overwritten). |",
         "| `strict` | both | both. |",
         "| `auto` (default) | from each host's `vfio_ap.migration` | the hosts' common level; `strict` plus "
-        "`mixed_migration_levels` when they differ. |",
+        "`mixed_migration_levels` when they differ; `strict` plus `migration_level_unknown` for a host whose facts "
+        "cannot show its level (no mdev yet) and that `vfio_ap_migration_level` does not name. |",
         "",
         'Codes whose rules column says "all" apply under every rule set.',
         "",

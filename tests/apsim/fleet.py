@@ -33,7 +33,8 @@ CARD_KEYS = {
     "id", "type", "functions", "raw_hwtype", "depth", "domains", "online", "config", "chkstop",
     "serialnr", "bs", "mkvps", "queues",
 }  # fmt: skip
-QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio", "driver_override"}
+QUEUE_KEYS = {"bs", "mkvps", "online", "config", "chkstop", "eio", "tapq_rc", "tapq_async", "driver_override"}
+EIO_TAPQ_RC = 6  # ``eio: true`` is a TAPQ answer above BUSY: 6 (invalid address)
 MDEV_KEYS = {"uuid", "adapters", "domains", "control_domains", "guest", "migratable", "migrating", "start"}
 DEF_KEYS = {"uuid", "start", "adapters", "domains", "control_domains"}
 GUEST_KEYS = {"name", "mdevs", "running"}
@@ -413,7 +414,7 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
     if "functions" in spec:
         functions = ctx.integer(spec["functions"], f"{key}.functions", 0, 0xFFFFFFFF) & 0xFFFF0000
         modes = [m for m, bit in MODE_BIT.items() if functions & bit]
-        if modes != [mode]:
+        if mode not in modes:  # further mode bits may be set: the kernel compares each bit
             raise ctx.fail(f"{key}.functions", f"mode bits say {modes or 'none'}, the type says {mode}")
     raw = ctx.integer(spec.get("raw_hwtype", GENERATIONS[int(match.group(1))]), f"{key}.raw_hwtype", 10, 255)
     domains = ctx.ids_max(spec.get("domains"), f"{key}.domains", host.max_domain_id, "max_domain_id")
@@ -448,7 +449,13 @@ def build_card(ctx: _Ctx, host: Host, spec: Any, key: str) -> Card:
             q.online = ctx.boolean(qspec.get("online", q.online), f"{qkey}.online")
             q.config = ctx.boolean(qspec.get("config", q.config), f"{qkey}.config")
             q.chkstop = ctx.boolean(qspec.get("chkstop", q.chkstop), f"{qkey}.chkstop")
-            q.eio = ctx.boolean(qspec.get("eio", q.eio), f"{qkey}.eio")
+            if "eio" in qspec and "tapq_rc" in qspec:
+                raise ctx.fail(f"{qkey}.eio", "give either eio or tapq_rc (eio: true is tapq_rc 6)")
+            if ctx.boolean(qspec.get("eio", False), f"{qkey}.eio"):
+                q.tapq_rc = EIO_TAPQ_RC
+            if "tapq_rc" in qspec:
+                q.tapq_rc = ctx.integer(qspec["tapq_rc"], f"{qkey}.tapq_rc", 0, 255)
+            q.tapq_async = ctx.boolean(qspec.get("tapq_async", q.tapq_async), f"{qkey}.tapq_async")
             if "driver_override" in qspec:
                 name = qspec["driver_override"]
                 if not isinstance(name, str) or not re.match(r"^[a-z0-9_]{1,64}$", name):

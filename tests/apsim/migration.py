@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .model import Card, Host, Mdev, Queue
+from .model import TAPQ_BUSY, TAPQ_Q_NOT_AVAIL, Card, Host, Mdev, Queue
 
 CONTROL_DIR = ".apsim"
 RECORDS = "migrations"
@@ -50,7 +50,6 @@ RECORDS = "migrations"
 QINFO_DATA_MASK = 0xFFFFC000FF000000  # fast-path mask of the restore design
 TAPQ_CARD_HWINFO_MASK = 0xFFFF0000FFFF0F0F  # what a card caches (series v1/v2 copy it per queue)
 NATIVE_CLASS = 0x80
-TAPQ_RC_FAILED = 6  # the response code the simulator gives a queue whose TAPQ fails (eio: true)
 
 MAGIC = 0x76666170  # "vfap"
 BLOB_VERSION = 1
@@ -107,6 +106,21 @@ def tapq_word(host: Host, card: Card, queue: Queue) -> int:
     fac = host.queue_functions(card, queue) & 0xFFFFFFFF
     apinfo = ((card.raw_hwtype & 0xFF) << 24) | ((host.max_domain_id & 0xFF) << 16) | (card.depth & 0xF)
     return (fac << 32) | apinfo
+
+
+def hardware_info(host: Host, card: Card, queue: Queue, uuid: str, apqn: tuple[int, int]) -> tuple[int, str | None, int]:
+    """Return (errno, kernel line, GR2 word) of get_hardware_info_for_queue() for one queue.
+
+    Response codes 0 and 2-5 give the word; 1 (queue not available) fails with ENODEV; any other code
+    fails with EIO unless an asynchronous error is pending, which lets the word through.
+    """
+    rc, pending, _word = host.tapq(card, queue)
+    if rc == TAPQ_Q_NOT_AVAIL:
+        return errno.ENODEV, f"vfio_ap_mdev {uuid}: Failed to get hwinfo for queue {apqn_text(apqn)}: TAPQ rc={rc}", 0
+    if rc > TAPQ_BUSY and not pending:
+        # the kernel's EIO message has no space after the colon
+        return errno.EIO, f"vfio_ap_mdev {uuid}:Failed to get hwinfo for queue {apqn_text(apqn)}: TAPQ rc={rc}", 0
+    return 0, None, tapq_word(host, card, queue)
 
 
 def card_word(host: Host, card: Card) -> int:
@@ -245,9 +259,10 @@ class Blob:
 def save(host: Host, mdev: Mdev) -> bytes:
     """STOP_COPY on the source: return the saved stream of mdev's guest configuration.
 
-    ``migration: kernel`` reads every queue's GR2 afresh (TAPQ); a failing TAPQ logs the kernel's
-    line and raises Refused(EIO). ``migration: attribute`` uses the hwinfo each queue copied from
-    its card at probe (series v1/v2), which never shows the bind state.
+    ``migration: kernel`` reads every queue's GR2 afresh (TAPQ); the first failing TAPQ logs the
+    kernel's line and raises Refused(ENODEV or EIO, :func:`hardware_info`). ``migration: attribute``
+    uses the hwinfo each queue copied from its card at probe (series v1/v2), which never shows the
+    bind state.
     """
     apm, aqm, adm = host.shadow(mdev)
     blob = Blob(adm=list(adm))
@@ -258,13 +273,13 @@ def save(host: Host, mdev: Mdev) -> bytes:
             if host.migration == "attribute":
                 blob.queues.append(((a, d), card_word(host, card)))
                 continue
-            if queue.eio:
-                line = f"vfio_ap_mdev {mdev.uuid}:Failed to get hwinfo for queue {apqn_text((a, d))}: TAPQ rc={TAPQ_RC_FAILED}"
+            code, line, word = hardware_info(host, card, queue, mdev.uuid, (a, d))
+            if code:
                 host.klog(line)
-                raise Refused(errno.EIO, "kernel", host.name, line,
+                raise Refused(code, "kernel", host.name, line,
                               [f"error: operation failed: job 'migration out' failed: {mdev.uuid}: "
-                               f"Failed to read the device state: {os.strerror(errno.EIO)}"])  # fmt: skip
-            blob.queues.append(((a, d), tapq_word(host, card, queue)))
+                               f"Failed to read the device state: {os.strerror(code)}"])  # fmt: skip
+            blob.queues.append(((a, d), word))
     return blob.pack()
 
 
@@ -309,11 +324,12 @@ def load(host: Host, mdev: Mdev, data: bytes, guest: str) -> tuple[set[int], set
     for apqn, value in blob.queues:
         card = host.cards[apqn[0]]
         queue = card.queues[apqn[1]]
-        if queue.eio:
-            lines.append(f"{prefix}:Failed to get hwinfo for queue {apqn_text(apqn)}: TAPQ rc={TAPQ_RC_FAILED}")
-            code = errno.EIO
+        failed, line, word = hardware_info(host, card, queue, mdev.uuid, apqn)
+        if failed:
+            lines.append(line)
+            code = failed
             continue
-        src, dst = HwInfo(value), HwInfo(tapq_word(host, card, queue))
+        src, dst = HwInfo(value), HwInfo(word)
         if not restore_compatible(src, dst):
             q = apqn_text(apqn)
             lines.append(f"{prefix}: Migration failed: Source and target queue ({q}) not compatible")

@@ -38,6 +38,14 @@ DEFAULT_FUNCTIONS = {
     "ep11": F_EP11 | F_APXA | F_NATIVE,
 }
 
+# TAPQ response codes (arch/s390/include/asm/ap.h AP_RESPONSE_*)
+TAPQ_NORMAL = 0x00
+TAPQ_Q_NOT_AVAIL = 0x01
+TAPQ_RESET_IN_PROGRESS = 0x02
+TAPQ_DECONFIGURED = 0x03
+TAPQ_CHECKSTOPPED = 0x04
+TAPQ_BUSY = 0x05
+
 MAX_INSTANCES = 65536
 FEATURES_BASE = "guest_matrix hotplug ap_config"
 
@@ -70,7 +78,8 @@ class Queue:
     mkvps: dict[str, Any] | None = None
     chkstop: bool = False
     config: bool = True
-    eio: bool = False  # ap_functions read fails with EIO (TAPQ error)
+    tapq_rc: int | None = None  # TAPQ response code set by the fleet; None: derived (Host.tapq)
+    tapq_async: bool = False  # an asynchronous error is pending on the queue (TAPQ's status says so)
     driver_override: str = ""  # v6.19: the only driver this queue binds to ("" = none)
 
 
@@ -298,7 +307,27 @@ class Host:
         return MAX_INSTANCES - len(self.mdevs)
 
     def queue_functions(self, card: Card, queue: Queue) -> int:
+        """Return the facility word a TAPQ on the queue stores (its card's word with the queue's bind state)."""
         return card.functions | ((queue.bs & 3) << 14)
+
+    def tapq(self, card: Card, queue: Queue) -> tuple[int, bool, int]:
+        """Return (response code, asynchronous error pending, facility word in GR2) of a TAPQ on the queue.
+
+        The response code is the fleet's ``tapq_rc`` when set, else 3 (deconfigured) for a queue or
+        card that is not configured, 4 (check-stopped) for a check-stopped one, 0 (normal) otherwise.
+        The kernel zeroes GR2 before the instruction; with response code 1 (queue not available)
+        nothing is stored there, so the word reads 0.
+        """
+        if queue.tapq_rc is not None:
+            rc = queue.tapq_rc
+        elif not (queue.config and card.config):
+            rc = TAPQ_DECONFIGURED
+        elif queue.chkstop or card.chkstop:
+            rc = TAPQ_CHECKSTOPPED
+        else:
+            rc = TAPQ_NORMAL
+        word = 0 if rc == TAPQ_Q_NOT_AVAIL else self.queue_functions(card, queue)
+        return rc, queue.tapq_async, word
 
     # ---------------------------------------------------------------- bus writes
     def write_mask(self, which: str, text: str) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from . import kparse
-from .model import Card, Host, Mdev, Queue
+from .model import TAPQ_BUSY, Card, Host, Mdev, Queue
 
 RO, RW, WO = 0o444, 0o644, 0o200
 
@@ -336,9 +336,11 @@ class HostView:
         q: Queue = card.queues[dom]
 
         def functions() -> str:
-            if q.eio:
+            # ap_functions_show(): a live TAPQ; EIO when it answers above BUSY (an async error does not help here)
+            rc, _async, word = h.tapq(card, q)
+            if rc > TAPQ_BUSY:
                 raise OSError(errno.EIO, "Input/output error")
-            return f"0x{h.queue_functions(card, q):08X}\n"
+            return f"0x{word:08X}\n"
 
         def bound(driver: str) -> Callable[[Callable[[], Node | None]], Callable[[], Node | None]]:
             return lambda make: lambda: make() if h.driver(card.id, dom) == driver else None

@@ -178,6 +178,7 @@ def test_demo_verdict_inputs(demo_run, host, uuid, field, value):
     ("host", "apqn", "field", "value"),
     [
         ("kvm-b1", "02.000a", "capabilities", {"apsc": False, "mex4k": False, "crt4k": False, "mode": "ep11",
+                                               "cca": False, "accel": False, "ep11": True,
                                                "apxa": True, "slcf": False, "native": True, "stateless": False,
                                                "bs": 1, "hwtype": 14}),
         ("kvm-b1", "01.000c", "chkstop", True),

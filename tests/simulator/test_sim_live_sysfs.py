@@ -585,7 +585,57 @@ def test_eio_attribute_fails_on_read(live_eio):
     assert read_errno(live_eio.host_dir("e") / "sys/devices/ap/card01/01.0001/ap_functions") == 0
 
 
-live_eio = live_fleet_fixture({"hosts": {"e": {"cards": [{"id": 1, "type": "CEX8C", "domains": "1-2", "queues": {2: {"eio": True}}}]}}})
+# (domain, what the queue's ap_functions gives): a live TAPQ; EIO above BUSY (5) even with an async
+# error pending; response code 1 (queue not available) stores no GR2, which the kernel zeroed first
+TAPQ_READS = [
+    (1, "0x72800000\n"),  # normal
+    (2, errno.EIO),  # eio: true = response code 6
+    (3, "0x00000000\n"),  # 1 queue not available
+    (4, "0x72800000\n"),  # 2 reset in progress
+    (5, "0x72800000\n"),  # 3 deconfigured
+    (6, "0x72800000\n"),  # 4 check-stopped
+    (7, "0x72800000\n"),  # 5 busy
+    (8, errno.EIO),  # 7
+    (9, errno.EIO),  # 7 with an asynchronous error pending
+    (10, "0x72800000\n"),  # derived: the card is fine, the queue is check-stopped (4)
+]
+
+
+@pytest.mark.parametrize("domain, expected", TAPQ_READS, ids=[f"domain{d}" for d, _e in TAPQ_READS])
+def test_queue_ap_functions_follows_the_tapq_response_code(live_eio, domain, expected):
+    path = live_eio.host_dir("e") / f"sys/devices/ap/card01/01.{domain:04x}/ap_functions"
+    if isinstance(expected, int):
+        assert read_errno(path) == expected
+    else:
+        assert sysfs_read(path) == expected
+
+
+live_eio = live_fleet_fixture(
+    {
+        "hosts": {
+            "e": {
+                "cards": [
+                    {
+                        "id": 1,
+                        "type": "CEX8C",
+                        "domains": "1-10",
+                        "queues": {
+                            2: {"eio": True},
+                            3: {"tapq_rc": 1},
+                            4: {"tapq_rc": 2},
+                            5: {"tapq_rc": 3},
+                            6: {"tapq_rc": 4},
+                            7: {"tapq_rc": 5},
+                            8: {"tapq_rc": 7},
+                            9: {"tapq_rc": 7, "tapq_async": True},
+                            10: {"chkstop": True},
+                        },
+                    }
+                ]
+            }
+        }
+    }
+)
 
 
 # ---------------------------------------------------------------------------------------- etc/ and run/

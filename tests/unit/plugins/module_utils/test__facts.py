@@ -220,6 +220,7 @@ def test_queue_capabilities_use_queue_word_and_raw_type(rendered):
     assert queues["07.0002"]["capabilities"]["hwtype"] == 15
     assert queues["07.0002"]["capabilities"]["mode"] == "accel"
     assert queues["05.0002"]["capabilities"] == {"apsc": False, "mex4k": True, "crt4k": True, "mode": "cca",
+                                                 "cca": True, "accel": False, "ep11": False,
                                                  "apxa": True, "slcf": False, "native": True, "stateless": False,
                                                  "bs": 0, "hwtype": 14}  # fmt: skip
 
@@ -357,7 +358,8 @@ def test_queues_bring_their_cards_and_mkvps_their_queues(rendered, subsets, gath
                                "asym_new": None, "asym_cur": None, "asym_old": None}}),
         ("05.0004", {"apqn": "05.0004", "driver": "vfio_ap", "vfio_status": "in use"}),
         ("06.0005", {"apqn": "06.0005", "driver": "vfio_ap", "vfio_status": "in use", "functions": "0x06808000",
-                     "capabilities": {"apsc": False, "mex4k": False, "crt4k": False, "mode": "ep11", "apxa": True,
+                     "capabilities": {"apsc": False, "mex4k": False, "crt4k": False, "mode": "ep11",
+                                      "cca": False, "accel": False, "ep11": True, "apxa": True,
                                       "slcf": False, "native": True, "stateless": False, "bs": 2, "hwtype": 14}}),
         ("08.0003", {"apqn": "08.0003", "driver": "cex4queue", "online": False}),
     ],

@@ -6,13 +6,16 @@ import pytest
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _hwinfo as hw
 
-CAPS_KEYS = {"apsc", "mex4k", "crt4k", "mode", "apxa", "slcf", "native", "stateless", "bs", "hwtype"}
+CAPS_KEYS = {"apsc", "mex4k", "crt4k", "cca", "accel", "ep11", "mode", "apxa", "slcf", "native", "stateless", "bs", "hwtype"}
 
 
 def caps(**overrides):
     base = {"apsc": False, "mex4k": True, "crt4k": True, "mode": "cca", "apxa": True, "slcf": False,
             "native": True, "stateless": False, "bs": 0, "hwtype": 14}  # fmt: skip
     base.update(overrides)
+    mode = base["mode"]
+    for name in ("cca", "accel", "ep11"):
+        base.setdefault(name, name == mode)
     return base
 
 
@@ -34,6 +37,8 @@ def caps(**overrides):
         (0x7280C000, 14, caps(bs=3)),
         # no mode bit at all, unknown type
         (0x02000000, None, caps(mex4k=False, crt4k=False, mode=None, native=False, hwtype=None)),
+        # two mode bits (not seen on real hardware): each is reported, mode is the first (D before A before X)
+        (0x16800000, 14, caps(mex4k=False, crt4k=False, mode="cca", ep11=True)),
     ],
 )
 def test_capabilities(functions, hwtype, expected):

@@ -213,7 +213,119 @@ BLOCKER_CASES = [
         ["secure_execution"],
         "blocked",
     ),
+    # the hardware word of a guest queue: a failed query is a blocker of its own, never the card's word instead
+    ("tapq_error_on_destination", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": 6}}}), "auto", ["hw_query_failed"], "blocked"),
+    ("tapq_error_on_source", edit(**{"src.cards.0.queues": {5: {"tapq_rc": 7}}}), "auto", ["hw_query_failed"], "blocked"),
+    ("queue_not_available_on_destination", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": 1}}}), "auto", ["hw_query_failed"], "blocked"),
+    ("queue_not_available_on_source", edit(**{"src.cards.0.queues": {5: {"tapq_rc": 1}}}), "auto", ["hw_query_failed"], "blocked"),
+    *[(f"tapq_rc{rc}_gives_the_word", edit(**{"dst.cards.0.queues": {5: {"tapq_rc": rc}}}), "auto", [], "ready") for rc in (2, 5)],
+    (
+        "tapq_error_with_other_blockers",
+        edit(**{"dst.cards": [{"id": 1, "type": "CEX7C", "domains": "0-15", "queues": {5: {"tapq_rc": 6}}}]}),
+        "auto",
+        ["hw_query_failed"],
+        "blocked",
+    ),
+    # the mode bits are compared one by one: an extra XCP bit is a mode mismatch although both "are" CCA
+    ("extra_mode_bit", edit(**{"dst.cards.0.functions": "0x76800000"}), "auto", ["hw_mode_mismatch"], "blocked"),
+    ("same_extra_mode_bit", edit(**{"src.cards.0.functions": "0x76800000", "dst.cards.0.functions": "0x76800000"}), "auto", [], "ready"),
+    # an empty control-domain mask on the source LPAR: the guest has no control domain, none is checked
+    ("empty_source_mask", edit(**{"src.control_domains": [], "dst.control_domains": []}), "auto", [], "ready"),
+    ("empty_destination_mask", edit(**{"dst.control_domains": []}), "auto", ["control_domain_unavailable"], "blocked"),
 ]
+
+
+def _attribute_pair(fleet):
+    """Both hosts series v1/v2 (attribute), the destination mdev holds the guest's APQN: ready."""
+    fleet["hosts"]["src"]["migration"] = fleet["hosts"]["dst"]["migration"] = "attribute"
+    fleet["hosts"]["src"]["mdevs"][0]["migratable"] = 1
+    fleet["hosts"]["dst"]["mdevs"] = [{"uuid": UUID, "adapters": [1], "domains": [5], "control_domains": [5]}]
+    fleet["hosts"]["dst"]["definitions"][0].update(adapters=[1], domains=[5], control_domains=[5])
+    return fleet
+
+
+ATTRIBUTE_CASES = [
+    # series v1/v2 compare the word each queue cached from its card: a failing TAPQ does not matter there
+    ("ready", None, [], "ready"),
+    ("tapq_error_ignored", lambda f: f["hosts"]["dst"]["cards"][0].update(queues={5: {"tapq_rc": 6}}), [], "ready"),
+    ("queue_not_available_ignored", lambda f: f["hosts"]["src"]["cards"][0].update(queues={5: {"tapq_rc": 1}}), [], "ready"),
+    # ... and the whole classification byte
+    ("stateless_to_native", lambda f: f["hosts"]["src"]["cards"][0].update(functions="0x72400000"), ["hw_class_incompatible"], "blocked"),
+    ("extra_mode_bit", lambda f: f["hosts"]["dst"]["cards"][0].update(functions="0x7a800000"), ["hw_mode_mismatch"], "blocked"),
+]
+
+
+@pytest.mark.parametrize(("change", "blockers", "verdict"), [c[1:] for c in ATTRIBUTE_CASES], ids=[c[0] for c in ATTRIBUTE_CASES])
+def test_attribute_rules_compare_card_words(tmp_path, change, blockers, verdict):
+    result = check(tmp_path, lambda f: (_attribute_pair(f), change and change(f)))
+    assert result["rules"] == "attribute"
+    assert codes(result["blockers"]) == blockers
+    assert ("ready" if result["ready"] else "blocked") == verdict
+
+
+def test_failed_query_names_the_side_and_the_queue(tmp_path):
+    result = check(tmp_path, edit(**{"dst.cards.0.queues": {5: {"tapq_rc": 1}}}))
+    [blocker] = result["blockers"]
+    assert blocker["apqn"] == "01.0005" and blocker["detail"].startswith("destination: queue 01.0005 on dst")
+    assert "0x00000000" in blocker["detail"] and "queue not available" in blocker["detail"]
+    result = check(tmp_path / "src", edit(**{"src.cards.0.queues": {5: {"tapq_rc": 6}}}))
+    [blocker] = result["blockers"]
+    assert blocker["detail"].startswith("source: queue 01.0005 on src") and "could not be read" in blocker["detail"]
+
+
+def test_control_domains_null_is_not_none(tmp_path):
+    """[] (the LPAR has no control domain) and null (not known) differ: null checks every domain the guest may have."""
+    fleet = copy.deepcopy(base_fleet())
+    facts = facts_for_fleet(fleet, tmp_path)
+    src = copy.deepcopy(facts["src"])
+    src["bus"]["host_control_domains"] = None  # the mask could not be read: the assignment [5] is checked
+    dst = copy.deepcopy(facts["dst"])
+    dst["bus"]["host_control_domains"] = [0, 1]
+    result = R.migration_check(src, dst, UUID, source="src", destination="dst")
+    assert result["control_domains"] is None
+    [blocker] = result["blockers"]
+    assert blocker["code"] == "control_domain_unavailable" and "mask is unknown" in blocker["detail"]
+    src["vfio_ap"]["mdevs"][0]["control_domains"] = None  # and the assignment neither: nothing can be checked
+    result = R.migration_check(src, facts["dst"], UUID, source="src", destination="dst")
+    assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "unknown" in result["blockers"][0]["detail"]
+    src["bus"]["host_control_domains"] = []  # an empty mask: the guest has no control domain
+    src["vfio_ap"]["mdevs"][0]["control_domains"] = [5]
+    result = R.migration_check(src, dst, UUID, source="src", destination="dst")
+    assert result["ready"] and result["control_domains"] == []
+    dst["bus"]["host_control_domains"] = None  # the destination's mask is unknown: the guest's domains cannot be checked
+    src["bus"]["host_control_domains"] = [5]
+    src["vfio_ap"]["mdevs"][0]["control_domains"] = [5]
+    result = R.migration_check(src, dst, UUID, source="src", destination="dst")
+    assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "dst's control-domain mask" in result["blockers"][
+        0
+    ]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("levels", "rules", "warning", "action_assigns"),
+    [
+        (None, "strict", True, True),  # no mdev on dst: series v1/v2 or v3+? both rule sets
+        ({"dst": "attribute"}, "strict", False, True),  # mixed: kernel source, attribute destination
+        ({"dst": "kernel"}, "kernel", False, False),
+    ],
+    ids=["unknown", "named_attribute", "named_kernel"],
+)
+def test_a_host_without_mdevs_has_an_unknown_level(tmp_path, levels, rules, warning, action_assigns):
+    result = check(tmp_path, edit(**{"dst.mdevs": [], "dst.definitions": []}), migration_levels=levels)
+    assert result["rules"] == rules
+    assert ("migration_level_unknown" in codes(result["warnings"])) is warning
+    assert result["ready_after"]
+    [mdev] = [a for a in result["actions"] if a["type"] == "mdev"]
+    assert (mdev["adapters"], mdev["domains"]) == (([1], [5]) if action_assigns else ([], []))
+
+
+def test_a_level_override_cannot_contradict_the_facts(tmp_path):
+    result = check(tmp_path, edit(**{"dst.migration": "none"}), migration_levels={"dst": "kernel"})
+    assert "no_migration_support" in codes(result["blockers"])
+    with pytest.raises(ValueError, match="vfio_ap_migration_level: expected attribute"):
+        check(tmp_path / "x", migration_levels={"dst": "v3"})
+    with pytest.raises(ValueError, match="migration_levels: expected"):
+        check(tmp_path / "y", migration_levels=["dst"])
 
 
 @pytest.mark.parametrize(("change", "rules", "blockers", "verdict"), [c[1:] for c in BLOCKER_CASES], ids=[c[0] for c in BLOCKER_CASES])
@@ -450,36 +562,3 @@ def test_identity(host, expected):
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._host_facts import identity_of
 
     assert identity_of(host) == expected
-
-
-def caps(**overrides):
-    """Return the capabilities of a CEX8 CCA queue (ap_functions 0x72800000) with some changed."""
-    from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import capabilities
-
-    return dict(capabilities(0x72800000, 14), **overrides)
-
-
-@pytest.mark.parametrize(
-    ("source", "target", "findings"),
-    [
-        (caps(), caps(), []),
-        # destination newer card: fine; older: hw_type_older
-        (caps(hwtype=13), caps(hwtype=14), []),
-        (caps(hwtype=14), caps(hwtype=13), [("hw_type_older", "hwtype")]),
-        # unknown types are not judged
-        (caps(hwtype=None), caps(hwtype=13), []),
-        (caps(mode="cca"), caps(mode="ep11"), [("hw_mode_mismatch", "mode")]),
-        (caps(slcf=True), caps(), [("hw_facility_mismatch", "slcf")]),
-        (caps(), caps(apsc=True, apxa=False), [("hw_facility_mismatch", "apsc"), ("hw_facility_mismatch", "apxa")]),
-        (caps(mex4k=False, crt4k=False), caps(), [("hw_facility_mismatch", "mex4k"), ("hw_facility_mismatch", "crt4k")]),
-        # class: native source needs native target; stateless source may go to a native target
-        (caps(), caps(native=False, stateless=True), [("hw_class_incompatible", "native")]),
-        (caps(native=False, stateless=True), caps(), []),
-        (caps(bs=1), caps(), [("secure_execution", "bs")]),
-        (caps(), caps(bs=2), [("secure_execution", "bs")]),
-    ],
-)
-def test_compare_capabilities(source, target, findings):
-    assert R.compare_capabilities(source, target) == findings
-    details = R.hardware_findings(source, target)
-    assert [code for code, _detail in details] == sorted(dict.fromkeys(c for c, _p in findings), key=[x for x, _y in details].index)
