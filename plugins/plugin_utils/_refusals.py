@@ -46,7 +46,7 @@ KERNEL_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"Full native card function|Only stateless functions", "hw_class_incompatible"),
         (r"may not assign queue|already assigned to another mdev|EADDRINUSE", "apqn_in_use"),
         (r"number of queues on source \(\d+\) and target \(\d+\) guests differ|not assigned to guest matrix", "apqn_set_mismatch"),
-        (r"Failed to get hwinfo for queue", "queue_unusable"),
+        (r"Failed to get hwinfo for queue", "hw_query_failed"),
     )
 )
 VIRSH_TABLE: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -76,8 +76,9 @@ _PLACEHOLDERS = (
     ("<uuid>", r"[0-9a-fA-F-]{36}"),
     ("AA.DDDD", _APQN),
     ("DDDD", r"[0-9a-fA-F]{4}"),
+    ("N", r"\d+"),
 )
-_TOKEN = re.compile(r"(\.\.\.|<uuid>|AA\.DDDD|DDDD|\(\w{1,2}\)|\s+)")
+_TOKEN = re.compile(r"(\.\.\.|<uuid>|AA\.DDDD|DDDD|\bN\b|\(\w{1,2}\)|\s+)")
 
 
 _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
