@@ -40,7 +40,7 @@ options:
         migration overwrites the destination mdev's configuration); V(strict) applies both.
       - V(auto) uses each host's C(vfio_ap.migration); when they differ, V(strict) and the warning
         C(mixed_migration_levels). A host whose facts say C(kernel) but that has no mdev may run
-        series v1/v2 as well (only an mdev shows the v1 C(migratable) file): V(auto) checks both
+        series v1/v2 as well (only an mdev shows the v1 C(migratable) file); V(auto) checks both
         rule sets there and warns C(migration_level_unknown), unless O(migration_levels) names its level.
     type: str
     default: auto
@@ -62,7 +62,7 @@ options:
     description:
       - "The migration level of hosts whose facts cannot show it, C({host: attribute|kernel}) for the
         O(source) and O(destination) names (what the inventory variable C(vfio_ap_migration_level) says
-        to M(s390x.vfio_ap.migration_plan)): V(attribute) for series v1/v2 (validation), V(kernel) for
+        to P(s390x.vfio_ap.migration_plan#filter)): V(attribute) for series v1/v2 (validation), V(kernel) for
         series v3 and later (restore). It counts only where the facts say C(kernel): a host whose facts
         show no migration support or the v1 attribute keeps that level."
     type: dict

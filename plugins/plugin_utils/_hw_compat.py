@@ -91,7 +91,8 @@ def differences(src: Word, dst: Word, design: str) -> list[tuple[str, str]]:
     Both words must be comparable (:func:`word_problem` None). ``design`` is ``restore`` or
     ``validate``; details name each differing property.
     """
-    assert src.fac is not None and dst.fac is not None and src.at is not None and dst.at is not None
+    if src.fac is None or dst.fac is None or src.at is None or dst.at is None:
+        raise ValueError(f"hardware words not comparable: {src}, {dst}")
     found: dict[str, list[str]] = {}
     if design == "validate" and (src.fac & TAPQ_MASK) == (dst.fac & TAPQ_MASK) and src.at <= dst.at:
         return []
