@@ -12,7 +12,8 @@ version_added: 0.2.0
 description:
   - From the drain document (C(document) of P(s390x.vfio_ap.drain_report#filter)) renders the lines
     the C(maintenance) role shows - the outcome, then the C(virsh migrate) command of every guest for
-    a plan, or one line per guest after a run - and the message it fails with when guests failed.
+    a plan, or one line per guest after a run - and the messages it fails with when guests failed or
+    a host is not empty.
 options:
   _input:
     description: The drain document (C(evacuation.json)).
@@ -32,8 +33,10 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C({lines, failed}): C(lines) a list of text lines; C(failed) the outcome with every failed
-      guest, its codes and message, and where the report is (empty when no guest failed)."
+    - "C({lines, failed, not_empty}): C(lines) a list of text lines; C(failed) the outcome with every failed
+      guest, its codes and message, and where the report is (empty when no guest failed); C(not_empty)
+      the hosts that still run vfio-ap guests, with the guests (empty when every host is empty).
+      Every line is plain text - control characters from hosts show as escapes."
   type: dict
 """
 

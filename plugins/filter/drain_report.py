@@ -18,7 +18,7 @@ options:
     type: dict
     required: true
   outcomes:
-    description: "C({uuid: outcome}) of the executed guests."
+    description: "C({uuid: outcome}) of the executed guests (and of an earlier run's guests found on their destination)."
     type: dict
   held:
     description: "C({uuid: stranded|needs_preparation}) of guests not run."
@@ -43,11 +43,19 @@ options:
       - The P(s390x.vfio_ap.migration_plan#filter) the evacuation came from; a stranded guest's codes
         are then its C(top_blockers) (the blockers that matter) instead of every blocker code.
     type: dict
-  previous:
+  started:
     description:
-      - The C(evacuation.json) document of an earlier run of the same hosts; the guests it moved that
-        are no longer on the hosts are listed as C(already_moved).
-    type: dict
+      - The report written when a drain starts (replaced when it ends) - the guests without an
+        outcome are C(pending), and the outcome says that the drain has not ended. A later run
+        reads it to find the guests an interrupted run moved.
+    type: bool
+    default: false
+  resumed:
+    description:
+      - With O(started), the guests of an earlier run the drain looks for again (C(resumed) of
+        P(s390x.vfio_ap.maintenance_waves#filter)), listed as C(pending).
+    type: list
+    elements: dict
 """
 
 EXAMPLES = r"""
@@ -69,11 +77,21 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document, drain_summary, render_files
 
 
-def drain_report(evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None, previous=None, plan=None):
+def drain_report(
+    evacuation, outcomes=None, held=None, mode="plan", facts=None, stopped=False, report_dir=None, plan=None, started=False, resumed=None
+):
     """Return the report (see RETURN)."""
     try:
         document = drain_document(
-            evacuation, dict(outcomes or {}), dict(held or {}), mode, dict(facts or {}), bool(stopped), previous or None, plan
+            evacuation,
+            dict(outcomes or {}),
+            dict(held or {}),
+            mode,
+            dict(facts or {}),
+            bool(stopped),
+            plan,
+            bool(started),
+            list(resumed or []),
         )
         return {"document": document, "files": render_files(document), "summary": drain_summary(document, report_dir)}
     except (ValueError, TypeError, KeyError) as exc:

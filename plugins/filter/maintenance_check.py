@@ -15,6 +15,8 @@ description:
     C(migrate) (the planned destination, or another ready one), C(prepare) (the destination role runs
     first; only with O(prepare)), C(moved) (it already runs elsewhere), C(skip) (it no longer runs on
     the source) or C(refuse) (with the blocker codes of the planned destination).
+  - The guest's name is the one the source's facts give its mdev now; an entry naming another guest
+    is refused. The guest is passed as the value of C(--domain), the URI as the value of C(--desturi).
   - "A destination whose migration guard disables the mdev counts as blocked (C(migration_disabled)) -
     the collection's libvirt hook there would refuse the migration."
 options:
@@ -85,7 +87,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import DEFAULT_COMMAND, DEFAULT_OPTIONS, DEFAULT_URI, just_in_time
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import MigrateCommand
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import just_in_time
 
 
 def maintenance_check(
@@ -102,7 +105,14 @@ def maintenance_check(
     enable=False,
 ):
     """Return the decisions of one wave (see RETURN)."""
+    default = MigrateCommand()
     try:
+        how = MigrateCommand.of(
+            command if command else default.command,
+            options if options is not None else default.options,
+            timeout,
+            uri or default.uri,
+        )
         return just_in_time(
             list(guests),
             dict(facts),
@@ -110,10 +120,7 @@ def maintenance_check(
             prepare=bool(prepare),
             per_destination=per_destination,
             addresses=dict(addresses or {}),
-            command=list(command) if command else DEFAULT_COMMAND,
-            options=list(options) if options is not None else DEFAULT_OPTIONS,
-            timeout=timeout,
-            uri=uri or DEFAULT_URI,
+            how=how,
             enable=bool(enable),
         )
     except (ValueError, TypeError, KeyError) as exc:

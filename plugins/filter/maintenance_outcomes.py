@@ -12,7 +12,7 @@ version_added: 0.2.0
 description:
   - Reads what the C(maintenance) role's tasks registered on the wave's hosts (preparation errors,
     the migrate command's results, the kernel log since the migration started, the facts and
-    C(virsh domstate) afterwards) and returns one outcome per guest.
+    C(virsh domstate) afterwards, the removal of the source mdevs) and returns one outcome per guest.
   - A refusal is translated into the collection's reason codes from libvirt's and QEMU's error and
     the kernel's lines; a migration that reported success is verified on both hosts.
 options:
@@ -47,7 +47,9 @@ _value:
   description:
     - "C(outcomes) (C({uuid: outcome}), see docs/maintenance.md), C(undo) (C({destination: [uuid]})
       preparations to undo), C(undo_actions) (C({destination: [action]}), the actions the destination
-      role recorded for those preparations, for its C(undo) entry point), C(moved) (C({source: [uuid]})) and C(failed) (bool)."
+      role recorded for those preparations, for its C(undo) entry point), C(moved) (C({source: [uuid]})),
+      C(cleanup) (C({source: [{uuid, guest}]}) of the guests that left now or earlier, whose source mdev
+      the source mdev policy applies to) and C(failed) (bool)."
   type: dict
 """
 
@@ -59,7 +61,8 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import 
 def maintenance_outcomes(steps, hostvars, check_mode=False, keep=False):
     """Return the outcomes of one wave (see RETURN)."""
     try:
-        return wave_result(steps, collect_host_results(hostvars, steps.get("hosts") or []), bool(check_mode), bool(keep))
+        hosts = list(steps.get("hosts") or []) + [g["source"] for g in steps.get("guests") or []]
+        return wave_result(steps, collect_host_results(hostvars, list(dict.fromkeys(hosts))), bool(check_mode), bool(keep))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_outcomes: {exc}") from exc
 

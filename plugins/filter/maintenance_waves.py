@@ -36,6 +36,13 @@ options:
     description: Preparation is allowed (guests whose destination needs it are run, not held).
     type: bool
     default: false
+  previous:
+    description:
+      - The C(evacuation.json) document of an earlier run of the same hosts (written when a drain
+        starts and when it ends). Its guests this plan does not list form a first wave that
+        migrates nothing - the just-in-time check reports each as C(already_moved) (with the source
+        mdev policy applied) when it runs elsewhere now, else as C(skipped).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -47,7 +54,7 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C(waves) (each C({index, guests, hosts})) and C(held) (C({uuid: stranded|needs_preparation})
+    - "C(waves) (each C({index, guests, hosts})) and C(held) (C({uuid: stranded|needs_preparation|skipped})
       for guests that are not run)."
   type: dict
 """
@@ -57,10 +64,10 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import execution_waves
 
 
-def maintenance_waves(evacuation, plan=None, per_source=1, per_destination=1, prepare=False):
+def maintenance_waves(evacuation, plan=None, per_source=1, per_destination=1, prepare=False, previous=None):
     """Return the waves (see RETURN)."""
     try:
-        return execution_waves(evacuation, plan, per_source, per_destination, bool(prepare))
+        return execution_waves(evacuation, plan, per_source, per_destination, bool(prepare), previous)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_waves: {exc}") from exc
 

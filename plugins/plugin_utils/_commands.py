@@ -3,16 +3,24 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Controller only (Python 3.11).
-"""Shell commands the plans print for an administrator (or a job) to run: ``virsh migrate``.
+"""The ``virsh migrate`` command: one builder for the argv the drain runs and the text the plans print.
 
-Every part of a command is quoted for a POSIX shell, and the host names and addresses that go into
-URIs are checked first: an inventory name such as ``kvm-b1$(touch /tmp/x)`` never reaches a command.
+:class:`MigrateCommand` holds how a migration is run (program, options, ``--timeout``, the
+destination URI template); :meth:`MigrateCommand.argv` builds the argument vector and
+:meth:`MigrateCommand.text` the same command quoted for a POSIX shell. The guest is always the value
+of ``--domain`` and the URI the value of ``--desturi``, so no guest name can land in option
+position, and a name virsh would read as something else (a domain ID, a UUID) or that cannot be
+printed on one line is refused. Host names and addresses that go into URIs are checked first: an
+inventory name such as ``kvm-b1$(touch /tmp/x)`` never reaches a command.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import shlex
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 try:
@@ -25,12 +33,40 @@ except ImportError:  # pragma: no cover - exercised when the controller lacks ne
 _HOST_NAME = re.compile(
     r"^(?=.{1,253}$)[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?)*$"
 )
+# What a command line cannot show on one line: controls, lone surrogates, bidirectional overrides.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# virsh looks a --domain value up as a domain ID first (a number), then as a UUID, then as a name.
+_DOMAIN_ID = re.compile(r"^[0-9]+$")
+_DOMAIN_UUID = re.compile(r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$")
+# libvirt keeps a domain as <name>.xml: a file name of at most 255 bytes.
+_NAME_BYTES = 251
 
 
 def host_name_problem(name: Any) -> str | None:
     """Return why ``name`` cannot be the host of a libvirt URI, or None when it can."""
     if not isinstance(name, str) or not _HOST_NAME.match(name):
         return f"host name {name!r} is not a valid host name for a qemu+ssh URI (letters, digits, '-', '_' and '.')"
+    return None
+
+
+def guest_name_problem(name: Any) -> str | None:
+    """Return why ``name`` cannot be given to ``virsh migrate --domain`` as the guest's name, or None when it can.
+
+    Refused: no name, a name libvirt cannot hold (``/``) or that cannot be shown on one line
+    (control characters, bidirectional overrides), and names virsh would look up as something
+    else: a number (a domain ID) or a UUID.
+    """
+    if not isinstance(name, str) or not name:
+        return f"guest name {name!r} is not a libvirt domain name"
+    shown = name.encode("unicode_escape", "backslashreplace").decode("ascii")
+    if _UNPRINTABLE.search(name):
+        return f"guest name '{shown}' holds control or direction characters; migrate it by hand"
+    if "/" in name or len(name.encode("utf-8", "surrogatepass")) > _NAME_BYTES:
+        return f"guest name '{shown}' is not a libvirt domain name ('/' or longer than {_NAME_BYTES} bytes)"
+    if _DOMAIN_ID.match(name):
+        return f"guest name '{shown}' would be read by virsh as a domain ID; migrate it by hand with its domain UUID"
+    if _DOMAIN_UUID.match(name):
+        return f"guest name '{shown}' would be read by virsh as a domain UUID; migrate it by hand"
     return None
 
 
@@ -47,16 +83,97 @@ def uri_address(value: Any, host: str, network: Any) -> tuple[str | None, str | 
     return (f"[{address}]" if address.version == 6 else str(address)), None
 
 
-def migrate_command(guest: str, destination: str, uri_host: str | None = None) -> str:
-    """Return the ``virsh migrate --live`` command moving ``guest`` to ``destination``, every part quoted.
+def _uri_host(address: Any, destination: str) -> str:
+    """Return the host part of ``--migrateuri tcp://...`` for an IP address or a host name; ValueError otherwise."""
+    text = str(address)
+    try:
+        ip = ipaddress.ip_address(text[1:-1] if text.startswith("[") and text.endswith("]") else text)
+    except ValueError:
+        problem = host_name_problem(text)
+        if problem:
+            raise ValueError(f"migration address of {destination}: {problem}") from None
+        return text
+    return f"[{ip}]" if ip.version == 6 else str(ip)
 
-    ``uri_host`` (an address from uri_address) adds ``--migrateuri tcp://...``. ValueError when
-    the destination is not a valid host name.
+
+def _words(value: Any, name: str) -> tuple[str, ...]:
+    if isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise ValueError(f"{name}: expected a list of strings, got {value!r}")
+    words = tuple(value)
+    for word in words:
+        if not isinstance(word, str) or not word or _UNPRINTABLE.search(word):
+            raise ValueError(f"{name}: {word!r} is not a command word (a non-empty string on one line)")
+    return words
+
+
+@dataclass(frozen=True)
+class MigrateCommand:
+    """How a live migration is run: ``command`` + ``options`` + ``--timeout N`` + ``--domain GUEST --desturi URI``.
+
+    ``timeout`` (seconds; None or 0 leaves it out): virsh suspends the guest after it so that the
+    migration converges. ``uri``: the destination's libvirt URI, ``{host}`` replaced by its name.
+    Build one with :meth:`of`, which checks every part.
     """
-    problem = host_name_problem(destination)
-    if problem:
-        raise ValueError(problem)
-    argv = ["virsh", "migrate", "--live", "--persistent", "--undefinesource", guest, f"qemu+ssh://{destination}/system"]
-    if uri_host is not None:
-        argv += ["--migrateuri", f"tcp://{uri_host}"]
-    return shlex.join(argv)
+
+    command: tuple[str, ...] = ("virsh", "migrate")
+    options: tuple[str, ...] = ("--live", "--persistent", "--undefinesource", "--verbose")
+    timeout: int | None = None
+    uri: str = "qemu+ssh://{host}/system"
+
+    @classmethod
+    def of(
+        cls,
+        command: Any = ("virsh", "migrate"),
+        options: Any = ("--live", "--persistent", "--undefinesource", "--verbose"),
+        timeout: Any = None,
+        uri: Any = "qemu+ssh://{host}/system",
+    ) -> MigrateCommand:
+        """Return a checked MigrateCommand; ValueError naming the part that is wrong."""
+        words = _words(command, "command")
+        if not words:
+            raise ValueError("command: expected the migration program and its verb, got an empty list")
+        seconds = None
+        if timeout not in (None, "", 0, "0"):
+            try:
+                seconds = int(timeout)
+            except (TypeError, ValueError):
+                seconds = 0
+            if isinstance(timeout, bool) or seconds < 1:
+                raise ValueError(f"timeout: expected a positive integer (or 0 for none), got {timeout!r}")
+        if not isinstance(uri, str) or "{host}" not in uri or _UNPRINTABLE.search(uri):
+            raise ValueError(f"destination URI template {uri!r} has no {{host}}")
+        return cls(words, _words(options, "options"), seconds, uri)
+
+    def argv(self, guest: Any, destination: Any, address: Any = None) -> list[str]:
+        """Return the argument vector migrating ``guest`` live to ``destination``.
+
+        ``address``: the destination's migration address (IP or host name) for ``--migrateuri
+        tcp://ADDRESS``, or None. ValueError for a guest name (:func:`guest_name_problem`), host
+        name or address that cannot be used.
+        """
+        problem = host_name_problem(destination) or guest_name_problem(guest)
+        if problem:
+            raise ValueError(problem)
+        argv = [*self.command, *self.options]
+        if self.timeout:
+            argv += ["--timeout", str(self.timeout)]
+        argv += ["--domain", guest, "--desturi", self.uri.replace("{host}", destination)]
+        if address not in (None, ""):
+            argv += ["--migrateuri", f"tcp://{_uri_host(address, destination)}"]
+        return argv
+
+    def text(self, guest: Any, destination: Any, address: Any = None) -> str:
+        """Return :meth:`argv` as one line for a POSIX shell (every word quoted as needed)."""
+        return shlex.join(self.argv(guest, destination, address))
+
+
+# The command the plans print for an administrator: no --verbose or --timeout (a person watches it).
+PRINTED = MigrateCommand(options=("--live", "--persistent", "--undefinesource"))
+
+
+def migrate_command(guest: Any, destination: Any, address: Any = None) -> str:
+    """Return the printed ``virsh migrate --live`` command moving ``guest`` to ``destination`` (:data:`PRINTED`).
+
+    ``address`` adds ``--migrateuri tcp://ADDRESS``. ValueError as :meth:`MigrateCommand.argv`.
+    """
+    return PRINTED.text(guest, destination, address)

@@ -28,6 +28,7 @@ from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import md_code_block, md_table, md_text
 
 SCHEMA = 1
 
@@ -122,7 +123,6 @@ def evacuation_plan(
         pools = {g["uuid"]: listed_hosts(g, "ready") + listed_hosts(g, "ready_after") for g in rest}
         placed.update(_place(rest, pools, capacity, seed))
     entries = []
-    destinations: dict[str, dict[str, Any]] = {}
     for g in guests:
         host, why = placed[g["uuid"]]
         needs_prep = host is not None and host not in listed_hosts(g, "ready")
@@ -130,7 +130,7 @@ def evacuation_plan(
         command = None
         if host is not None and g.get("guest"):
             try:
-                command = migrate_command(g["guest"], host, str(addresses.get(host) or host))
+                command = migrate_command(g["guest"], host, addresses.get(host) or host)
             except ValueError as exc:
                 why = str(exc)
         entries.append(
@@ -147,13 +147,28 @@ def evacuation_plan(
                 "command": command,
             }
         )
-        if host is not None:
-            slot = destinations.setdefault(host, {"guests": [], "prepare": {}})
-            slot["guests"].append(g["uuid"])
-            if needs_prep:
-                slot["prepare"].setdefault(g.get("source"), []).append(g["uuid"])
+    return evacuation_document(list(plan.get("sources") or []), entries, prepare, not_audited_sources(plan))
+
+
+def evacuation_document(
+    hosts: list[str], entries: list[dict[str, Any]], prepare: bool, unaudited: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Return the evacuation plan of ``hosts`` from its guest entries: verdict, summary and destinations computed.
+
+    ``unaudited``: {host: verdict} of the hosts whose facts are not complete; the plan is then never evacuable.
+
+    An entry's ``status`` is ``ready``, ``prepare``, ``stranded`` or ``skipped`` (an approved plan's
+    entry whose guest is no longer on the hosts; not counted in the verdict).
+    """
     counts = Counter(e["status"] for e in entries)
-    hosts = list(plan.get("sources") or [])
+    destinations: dict[str, dict[str, Any]] = {}
+    for e in entries:
+        if e["status"] in ("ready", "prepare") and e["destination"] is not None:
+            slot = destinations.setdefault(e["destination"], {"guests": [], "prepare": {}})
+            slot["guests"].append(e["uuid"])
+            if e["prepare"]:
+                slot["prepare"].setdefault(e["source"], []).append(e["uuid"])
+    total = len(entries) - counts["skipped"]
     stranded = counts["stranded"]
     waiting = counts["prepare"] if not prepare else 0
     evacuable = stranded == 0 and waiting == 0
@@ -161,23 +176,24 @@ def evacuation_plan(
     if evacuable:
         verdict = f"every vfio-ap guest of {names} has a destination" + (" (after preparation)" if counts["prepare"] else "")
     elif stranded:
-        verdict = f"{stranded} of {len(entries)} vfio-ap guests of {names} have nowhere to go"
+        verdict = f"{stranded} of {total} vfio-ap guests of {names} have nowhere to go"
     else:
         verdict = (
-            f"{waiting} of {len(entries)} vfio-ap guests of {names} need a destination prepared first "
-            "(set vfio_ap_maintenance_prepare: true)"
+            f"{waiting} of {total} vfio-ap guests of {names} need a destination prepared first (set vfio_ap_maintenance_prepare: true)"
         )
-    unaudited = not_audited_sources(plan)  # its guests may not all be known: never "every guest has a destination"
-    if unaudited:
+    if unaudited:  # its guests may not all be known: never "every guest has a destination"
         verdict = "; ".join([*unaudited.values(), *([] if evacuable else [verdict])])
         evacuable = False
+    summary = {"guests": total, "ready": counts["ready"], "prepare": counts["prepare"], "stranded": stranded}
+    if counts["skipped"]:
+        summary["skipped"] = counts["skipped"]
     return {
         "schema": SCHEMA,
-        "hosts": hosts,
+        "hosts": list(hosts),
         "prepare": bool(prepare),
         "evacuable": evacuable,
         "verdict": verdict,
-        "summary": {"guests": len(entries), "ready": counts["ready"], "prepare": counts["prepare"], "stranded": stranded},
+        "summary": summary,
         "guests": entries,
         "destinations": {
             h: {"guests": sorted(v["guests"]), "prepare": [{"source": s, "uuids": sorted(u)} for s, u in sorted(v["prepare"].items())]}
@@ -188,20 +204,15 @@ def evacuation_plan(
 
 def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
     """Return the evacuation plan as Markdown (a table per guest and the virsh commands)."""
-    lines = [
-        f"# Evacuation of {', '.join(evacuation['hosts'])}",
-        "",
-        evacuation["verdict"] + ".",
-        "",
-        "| guest | source | destination | status | blockers / reason |",
-        "|---|---|---|---|---|",
-    ]
+    rows = []
     for e in evacuation["guests"]:
         note = e["reason"] or ""
         if e["status"] == "stranded" and e["blockers"]:
             note = ", ".join(dict.fromkeys(e["blockers"])) + (f" — {note}" if note else "")
-        lines.append(f"| {e['guest'] or 'mdev ' + e['uuid']} | {e['source']} | {e['destination'] or '—'} | {e['status']} | {note} |")
+        rows.append([e["guest"] or "mdev " + e["uuid"], e["source"], e["destination"] or "—", e["status"], note])
+    lines = [f"# Evacuation of {md_text(', '.join(evacuation['hosts']))}", "", md_text(evacuation["verdict"] + "."), ""]
+    lines += md_table(["guest", "source", "destination", "status", "blockers / reason"], rows)
     commands = [e["command"] for e in evacuation["guests"] if e["command"]]
     if commands:
-        lines += ["", "Run, after any preparation, one at a time:", "", "```sh", *commands, "```"]
+        lines += ["", "Run, after any preparation, one at a time:", "", *md_code_block(commands, "sh")]
     return "\n".join(lines) + "\n"

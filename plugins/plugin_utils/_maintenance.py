@@ -13,7 +13,7 @@ every decision between the steps is made here:
 - :func:`just_in_time` checks each guest of a wave again with fresh facts (``migration_check``)
   and decides: migrate to the planned destination, to another ready one, prepare one first,
   skip a guest that already moved, or refuse;
-- :func:`migrate_argv` builds the ``virsh migrate`` command line;
+- the ``virsh migrate`` command line comes from ``_commands.MigrateCommand`` (the one builder);
 - :func:`verify_move` says what is wrong after a migration that reported success;
 - :func:`wave_outcomes` turns the results of a wave's steps into one outcome per guest, with
   refusals translated into reason codes by ``_refusals.refusal_codes``.
@@ -21,7 +21,7 @@ every decision between the steps is made here:
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -29,15 +29,14 @@ from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import listed_hosts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import MigrateCommand
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import CLEANUP_FAILED
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import kernel_lines, refusal_codes
 
 SOURCE_MDEV_POLICIES = ("keep", "stop", "undefine")
+DEFAULT_COMMAND = MigrateCommand()
 FAILURE_POLICIES = ("stop", "continue")
-DEFAULT_COMMAND = ("virsh", "migrate")
-DEFAULT_OPTIONS = ("--live", "--persistent", "--undefinesource", "--verbose")
-DEFAULT_URI = "qemu+ssh://{host}/system"
 
 # Outcome codes of the execution itself (not readiness codes: see docs/maintenance.md).
 EXECUTION_CODES = {
@@ -86,14 +85,56 @@ def _candidates(entry: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
     return ready, sorted(set(listed_hosts(entry, "ready_after")) - set(ready))
 
 
+def resume_entries(previous: Any, evacuation: Mapping[str, Any], limit: int = 10000) -> list[dict[str, Any]]:
+    """Return the guests of an earlier run's report (``previous``) that this run's plan does not list, as ``resume`` entries.
+
+    ``previous``: the ``evacuation.json`` found in the report directory (its text, or the document; written at the start of a
+    drain and at its end); it counts only when it is for the same hosts. Its guests may have left
+    their host in that run (even one that was interrupted): each becomes ``{uuid, guest, source,
+    destination, status: ready, apqns: [], resume: true}``, which the just-in-time check reports as
+    ``moved`` (with the source-mdev policy applied) or ``skip``, and never migrates. Entries that
+    are not well formed are left out; at most ``limit`` are read.
+    """
+    if isinstance(previous, str):
+        try:
+            previous = json.loads(previous) if previous.strip() else None
+        except (ValueError, RecursionError):
+            return []
+    if not isinstance(previous, Mapping) or not isinstance(previous.get("guests"), list):
+        return []
+    hosts = [h for h in evacuation.get("hosts") or [] if isinstance(h, str)]
+    if not isinstance(previous.get("hosts"), list) or sorted(map(str, previous["hosts"])) != sorted(hosts):
+        return []
+    planned = {g.get("uuid") for g in evacuation.get("guests") or [] if isinstance(g, Mapping)}
+    out: dict[str, dict[str, Any]] = {}
+    for g in previous["guests"][:limit]:
+        if not isinstance(g, Mapping):
+            continue
+        uuid, source = g.get("uuid"), g.get("source")
+        if not isinstance(uuid, str) or not _UUID.match(uuid) or source not in hosts or uuid.lower() in planned or uuid.lower() in out:
+            continue
+        destination = g.get("actual_destination") or g.get("destination")
+        out[uuid.lower()] = {
+            "uuid": uuid.lower(),
+            "guest": g.get("guest") if isinstance(g.get("guest"), str) else None,
+            "source": source,
+            "destination": destination if isinstance(destination, str) else None,
+            "status": "ready",
+            "apqns": [],
+            "resume": True,
+        }
+    return list(out.values())
+
+
 def execution_waves(
     evacuation: Mapping[str, Any],
     plan: Mapping[str, Any] | None = None,
     per_source: Any = 1,
     per_destination: Any = 1,
     prepare: bool = False,
+    previous: Any = None,
 ) -> dict[str, Any]:
-    """Return the order of execution: ``{waves, held}``.
+    """Return the order of execution: ``{waves, held, resumed, sources}``.
 
     ``waves``: lists of guests run at the same time, ``[{index, guests, hosts}]``; each guest is an
     evacuation entry plus ``candidates`` (every destination the plan lists as ready, then ready after
@@ -101,7 +142,12 @@ def execution_waves(
     ``per_destination`` guests for one destination; the guests keep the plan's order (a guest never
     runs before one listed earlier). ``hosts``: sources, planned destinations and candidates of the
     wave (whose facts the just-in-time check needs). ``held``: ``{uuid: result}`` of guests that are
-    not run: ``stranded`` (nowhere to go) or ``needs_preparation`` (preparation not allowed).
+    not run: ``stranded`` (nowhere to go), ``needs_preparation`` (preparation not allowed) or
+    ``skipped`` (an approved plan's entry whose mdev is no longer on the hosts).
+
+    ``previous``: an earlier run's report; its guests this plan does not list (:func:`resume_entries`)
+    form a first wave that migrates nothing (every host of ``plan`` is among its hosts); they are
+    also listed as ``resumed``. ``sources``: the hosts the waves migrate guests from.
     """
     if not isinstance(evacuation, Mapping) or not isinstance(evacuation.get("guests"), list):
         raise ValueError("execution_waves: expected an evacuation_plan result (with 'guests')")
@@ -110,9 +156,19 @@ def execution_waves(
     by_uuid = {g.get("uuid"): g for g in (plan or {}).get("guests") or []}
     waves: list[dict[str, Any]] = []
     held: dict[str, str] = {}
+    resumed = resume_entries(previous, evacuation)
+    if resumed:
+        every = set((plan or {}).get("sources") or []) | set((plan or {}).get("destinations") or [])
+        hosts = every | {e["source"] for e in resumed} | {e["destination"] for e in resumed if e["destination"]}
+        guests = [{**e, "candidates": [e["destination"]] if e["destination"] else []} for e in resumed]
+        waves.append({"index": 1, "guests": guests, "hosts": sorted(hosts)})
     sources: Counter[str] = Counter()
     destinations: Counter[str] = Counter()
+    fresh = True
     for entry in evacuation["guests"]:
+        if entry.get("status") == "skipped":
+            held[entry["uuid"]] = "skipped"
+            continue
         if entry.get("destination") is None:
             held[entry["uuid"]] = "stranded"
             continue
@@ -122,57 +178,18 @@ def execution_waves(
         ready, after = _candidates(by_uuid.get(entry["uuid"]))
         planned = entry["destination"]
         candidates = [planned] + [h for h in ready + after if h != planned and h != entry.get("source")]
-        if not waves or sources[entry["source"]] >= limit_source or destinations[planned] >= limit_destination:
+        if fresh or sources[entry["source"]] >= limit_source or destinations[planned] >= limit_destination:
             waves.append({"index": len(waves) + 1, "guests": [], "hosts": []})
             sources.clear()
             destinations.clear()
+            fresh = False
         wave = waves[-1]
         wave["guests"].append({**entry, "candidates": candidates})
         sources[entry["source"]] += 1
         destinations[planned] += 1
         wave["hosts"] = sorted(set(wave["hosts"]) | {entry["source"], *candidates})
-    return {"waves": waves, "held": held}
-
-
-def migrate_argv(
-    guest: str,
-    destination: str,
-    *,
-    command: Iterable[Any] = DEFAULT_COMMAND,
-    options: Iterable[Any] = DEFAULT_OPTIONS,
-    timeout: Any = None,
-    uri: str = DEFAULT_URI,
-    address: Any = None,
-) -> list[str]:
-    """Return the argv migrating ``guest`` live to ``destination``.
-
-    ``command`` + ``options`` + ``--timeout N`` (when given; virsh suspends the guest after N
-    seconds so that the migration converges) + guest + destination URI (``uri`` with ``{host}``
-    replaced) + ``--migrateuri tcp://ADDRESS`` when an address is known. ValueError for a host
-    name or address that cannot go into a URI.
-    """
-    problem = host_name_problem(destination)
-    if problem:
-        raise ValueError(problem)
-    if not isinstance(guest, str) or not guest or guest.startswith("-"):
-        raise ValueError(f"guest name {guest!r} cannot be passed to virsh")
-    if "{host}" not in uri:
-        raise ValueError(f"destination URI template {uri!r} has no {{host}}")
-    argv = [str(part) for part in command] + [str(part) for part in options]
-    if timeout not in (None, "", 0, "0"):
-        argv += ["--timeout", str(_positive(timeout, "timeout"))]
-    argv += [guest, uri.replace("{host}", destination)]
-    if address not in (None, ""):
-        try:
-            ip = ipaddress.ip_address(str(address))
-            host_part = f"[{ip}]" if ip.version == 6 else str(ip)
-        except ValueError:
-            problem = host_name_problem(str(address))
-            if problem:
-                raise ValueError(f"migration address of {destination}: {problem}") from None
-            host_part = str(address)
-        argv += ["--migrateuri", f"tcp://{host_part}"]
-    return argv
+    migrating = sorted({g["source"] for w in waves for g in w["guests"] if not g.get("resume")})
+    return {"waves": waves, "held": held, "resumed": resumed, "sources": migrating}
 
 
 def _fits(host: str, apqns: set[str], taken: Mapping[str, set[str]], load: Counter[str], limit: int) -> bool:
@@ -212,6 +229,16 @@ def _without_disabled(check: dict[str, Any], source: str, destination: str) -> d
     }
 
 
+def _running_on(facts_by_host: Mapping[str, Any], uuid: str) -> list[tuple[str, str | None]]:
+    """Return ``[(host, guest)]`` of every host in ``facts_by_host`` where mdev ``uuid`` is in use."""
+    found = []
+    for host in sorted(facts_by_host):
+        mdev = _mdev(_facts(facts_by_host, host), uuid)
+        if mdev is not None and mdev.get("in_use"):
+            found.append((host, mdev.get("guest")))
+    return found
+
+
 def just_in_time(
     guests: Iterable[Mapping[str, Any]],
     facts_by_host: Mapping[str, Any],
@@ -220,20 +247,23 @@ def just_in_time(
     prepare: bool = False,
     per_destination: Any = 1,
     addresses: Mapping[str, Any] | None = None,
-    command: Iterable[Any] = DEFAULT_COMMAND,
-    options: Iterable[Any] = DEFAULT_OPTIONS,
-    timeout: Any = None,
-    uri: str = DEFAULT_URI,
+    how: MigrateCommand = DEFAULT_COMMAND,
     enable: bool = False,
 ) -> dict[str, Any]:
     """Return the decisions for one wave, from facts gathered just before it.
 
-    Result ``{guests, prepare, migrate, watch, hosts}``: ``guests`` one step per guest ``{uuid, guest, source,
+    ``facts_by_host``: the AP facts of the wave's hosts (gathered just now) and of any other host of
+    the play (where a guest that already moved may run). ``how``: the migration command.
+
+    Result ``{guests, prepare, migrate, watch, hosts, enable}``: ``guests`` one step per guest ``{uuid, guest, source,
     planned, destination, action, rerouted, codes, message, argv, check}`` with ``action``
     ``migrate`` (ready now), ``prepare`` (the destination role runs first, then migrate),
     ``moved`` (the guest already runs on ``destination``: an earlier run moved it), ``skip``
-    (it does not run on the source any more) or ``refuse`` (no destination is ready; ``codes``
-    are the planned destination's blockers). ``prepare``: ``{destination: [{source, uuid}]}``;
+    (it does not run on the source any more) or ``refuse`` (no destination is ready, or the facts
+    contradict the plan; ``codes`` are the planned destination's blockers). The guest's name is
+    the one the source's facts give the mdev now: a plan entry naming another guest is refused.
+    An entry marked ``resume`` (a guest an earlier run planned) is never migrated: it is
+    ``moved`` or ``skip``. ``prepare``: ``{destination: [{source, uuid}]}``;
     ``migrate``: ``{source: [{uuid, guest, destination, argv}]}``; ``watch``: ``{host: [guest]}``
     the guests each source and destination of a migration verifies; ``hosts``: those hosts;
     ``enable``: ``{host: [uuid]}`` where migration is disabled for a guest (``migration_disabled``
@@ -241,6 +271,8 @@ def just_in_time(
     migration; without ``enable`` such a destination is blocked.
     """
     limit = _positive(per_destination, "per_destination")
+    if not isinstance(how, MigrateCommand):
+        raise ValueError("how: expected the migration command (MigrateCommand)")
     addresses = addresses or {}
     load: Counter[str] = Counter()
     taken: dict[str, set[str]] = {}
@@ -263,18 +295,34 @@ def just_in_time(
             "argv": None,
             "check": None,
         }
+        steps.append(step)
         src_facts = _facts(facts_by_host, source)
         mdev = _mdev(src_facts, uuid)
-        steps.append(step)
+        running = _running_on(facts_by_host, uuid)
+        elsewhere = [(h, g) for h, g in running if h != source]
+        if len(running) > 1:
+            step.update(codes=["migration_refused"], message=f"mdev {uuid} is in use on {', '.join(h for h, _g in running)}")
+            continue
         if mdev is None:
-            step.update(action="skip", codes=["mdev_gone"], message=f"{source} has no mdev {uuid} any more")
+            runs = f"; it runs on {elsewhere[0][0]}" if elsewhere else ""
+            step.update(action="skip", codes=["mdev_gone"], message=f"{source} has no mdev {uuid} any more{runs}")
             continue
         if not mdev.get("in_use"):
-            where = [h for h in sorted(facts_by_host) if h != source and (m := _mdev(_facts(facts_by_host, h), uuid)) and m.get("in_use")]
-            if where:
-                step.update(action="moved", destination=where[0], message=f"already runs on {where[0]}")
+            if elsewhere:
+                host, name = elsewhere[0]
+                step.update(action="moved", destination=host, guest=name or step["guest"], message=f"already runs on {host}")
             else:
                 step.update(action="skip", codes=["guest_not_running"], message=f"{entry.get('guest') or uuid} does not run on {source}")
+            continue
+        if entry.get("resume"):
+            step.update(action="skip", message=f"runs on {source} again; not in this run's plan")
+            continue
+        name = mdev.get("guest")
+        if name != entry.get("guest"):
+            step.update(
+                codes=["migration_refused"],
+                message=f"the plan names guest {entry.get('guest')!r}, but mdev {uuid} on {source} is used by {name!r}",
+            )
             continue
         apqns = set(entry.get("apqns") or [])
         checks: dict[str, dict[str, Any]] = {}
@@ -319,15 +367,13 @@ def just_in_time(
                 + ("" if prepare else " (preparation not allowed)"),
             )
             continue
-        load[chosen] += 1
-        taken.setdefault(chosen, set()).update(apqns)
         try:
-            argv = migrate_argv(
-                entry["guest"], chosen, command=command, options=options, timeout=timeout, uri=uri, address=addresses.get(chosen)
-            )
+            argv = how.argv(name, chosen, addresses.get(chosen))
         except ValueError as exc:
             step.update(message=str(exc), codes=["migration_refused"])
             continue
+        load[chosen] += 1
+        taken.setdefault(chosen, set()).update(apqns)
         notes = []
         if chosen != planned:
             notes.append(
@@ -343,7 +389,7 @@ def just_in_time(
         step.update(
             action=action, destination=chosen, rerouted=chosen != planned, argv=argv, check=checks[chosen], message="; ".join(notes)
         )
-        migrate_by.setdefault(source, []).append({"uuid": uuid, "guest": entry["guest"], "destination": chosen, "argv": argv})
+        migrate_by.setdefault(source, []).append({"uuid": uuid, "guest": name, "destination": chosen, "argv": argv})
     watch: dict[str, list[str]] = {}
     for source, items in migrate_by.items():
         for item in items:
@@ -398,6 +444,7 @@ def verify_move(
     return problems
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 _DELTA = re.compile(r"^(?:(\d+) days?, )?(\d+):(\d{2}):(\d{2}(?:\.\d+)?)$")
 
 
@@ -432,12 +479,14 @@ def wave_outcomes(
 
     ``host_results``: per host what the wave's tasks registered there: ``prepare_errors``
     ({uuid: message}), ``migrated`` (the migrate command results, one per guest), ``kernel_log``
-    (text logged since the migration started), ``facts`` (after the migration), ``domstate``
-    ({guest: output}). An outcome is ``{uuid, guest, source, planned_destination,
+    (text logged since the migration started) and ``kernel_format`` (``syslog`` or ``journal``),
+    ``facts`` (after the migration), ``domstate`` ({guest: output}), ``cleaned`` (the results of
+    removing the source mdevs of guests that left). An outcome is ``{uuid, guest, source, planned_destination,
     actual_destination, tried_destination, result, stage, codes, message, duration, prepared, rerouted,
-    kernel}``
+    kernel, cleaned}``
     with result ``moved``, ``already_moved``, ``would_move`` (check mode), ``failed`` or
-    ``skipped``.
+    ``skipped``; ``cleaned`` says what was removed of the source mdev of a guest that left
+    (``vfio_ap_maintenance_source_mdev``), or what would be in check mode.
     """
     outcomes = {}
     for step in steps.get("guests") or []:
@@ -457,10 +506,12 @@ def wave_outcomes(
             "tried_destination": dest,
             "rerouted": bool(step.get("rerouted")),
             "kernel": [],
+            "cleaned": [],
         }
         outcomes[uuid] = out
+        cleaned = _cleaned(_result_for((host_results.get(source) or {}).get("cleaned") or [], uuid), check_mode)
         if step["action"] == "moved":
-            out.update(result="already_moved", stage=None, actual_destination=dest, prepared=False)
+            out.update(result="already_moved", stage=None, actual_destination=dest, prepared=False, cleaned=cleaned)
             continue
         if step["action"] == "skip":
             out.update(result="skipped")
@@ -483,7 +534,9 @@ def wave_outcomes(
             continue
         out["duration"] = seconds(result.get("delta"))
         if str(result.get("rc")) != "0":
-            log = kernel_lines(dst_res.get("kernel_log"), uuid) + kernel_lines(src_res.get("kernel_log"), uuid)
+            log = kernel_lines(dst_res.get("kernel_log"), uuid, dst_res.get("kernel_format") or "syslog") + kernel_lines(
+                src_res.get("kernel_log"), uuid, src_res.get("kernel_format") or "syslog"
+            )
             if result.get("rc") is None and "timed out" in str(result.get("msg") or "").lower():
                 codes, reason = ["migration_timeout"], str(result.get("msg"))
             else:
@@ -505,8 +558,25 @@ def wave_outcomes(
         if problems:
             out.update(stage="verify", codes=["verification_failed"], message="; ".join(problems))
             continue
-        out.update(result="moved", stage=None, actual_destination=dest, codes=[])
+        out.update(result="moved", stage=None, actual_destination=dest, codes=[], cleaned=cleaned)
     return outcomes
+
+
+def _cleaned(result: Mapping[str, Any] | None, check_mode: bool) -> list[str]:
+    """Return what removing a source mdev did (``mdev`` module result, ``state: absent``), as short phrases."""
+    if result is None:
+        return []
+    if result.get("failed"):
+        return [f"{CLEANUP_FAILED}: {result.get('msg') or 'no message'}"]
+    would = "would be " if check_mode else ""
+    done = []
+    if result.get("removed"):
+        done.append(f"active mdev {would}removed")
+    definition = result.get("definition")
+    definition = definition if isinstance(definition, Mapping) else {}
+    if definition.get("before") is not None and definition.get("after") is None:
+        done.append(f"mdevctl definition {would}removed")
+    return done or ["nothing left to remove"]
 
 
 def undo_wanted(outcomes: Mapping[str, Mapping[str, Any]], keep: bool) -> dict[str, list[str]]:
@@ -529,7 +599,10 @@ REGISTERED = {
     "migrated": ("__vfio_ap_maintenance_migrated", "__vfio_ap_maintenance_waited"),
     "kernel_log": ("__vfio_ap_maintenance_kernel_read", "__vfio_ap_maintenance_kernel_journal"),
     "domstate": "__vfio_ap_maintenance_domstate",
+    "cleaned": "__vfio_ap_maintenance_cleaned",
 }
+# The kernel-log register of each source of the kernel's lines, and the format of its text.
+_KERNEL_FORMATS = {"__vfio_ap_maintenance_kernel_read": "syslog", "__vfio_ap_maintenance_kernel_journal": "journal"}
 
 
 def _results(value: Any) -> list[Any]:
@@ -537,7 +610,7 @@ def _results(value: Any) -> list[Any]:
 
 
 def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Return ``{host: {prepare_errors, undo, migrated, kernel_log, facts, domstate}}`` from each host's variables.
+    """Return ``{host: {prepare_errors, undo, migrated, kernel_log, kernel_format, facts, domstate, cleaned}}`` from each host's variables.
 
     ``host_vars``: ``hostvars`` (or any {host: {variable: value}}); a host or variable that is
     missing gives empty values.
@@ -549,8 +622,10 @@ def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> 
         except KeyError:
             hv = {}
         get = hv.get if isinstance(hv, Mapping) else (lambda _name: None)
-        reads = [get(name) for name in REGISTERED["kernel_log"]]
-        read = next((r for r in reads if isinstance(r, Mapping) and not r.get("skipped") and "stdout" in r), None)
+        reads = [(get(name), _KERNEL_FORMATS[name]) for name in REGISTERED["kernel_log"]]
+        read, kernel_format = next(
+            ((r, f) for r, f in reads if isinstance(r, Mapping) and not r.get("skipped") and "stdout" in r), (None, "syslog")
+        )
         domstate = {}
         for result in _results(get(REGISTERED["domstate"])):
             if isinstance(result, Mapping) and not result.get("skipped"):
@@ -562,8 +637,10 @@ def collect_host_results(host_vars: Mapping[str, Any], hosts: Iterable[str]) -> 
             "undo": dict(get(REGISTERED["undo"]) or {}),
             "migrated": [r for name in REGISTERED["migrated"] for r in _results(get(name))],
             "kernel_log": read.get("stdout") if read is not None else None,
+            "kernel_format": kernel_format,
             "facts": facts,
             "domstate": domstate,
+            "cleaned": _results(get(REGISTERED["cleaned"])),
         }
     return collected
 
@@ -603,23 +680,29 @@ def undo_actions_wanted(undo: Mapping[str, list[str]], host_results: Mapping[str
 def wave_result(
     steps: Mapping[str, Any], host_results: Mapping[str, Mapping[str, Any]], check_mode: bool = False, keep: bool = False
 ) -> dict[str, Any]:
-    """Return what one wave did: ``{outcomes, undo, undo_actions, moved, failed}``.
+    """Return what one wave did: ``{outcomes, undo, undo_actions, moved, cleanup, failed}``.
 
     ``outcomes``: :func:`wave_outcomes`; ``undo``: :func:`undo_wanted` ``{destination: [uuid]}``;
     ``undo_actions``: :func:`undo_actions_wanted` ``{destination: [action]}`` (what the
     destination role's ``undo`` entry point runs there); ``moved``: ``{source: [uuid]}`` of the
-    guests that left; ``failed``: whether a guest failed.
+    guests that left; ``cleanup``: ``{source: [{uuid, guest}]}`` of the guests that left now or
+    earlier (``already_moved``), whose source mdev the
+    ``vfio_ap_maintenance_source_mdev`` policy applies to; ``failed``: whether a guest failed.
     """
     outcomes = wave_outcomes(steps, host_results, bool(check_mode))
     undo = undo_wanted(outcomes, bool(keep))
     moved: dict[str, list[str]] = {}
+    cleanup: dict[str, list[dict[str, str]]] = {}
     for out in outcomes.values():
         if out["result"] == "moved":
             moved.setdefault(out["source"], []).append(out["uuid"])
+        if out["result"] in ("moved", "already_moved"):
+            cleanup.setdefault(out["source"], []).append({"uuid": out["uuid"], "guest": str(out.get("guest") or "")})
     return {
         "outcomes": outcomes,
         "undo": undo,
         "undo_actions": undo_actions_wanted(undo, host_results),
         "moved": moved,
+        "cleanup": cleanup,
         "failed": any(out["result"] == "failed" for out in outcomes.values()),
     }

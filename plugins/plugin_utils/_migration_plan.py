@@ -447,7 +447,10 @@ class _Planner:
         uri_host, problem = uri_address(self.addresses.get(entry["suggested"]), entry["suggested"], self.network)
         if problem:
             return None, problem
-        return migrate_command(entry["guest"], entry["suggested"], uri_host), None
+        try:
+            return migrate_command(entry["guest"], entry["suggested"], uri_host), None
+        except ValueError as exc:  # a guest name virsh cannot be given safely
+            return None, str(exc)
 
 
 def stranding_codes(ev: R.Evaluation, blocked: int) -> dict[str, int]:

@@ -8,18 +8,32 @@
 Text in, text out; no plan logic here: verdicts, reasons, suggestions and the per-host
 evacuation verdicts all come from the plan. The report document (``readiness.json``, schema in
 docs/audit.md) wraps the plan with the audit's title, the hosts that had no facts and the
-summary that ``set_stats`` publishes.
+summary that ``set_stats`` publishes. Escaping, tables, the page and JUnit come from the one
+rendering layer (``_render.py``): whatever a host reported, each file parses and shows it as text.
 """
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
-from xml.sax.saxutils import quoteattr
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, is_idle, listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
+    Case,
+    Cell,
+    Row,
+    Suite,
+    html_attr,
+    html_page,
+    html_table,
+    json_text,
+    junit,
+    md_code,
+    md_code_block,
+    md_paragraph,
+    md_table,
+    md_text,
+)
 
 REPORT_SCHEMA = 1
 FORMATS = {
@@ -47,6 +61,10 @@ def idle_mdevs(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 NO_FACTS = "no vfio_ap facts (unreachable, its gather failed, or not in the fact cache)"
 NO_FACTS_FIX = "gather them (s390x.vfio_ap.ap_facts, vfio_ap_audit_gather: true) and audit again"
+NOT_FULLY_AUDITED = (
+    "Nothing is claimed about what could not be seen: their guests are not counted as able to leave, their mdevs are "
+    "not called idle, and they are offered to no guest as a destination."
+)
 
 
 def audit_problems(plan: Mapping[str, Any], not_audited: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
@@ -148,14 +166,10 @@ def _cells(guest: Mapping[str, Any]) -> tuple[dict[str, tuple[str, list[str]]], 
 
 def render_json(document: Mapping[str, Any]) -> str:
     """Return readiness.json text: sorted keys, two-space indent, newline-terminated (stable for idempotence)."""
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+    return json_text(document)
 
 
 # --------------------------------------------------------------------------------- Markdown
-
-
-def _md(text: Any) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _list(items: Iterable[Any]) -> str:
@@ -166,80 +180,91 @@ def _list(items: Iterable[Any]) -> str:
 def render_markdown(document: Mapping[str, Any]) -> str:
     """Return readiness.md: the summary a person pastes into a change ticket."""
     plan, summary = document["plan"], document["summary"]
-    lines = [f"# {document['title']}", ""]
+    lines = [f"# {md_text(document['title'])}", ""]
     lines += [
-        f"{summary['guests']} vfio-ap guests on {len(plan.get('sources') or [])} hosts, "
-        f"{len(plan.get('destinations') or [])} destinations considered (rules: {plan.get('rules')}).",
-        "",
-        "| verdict | guests |",
-        "|---|---:|",
-        f"| ready (a destination is ready now) | {summary['ready']} |",
-        f"| ready after preparation (run prepare_destination) | {summary['ready_after']} |",
-        f"| blocked (no destination) | {summary['blocked']} |",
+        md_paragraph(
+            f"{summary['guests']} vfio-ap guests on {len(plan.get('sources') or [])} hosts, "
+            f"{len(plan.get('destinations') or [])} destinations considered (rules: {plan.get('rules')})."
+        ),
         "",
     ]
+    lines += md_table(
+        ["verdict", "guests"],
+        [
+            ["ready (a destination is ready now)", summary["ready"]],
+            ["ready after preparation (run prepare_destination)", summary["ready_after"]],
+            ["blocked (no destination)", summary["blocked"]],
+        ],
+        "lr",
+    )
+    lines.append("")
     if document["not_audited"]:
-        lines += [f"**Not audited (no vfio_ap facts):** {_md(_list(document['not_audited']))}", ""]
+        lines += [f"**Not audited (no vfio_ap facts):** {md_text(_list(document['not_audited']))}", ""]
     problems = audit_problems(plan, document["not_audited"])
     if problems:
-        lines += [
-            f"**Not fully audited: {_md(_list(problems))}.** Nothing is claimed about what could not be seen: "
-            "their guests are not counted as able to leave, their mdevs are not called idle, and they are "
-            "offered to no guest as a destination.",
-            "",
-            "## Hosts not fully audited",
-            "",
-            "| host | what could not be seen | fix |",
-            "|---|---|---|",
-        ]
-        for host, items in problems.items():
-            lines += [f"| {_md(host)} | {_md(detail)} | {_md(fix)} |" for detail, fix in items]
-        lines.append("")
-    lines += [
-        "## Evacuation per host",
-        "",
-        "| host | machine | guests | ready | after preparation | blocked | verdict |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ]
-    for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
-        lines.append(
-            f"| {_md(host)} | {_md(item.get('machine') or '—')} | {item.get('guests', 0)} | {item.get('ready', 0)} "
-            f"| {item.get('ready_after', 0)} "
-            f"| {item.get('blocked', 0)} | {_md(item.get('verdict') or '')} |"
+        lines += [md_paragraph(f"Not fully audited: {_list(problems)}. {NOT_FULLY_AUDITED}"), ""]
+        lines += ["## Hosts not fully audited", ""]
+        lines += md_table(
+            ["host", "what could not be seen", "fix"], [[host, detail, fix] for host, items in problems.items() for detail, fix in items]
         )
+        lines.append("")
+    lines += ["## Evacuation per host", ""]
+    lines += md_table(
+        ["host", "machine", "guests", "ready", "after preparation", "blocked", "verdict"],
+        [
+            [
+                host,
+                item.get("machine") or "—",
+                item.get("guests", 0),
+                item.get("ready", 0),
+                item.get("ready_after", 0),
+                item.get("blocked", 0),
+                item.get("verdict") or "",
+            ]
+            for host, item in sorted((plan["summary"].get("hosts") or {}).items())
+        ],
+        "llrrrrl",
+    )
     lines.append("")
     if summary["guests_without_destination"]:
-        lines += ["## Guests without a destination", "", "| guest | source | mdev | main blockers |", "|---|---|---|---|"]
-        for item in summary["guests_without_destination"]:
-            lines.append(
-                f"| {_md(item.get('guest') or '—')} | {_md(item.get('source'))} | `{item['uuid']}` | {_md(_list(item['top_blockers']))} |"
-            )
+        lines += ["## Guests without a destination", ""]
+        lines += md_table(
+            ["guest", "source", "mdev", "main blockers"],
+            [
+                [item.get("guest") or "—", item.get("source"), md_code(item["uuid"]), _list(item["top_blockers"])]
+                for item in summary["guests_without_destination"]
+            ],
+        )
         lines.append("")
     if summary["top_blockers"]:
-        lines += ["## Most common blockers of the blocked guests", "", "| code | guests |", "|---|---:|"]
-        lines += [f"| `{item['code']}` | {item['guests']} |" for item in summary["top_blockers"]]
+        lines += ["## Most common blockers of the blocked guests", ""]
+        lines += md_table(["code", "guests"], [[md_code(item["code"]), item["guests"]] for item in summary["top_blockers"]], "lr")
         lines.append("")
-    lines += [
-        "## Guests",
-        "",
-        "| guest | source | verdict | ready on | ready after preparation on | suggested |",
-        "|---|---|---|---|---|---|",
-    ]
-    for guest in running_guests(plan):
-        verdict = _VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict"))
-        lines.append(
-            f"| {_md(guest_label(guest))} | {_md(guest.get('source'))} | {verdict} "
-            f"| {_md(_more(guest, 'ready'))} | {_md(_more(guest, 'ready_after'))} "
-            f"| {_md(guest.get('suggested') or '—')} |"
-        )
+    lines += ["## Guests", ""]
+    lines += md_table(
+        ["guest", "source", "verdict", "ready on", "ready after preparation on", "suggested"],
+        [
+            [
+                guest_label(guest),
+                guest.get("source"),
+                _VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict")),
+                _more(guest, "ready"),
+                _more(guest, "ready_after"),
+                guest.get("suggested") or "—",
+            ]
+            for guest in running_guests(plan)
+        ],
+    )
     idle = idle_mdevs(plan)
     if idle:
-        lines += ["", "Idle mdevs (no guest, need not move): " + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."]
+        lines += [
+            "",
+            md_paragraph("Idle mdevs (no guest, need not move): " + ", ".join(f"{g['uuid']} on {g.get('source')}" for g in idle) + "."),
+        ]
     commands = [g for g in plan["guests"] if g.get("command")]
     if commands:
-        lines += ["", "## Migration commands (suggested destinations)", "", "```sh"]
-        lines += [g["command"] for g in commands]
-        lines.append("```")
+        lines += ["", "## Migration commands (suggested destinations)", ""]
+        lines += md_code_block([g["command"] for g in commands], "sh")
     lines += ["", "Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.", ""]
     return "\n".join(lines)
 
@@ -270,7 +295,7 @@ _CELL_MARK = {"ready": "\u2713", "ready_after": "P", "blocked": "\u2717"}
 
 
 def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    return html_attr(text)
 
 
 def render_html(document: Mapping[str, Any]) -> str:
@@ -278,10 +303,6 @@ def render_html(document: Mapping[str, Any]) -> str:
     plan, summary = document["plan"], document["summary"]
     destinations = list(plan.get("destinations") or [])
     out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{_e(document['title'])}</title>",
-        f"<style>{_CSS}</style></head><body>",
         f"<h1>{_e(document['title'])}</h1>",
         '<table class="counts" id="summary"><tbody>',
         f'<tr><th>guests</th><td data-count="guests">{summary["guests"]}</td></tr>',
@@ -295,18 +316,12 @@ def render_html(document: Mapping[str, Any]) -> str:
         out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {_e(_list(document["not_audited"]))}</p>')
     problems = audit_problems(plan, document["not_audited"])
     if problems:
-        out += [
-            "<h2>Hosts not fully audited</h2>",
-            "<p>Nothing is claimed about what could not be seen: their guests are not counted as able to leave, "
-            "their mdevs are not called idle, and they are offered to no guest as a destination.</p>",
-            '<table id="not-fully-audited"><thead><tr><th>host</th><th>what could not be seen</th><th>fix</th></tr></thead><tbody>',
-        ]
-        out += [
-            f'<tr data-host="{_e(host)}"><th>{_e(host)}</th><td>{_e(detail)}</td><td>{_e(fix)}</td></tr>'
-            for host, items in problems.items()
-            for detail, fix in items
-        ]
-        out.append("</tbody></table>")
+        out += ["<h2>Hosts not fully audited</h2>", f"<p>{_e(NOT_FULLY_AUDITED)}</p>"]
+        out += html_table(
+            ["host", "what could not be seen", "fix"],
+            [Row([Cell(host, "th"), detail, fix], {"data-host": host}) for host, items in problems.items() for detail, fix in items],
+            {"id": "not-fully-audited"},
+        )
 
     out += [
         "<h2>Evacuation per host</h2>",
@@ -385,8 +400,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         out += [_e(g["command"]) for g in commands]
         out.append("</pre>")
     out.append(f"<p>Rules: {_e(plan.get('rules'))}. Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p>")
-    out.append("</body></html>")
-    return "\n".join(out) + "\n"
+    return html_page(document["title"], out, _CSS)
 
 
 # ------------------------------------------------------------------------------------ JUnit
@@ -396,62 +410,48 @@ def render_junit(document: Mapping[str, Any]) -> str:
     """Return readiness.xml (JUnit): a suite per source host, a case per guest, failed without a ready destination."""
     plan = document["plan"]
     by_source: dict[str, list[Mapping[str, Any]]] = {}
-    running = running_guests(plan)
-    for guest in running:
+    for guest in running_guests(plan):
         by_source.setdefault(str(guest.get("source")), []).append(guest)
-    coverage = _junit_coverage(document)
-    total = len(running) + coverage[0]
-    failures = sum(1 for g in running if g.get("verdict") != "ready") + coverage[1]
-    out = [
-        '<?xml version="1.0" encoding="UTF-8"?>',
-        f'<testsuites name={quoteattr(document["title"])} tests="{total}" failures="{failures}" errors="0">',
-        *coverage[2],
-    ]
+    suites = []
     for source in sorted(by_source):
-        guests = by_source[source]
-        failed = sum(1 for g in guests if g.get("verdict") != "ready")
-        out.append(
-            f'  <testsuite name={quoteattr("vfio_ap migration from " + source)} tests="{len(guests)}" '
-            f'failures="{failed}" errors="0" skipped="0">'
-        )
-        for guest in guests:
-            name = f"{guest['guest']} ({guest['uuid']})" if guest.get("guest") else f"mdev {guest['uuid']}"
-            out.append(f"    <testcase classname={quoteattr('vfio_ap.' + source)} name={quoteattr(name)}>")
+        cases = []
+        for guest in by_source[source]:
             reasons = (guest.get("blocked") or {}).get("reasons") or {}
             detail = "\n".join(f"{code}: {n} destination(s)" for code, n in sorted(reasons.items()))
             for item in guest.get("source_blockers") or []:
                 detail += f"\nsource: {item.get('code')}: {item.get('detail') or ''}"
+            failure = output = None
             if guest.get("verdict") == "ready_after":
                 message = f"no destination is ready; ready after preparation on {_more(guest, 'ready_after')} (run prepare_destination)"
-                out.append(f'      <failure type="ready_after" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
+                failure = ("ready_after", message, detail.strip())
             elif guest.get("verdict") != "ready":
                 codes = sorted(reasons) + [b.get("code") for b in guest.get("source_blockers") or []]
-                message = f"no destination: {', '.join(dict.fromkeys(codes)) or 'no other host audited'}"
-                out.append(f'      <failure type="blocked" message={quoteattr(message)}>{html.escape(detail.strip())}</failure>')
+                failure = (
+                    "blocked",
+                    f"no destination: {', '.join(map(str, dict.fromkeys(codes))) or 'no other host audited'}",
+                    detail.strip(),
+                )
             else:
-                out.append(f"      <system-out>{html.escape('ready on ' + _more(guest, 'ready'))}</system-out>")
-            out.append("    </testcase>")
-        out.append("  </testsuite>")
-    out.append("</testsuites>")
-    return "\n".join(out) + "\n"
+                output = "ready on " + _more(guest, "ready")
+            name = f"{guest['guest']} ({guest['uuid']})" if guest.get("guest") else f"mdev {guest['uuid']}"
+            cases.append(Case(f"vfio_ap.{source}", name, None, failure, None, output))
+        suites.append(Suite(f"vfio_ap migration from {source}", cases))
+    return junit(str(document["title"]), [_coverage_suite(document), *suites])
 
 
-def _junit_coverage(document: Mapping[str, Any]) -> tuple[int, int, list[str]]:
-    """Return (cases, failures, lines) of the audit-coverage suite: a case per host, failed when it was not (fully) audited."""
+def _coverage_suite(document: Mapping[str, Any]) -> Suite:
+    """Return the audit-coverage suite: a case per host, failed when it was not (fully) audited."""
     plan = document["plan"]
     problems = audit_problems(plan, document["not_audited"])
-    hosts = sorted(set(plan.get("sources") or []) | set(plan.get("destinations") or []) | set(problems))
-    lines = [f'  <testsuite name="vfio_ap audit coverage" tests="{len(hosts)}" failures="{len(problems)}" errors="0" skipped="0">']
-    for host in hosts:
-        lines.append(f'    <testcase classname="vfio_ap.audit" name={quoteattr(host + " fully audited")}>')
+    cases = []
+    for host in sorted(set(plan.get("sources") or []) | set(plan.get("destinations") or []) | set(problems)):
+        failure = None
         if host in problems:
             kind = "not_audited" if (NO_FACTS, NO_FACTS_FIX) in problems[host] else "not_fully_audited"
             detail = "\n".join(f"{what}: {fix}" for what, fix in problems[host])
-            message = f"{host} is not fully audited: {problems[host][0][0]}: {problems[host][0][1]}"
-            lines.append(f"      <failure type={quoteattr(kind)} message={quoteattr(message)}>{html.escape(detail)}</failure>")
-        lines.append("    </testcase>")
-    lines.append("  </testsuite>")
-    return len(hosts), len(problems), lines
+            failure = (kind, f"{host} is not fully audited: {problems[host][0][0]}: {problems[host][0][1]}", detail)
+        cases.append(Case("vfio_ap.audit", f"{host} fully audited", None, failure))
+    return Suite("vfio_ap audit coverage", cases)
 
 
 _RENDERERS = {"json": render_json, "markdown": render_markdown, "html": render_html, "junit": render_junit}

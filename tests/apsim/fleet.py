@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from xml.sax.saxutils import escape as xml_escape
 import uuid as uuidlib
 from pathlib import Path
 from typing import Any
@@ -285,7 +286,7 @@ def build_host(name: str, spec: Any, source: str) -> Host:
         mdev.migrating = ctx.boolean(mspec.get("migrating", False), f"{key}.migrating")
         if mspec.get("guest") is not None:
             mdev.guest = str(mspec["guest"])
-            if not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$", mdev.guest):
+            if not _DOMAIN_NAME.match(mdev.guest) or mdev.guest in (".", "..") or len(mdev.guest.encode("utf-8", "replace")) > 251:
                 raise ctx.fail(f"{key}.guest", f"{mdev.guest!r} is not a valid libvirt domain name")
             if mdev.guest in guests_by_mdev.values():
                 raise ctx.fail(f"{key}.guest", f"guest {mdev.guest} already has an mdev on this host")
@@ -517,6 +518,10 @@ def mdevctl_json(definition: dict[str, Any]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
+# libvirt refuses a domain name that is empty, holds '/' or a newline; a host keeps it as <name>.xml.
+_DOMAIN_NAME = re.compile(r"^[^/\n\x00]+$")
+
+
 def _domain_body(name: str, uuids: list[str], indent: str, domid: str = "") -> str:
     dom_uuid = uuidlib.uuid5(uuidlib.NAMESPACE_DNS, name)
     hostdevs = "".join(
@@ -526,7 +531,7 @@ def _domain_body(name: str, uuids: list[str], indent: str, domid: str = "") -> s
         for u in uuids
     )
     return (
-        f"{indent}<domain type='kvm'{domid}>\n{indent}  <name>{name}</name>\n{indent}  <uuid>{dom_uuid}</uuid>\n"
+        f"{indent}<domain type='kvm'{domid}>\n{indent}  <name>{xml_escape(name)}</name>\n{indent}  <uuid>{dom_uuid}</uuid>\n"
         f"{indent}  <memory unit='KiB'>4194304</memory>\n{indent}  <vcpu placement='static'>2</vcpu>\n"
         f"{indent}  <os>\n{indent}    <type arch='s390x' machine='s390-ccw-virtio'>hvm</type>\n{indent}  </os>\n"
         f"{indent}  <devices>\n{indent}    <emulator>/usr/bin/qemu-system-s390x</emulator>\n{hostdevs}"

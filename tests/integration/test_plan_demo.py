@@ -77,7 +77,7 @@ def test_plan_commands_bracket_ipv6(play):
     plan = _facts(play, "Plan")["plan"]
     web1 = next(g for g in plan["guests"] if g["guest"] == "web1")
     assert web1["command"] == (
-        "virsh migrate --live --persistent --undefinesource web1 qemu+ssh://kvm-b1/system --migrateuri 'tcp://[fd00:a::4]'"
+        "virsh migrate --live --persistent --undefinesource --domain web1 --desturi qemu+ssh://kvm-b1/system --migrateuri 'tcp://[fd00:a::4]'"
     )
     legacy3 = next(g for g in plan["guests"] if g["guest"] == "legacy3")
     assert legacy3["command"] is None and legacy3["command_error"]

@@ -81,7 +81,7 @@ def test_evacuation_choice(tmp_path, src1, src2, destinations, expected):
         assert g["status"] == ("stranded" if g["destination"] is None else "prepare")  # mdev missing there
         if g["destination"]:
             assert g["command"].startswith(
-                f"virsh migrate --live --persistent --undefinesource {g['guest']} qemu+ssh://{g['destination']}/system"
+                f"virsh migrate --live --persistent --undefinesource --domain {g['guest']} --desturi qemu+ssh://{g['destination']}/system"
             )
         else:
             assert "shared APQN" in g["reason"]
@@ -132,7 +132,7 @@ def test_pre_maintenance_playbook(live, tmp_path):
     assert chosen["db1"] == (None, "stranded")
     assert evacuation["evacuable"] is False and evacuation["summary"]["stranded"] == 4
     published = result.data["custom_stats"]["_run"]["vfio_ap_maintenance_summary"]
-    assert ("virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14") in published[
-        "commands"
-    ]
+    assert (
+        "virsh migrate --live --persistent --undefinesource --domain hsm1 --desturi qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14"
+    ) in published["commands"]
     assert "hsm1" in (tmp_path / "out" / "evacuation.md").read_text()

@@ -108,8 +108,10 @@ def test_drain_with_just_in_time_check_check_mode_and_second_run(fresh_live_flee
 
     # 4. The drain: the just-in-time check finds kvm-b1 no longer ready for web1, prepares it
     #    (preparation is allowed) and moves web1; hsm1 is prepared and moved; the rest stay, with reasons.
+    #    kvm-a1 is not empty at the end: the job fails (after the reports), naming what is left.
     drained = run_playbook(PLAYBOOK, inventory, extra_vars=approved)
-    assert drained.rc == 0, drained.stdout[-3000:]
+    assert drained.rc == 2, drained.stdout[-3000:]
+    assert "not empty after the drain - kvm-a1: batch1, ctl1, db1, web3" in drained.stdout
     document = report(tmp_path)
     got = results(document)
     assert got["web1"][:2] == got["hsm1"][:2] == ("moved", "kvm-b1")
@@ -124,11 +126,12 @@ def test_drain_with_just_in_time_check_check_mode_and_second_run(fresh_live_flee
     assert summary["moved"] == ["web1", "hsm1"] and summary["empty"] == {"kvm-a1": False} and summary["failed"] == []
     for name in ("evacuation.md", "evacuation.html", "evacuation.xml"):
         assert "hsm1" in (tmp_path / "out" / name).read_text()
-    assert '<testsuite name="kvm-a1" tests="6" failures="4" skipped="0">' in (tmp_path / "out" / "evacuation.xml").read_text()
+    assert '<testsuite name="kvm-a1" tests="6" failures="4" errors="0" skipped="0">' in (tmp_path / "out" / "evacuation.xml").read_text()
 
-    # 5. A second run has nothing left to move and writes nothing to the hosts.
+    # 5. A second run has nothing left to move and writes nothing to the hosts; the stranded
+    #    guests may stop for the window, so the run need not fail for them.
     writes = {h: live.writes(h) for h in HOSTS}
-    again = run_playbook(PLAYBOOK, inventory, extra_vars=extra)
+    again = run_playbook(PLAYBOOK, inventory, extra_vars={**extra, "vfio_ap_maintenance_fail_when_not_empty": False})
     assert again.rc == 0, again.stdout[-3000:]
     assert {h: live.writes(h) for h in HOSTS} == writes
     got = results(report(tmp_path))
@@ -163,7 +166,7 @@ def test_refusal_stops_nothing_half_done_then_a_second_run_finishes(fresh_live_f
     # The cause is fixed; the second run finishes the job.
     race.unlink()
     (live.host_dir("kvm-b1") / "sys/bus/ap/aqmask").write_text("-4")
-    finished = run_playbook(PLAYBOOK, inventory, extra_vars=extra)
+    finished = run_playbook(PLAYBOOK, inventory, extra_vars={**extra, "vfio_ap_maintenance_fail_when_not_empty": False})
     assert finished.rc == 0, finished.stdout[-3000:]
     got = results(report(tmp_path))
     assert got["web1"][:2] == got["hsm1"][:2] == ("moved", "kvm-b1")

@@ -47,7 +47,7 @@ def test_pre_maintenance_over_ssh(ssh, tmp_path):
     assert chosen["db1"] == (None, "stranded")
     published = result.data["custom_stats"]["_run"]["vfio_ap_maintenance_summary"]
     assert (
-        "virsh migrate --live --persistent --undefinesource hsm1 qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14"
+        "virsh migrate --live --persistent --undefinesource --domain hsm1 --desturi qemu+ssh://kvm-b1/system --migrateuri tcp://192.0.2.14"
         in published["commands"]
     )
 

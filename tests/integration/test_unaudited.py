@@ -120,8 +120,8 @@ def test_the_audit_fails_naming_what_could_not_be_seen(audited, fleet):
 def test_the_reports_say_not_fully_audited(audited, fleet):
     _result, work = audited
     hosts, _wrapper = fleet
-    markdown = (work / "out" / "readiness.md").read_text()
-    assert "**Not fully audited: kvm-a1, kvm-z9.**" in markdown
+    markdown = (work / "out" / "readiness.md").read_text().replace("\\", "")  # without Markdown escapes
+    assert "Not fully audited: kvm-a1, kvm-z9." in markdown
     assert f"| kvm-a1 | could not read {hosts}/kvm-a1/run/libvirt/qemu (EACCES) | run with become: true |" in markdown
     assert f"| kvm-z9 | no AP bus under {hosts}/kvm-z9 (no sys/bus/ap) |" in markdown
     rows = {line.split(" | ")[0][2:]: line for line in markdown.splitlines() if line.startswith("| kvm-")}
@@ -168,7 +168,7 @@ def test_an_empty_sysroot_alone(fleet, tmp_path):
     result = run_playbook(AUDIT, inventory(hosts, wrapper, tmp_path / "inventory.yml", ["kvm-z9"]),
                           extra_vars={"vfio_ap_audit_report_dir": str(tmp_path / "out")})  # fmt: skip
     assert result.rc == 2
-    markdown = (tmp_path / "out" / "readiness.md").read_text()
+    markdown = (tmp_path / "out" / "readiness.md").read_text().replace("\\", "")  # without Markdown escapes
     row = next(line for line in markdown.splitlines() if line.startswith("| kvm-z9 |") and "not fully audited" in line)
     assert f"kvm-z9 is not fully audited: no AP bus under {hosts}/kvm-z9 (no sys/bus/ap)" in row
 

@@ -55,7 +55,7 @@ CASES = [
     (host(cards=[{**CARD, "mkvps": {"aes_cur": "0x12"}}]), "cards[0].mkvps.aes_cur", "16 lowercase hex digits"),
     (host(definitions=[{"uuid": U1, "start": "boot"}]), "definitions[0].start", "not auto or manual"),
     (host(cards="none"), "cards", "expected a list"),
-    (host(mdevs=[{"uuid": U1, "guest": "bad name!"}]), "mdevs[0].guest", "not a valid libvirt domain name"),
+    (host(mdevs=[{"uuid": U1, "guest": "bad/name"}]), "mdevs[0].guest", "not a valid libvirt domain name"),
     ({"hosts": {"lpar9": ["a"]}}, "host", "expected a mapping"),
     (host(kernel="v4.19"), "kernel", "'v4.19' is not one of v6.19, v6.12, v6.10, v6.0, v5.17"),
     (host(kernel=6.1), "kernel", "6.1 is not one of"),

@@ -15,8 +15,11 @@ tests/stress/_shim.py, which watches every file-system change the module makes. 
 It prints one table of figures and writes a JSON report with an example of each finding.
 Exit code 0 when every figure with a target is at target, 1 otherwise, 2 on a usage error.
 
-    python tests/stress/runner.py [--rounds 100] [--procs 4] [--parts concurrency,kill,faults]
-                                  [--kill-stride 1] [--report FILE] [--work DIR]
+    python tests/stress/runner.py [--rounds 100] [--procs 4] [--parts concurrency,kill,faults,drain]
+                                  [--kill-stride 1] [--drain-rounds 6] [--report FILE] [--work DIR]
+
+The drain part (tests/stress/drain.py) drains a host with the maintenance role under tampered
+plans, hostile guest names and kill -9, with its own figures.
 """
 
 from __future__ import annotations
@@ -999,7 +1002,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=int(os.environ.get("STRESS_ROUNDS", 100)),
                         help="concurrency rounds per scenario (default 100, or $STRESS_ROUNDS)")  # fmt: skip
     parser.add_argument("--procs", type=int, default=4, help="processes at once per round, 2 to 4 (default 4)")
-    parser.add_argument("--parts", default="concurrency,kill,faults", help="comma-separated: concurrency,kill,faults")
+    parser.add_argument(
+        "--parts", default="concurrency,kill,faults,drain", help="comma-separated: concurrency,kill,faults,drain (tests/stress/drain.py)"
+    )
+    parser.add_argument("--drain-rounds", type=int, default=6, help="rounds of the drain part (default 6)")
     parser.add_argument("--kill-stride", type=int, default=1, help="kill after every k-th write step (default 1: every step)")
     parser.add_argument(
         "--quick-faults",
@@ -1020,24 +1026,33 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like an interrupt: the mount is unmounted and the work directory removed.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     parts = tuple(p for p in args.parts.split(",") if p)
-    unknown = set(parts) - {"concurrency", "kill", "faults"}
-    if unknown or args.rounds < 1 or not 2 <= args.procs <= 4 or args.kill_stride < 1:
+    unknown = set(parts) - {"concurrency", "kill", "faults", "drain"}
+    if unknown or args.rounds < 1 or not 2 <= args.procs <= 4 or args.kill_stride < 1 or args.drain_rounds < 1:
         parser.error(f"bad arguments: parts {sorted(unknown) or 'ok'}, rounds {args.rounds}, procs {args.procs}")
     started = time.monotonic()
     progress(f"rounds {args.rounds} x {args.procs} processes; parts {', '.join(parts)}")
-    figures, interrupted = Figures(), False
+    from stress.drain import Figures as DrainFigures, run_drain_suite  # the drain part (its own fleet and figures)
+
+    figures, drained, interrupted = Figures(), DrainFigures(), False
+    writers = tuple(p for p in parts if p != "drain")
     try:
-        run_suite(args.rounds, args.procs, parts, args.kill_stride, args.quick_faults,
-                  Path(args.work) if args.work else None, args.timeout, args.only, figures)  # fmt: skip
+        if writers:
+            run_suite(args.rounds, args.procs, writers, args.kill_stride, args.quick_faults,
+                      Path(args.work) if args.work else None, args.timeout, args.only, figures)  # fmt: skip
+        if "drain" in parts:
+            run_drain_suite(args.drain_rounds, None, Path(args.work) / "drain" if args.work else None, drained)
     except (KeyboardInterrupt, SystemExit):
         print("\ninterrupted: the figures so far", flush=True)
         interrupted = True
     print()
-    print(figures.table())
-    missed = figures.missed()
+    if writers:
+        print(figures.table())
+    if "drain" in parts:
+        print(drained.table())
+    missed = figures.missed() + [f"drain {f}" for f in drained.missed()]
     print(f"\n{time.monotonic() - started:.0f} s; " + (f"targets missed: {', '.join(missed)}" if missed else "all targets met"))
     if args.report:
-        Path(args.report).write_text(json.dumps(figures.as_dict(), indent=2, default=str) + "\n")
+        Path(args.report).write_text(json.dumps({**figures.as_dict(), "drain": drained.as_dict()}, indent=2, default=str) + "\n")
         print(f"report: {args.report}")
     return 1 if missed or interrupted else 0
 

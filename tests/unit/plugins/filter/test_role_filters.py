@@ -386,6 +386,7 @@ DRAIN_CASES = {
         },  # fmt: skip
         ["kvm-a1 can be evacuated", "virsh migrate web1"],
         "",
+        "",
     ),
     "execute: one line per guest and the failures": (
         {
@@ -404,14 +405,27 @@ DRAIN_CASES = {
             "mdev u-None: not attempted (not_attempted)",
         ],
         "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev) (see /srv/r/evacuation.md)",
+        "",
+    ),
+    "execute: a host not empty, terminal escapes shown as text": (
+        {
+            "mode": "execute",
+            "outcome": "0 of 1 vfio-ap guests of kvm-a1 left",
+            "host_status": {"kvm-a1": {"empty": False, "running": ["db\x1b[31m1"]}, "kvm-a2": {"empty": True, "running": []}},
+            "guests": [_guest("db\x1b[31m1", "stranded", codes=["hw_type_older"])],
+        },  # fmt: skip
+        ["0 of 1 vfio-ap guests of kvm-a1 left", "db\\x1b[31m1: stranded (hw_type_older)"],
+        "",
+        "not empty after the drain - kvm-a1: db\\x1b[31m1 (see /srv/r/evacuation.md; "
+        "vfio_ap_maintenance_fail_when_not_empty: false lets the run end without failing)",
     ),
 }
 
 
-@pytest.mark.parametrize(("document", "lines", "failed"), list(DRAIN_CASES.values()), ids=list(DRAIN_CASES))
-def test_drain_messages(document, lines, failed):
+@pytest.mark.parametrize(("document", "lines", "failed", "not_empty"), list(DRAIN_CASES.values()), ids=list(DRAIN_CASES))
+def test_drain_messages(document, lines, failed, not_empty):
     got = drain_messages(document, report_dir="/srv/r")
-    assert got == {"lines": lines, "failed": failed}
+    assert got == {"lines": lines, "failed": failed, "not_empty": not_empty}
 
 
 def test_drain_messages_refuses():

@@ -171,8 +171,8 @@ def test_reports_show_hosts_not_fully_audited(a1_unprivileged, demo_root):
     plan = migration_plan(a1_unprivileged)
     files = render_reports(plan, ["json", "markdown", "html", "junit"], "t", not_audited=["kvm-x9"])
     root = demo_root / "kvm-a1"
-    markdown = files["readiness.md"]
-    assert "**Not fully audited: kvm-a1, kvm-x9.**" in markdown
+    markdown = files["readiness.md"].replace("\\", "")  # the text without Markdown's escapes
+    assert "Not fully audited: kvm-a1, kvm-x9." in markdown
     assert f"| kvm-a1 | could not read {root}/run/libvirt/qemu (EACCES) | run with become: true |" in markdown
     assert "| kvm-x9 | no vfio_ap facts (unreachable, its gather failed, or not in the fact cache) |" in markdown
     assert "can leave" not in [line for line in markdown.splitlines() if line.startswith("| kvm-a1 |")][-1]

@@ -10,17 +10,19 @@ import pytest
 
 from helpers.fleet_facts import facts_for_fleet
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import MigrateCommand
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document, drain_summary, render_files
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import (
     collect_host_results,
     execution_waves,
     just_in_time,
-    migrate_argv,
+    resume_entries,
     seconds,
     undo_wanted,
     verify_move,
     wave_outcomes,
+    wave_result,
 )
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._undo import undo_actions
@@ -86,62 +88,6 @@ def test_execution_waves_bad_limit(bad):
         execution_waves({"guests": []}, None, bad, 1)
 
 
-ARGV = {
-    "defaults": ({}, ["virsh", "migrate", "--live", "--persistent", "--undefinesource", "--verbose", "web1", "qemu+ssh://kvm-b1/system"]),
-    "timeout and address": (
-        {"timeout": 300, "address": "192.0.2.4"},
-        [
-            "virsh",
-            "migrate",
-            "--live",
-            "--persistent",
-            "--undefinesource",
-            "--verbose",
-            "--timeout",
-            "300",
-            "web1",
-            "qemu+ssh://kvm-b1/system",
-            "--migrateuri",
-            "tcp://192.0.2.4",
-        ],
-    ),
-    "IPv6 and own options": (
-        {
-            "command": ["sudo", "virsh", "migrate"],
-            "options": ["--live"],
-            "timeout": 0,
-            "address": "2001:db8::4",
-            "uri": "qemu+tls://{host}.example.com/system",
-        },
-        ["sudo", "virsh", "migrate", "--live", "web1", "qemu+tls://kvm-b1.example.com/system", "--migrateuri", "tcp://[2001:db8::4]"],
-    ),
-    "address as a name": (
-        {"options": [], "address": "kvm-b1-mig"},
-        ["virsh", "migrate", "web1", "qemu+ssh://kvm-b1/system", "--migrateuri", "tcp://kvm-b1-mig"],
-    ),
-}
-
-
-@pytest.mark.parametrize("kwargs, argv", list(ARGV.values()), ids=list(ARGV))
-def test_migrate_argv(kwargs, argv):
-    assert migrate_argv("web1", "kvm-b1", **kwargs) == argv
-
-
-@pytest.mark.parametrize(
-    "guest, destination, kwargs, match",
-    [
-        ("web1", "kvm-b1$(touch /tmp/x)", {}, "not a valid host name"),
-        ("--help", "kvm-b1", {}, "cannot be passed"),
-        ("web1", "kvm-b1", {"address": "a b"}, "migration address"),
-        ("web1", "kvm-b1", {"uri": "qemu+ssh://x/system"}, "no {host}"),
-        ("web1", "kvm-b1", {"timeout": "soon"}, "timeout"),
-    ],
-)
-def test_migrate_argv_refuses(guest, destination, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        migrate_argv(guest, destination, **kwargs)
-
-
 def wave_of(planned, *uuids, prepare=True):
     plan, evacuation = planned
     waves = execution_waves({"guests": [g for g in evacuation["guests"] if g["uuid"] in uuids]}, plan, 2, 2, prepare)
@@ -149,12 +95,12 @@ def wave_of(planned, *uuids, prepare=True):
 
 
 def test_just_in_time_as_planned(facts, planned):
-    steps = just_in_time(wave_of(planned, WEB1, HSM1), facts, prepare=True, per_destination=2, timeout=60)
+    steps = just_in_time(wave_of(planned, WEB1, HSM1), facts, prepare=True, per_destination=2, how=MigrateCommand.of(timeout=60))
     actions = {s["guest"]: (s["action"], s["destination"], s["rerouted"]) for s in steps["guests"]}
     assert actions == {"web1": ("migrate", "kvm-b1", False), "hsm1": ("prepare", "kvm-b1", False)}
     assert steps["prepare"] == {"kvm-b1": [{"source": "kvm-a1", "uuid": HSM1}]}
     assert [m["guest"] for m in steps["migrate"]["kvm-a1"]] == ["web1", "hsm1"]
-    assert steps["migrate"]["kvm-a1"][0]["argv"][-2:] == ["web1", "qemu+ssh://kvm-b1/system"]
+    assert steps["migrate"]["kvm-a1"][0]["argv"][-6:] == ["--timeout", "60", "--domain", "web1", "--desturi", "qemu+ssh://kvm-b1/system"]
     assert steps["watch"] == {"kvm-a1": ["hsm1", "web1"], "kvm-b1": ["hsm1", "web1"]} and steps["hosts"] == ["kvm-a1", "kvm-b1"]
 
 
@@ -282,7 +228,9 @@ OUTCOMES = {
         {
             "kvm-a1": {"migrated": migrated(1, "error: internal error: QEMU ... ret: -19")},
             "kvm-b1": {
-                "kernel_log": f"t kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"
+                "kernel_log": (
+                    f"Nov 30 10:14:14 kvm-b1 kernel: vfio_ap_mdev {WEB1}: Queue 01.0004 not available to vfio_ap driver on target host\n"
+                )
             },
         },
         ("failed", "migrate", ["apqn_not_bound"], 2.0),
@@ -344,8 +292,18 @@ def test_collect_host_results():
     }
     got = collect_host_results(hostvars, ["kvm-a1", "kvm-zz"])
     assert got["kvm-a1"]["migrated"] == migrated(0) and got["kvm-a1"]["kernel_log"] == "log"
+    assert got["kvm-a1"]["kernel_format"] == "journal"
     assert got["kvm-a1"]["domstate"] == {"web1": "running"} and got["kvm-a1"]["facts"] == {"x": 1}
-    assert got["kvm-zz"] == {"prepare_errors": {}, "undo": {}, "migrated": [], "kernel_log": None, "facts": None, "domstate": {}}
+    assert got["kvm-zz"] == {
+        "prepare_errors": {},
+        "undo": {},
+        "migrated": [],
+        "kernel_log": None,
+        "kernel_format": "syslog",
+        "facts": None,
+        "domstate": {},
+        "cleaned": [],
+    }
 
 
 UNDO = {
@@ -494,17 +452,90 @@ def test_drain_document_modes(planned, mode, prepare, web1, hsm1):
         drain_document(evacuation, {}, {}, "later", {})
 
 
-def test_drain_document_carries_moved_guests_of_an_earlier_run(planned):
+def test_resume_entries_from_an_interrupted_run(planned):
+    """The report a drain writes when it starts lists its guests; a rerun looks again for those its plan no longer has."""
     plan, evacuation = planned
-    first = drain_document(evacuation, {WEB1: {"result": "moved", "actual_destination": "kvm-b1", "duration": 1.0}}, {}, "execute", {})
+    started = drain_document(evacuation, {}, {}, "execute", {}, plan=plan, started=True)
+    assert {g["result"] for g in started["guests"] if g["destination"]} == {"pending"} and not started["finished"]
+    assert not started["all_empty"] and "interrupted" in started["outcome"]
     later = {**evacuation, "guests": [g for g in evacuation["guests"] if g["uuid"] != WEB1]}
-    again = drain_document(later, {}, {}, "execute", {"kvm-a1": host()}, previous=first)
-    web1 = next(g for g in again["guests"] if g["uuid"] == WEB1)
-    assert (web1["result"], web1["actual_destination"]) == ("already_moved", "kvm-b1")
-    back = drain_document(later, {}, {}, "execute", {"kvm-a1": host(mdev(WEB1, True, ["01.0004"]))}, previous=first)
-    assert WEB1 not in {g["uuid"] for g in back["guests"]}
-    other = drain_document(later, {}, {}, "execute", {}, previous={**first, "hosts": ["kvm-a2"]})
-    assert WEB1 not in {g["uuid"] for g in other["guests"]}
+    resumed = resume_entries(started, later)
+    assert [(e["uuid"], e["guest"], e["source"], e["resume"]) for e in resumed] == [(WEB1, "web1", "kvm-a1", True)]
+    assert resume_entries(json.dumps(started), later) == resumed
+    for other in ({**started, "hosts": ["kvm-a2"]}, "not json {", None, {"guests": "x"}, {**started, "guests": [None, 3, {"uuid": "x"}]}):
+        assert resume_entries(other, later) == []
+    waves = execution_waves(later, plan, 1, 1, True, previous=started)
+    first = waves["waves"][0]
+    assert [g["uuid"] for g in first["guests"]] == [WEB1] and set(plan["destinations"]) <= set(first["hosts"])
+    assert waves["resumed"] == resumed and "kvm-a1" in waves["sources"]
+    again = drain_document(later, {}, {}, "execute", {}, plan=plan, started=True, resumed=resumed)
+    assert any(g["uuid"] == WEB1 and g["result"] == "pending" for g in again["guests"])
+
+
+def moved_to_b1(facts):
+    changed = copy.deepcopy(facts)
+    src = next(m for m in changed["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    dst = next(m for m in changed["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    src["in_use"], dst["in_use"], src["guest"], dst["guest"] = False, True, None, "web1"
+    return changed
+
+
+def test_resumed_guest_is_reported_with_what_was_cleaned(facts, planned):
+    """A guest an interrupted run moved: already_moved, and the source-mdev policy applied to it (issue 20, finding 5)."""
+    plan, evacuation = planned
+    later = {**evacuation, "guests": [g for g in evacuation["guests"] if g["uuid"] != WEB1]}
+    started = drain_document(evacuation, {}, {}, "execute", {}, plan=plan, started=True)
+    wave = execution_waves(later, plan, 1, 1, True, previous=started)["waves"][0]
+    steps = just_in_time(wave["guests"], moved_to_b1(facts))
+    assert [(s["action"], s["destination"], s["argv"]) for s in steps["guests"]] == [("moved", "kvm-b1", None)]
+    assert steps["migrate"] == {}
+    cleaned = {"results": [{"ansible_loop_var": "x", "x": {"uuid": WEB1}, "changed": True, "removed": True,
+                            "definition": {"before": {"start": "auto"}, "after": None}}]}  # fmt: skip
+    result = wave_result(steps, {"kvm-a1": {"cleaned": cleaned["results"]}})
+    assert result["cleanup"] == {"kvm-a1": [{"uuid": WEB1, "guest": "web1"}]}
+    out = result["outcomes"][WEB1]
+    assert (out["result"], out["actual_destination"]) == ("already_moved", "kvm-b1")
+    assert out["cleaned"] == ["active mdev removed", "mdevctl definition removed"]
+    doc = drain_document(later, result["outcomes"], {}, "execute", {"kvm-a1": host()}, plan=plan)
+    row = next(g for g in doc["guests"] if g["uuid"] == WEB1)
+    assert row["result"] == "already_moved" and row["cleaned"] == out["cleaned"]
+    assert "source mdev: active mdev removed, mdevctl definition removed" in render_files(doc)["evacuation.md"]
+    # still on the source: a resumed guest is never migrated
+    steps = just_in_time(wave["guests"], facts)
+    assert steps["guests"][0]["action"] == "skip" and steps["migrate"] == {}
+
+
+@pytest.mark.parametrize(
+    "result, check_mode, cleaned",
+    [
+        ({"removed": True, "definition": {"before": None, "after": None}}, False, ["active mdev removed"]),
+        ({"removed": True, "definition": {"before": {"start": "auto"}, "after": None}}, True,
+         ["active mdev would be removed", "mdevctl definition would be removed"]),
+        ({"removed": False, "definition": {"before": None, "after": None}}, False, ["nothing left to remove"]),
+        ({"failed": True, "msg": "mdev is in use"}, False, ["removing the source mdev failed: mdev is in use"]),
+    ],
+)  # fmt: skip
+def test_cleaned_says_what_was_removed(result, check_mode, cleaned):
+    steps = steps_for("moved")
+    results = {"kvm-a1": {"cleaned": [{"ansible_loop_var": "x", "x": {"uuid": WEB1}, **result}]}}
+    assert wave_outcomes(steps, results, check_mode)[WEB1]["cleaned"] == cleaned
+
+
+def test_just_in_time_takes_the_name_from_the_facts(facts, planned):
+    """An entry that keeps web1's UUID but names db1 is refused: virsh would migrate db1 (issue 20, finding 2)."""
+    (entry,) = wave_of(planned, WEB1)
+    steps = just_in_time([{**entry, "guest": "db1"}], facts)
+    step = steps["guests"][0]
+    assert step["action"] == "refuse" and step["codes"] == ["migration_refused"] and "'db1'" in step["message"]
+    assert steps["migrate"] == {}
+
+
+def test_just_in_time_refuses_a_guest_on_two_hosts(facts, planned):
+    changed = copy.deepcopy(facts)
+    dst = next(m for m in changed["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    dst["in_use"], dst["guest"] = True, "web1"
+    step = just_in_time(wave_of(planned, WEB1), changed)["guests"][0]
+    assert step["action"] == "refuse" and "in use on kvm-a1, kvm-b1" in step["message"]
 
 
 def test_drain_document_stranded_codes_from_the_plan(planned):

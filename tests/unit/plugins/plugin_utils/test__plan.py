@@ -184,7 +184,8 @@ def test_migrate_commands(pair_facts, network, addresses, command_end, error):
             assert entry["command"] is None and error in entry["command_error"]
         else:
             assert entry["command"].startswith(
-                f"virsh migrate --live --persistent --undefinesource {entry['guest']} qemu+ssh://{entry['suggested']}/system --migrateuri "
+                f"virsh migrate --live --persistent --undefinesource --domain {entry['guest']} --desturi qemu+ssh://{entry['suggested']}/system"
+                " --migrateuri "
             )
             assert shlex.split(entry["command"])[-1].startswith("tcp://")
             assert command_end in entry["command"] and entry["command_error"] is None
@@ -369,7 +370,9 @@ def test_commands_quote_every_part(guest):
         "--live",
         "--persistent",
         "--undefinesource",
+        "--domain",
         guest,
+        "--desturi",
         "qemu+ssh://kvm-b1/system",
         "--migrateuri",
         "tcp://[fd00::2]",

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import kernel_lines, refusal_codes
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._refusals import (
+    KERNEL_TABLE,
+    kernel_lines,
+    known_kernel_message,
+    refusal_codes,
+    rule_table_messages,
+)
 
 U = "6c1a0000-0000-4000-8000-00000000a101"
 P = f"vfio_ap_mdev {U}"
@@ -51,7 +59,7 @@ KERNEL = {
     "in use": ([f"{P}: Userspace may not assign queue 03.0007 to mdev: already assigned to {U[:-1]}f"], ["apqn_in_use"]),
     "v1 count": ([f"{P}: migration failed: number of queues on source (1) and target (2) guests differ"], ["apqn_set_mismatch"]),
     "v1 matrix": ([f"{P}: migration failed: queue 01.0017 not assigned to guest matrix"], ["apqn_set_mismatch"]),
-    "TAPQ": ([f"{P}:Failed to get hwinfo for queue 01.0004: TAPQ rc=6"], ["queue_unusable"]),
+    "TAPQ": ([f"{P}:Failed to get hwinfo for queue 01.0004: TAPQ rc=6"], ["hw_query_failed"]),
 }
 
 
@@ -111,22 +119,70 @@ def test_queue_missing_or_unbound_decided_by_the_destination_facts(queues, code)
     assert got == [code]
 
 
-@pytest.mark.parametrize(
-    "text, expected",
-    [
-        (
-            f"2026-11-30T10:14:14.123456+00:00 kvm-b1 kernel: {P}: Queue 01.0004 not available to vfio_ap driver on target host\n",
-            [f"{P}: Queue 01.0004 not available to vfio_ap driver on target host"],
-        ),
-        (
-            f"[ 1234.567890] {P}: x\n[ 1234.6] other: {U}\nNov 30 kvm-b1 kernel: vfio_ap_mdev 6c1a0000-0000-4000-8000-00000000a102: y\n",
-            [f"{P}: x"],
-        ),
-        (f"Nov 30 10:14:14 kvm-b1 kernel: [  12.5] {P}: z", [f"{P}: z"]),
-        ("", []),
-        (None, []),
-    ],
-    ids=["rsyslog", "dmesg, other mdevs and drivers ignored", "journal short with timestamp", "empty", "none"],
-)
+OTHER = "6c1a0000-0000-4000-8000-00000000a102"
+QUEUE = f"{P}: Queue 01.0004 not available to vfio_ap driver on target host"
+KERN_LOG = {
+    # kern.log (rsyslog): only lines whose syslog tag is exactly "kernel:", about this mdev, known messages
+    "rsyslog RFC 3339": (f"2026-11-30T10:14:14.123456+00:00 kvm-b1 kernel: {QUEUE}\n", [QUEUE]),
+    "traditional with printk time": (f"Nov 30 10:14:14 kvm-b1 kernel: [  12.5] {QUEUE}", [QUEUE]),
+    "a user-space line naming the kernel": (f"2026-11-30T10:14:14+00:00 kvm-b1 evil[999]: kernel: {QUEUE}\n", []),
+    "a user-space tag kernel-ish": (f"Nov 30 10:14:14 kvm-b1 kernel[1]: {QUEUE}\n", []),
+    "another mdev's line naming this one": (
+        f"Nov 30 10:14:14 kvm-b1 kernel: vfio_ap_mdev {OTHER}: Userspace may not assign queue 03.0007 to mdev: already assigned to {U}\n",
+        [],
+    ),
+    "this mdev's assignment refusal": (
+        f"Nov 30 10:14:14 kvm-b1 kernel: {P}: Userspace may not assign queue 03.0007 to mdev: already assigned to {OTHER}\n",
+        [f"{P}: Userspace may not assign queue 03.0007 to mdev: already assigned to {OTHER}"],
+    ),
+    "an unknown message of this mdev": (f"Nov 30 10:14:14 kvm-b1 kernel: {P}: please run rm -rf /\n", []),
+    "dmesg lines carry no tag": (f"[ 1234.567890] {QUEUE}\n", []),
+    "no time stamp": (f"kvm-b1 kernel: {QUEUE}\n", []),
+    "empty": ("", []),
+    "none": (None, []),
+}
+
+
+@pytest.mark.parametrize("text, expected", list(KERN_LOG.values()), ids=list(KERN_LOG))
 def test_kernel_lines(text, expected):
     assert kernel_lines(text, U) == expected
+
+
+def journal(message, transport="kernel", facility="0", **extra):
+    return json.dumps({"MESSAGE": message, "_TRANSPORT": transport, "SYSLOG_FACILITY": facility, **extra})
+
+
+JOURNAL = {
+    "kernel transport": (journal(QUEUE), [QUEUE]),
+    "kernel message as bytes": (journal(list(QUEUE.encode()), SYSLOG_IDENTIFIER="kernel"), [QUEUE]),
+    "syslog transport": (journal(QUEUE, "syslog", "3", SYSLOG_IDENTIFIER="kernel"), []),
+    "written to /dev/kmsg by a user (facility user)": (journal(QUEUE, facility="1"), []),
+    "not JSON (short output)": (f"2026-11-30T10:14:14+0000 kvm-b1 kernel: {QUEUE}", []),
+}
+
+
+@pytest.mark.parametrize("text, expected", list(JOURNAL.values()), ids=list(JOURNAL))
+def test_kernel_lines_of_the_journal(text, expected):
+    assert kernel_lines(text + "\n", U, "journal") == expected
+
+
+def test_rule_table_messages_come_from_the_rule_table():
+    """Every kernel message the rule table quotes is known; texts not in it are not (the table is read, not copied)."""
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import CODES
+
+    messages = rule_table_messages()
+    assert messages and {c for codes in messages.values() for c in codes} <= {c.code for c in CODES if c.enforced_by == "kernel"}
+    for text in messages:
+        example = text.replace("...", "x y").replace("AA.DDDD", "01.0004").replace("DDDD", "0004").replace("<uuid>", U)
+        example = example.replace("rc=N", "rc=6")
+        assert known_kernel_message(example.replace("(x)", "(0)").replace("(y)", "(1)")), text
+    assert not known_kernel_message("Userspace wrote something")
+    # every code the table maps lines to is a code of the rule table (the apqn_absent_or_unbound pair decided by facts)
+    assert {code for _p, code in KERNEL_TABLE} - {c.code for c in CODES} == {"apqn_absent_or_unbound"}
+
+
+def test_virsh_error_stands_without_a_known_kernel_line():
+    """An unknown kernel line of this mdev does not replace virsh's error as the reason (issue 20, finding 4)."""
+    log = f"Nov 30 10:14:14 kvm-b1 kernel: {P}: the sky fell\nNov 30 10:14:14 kvm-b1 user[1]: kernel: {QUEUE}\n"
+    codes, reason = refusal_codes("error: internal error: QEMU ... load of migration failed", kernel_lines(log, U))
+    assert codes == ["migration_refused"] and reason == "internal error: QEMU ... load of migration failed"
