@@ -111,8 +111,8 @@ class HostShape:
             return f"cards 1-{MAX_ADAPTERS}, domains 1-{MAX_DOMAINS}, mdevs >= 0 and spread >= 1 expected: {self}"
         if self.guest_adapters < 1 or vfio % self.guest_adapters:
             return f"guest_adapters must divide the {vfio} guest adapters of {self.cards} cards"
-        if self.mdevs * self.guest_adapters > vfio * self.domains:
-            return f"{self.mdevs} guests of {self.guest_adapters} adapter(s) do not fit {vfio} adapters x {self.domains} domains"
+        if -(-self.mdevs * self.guest_adapters // vfio) >= self.domains:  # a domain stays free for the host
+            return f"{self.mdevs} guests of {self.guest_adapters} adapter(s) need fewer than {vfio} adapters x {self.domains} domains"
         classes = (MAX_DOMAINS // self.domains) * (MAX_ADAPTERS // self.cards)
         if self.spread > classes:
             return f"{self.cards} cards x {self.domains} domains leave room for {classes} classes of disjoint queues, not spread {self.spread}"
@@ -140,12 +140,14 @@ def shaped_fleet(hosts: int, shape: HostShape) -> dict[str, Any]:
 
     Host h is in class h % spread, round k = h // spread. A class has its own block of usage
     domains and, when the domain blocks run out, its own block of adapters, so its queues exist
-    on no host of another class; every domain is reserved for vfio_ap. Inside a class, hosts use
-    the class's domains in turn, so a destination of the class either has the guest's queues free
-    (ready after creating the mdev), taken by its own guests (apqn_in_use) or, every fifth round,
-    on older cards (hw_type_older); every seventh round keeps one of its class's domains for the
-    host (apqn_not_bound); one host in twenty lacks migration support; and each host holds an
-    idle landing mdev for guest 0 of the host ``spread`` places before it (that destination is ready).
+    on no host of another class; every domain is reserved for vfio_ap. A host's guests fill the
+    guest adapters domain by domain ("rows"), from the row k % 4 on, so a destination of the class
+    either has the guest's queues free (ready after creating the mdev), taken by its own guests
+    (apqn_in_use) or, every fifth round, on older cards (hw_type_older); every seventh round keeps
+    the domain after its guests' rows for the host (apqn_not_bound); one host in twenty lacks
+    migration support; and each host holds an idle landing mdev for guest 0 of the host ``spread``
+    places before it (that destination is ready). Rows turn with a period of four rounds (or the
+    number of domains, when fewer), so a class has at most ten host layouts whatever its size.
     """
     problem = shape.problem()
     if problem:
@@ -154,6 +156,8 @@ def shaped_fleet(hosts: int, shape: HostShape) -> dict[str, Any]:
     domain_blocks = MAX_DOMAINS // n
     vfio_first = shape.cards // 2
     vfio = shape.cards - vfio_first
+    rows = -(-shape.mdevs * shape.guest_adapters // vfio)  # domains a host's guests take
+    period = min(n, 4)
     newer, mode = shape.card_type[:4], shape.card_type[4:]
     older = "CEX7" if newer != "CEX7" else "CEX6"
     fleet: dict[str, Any] = {}
@@ -163,11 +167,11 @@ def shaped_fleet(hosts: int, shape: HostShape) -> dict[str, Any]:
         first_adapter = shape.cards * (c // domain_blocks)
         generation = older if k % 5 == 4 else newer
         cards = [{"id": first_adapter + a, "type": f"{generation}{mode}", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(shape.cards)]
-        host_domains = [domains[(k + 2) % n]] if k % 7 == 3 else []
+        host_domains = [domains[(k % period + rows) % n]] if k % 7 == 3 else []
         mdevs = []
         for m in range(shape.mdevs):
             slot = m * shape.guest_adapters
-            apqn_domain = domains[(k + slot // vfio) % n]
+            apqn_domain = domains[(k % period + slot // vfio) % n]
             mdevs.append(
                 {
                     "uuid": str(uuidlib.UUID(int=(h + 1) << 64 | (m + 1))),

@@ -87,17 +87,46 @@ def facts_from_templates(fleet: dict[str, Any], templates: dict[str, Any]) -> di
     return out
 
 
-def gather_templates(shape: str, hosts: int, workdir: Path) -> dict[str, Any]:
-    """Return {layout: facts} for every distinct host layout of a shape's fleet of ``hosts`` hosts."""
+def _code_key() -> str:
+    """Return a hash of the gatherer's and the simulator's sources (what a template's facts depend on)."""
+    digest = hashlib.sha256()
+    for folder in (ROOT / "plugins" / "module_utils", ROOT / "tests" / "apsim"):
+        for path in sorted(folder.glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def gather_templates(shape: str, hosts: int) -> dict[str, Any]:
+    """Return {layout: facts} for every distinct host layout of a shape's fleet of ``hosts`` hosts.
+
+    Each layout's facts are gathered from one rendered host (rendered, gathered and removed one at
+    a time, on tmpfs when there is one) and kept in tests/output/bench/plan-templates/, keyed by
+    the gatherer's and the simulator's sources, for the next run.
+    """
+    import shutil
+    import tempfile
+
     from helpers.fleet_facts import facts_for_fleet
 
+    cache = ROOT / "tests" / "output" / "bench" / "plan-templates" / f"{shape}-{_code_key()}.json"
+    known: dict[str, Any] = json.loads(cache.read_text()) if cache.exists() else {}
     fleet = shaped_fleet(hosts, SHAPES[shape])["hosts"]
     chosen: dict[str, str] = {}
     for name, spec in fleet.items():
         chosen.setdefault(_layout(spec), name)
-    sample = {"hosts": {name: dict(fleet[name], mdevs=[]) for name in chosen.values()}}
-    facts = facts_for_fleet(sample, workdir)
-    return {layout: facts[name] for layout, name in chosen.items()}
+    missing = [layout for layout in chosen if layout not in known]
+    scratch = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+    for layout in missing:
+        name = chosen[layout]
+        where = Path(tempfile.mkdtemp(prefix="bench-plan-template-", dir=scratch))
+        try:
+            known[layout] = facts_for_fleet({"hosts": {name: dict(fleet[name], mdevs=[])}}, where)[name]
+        finally:
+            shutil.rmtree(where, ignore_errors=True)
+    if missing:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known))
+    return {layout: known[layout] for layout in chosen}
 
 
 def baseline_tree(workdir: Path, commit: str = baselines.BASELINES["0.1.0"]) -> Path | None:
@@ -122,7 +151,7 @@ def measure(templates_file: Path, shape: str, hosts: int, collections: Path, mod
 def templates_for(shape: str, workdir: Path, hosts: int | None = None) -> Path:
     """Gather a shape's templates (for ``hosts`` hosts, default the largest size measured) into a file; return its path."""
     path = workdir / f"templates-{shape}.json"
-    path.write_text(json.dumps(gather_templates(shape, hosts or max(SIZES), workdir / f"templates-{shape}")))
+    path.write_text(json.dumps(gather_templates(shape, hosts or max(SIZES))))
     return path
 
 
