@@ -13,6 +13,7 @@ samples to min / median / max.
 from __future__ import annotations
 
 import io
+import json
 import os
 import statistics
 import subprocess
@@ -88,3 +89,29 @@ def spread(samples: list[float], digits: int = 2) -> dict[str, float]:
 def ratio(numerators: list[float], denominators: list[float], digits: int = 2) -> dict[str, float]:
     """Return {min, median, max} of the per-round ratios numerators[i] / denominators[i]."""
     return spread([n / d for n, d in zip(numerators, denominators, strict=True) if d > 0], digits)
+
+
+def task_times_env(path: Path | None) -> dict[str, str]:
+    """Return the environment that makes ansible-playbook write its per-task wall times to ``path`` ({} for None)."""
+    if path is None:
+        return {}
+    helpers = ROOT / "tests" / "helpers" / "callbacks"
+    return {
+        "ANSIBLE_CALLBACK_PLUGINS": f"{Path(__file__).resolve().parent / 'callbacks'}:{helpers}",
+        "ANSIBLE_CALLBACKS_ENABLED": "task_times",
+        "BENCH_TASK_TIMES": str(path),
+    }
+
+
+def task_times(files: list[Path], walls: list[float], least: float = 0.1) -> dict[str, float]:
+    """Return the median wall time per task over runs (tasks of at least ``least`` s), plus ``(start-up)``: wall - play time."""
+    runs = [json.loads(path.read_text()) for path in files if path.exists()]
+    if not runs:
+        return {}
+    out = {"(start-up)": round(statistics.median(w - r["run_s"] for w, r in zip(walls, runs, strict=False)), 2)}
+    for name in runs[0]["tasks"]:
+        value = statistics.median(r["tasks"].get(name, 0.0) for r in runs)
+        if value >= least:
+            short = name.split(" : ", 1)[-1]  # without the role's name
+            out[short if len(short) <= 60 else short[:57] + "..."] = round(value, 2)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -31,9 +31,10 @@ HOSTS = int(os.environ.get("BENCH_AUDIT_HOSTS", "100"))
 MDEVS = int(os.environ.get("BENCH_AUDIT_MDEVS", "10"))
 
 
-def _timed(cmd: list[str], cwd: Path, collections: Path = COLLECTIONS) -> float:
+def _timed(cmd: list[str], cwd: Path, collections: Path = COLLECTIONS, task_times: Path | None = None) -> float:
+    """Run an Ansible command with the collection under ``collections``; return its wall time (task times: see baselines)."""
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0",
-                       "ANSIBLE_COLLECTIONS_PATH": str(collections)})  # fmt: skip
+                       "ANSIBLE_COLLECTIONS_PATH": str(collections), **baselines.task_times_env(task_times)})  # fmt: skip
     env.pop("ANSIBLE_FORKS", None)
     started = time.perf_counter()
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=3600)
@@ -62,6 +63,7 @@ def run(workdir: Path) -> dict:
             trees[baselines.describe(label, commit)] = tree
     ping = [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "ansible.builtin.ping"]
     samples: dict[str, list[float]] = {"ping": []}
+    tasks: dict[str, list[Path]] = {}
     reports = workdir / "reports"
     for number in range(baselines.ROUNDS):
         samples["ping"].append(_timed(ping, workdir))
@@ -69,7 +71,9 @@ def run(workdir: Path) -> dict:
             samples.setdefault(f"{name} gather", []).append(_timed(_audit(tree, inventory, "-e", "vfio_ap_audit_report=false"), workdir, tree))
             reports = workdir / f"reports-{number}-{len(samples)}"
             audit = _audit(tree, inventory, "-e", json.dumps({"vfio_ap_audit_report_dir": str(reports)}))
-            samples.setdefault(f"{name} audit", []).append(_timed(audit, workdir, tree))
+            times = workdir / f"tasks-{number}-{len(samples)}.json"
+            samples.setdefault(f"{name} audit", []).append(_timed(audit, workdir, tree, times))
+            tasks.setdefault(name, []).append(times)
     document = json.loads((reports / "readiness.json").read_text())
     sizes = {p.name: p.stat().st_size for p in reports.iterdir()}
     figures: dict = {
@@ -91,6 +95,7 @@ def run(workdir: Path) -> dict:
         figures[f"{prefix}ratio_audit_to_ping"] = baselines.ratio(audit, samples["ping"])
         if name != "today":
             figures[f"{prefix}ratio_today_audit_to_baseline"] = baselines.ratio(samples["today audit"], audit)
+        figures[f"{prefix}audit_task_times_s (median)"] = baselines.task_times(tasks[name], audit)
     figures.update(
         {
             "target": "audit <= 1.3 x ping",

@@ -54,10 +54,14 @@ control_path_dir = {cp}
 """
 
 
-def _timed(cmd: list[str], cwd: Path, collections: Path = COLLECTIONS) -> float:
-    """Run an Ansible command with the bench's ansible.cfg and the collection under ``collections``; return its wall time."""
+def _timed(cmd: list[str], cwd: Path, collections: Path = COLLECTIONS, task_times: Path | None = None) -> float:
+    """Run an Ansible command with the bench's ansible.cfg and the collection under ``collections``; return its wall time.
+
+    With ``task_times``, the play's per-task wall times are written there (callbacks/task_times.py).
+    """
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0",
-                       "ANSIBLE_CONFIG": str(cwd / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(collections)})  # fmt: skip
+                       "ANSIBLE_CONFIG": str(cwd / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(collections),
+                       **baselines.task_times_env(task_times)})  # fmt: skip
     for name in ("ANSIBLE_FORKS", "ANSIBLE_HOST_KEY_CHECKING"):
         env.pop(name, None)
     started = time.perf_counter()
@@ -90,13 +94,16 @@ def run(workdir: Path) -> dict:
         ping = [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "ansible.builtin.ping"]
         ping_cold = _timed(ping, workdir)
         samples: dict[str, list[float]] = {"ping": []}
+        tasks: dict[str, list[Path]] = {}
         for number in range(baselines.ROUNDS):
             samples["ping"].append(_timed(ping, workdir))
             for name, tree in baselines.alternate(trees, number):
                 samples.setdefault(f"{name} gather", []).append(_timed(_audit(tree, inventory, "-e", "vfio_ap_audit_report=false"), workdir, tree))
                 reports = workdir / f"reports-{number}-{len(samples)}"
                 audit = _audit(tree, inventory, "-e", json.dumps({"vfio_ap_audit_report_dir": str(reports)}))
-                samples.setdefault(f"{name} audit", []).append(_timed(audit, workdir, tree))
+                times = workdir / f"tasks-{number}-{len(samples)}.json"
+                samples.setdefault(f"{name} audit", []).append(_timed(audit, workdir, tree, times))
+                tasks.setdefault(name, []).append(times)
         document = json.loads((reports / "readiness.json").read_text())
     from ansible.release import __version__ as core
 
@@ -124,6 +131,7 @@ def run(workdir: Path) -> dict:
         figures[f"{prefix}ratio_audit_to_ping"] = baselines.ratio(audit, samples["ping"])
         if name != "today":
             figures[f"{prefix}ratio_today_audit_to_baseline"] = baselines.ratio(samples["today audit"], audit)
+        figures[f"{prefix}audit_task_times_s (median)"] = baselines.task_times(tasks[name], audit)
     figures["targets"] = "audit <= 1.5 x ping; planning + reports <= 2 s (20 hosts, 200 guests)"
     figures["load_average_1m"] = round(os.getloadavg()[0], 1)
     figures["python"] = sys.version.split()[0]
