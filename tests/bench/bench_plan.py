@@ -16,6 +16,7 @@ measurements per figure, interleaved with the baselines' (``baselines.py``: ``ma
 guests x hosts); figures are {min, median, max}; ratios today / baseline per round.
 ``BENCH_PLAN_FACTS=copied`` gives each host its own copy of its facts (plan_worker.py).
 
+Times are wall and CPU (``cpu_s``: the process's own, the steadier figure on a shared machine).
 Targets (issue 23), for every shape: 1,000 hosts <= 1 s; 10,000 hosts <= 15 s and <= 1.5 GB;
 growth 5,000 -> 10,000 <= 2.2 x. ``make bench BENCH=plan-profile`` tells where the time goes.
 """
@@ -192,15 +193,17 @@ def run(workdir: Path) -> dict[str, Any]:
                 _reduce(runs[(name, n)], prefix, figures)
                 today, other = runs[("today", n)], runs[(name, n)]
                 if name != "today" and all("wall_s" in r for r in today + other):
-                    figures[f"{shape} {n}: ratio_today_to_{name.split()[0]}"] = baselines.ratio(
-                        [r["wall_s"] for r in today], [r["wall_s"] for r in other]
-                    )
+                    for key in ("wall_s", "cpu_s"):
+                        figures[f"{shape} {n}: ratio_today_to_{name.split()[0]} ({key})"] = baselines.ratio(
+                            [r[key] for r in today], [r[key] for r in other]
+                        )
         for name in trees:
             small, large = runs.get((name, 5000)), runs.get((name, 10000))
             if small and large and all("wall_s" in r for r in small + large):
                 label = "" if name == "today" else f" baseline {name}"
-                figures[f"{shape} growth_10000_over_5000{label}"] = baselines.ratio(
-                    [r["wall_s"] for r in large], [r["wall_s"] for r in small]
-                )
+                for key in ("wall_s", "cpu_s"):
+                    figures[f"{shape} growth_10000_over_5000{label} ({key})"] = baselines.ratio(
+                        [r[key] for r in large], [r[key] for r in small]
+                    )
     figures["targets"] = TARGETS
     return figures

@@ -52,9 +52,11 @@ def run(workdir: Path) -> dict[str, Any]:
         if not good:
             figures[f"{shape}: error"] = runs[0].get("error", "failed")
             continue
-        parts = {key: round(statistics.median(r["phases_s"][key] for r in good), 2) for key in good[0]["phases_s"]}
         figures[f"{shape}: wall_s"] = baselines.spread([r["wall_s"] for r in good])
-        figures[f"{shape}: phases_s (median)"] = dict(sorted(parts.items(), key=lambda kv: -kv[1]))
+        figures[f"{shape}: cpu_s"] = baselines.spread([r["cpu_s"] for r in good])
+        for key in ("phases_cpu_s", "phases_s"):
+            parts = {part: round(statistics.median(r[key][part] for r in good), 2) for part in good[0][key]}
+            figures[f"{shape}: {key} (median)"] = dict(sorted(parts.items(), key=lambda kv: -kv[1]))
         figures[f"{shape}: calls"] = good[0]["calls"]
         figures[f"{shape}: rss_mb facts / hosts+index / peak"] = (
             f"{good[0]['facts_rss_mb']} / {good[0].get('rss_after_hosts_and_index_mb')} / {good[0]['peak_rss_mb']}"
