@@ -115,7 +115,9 @@ class HostShape:
             return f"{self.mdevs} guests of {self.guest_adapters} adapter(s) need fewer than {vfio} adapters x {self.domains} domains"
         classes = (MAX_DOMAINS // self.domains) * (MAX_ADAPTERS // self.cards)
         if self.spread > classes:
-            return f"{self.cards} cards x {self.domains} domains leave room for {classes} classes of disjoint queues, not spread {self.spread}"
+            return (
+                f"{self.cards} cards x {self.domains} domains leave room for {classes} classes of disjoint queues, not spread {self.spread}"
+            )
         if self.card_type[:4] not in ("CEX4", "CEX5", "CEX6", "CEX7", "CEX8") or self.card_type[4:] not in ("A", "C", "P"):
             return f"card_type: expected CEX4-CEX8 and a mode letter A, C or P, got {self.card_type!r}"
         return None
@@ -166,7 +168,9 @@ def shaped_fleet(hosts: int, shape: HostShape) -> dict[str, Any]:
         domains = [n * (c % domain_blocks) + d for d in range(n)]
         first_adapter = shape.cards * (c // domain_blocks)
         generation = older if k % 5 == 4 else newer
-        cards = [{"id": first_adapter + a, "type": f"{generation}{mode}", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(shape.cards)]
+        cards = [
+            {"id": first_adapter + a, "type": f"{generation}{mode}", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(shape.cards)
+        ]
         host_domains = [domains[(k % period + rows) % n]] if k % 7 == 3 else []
         mdevs = []
         for m in range(shape.mdevs):

@@ -98,7 +98,9 @@ def run(workdir: Path) -> dict:
         for number in range(baselines.ROUNDS):
             samples["ping"].append(_timed(ping, workdir))
             for name, tree in baselines.alternate(trees, number):
-                samples.setdefault(f"{name} gather", []).append(_timed(_audit(tree, inventory, "-e", "vfio_ap_audit_report=false"), workdir, tree))
+                samples.setdefault(f"{name} gather", []).append(
+                    _timed(_audit(tree, inventory, "-e", "vfio_ap_audit_report=false"), workdir, tree)
+                )
                 reports = workdir / f"reports-{number}-{len(samples)}"
                 audit = _audit(tree, inventory, "-e", json.dumps({"vfio_ap_audit_report_dir": str(reports)}))
                 times = workdir / f"tasks-{number}-{len(samples)}.json"
