@@ -205,5 +205,7 @@ def run(workdir: Path) -> dict[str, Any]:
                     figures[f"{shape} growth_10000_over_5000{label} ({key})"] = baselines.ratio(
                         [r[key] for r in large], [r[key] for r in small]
                     )
+        # each shape's figures as soon as it is done (a whole run takes long)
+        print(json.dumps({k: v for k, v in figures.items() if k.startswith(f"{shape} ")}), flush=True)
     figures["targets"] = TARGETS
     return figures
