@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid as uuidlib
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -83,39 +84,109 @@ def scale_fleet(hosts: int, mdevs_per_host: int = 10, seed: int = 1) -> dict[str
     return {"hosts": fleet}
 
 
-def spread_fleet(hosts: int, mdevs_per_host: int = 10, spread: int = 20) -> dict[str, Any]:
-    """Return a fleet where each guest's APQNs exist on every ``spread``-th host (the plan benchmark's fleet).
+@dataclass(frozen=True)
+class HostShape:
+    """What every host of a plan-benchmark fleet looks like, and where its guests' APQNs are (the placement).
 
-    Host h belongs to class h % spread, whose LPARs have the usage domains 4c..4c+3 (and only
-    those) on sixteen cards (guests use adapters 8-15): a guest's queues exist only in its
-    class; every domain is reserved for vfio_ap. Inside a class, hosts use the four domains in turn, so a destination of the class either
-    has the guest's queues free (ready after creating the mdev), taken by its own guests
-    (apqn_in_use) or, every fifth host, on older cards (hw_type_older); every seventh host keeps one
-    of its class's domains for the host (apqn_not_bound); one host in twenty lacks migration support;
-    and each host holds an idle landing mdev for guest 0 of the host ``spread`` places before it
-    (that destination is ready).
+    ``cards`` adapters of ``card_type`` with ``domains`` usage domains each (the LPAR's, all of
+    them with a queue on every card); the upper half of the adapters serves guests. ``mdevs``
+    guests per host, each on ``guest_adapters`` adapters and one domain. Placement: hosts fall
+    into ``spread`` classes with disjoint queues (a guest's APQNs exist on every ``spread``-th
+    host only; 1: on every host); ``landing``: each host also holds an idle mdev with the UUID of
+    guest 0 of the host ``spread`` places before it (that destination is ready).
     """
+
+    cards: int
+    domains: int
+    mdevs: int
+    spread: int = 20
+    guest_adapters: int = 1
+    card_type: str = "CEX8C"
+    landing: bool = True
+
+    def problem(self) -> str | None:
+        """Return why the shape cannot be generated (one line), or None."""
+        vfio = self.cards - self.cards // 2
+        if not (1 <= self.cards <= MAX_ADAPTERS and 1 <= self.domains <= MAX_DOMAINS and self.mdevs >= 0 and self.spread >= 1):
+            return f"cards 1-{MAX_ADAPTERS}, domains 1-{MAX_DOMAINS}, mdevs >= 0 and spread >= 1 expected: {self}"
+        if self.guest_adapters < 1 or vfio % self.guest_adapters:
+            return f"guest_adapters must divide the {vfio} guest adapters of {self.cards} cards"
+        if -(-self.mdevs * self.guest_adapters // vfio) >= self.domains:  # a domain stays free for the host
+            return f"{self.mdevs} guests of {self.guest_adapters} adapter(s) need fewer than {vfio} adapters x {self.domains} domains"
+        classes = (MAX_DOMAINS // self.domains) * (MAX_ADAPTERS // self.cards)
+        if self.spread > classes:
+            return (
+                f"{self.cards} cards x {self.domains} domains leave room for {classes} classes of disjoint queues, not spread {self.spread}"
+            )
+        if self.card_type[:4] not in ("CEX4", "CEX5", "CEX6", "CEX7", "CEX8") or self.card_type[4:] not in ("A", "C", "P"):
+            return f"card_type: expected CEX4-CEX8 and a mode letter A, C or P, got {self.card_type!r}"
+        return None
+
+
+MAX_ADAPTERS = 256  # adapter IDs 0-255 (ap_max_adapter_id 255)
+MAX_DOMAINS = 85  # usage domains 0-84 (ap_max_domain_id 84, the simulator's default)
+
+# The plan benchmark's host shapes (make bench BENCH=plan). "spread" is the fleet the benchmark
+# used before it had shapes (spread_fleet), "modest" a modest real host (issue 23).
+SHAPES: dict[str, HostShape] = {
+    "small": HostShape(cards=4, domains=4, mdevs=4),
+    "modest": HostShape(cards=10, domains=4, mdevs=10),
+    "spread": HostShape(cards=16, domains=4, mdevs=10),
+    "medium": HostShape(cards=16, domains=16, mdevs=10, guest_adapters=2),
+    "large": HostShape(cards=16, domains=85, mdevs=20, spread=16),
+}
+
+
+def shaped_fleet(hosts: int, shape: HostShape) -> dict[str, Any]:
+    """Return a fleet of ``hosts`` hosts of one shape, with a mix of destination verdicts (ValueError for a bad shape).
+
+    Host h is in class h % spread, round k = h // spread. A class has its own block of usage
+    domains and, when the domain blocks run out, its own block of adapters, so its queues exist
+    on no host of another class; every domain is reserved for vfio_ap. A host's guests fill the
+    guest adapters domain by domain ("rows"), from the row k % 4 on, so a destination of the class
+    either has the guest's queues free (ready after creating the mdev), taken by its own guests
+    (apqn_in_use) or, every fifth round, on older cards (hw_type_older); every seventh round keeps
+    the domain after its guests' rows for the host (apqn_not_bound); one host in twenty lacks
+    migration support; and each host holds an idle landing mdev for guest 0 of the host ``spread``
+    places before it (that destination is ready). Rows turn with a period of four rounds (or the
+    number of domains, when fewer), so a class has at most ten host layouts whatever its size.
+    """
+    problem = shape.problem()
+    if problem:
+        raise ValueError(f"host shape: {problem}")
+    spread, n = shape.spread, shape.domains
+    domain_blocks = MAX_DOMAINS // n
+    vfio_first = shape.cards // 2
+    vfio = shape.cards - vfio_first
+    rows = -(-shape.mdevs * shape.guest_adapters // vfio)  # domains a host's guests take
+    period = min(n, 4)
+    newer, mode = shape.card_type[:4], shape.card_type[4:]
+    older = "CEX7" if newer != "CEX7" else "CEX6"
     fleet: dict[str, Any] = {}
     for h in range(hosts):
         c, k = h % spread, h // spread
-        domains = [4 * c + d for d in range(4)]
-        generation = "CEX7" if k % 5 == 4 else "CEX8"
-        cards = [{"id": a, "type": f"{generation}C", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(16)]
-        host_domains = [domains[(k + 2) % 4]] if k % 7 == 3 else []
+        domains = [n * (c % domain_blocks) + d for d in range(n)]
+        first_adapter = shape.cards * (c // domain_blocks)
+        generation = older if k % 5 == 4 else newer
+        cards = [
+            {"id": first_adapter + a, "type": f"{generation}{mode}", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(shape.cards)
+        ]
+        host_domains = [domains[(k % period + rows) % n]] if k % 7 == 3 else []
         mdevs = []
-        for m in range(mdevs_per_host):
-            apqn_domain = domains[(k + m // 8) % 4]
+        for m in range(shape.mdevs):
+            slot = m * shape.guest_adapters
+            apqn_domain = domains[(k % period + slot // vfio) % n]
             mdevs.append(
                 {
                     "uuid": str(uuidlib.UUID(int=(h + 1) << 64 | (m + 1))),
-                    "adapters": [8 + m % 8],
+                    "adapters": [first_adapter + vfio_first + (slot + g) % vfio for g in range(shape.guest_adapters)],
                     "domains": [apqn_domain],
                     "control_domains": [apqn_domain],
                     "guest": f"g{h:05d}-{m:02d}",
                     "start": "auto",
                 }
             )
-        if h >= spread:
+        if shape.landing and h >= spread:
             mdevs.append({"uuid": str(uuidlib.UUID(int=(h - spread + 1) << 64 | 1)), "adapters": [], "domains": [], "control_domains": []})
         fleet[f"kvm{h:05d}"] = {
             "migration": "none" if h % 20 == 19 else "kernel",
@@ -126,3 +197,12 @@ def spread_fleet(hosts: int, mdevs_per_host: int = 10, spread: int = 20) -> dict
             "mdevs": mdevs,
         }
     return {"hosts": fleet}
+
+
+def spread_fleet(hosts: int, mdevs_per_host: int = 10, spread: int = 20) -> dict[str, Any]:
+    """Return the plan benchmark's first fleet: 16 CEX8C cards x 4 domains, each guest's APQNs on every ``spread``-th host.
+
+    ``shaped_fleet`` with the "spread" shape (see there): guests use adapters 8-15, a class's
+    hosts the usage domains 4c..4c+3.
+    """
+    return shaped_fleet(hosts, HostShape(cards=16, domains=4, mdevs=mdevs_per_host, spread=spread))

@@ -1,13 +1,18 @@
-"""Simulated hosts as SSH endpoints: one OpenSSH server per host of a live mount.
+"""Simulated hosts as SSH endpoints: one OpenSSH server per host of a live mount or a rendered fleet.
 
 ``python -m apsim ssh-serve DIR --inventory FILE [--hosts a,b] [--python PATH] [--lifetime S]``
-starts, for each host of the live mount ``DIR``, Debian's ``sshd`` on ``127.0.0.1`` with a port of
-its own, inside a private mount namespace (``unshare --mount --propagation private``) where the
-host's trees are bound over the machine's (``SSH_BINDS``, ``FILE_BINDS`` and, because
-``/proc/sysinfo`` cannot be bound over a procfs that has none, a ``/proc`` assembled from
-symlinks, see ``ProcFS``). Whoever logs in sees that host as a KVM host would look: ``/sys`` with
-the AP bus, ``/etc/mdevctl.d``, ``/etc/libvirt``, ``/etc/vfio_ap``, ``/etc/machine-id``,
-``/proc/sysinfo``...
+starts, for each host of ``DIR``, Debian's ``sshd`` on ``127.0.0.1`` with a port of its own,
+inside a private mount namespace (``unshare --mount --propagation private``) where the host's
+trees are bound over the machine's (``SSH_BINDS``, ``FILE_BINDS`` and, because ``/proc/sysinfo``
+cannot be bound over a procfs that has none, a ``/proc`` assembled from symlinks, see
+``ProcFS``). Whoever logs in sees that host as a KVM host would look: ``/sys`` with the AP bus,
+``/etc/mdevctl.d``, ``/etc/libvirt``, ``/etc/vfio_ap``, ``/etc/machine-id``, ``/proc/sysinfo``...
+
+``DIR`` is either a live mount (``apsim mount``: the kernel's behaviour, writes included, every
+host served by the mount's one FUSE process) or a rendered fleet (``apsim render``: plain files,
+bound read-only, so a read costs what it costs on any file system; for read-only work such as
+gathering facts and the audit, and for benchmarks that must measure the collection rather than
+the simulator). ``backing(DIR)`` says which one a serve uses.
 
 Logins: the unprivileged user ``SSH_USER`` with a key generated per serve and passwordless sudo
 (``/etc/sudoers.d/apsim-ssh``); its home is a per-host directory bound over ``/home/<user>``.
@@ -59,6 +64,12 @@ STOP_TIMEOUT = 10.0
 SSH_BINDS = (*NS_BINDS, ("etc/libvirt", "/etc/libvirt"), ("run/libvirt", "/run/libvirt"), ("etc/vfio_ap", "/etc/vfio_ap"))
 FILE_BINDS = (("etc/machine-id", "/etc/machine-id"),)
 PROC_OVERLAY = ("sysinfo",)  # names below the host's proc/ shown in its /proc
+# What serves the hosts' trees (backing(DIR)): the live FUSE mount, or rendered plain files.
+LIVE, RENDERED = "live", "rendered"
+BACKING_TEXT = {
+    LIVE: "live mount (apsim mount: one FUSE process serves every host)",
+    RENDERED: "rendered files (apsim render: plain files bound read-only into each host's namespace)",
+}
 
 
 def state_dir(mount: str | Path) -> Path:
@@ -156,14 +167,15 @@ Subsystem sftp internal-sftp
 
 # The namespace's set-up, run by sh as root before exec'ing the server. Positional parameters:
 # $1 the proc overlay dir (or empty), $2 the real-proc staging dir, $3 the pyenv staging dir,
-# then pairs of (source, target) for the binds, "--", the server's argv.
+# then triples of (source, target, rw|ro) for the binds, "--", the server's argv.
 NS_SCRIPT = r"""
 set -e
 procdir=$1; realproc=$2; stage=$3; shift 3
 while [ "$1" != "--" ]; do
   if [ -d "$1" ]; then mkdir -p "$2"; fi
   mount --bind "$1" "$2"
-  shift 2
+  if [ "$3" = ro ]; then mount -o remount,bind,ro "$2"; fi
+  shift 3
 done
 shift
 # Root's home is 0700: show only a world-readable pyenv there (the target Pythons), read-only.
@@ -291,8 +303,11 @@ def _kill_namespaces(namespaces: set[str]) -> None:
         time.sleep(0.05)
 
 
-def _mount_alive(mount: Path, fuse_pid: int) -> bool:
+def _mount_alive(mount: Path, fuse_pid: int | None) -> bool:
+    """Return whether the trees still stand: the live mount and its server, or the rendered directory (fuse_pid None)."""
     try:
+        if fuse_pid is None:
+            return os.path.isdir(mount)
         return os.path.ismount(mount) and os.path.exists(f"/proc/{fuse_pid}") and _mnt_ns(fuse_pid) is not None
     except OSError:
         return False
@@ -304,14 +319,16 @@ def _host_prepare(host_dir: Path) -> None:
         (host_dir / rel).mkdir(parents=True, exist_ok=True)
 
 
-def _server_argv(host_dir: Path, host_state: Path, procdir: str, realproc: Path, lifetime: int) -> list[str]:
+def _server_argv(host_dir: Path, host_state: Path, procdir: str, realproc: Path, lifetime: int, read_only: bool = False) -> list[str]:
+    """Return the argv of one host's server; read_only binds the host's trees read-only (rendered files)."""
     binds: list[str] = []
+    mode = "ro" if read_only else "rw"
     for rel, target in SSH_BINDS:
-        binds += [str(host_dir / rel), target]
+        binds += [str(host_dir / rel), target, mode]
     for rel, target in FILE_BINDS:
         if (host_dir / rel).is_file() and os.path.isfile(target):
-            binds += [str(host_dir / rel), target]
-    binds += [str(host_state / "home"), str(SSH_HOME)]
+            binds += [str(host_dir / rel), target, mode]
+    binds += [str(host_state / "home"), str(SSH_HOME), "rw"]
     stage = host_state / "pyenv"
     stage.mkdir(exist_ok=True)
     server = ["timeout", "--kill-after=5", str(lifetime), SSHD, "-D", "-e", "-f", str(host_state / "sshd_config")]
@@ -319,7 +336,7 @@ def _server_argv(host_dir: Path, host_state: Path, procdir: str, realproc: Path,
             procdir, str(realproc), str(stage), *binds, "--", *server]  # fmt: skip
 
 
-def _supervise(mount: Path, state: Path, hosts: list[str], fuse_pid: int, lifetime: int, ready: Any) -> None:
+def _supervise(mount: Path, state: Path, hosts: list[str], fuse_pid: int | None, lifetime: int, ready: Any) -> None:
     """The supervisor's body: start the servers, report readiness, stop them when it is time."""
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_a: stop.set())
@@ -343,7 +360,8 @@ def _supervise(mount: Path, state: Path, hosts: list[str], fuse_pid: int, lifeti
             host_state = state / "hosts" / host
             procdir = str(procmnt / host) if procdir_ok else ""
             log = open(host_state / "sshd.log", "ab")  # noqa: SIM115 - handed to the child
-            children[host] = subprocess.Popen(_server_argv(mount / host, host_state, procdir, realproc, lifetime),
+            argv = _server_argv(mount / host, host_state, procdir, realproc, lifetime, read_only=fuse_pid is None)
+            children[host] = subprocess.Popen(argv,
                                               stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                               preexec_fn=_set_pdeathsig, cwd="/")  # fmt: skip
             log.close()
@@ -388,22 +406,34 @@ def _supervise(mount: Path, state: Path, hosts: list[str], fuse_pid: int, lifeti
             subprocess.run(["fusermount3", "-u", "-z", str(procmnt)], capture_output=True, check=False)
 
 
+def _fleet_hosts(root: Path) -> list[str]:
+    """Return the hosts below a live mount or a rendered fleet: the entries with a ``sys`` directory."""
+    try:
+        names = os.listdir(root)
+    except OSError:
+        return []
+    return sorted(n for n in names if n != CONTROL_DIR and (root / n / "sys").is_dir())
+
+
 def serve(mount: str | Path, inventory: str | Path, hosts: list[str] | None = None, python: str | None = None,
           lifetime: int = DEFAULT_LIFETIME) -> dict[str, dict[str, Any]]:  # fmt: skip
-    """Start an SSH server per host of the live mount; write the inventory; return {host: {port, ...}}.
+    """Start an SSH server per host of a live mount or a rendered fleet; write the inventory; return {host: {port, ...}}.
 
-    Returns once every server accepts connections. Raises LiveError (one line) when the mount is
-    not live, a host is unknown, a tool is missing, or a server does not come up (nothing is left
-    running then).
+    Returns once every server accepts connections. Raises LiveError (one line) when the directory
+    is neither a live mount nor a rendered fleet, a host is unknown, a tool is missing, or a server
+    does not come up (nothing is left running then). A rendered fleet's trees are bound read-only.
     """
     _need_tools()
     mount = Path(mount).resolve()
     pid_file = mount / CONTROL_DIR / "pid"
+    fuse_pid: int | None
     try:
         fuse_pid = int(pid_file.read_text())
     except (OSError, ValueError):
-        raise LiveError(f"{mount} is not a live apsim mount") from None
-    all_hosts = sorted(n for n in os.listdir(mount) if n != CONTROL_DIR and (mount / n / "sys").is_dir())
+        fuse_pid = None
+        if (mount / CONTROL_DIR).exists() or not _fleet_hosts(mount):
+            raise LiveError(f"{mount} is neither a live apsim mount nor a rendered fleet (apsim render)") from None
+    all_hosts = _fleet_hosts(mount)
     chosen = all_hosts if not hosts else list(dict.fromkeys(hosts))
     unknown = [h for h in chosen if h not in all_hosts]
     if unknown:
@@ -420,6 +450,7 @@ def serve(mount: str | Path, inventory: str | Path, hosts: list[str] | None = No
     STATE_BASE.mkdir(mode=0o755, exist_ok=True)
     state.mkdir(mode=0o755)
     (state / "mount").write_text(f"{mount}\n")
+    (state / "backing").write_text(f"{RENDERED if fuse_pid is None else LIVE}\n")
     client_key = state / "id_ed25519"
     (state / "authorized_keys").write_text(_keygen(client_key, f"apsim-ssh {mount}") + "\n")
     (state / "authorized_keys").chmod(0o644)
@@ -473,7 +504,7 @@ def write_inventory(path: Path, state: Path, servers: dict[str, dict[str, Any]],
     path.write_text(yaml.safe_dump({"all": {"hosts": hosts}}, sort_keys=False))
 
 
-def _start_supervisor(mount: Path, state: Path, hosts: list[str], fuse_pid: int, lifetime: int) -> None:
+def _start_supervisor(mount: Path, state: Path, hosts: list[str], fuse_pid: int | None, lifetime: int) -> None:
     """Start the supervisor as a new interpreter (never a fork of a threaded caller such as pytest-xdist).
 
     Returns once it reports every server up; raises LiveError with its one-line reason otherwise.
@@ -553,6 +584,17 @@ def _supervisor_pid(state: Path) -> int | None:
     return pid if _alive(pid) else None
 
 
+def backing(mount: str | Path) -> str | None:
+    """Return what serves the hosts of a running serve of DIR: LIVE or RENDERED (None when none runs)."""
+    state = state_dir(mount)
+    if not _supervisor_pid(state):
+        return None
+    try:
+        return (state / "backing").read_text().strip()
+    except OSError:
+        return None
+
+
 def running(mount: str | Path) -> dict[str, dict[str, Any]]:
     """Return {host: {port, pid, mnt_ns}} of the SSH servers of a mount ({} when none run)."""
     state = state_dir(mount)
@@ -592,8 +634,8 @@ def stop(mount: str | Path) -> bool:
 
 def add_commands(subparsers: Any) -> None:
     """Add ``ssh-serve`` and ``ssh-stop`` to the apsim command line."""
-    p = subparsers.add_parser("ssh-serve", help="an OpenSSH server per host of a live mount (127.0.0.1)")
-    p.add_argument("dir", help="the live mount")
+    p = subparsers.add_parser("ssh-serve", help="an OpenSSH server per host of a live mount or rendered fleet (127.0.0.1)")
+    p.add_argument("dir", help="the live mount (apsim mount) or a rendered fleet (apsim render, read-only)")
     p.add_argument("--inventory", required=True, help="write the Ansible inventory (YAML) here")
     p.add_argument("--hosts", help="comma-separated host names (default: every host)")
     p.add_argument("--python", help="ansible_python_interpreter of every host (default: interpreter discovery)")
@@ -614,7 +656,8 @@ def _cmd_serve(args: Any) -> int:
         print(f"apsim: {exc}", file=sys.stderr)
         return 1
     ports = ", ".join(f"{h}:{s['port']}" for h, s in servers.items())
-    print(f"ssh-serve: {len(servers)} hosts on 127.0.0.1 ({ports}); inventory {args.inventory}")
+    served = "rendered files, read-only" if backing(args.dir) == RENDERED else "live mount"
+    print(f"ssh-serve: {len(servers)} hosts on 127.0.0.1 ({ports}) from the {served}; inventory {args.inventory}")
     return 0
 
 

@@ -1,18 +1,23 @@
 """Benchmark: the audit playbook over SSH on 20 simulated hosts against `ansible all -m ping` over SSH.
 
-A generated 20-host fleet (10 mdevs each) is mounted live and every host served by its own sshd
-(``apsim ssh-serve``), module Python per the controller's ansible-core (helpers/ssh_fleet.py).
-Both commands run in the same benchmark run with the same connection settings, as a user would
-set them for a fleet: SSH pipelining on, ControlMaster/ControlPersist on, become (sudo), forks
-BENCH_SSH_FORKS (default 10). A first, untimed ping opens the persistent connections; then ping and
-the audit are timed on warm connections, so the ratio audit / ping says what the audit costs beyond
-visiting every host once. Target: ratio <= 1.5. Figures only; nothing passes or fails on time.
+A generated 20-host fleet (``scale_fleet``, 10 mdevs each: 200 guests) is served by an sshd per
+host (``apsim ssh-serve``; helpers/ssh_fleet.py), module Python per the controller's
+ansible-core. The hosts' trees are, by default, rendered plain files bound read-only into each
+sshd's namespace (``BENCH_SSH_BACKING=rendered``), so that ``ap_facts`` costs what it costs on a
+file system and the figures measure the collection, not the simulator; ``BENCH_SSH_BACKING=live``
+serves them from the live FUSE mount instead (one Python process for every host: the gather step
+then mostly measures the simulator). The figures name the backing.
 
-The audit is also timed with its gather step only (``vfio_ap_audit_report=false``: ap_facts on
-every host, the part that crosses SSH), so the figures separate the per-host cost from the
-controller's planning and reports. Note that every sysfs read of a simulated host is served by the
-simulator's one Python FUSE process, far slower than a kernel's sysfs; on this machine that, not
-SSH, dominates the gather step (ap_facts costs the same over SSH as locally on the live mount).
+Every command runs with the same connection settings, as a user would set them for a fleet: SSH
+pipelining on, ControlMaster/ControlPersist on, become (sudo), forks BENCH_SSH_FORKS (default 10).
+A first, untimed ping opens the persistent connections; then, ``BENCH_ROUNDS`` times (default 3)
+and interleaved so that load from other processes hits all alike: ping; the audit's gather step
+alone (``vfio_ap_audit_report=false``: ap_facts on every host, the part that crosses SSH); the
+whole audit; and the same two with the collection of each baseline (``baselines.py``; default
+``main`` before issue 23, ``BENCH_BASELINES`` to choose). Figures are {min, median, max} over the
+rounds; ratios are taken per round (the audit and the ping of one round), then reduced. Targets
+(issue 23): audit <= 1.5 x ping; planning and reports (audit - gather) <= 2 s for 200 guests.
+Figures only; nothing passes or fails on time.
 """
 
 from __future__ import annotations
@@ -24,16 +29,17 @@ import sys
 import time
 from pathlib import Path
 
+import baselines
 from apsim import sshd
 from apsim.generate import scale_fleet
-from apsim.live import start
-from helpers.ansible_run import VENV_BIN, ansible_env
-from helpers.ssh_fleet import target_python, target_version
+from helpers.ansible_run import COLLECTIONS, VENV_BIN, ansible_env
+from helpers.ssh_fleet import served_fleet, target_python, target_version
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTS = int(os.environ.get("BENCH_SSH_HOSTS", "20"))
 MDEVS = int(os.environ.get("BENCH_SSH_MDEVS", "10"))
 FORKS = int(os.environ.get("BENCH_SSH_FORKS", "10"))
+BACKING = os.environ.get("BENCH_SSH_BACKING", sshd.RENDERED)
 
 ANSIBLE_CFG = """\
 [defaults]
@@ -48,62 +54,87 @@ control_path_dir = {cp}
 """
 
 
-def _timed(cmd: list[str], cwd: Path) -> tuple[float, subprocess.CompletedProcess]:
+def _timed(cmd: list[str], cwd: Path, collections: Path = COLLECTIONS, task_times: Path | None = None) -> float:
+    """Run an Ansible command with the bench's ansible.cfg and the collection under ``collections``; return its wall time.
+
+    With ``task_times``, the play's per-task wall times are written there (callbacks/task_times.py).
+    """
     env = ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "0",
-                       "ANSIBLE_CONFIG": str(cwd / "ansible.cfg")})  # fmt: skip
+                       "ANSIBLE_CONFIG": str(cwd / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(collections),
+                       **baselines.task_times_env(task_times)})  # fmt: skip
     for name in ("ANSIBLE_FORKS", "ANSIBLE_HOST_KEY_CHECKING"):
         env.pop(name, None)
     started = time.perf_counter()
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, env=env, cwd=cwd, timeout=3600)
-    return time.perf_counter() - started, proc
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[:4])} ... failed: {proc.stdout[-3000:]}{proc.stderr[-2000:]}")
+    return elapsed
+
+
+def _audit(collections: Path, inventory: Path, *extra: str) -> list[str]:
+    playbook = collections / "ansible_collections" / "s390x" / "vfio_ap" / "playbooks" / "audit.yml"
+    return [str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(playbook), *extra]
 
 
 def run(workdir: Path) -> dict:
-    """Mount the fleet, serve it over SSH, time ping and the audit; return the figures."""
+    """Serve the fleet over SSH, time ping, the gather step and the audit (today's and the baselines'); return the figures."""
     version = target_version()
     python = target_python(version)
     if python is None:
         raise RuntimeError(f"Python {version} is not installed under pyenv (the module side of this benchmark)")
-    live = start(scale_fleet(HOSTS, MDEVS, seed=1), workdir / "mnt")
-    try:
-        inventory = workdir / "inventory.yml"
-        sshd.serve(live.root, inventory, python=python, lifetime=3600)
+    trees = {"today": COLLECTIONS}
+    for label, commit in baselines.wanted("main"):
+        tree = baselines.collection_at(commit, workdir / f"baseline-{label}")
+        if tree is not None:
+            trees[baselines.describe(label, commit)] = tree
+    with served_fleet(scale_fleet(HOSTS, MDEVS, seed=1), workdir, BACKING, python, lifetime=3600) as fleet:
+        inventory = fleet.inventory
         (workdir / "ansible.cfg").write_text(ANSIBLE_CFG.format(forks=FORKS, cp=workdir / "cp"))
         ping = [str(VENV_BIN / "ansible"), "all", "-i", str(inventory), "-m", "ansible.builtin.ping"]
-        cold_s, cold = _timed(ping, workdir)
-        if cold.returncode != 0:
-            raise RuntimeError(f"ping failed: {cold.stdout[-2000:]}{cold.stderr[-2000:]}")
-        ping_s, _ping = _timed(ping, workdir)
-        # the audit's per-host part alone (what crosses SSH): its gather step, no planning or reports
-        gather_s, gather = _timed([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "audit.yml"),
-                                   "-e", "vfio_ap_audit_report=false"], workdir)  # fmt: skip
-        if gather.returncode != 0:
-            raise RuntimeError(f"audit gather failed: {gather.stdout[-3000:]}{gather.stderr[-2000:]}")
-        audit_s, audit = _timed([str(VENV_BIN / "ansible-playbook"), "-i", str(inventory), str(ROOT / "playbooks" / "audit.yml"),
-                                 "-e", json.dumps({"vfio_ap_audit_report_dir": str(workdir / "reports")})], workdir)  # fmt: skip
-        if audit.returncode != 0:
-            raise RuntimeError(f"audit failed: {audit.stdout[-3000:]}{audit.stderr[-2000:]}")
-        document = json.loads((workdir / "reports" / "readiness.json").read_text())
-        from ansible.release import __version__ as core
+        ping_cold = _timed(ping, workdir)
+        samples: dict[str, list[float]] = {"ping": []}
+        tasks: dict[str, list[Path]] = {}
+        for number in range(baselines.ROUNDS):
+            samples["ping"].append(_timed(ping, workdir))
+            for name, tree in baselines.alternate(trees, number):
+                samples.setdefault(f"{name} gather", []).append(
+                    _timed(_audit(tree, inventory, "-e", "vfio_ap_audit_report=false"), workdir, tree)
+                )
+                reports = workdir / f"reports-{number}-{len(samples)}"
+                audit = _audit(tree, inventory, "-e", json.dumps({"vfio_ap_audit_report_dir": str(reports)}))
+                times = workdir / f"tasks-{number}-{len(samples)}.json"
+                samples.setdefault(f"{name} audit", []).append(_timed(audit, workdir, tree, times))
+                tasks.setdefault(name, []).append(times)
+        document = json.loads((reports / "readiness.json").read_text())
+    from ansible.release import __version__ as core
 
-        return {
-            "hosts": HOSTS,
-            "mdevs_per_host": MDEVS,
-            "guests": document["summary"]["guests"],
-            "forks": FORKS,
-            "connection": "ssh, pipelining, ControlPersist=120s, become (sudo)",
-            "ansible_core": core,
-            "module_python": version,
-            "ping_cold_s": round(cold_s, 2),
-            "ping_s": round(ping_s, 2),
-            "audit_s": round(audit_s, 2),
-            "ratio_audit_to_ping": round(audit_s / ping_s, 2),
-            "audit_gather_only_s": round(gather_s, 2),
-            "ratio_gather_to_ping": round(gather_s / ping_s, 2),
-            "audit_plan_and_report_s": round(audit_s - gather_s, 2),
-            "target_ratio": 1.5,
-            "load_average_1m": round(os.getloadavg()[0], 1),
-            "python": sys.version.split()[0],
-        }
-    finally:
-        live.unmount()
+    figures: dict = {
+        "backing": sshd.BACKING_TEXT[BACKING],
+        "hosts": HOSTS,
+        "mdevs_per_host": MDEVS,
+        "guests": document["summary"]["guests"],
+        "forks": FORKS,
+        "connection": "ssh, pipelining, ControlPersist=120s, become (sudo)",
+        "ansible_core": core,
+        "module_python": version,
+        "rounds": baselines.ROUNDS,
+        "ping_cold_s": round(ping_cold, 2),
+        "ping_s": baselines.spread(samples["ping"]),
+    }
+    for name in trees:
+        gather, audit = samples[f"{name} gather"], samples[f"{name} audit"]
+        prefix = "" if name == "today" else f"baseline {name}: "
+        plan = [a - g for a, g in zip(audit, gather, strict=True)]
+        figures[f"{prefix}audit_gather_only_s"] = baselines.spread(gather)
+        figures[f"{prefix}audit_s"] = baselines.spread(audit)
+        figures[f"{prefix}audit_plan_and_report_s"] = baselines.spread(plan)
+        figures[f"{prefix}ratio_gather_to_ping"] = baselines.ratio(gather, samples["ping"])
+        figures[f"{prefix}ratio_audit_to_ping"] = baselines.ratio(audit, samples["ping"])
+        if name != "today":
+            figures[f"{prefix}ratio_today_audit_to_baseline"] = baselines.ratio(samples["today audit"], audit)
+        figures[f"{prefix}audit_task_times_s (median)"] = baselines.task_times(tasks[name], audit)
+    figures["targets"] = "audit <= 1.5 x ping; planning + reports <= 2 s (20 hosts, 200 guests)"
+    figures["load_average_1m"] = round(os.getloadavg()[0], 1)
+    figures["python"] = sys.version.split()[0]
+    return figures

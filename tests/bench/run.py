@@ -19,7 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path[:0] = [str(ROOT / "tests"), str(ROOT / ".collections")]
+sys.path[:0] = [str(HERE), str(ROOT / "tests"), str(ROOT / ".collections")]  # HERE: the benches' shared baselines.py
 # other names a benchmark answers to in BENCH=...
 ALIASES = {"facts": "ap_facts"}
 

@@ -1,4 +1,9 @@
-"""Simulated hosts reached over SSH for the tests: a live mount plus ``apsim ssh-serve``.
+"""Simulated hosts reached over SSH for the tests and benchmarks: a live mount or a rendered fleet plus ``apsim ssh-serve``.
+
+``served_fleet(fleet, workdir, backing)`` serves a fleet from a live mount (``"live"``: the
+kernel's behaviour, writes included; one FUSE process serves every host) or from rendered plain
+files bound read-only (``"rendered"``: reads cost what they cost on a real file system; for
+read-only work and benchmarks). ``ssh_fleet_fixture`` is the live one as a module-scoped fixture.
 
 The module-side Python follows the controller's ansible-core, as on real fleets: 2.16 manages
 RHEL 8 / SLES 15 hosts (platform Python 3.6), 2.19 RHEL 9 (3.9), 2.20 and later 3.12 (the oldest
@@ -8,6 +13,7 @@ from pyenv; ``VFIO_AP_SSH_PYTHON=X.Y`` overrides the choice.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import time
@@ -69,11 +75,20 @@ def ssh_unavailable_reason() -> str | None:
 
 @dataclass
 class SshFleet:
-    """A live mount with an SSH server per host and the inventory ssh-serve wrote."""
+    """Simulated hosts with an SSH server each and the inventory ssh-serve wrote."""
 
-    live: Any  # apsim.live.LiveFleet
+    live: Any  # apsim.live.LiveFleet; None when the hosts are rendered files
     inventory: Path
     python: str | None
+    root: Path | None = None  # the live mount or the rendered fleet's directory
+    backing: str = "live"  # apsim.sshd.LIVE or RENDERED
+
+    def host_dir(self, name: str) -> Path:
+        """Return the directory holding a host's trees (its local sysroot)."""
+        if self.live is not None:
+            return self.live.host_dir(name)
+        assert self.root is not None
+        return self.root / name
 
     def hostvars(self) -> dict[str, dict[str, Any]]:
         return yaml.safe_load(self.inventory.read_text())["all"]["hosts"]
@@ -102,29 +117,55 @@ def ssh_fleet_fixture(fleet: str | Path, python_version: str | None = None, life
         version = python_version or target_version()
         python = target_python(version)
         require(None if python else f"Python {version} is not installed under {PYENV}/versions")
-        from apsim import sshd
-        from apsim.live import LiveError, start
-
-        work = tmp_path_factory.mktemp("ssh")
-        live = start(fleet, work / "mnt")
-        device = os.stat(live.root).st_dev
-        try:
-            inventory = work / "inventory.yml"
-            sshd.serve(live.root, inventory, python=python, lifetime=lifetime)
-            yield SshFleet(live, inventory, python)
-        finally:
-            try:
-                live.unmount()  # stops the SSH servers first
-            except LiveError as exc:
-                # On a loaded machine the FUSE server may take longer than unmount's wait to see the
-                # last bind go; give it more (a hang guard), then say who still holds the mount.
-                limit = time.monotonic() + HANG_GUARD / 12
-                while Path(f"/proc/{live.pid}").exists() and time.monotonic() < limit:
-                    time.sleep(0.2)
-                if Path(f"/proc/{live.pid}").exists():
-                    raise AssertionError(f"{exc}; still holding the mount: {holders(device)}") from exc
+        with served_fleet(fleet, tmp_path_factory.mktemp("ssh"), "live", python, lifetime) as served:
+            yield served
 
     return _ssh
+
+
+@contextlib.contextmanager
+def served_fleet(fleet: str | Path | dict[str, Any], workdir: Path, backing: str = "live", python: str | None = None,
+                 lifetime: int = 1800) -> Iterator[SshFleet]:  # fmt: skip
+    """Serve every host of a fleet (file or data) over SSH from ``backing`` (live or rendered); stop it all afterwards.
+
+    Raises apsim's LiveError (one line) when the servers or the mount cannot start, ValueError
+    for an unknown backing.
+    """
+    from apsim import sshd
+
+    inventory = workdir / "inventory.yml"
+    if backing == sshd.RENDERED:
+        from apsim.fleet import build_fleet, load_fleet
+        from apsim.render import render_fleet
+
+        root = workdir / "rendered"
+        render_fleet(build_fleet(fleet) if isinstance(fleet, dict) else load_fleet(fleet), root)
+        sshd.serve(root, inventory, python=python, lifetime=lifetime)
+        try:
+            yield SshFleet(None, inventory, python, root, backing)
+        finally:
+            sshd.stop(root)
+        return
+    if backing != sshd.LIVE:
+        raise ValueError(f"backing: expected {sshd.LIVE} or {sshd.RENDERED}, got {backing!r}")
+    from apsim.live import LiveError, start
+
+    live = start(fleet, workdir / "mnt")
+    device = os.stat(live.root).st_dev
+    try:
+        sshd.serve(live.root, inventory, python=python, lifetime=lifetime)
+        yield SshFleet(live, inventory, python, live.root, backing)
+    finally:
+        try:
+            live.unmount()  # stops the SSH servers first
+        except LiveError as exc:
+            # On a loaded machine the FUSE server may take longer than unmount's wait to see the
+            # last bind go; give it more (a hang guard), then say who still holds the mount.
+            limit = time.monotonic() + HANG_GUARD / 12
+            while Path(f"/proc/{live.pid}").exists() and time.monotonic() < limit:
+                time.sleep(0.2)
+            if Path(f"/proc/{live.pid}").exists():
+                raise AssertionError(f"{exc}; still holding the mount: {holders(device)}") from exc
 
 
 def holders(device: int) -> list[str]:

@@ -3,12 +3,14 @@
 What the playbook tests rely on: one server per host on 127.0.0.1 only, an inventory that logs in
 with the generated key and checks the host keys, a login that sees the host's trees (after sudo)
 and not the machine's, and servers that stop on ssh-stop, on unmount, when the mount dies and when
-their lifetime is over. Mistakes are one line naming what was wrong, and start nothing.
+their lifetime is over. A rendered fleet (what the benchmarks serve) is seen the same way, read-only,
+and its servers stop when its directory goes. Mistakes are one line naming what was wrong, and start nothing.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +21,9 @@ import pytest
 import yaml
 
 from apsim import sshd
+from apsim.fleet import build_fleet
 from apsim.live import start, subprocess_env
+from apsim.render import render_fleet
 from helpers.needs import require
 from helpers.ssh_fleet import ssh_unavailable_reason
 from helpers.hang import HANG_GUARD
@@ -140,10 +144,61 @@ def test_mistakes_are_one_line_and_start_nothing(mounted, tmp_path, args, messag
     assert not (tmp_path / "inv.yml").exists() and not sshd.state_dir(mounted.root).exists()
 
 
-def test_not_a_mount(tmp_path):
+def test_not_a_mount_nor_a_rendered_fleet(tmp_path):
     require(ssh_unavailable_reason())
     result = apsim("ssh-serve", str(tmp_path), "--inventory", str(tmp_path / "inv.yml"))
-    assert result.returncode == 1 and result.stderr.strip() == f"apsim: {tmp_path} is not a live apsim mount"
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"apsim: {tmp_path} is neither a live apsim mount nor a rendered fleet (apsim render)"
+    assert not (tmp_path / "inv.yml").exists() and not sshd.state_dir(tmp_path).exists()
+
+
+@pytest.fixture
+def rendered(tmp_path):
+    require(ssh_unavailable_reason())
+    root = tmp_path / "fleet"
+    render_fleet(build_fleet(FLEET), root)
+    try:
+        yield root
+    finally:
+        sshd.stop(root)
+
+
+def test_serve_rendered_fleet_read_only(rendered, tmp_path):
+    """A rendered fleet is served like a live mount, from plain files bound read-only: writes are refused, nothing changes."""
+    inventory = tmp_path / "inventory.yml"
+    result = apsim("ssh-serve", str(rendered), "--inventory", str(inventory))
+    assert result.returncode == 0, result.stderr
+    assert "from the rendered files, read-only" in result.stdout
+    assert sshd.backing(rendered) == sshd.RENDERED
+    apmask = rendered / "h1" / "sys" / "bus" / "ap" / "apmask"
+    before = apmask.read_text()
+    try:
+        hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
+        assert sorted(hosts) == ["h1", "h2"]
+        h1 = login(hosts["h1"], "sudo -n sh -c 'cat /proc/sysinfo /etc/machine-id; ls /sys/bus/ap/devices'")
+        assert h1.returncode == 0, h1.stderr
+        assert "LPAR Name:            LPA" in h1.stdout and "card03" in h1.stdout and "card05" not in h1.stdout
+        assert (rendered / "h1" / "etc" / "machine-id").read_text().strip() in h1.stdout
+        h2 = login(hosts["h2"], "sudo -n sh -c 'cat /proc/sysinfo; ls /sys/bus/ap/devices'")
+        assert "LPAR Number:          7" in h2.stdout and "card05" in h2.stdout
+        for command in ("echo 0x0 > /sys/bus/ap/apmask", "touch /etc/mdevctl.d/new", "echo x > /etc/machine-id"):
+            refused = login(hosts["h1"], f"sudo -n sh -c '{command}'")
+            assert refused.returncode != 0 and "Read-only file system" in refused.stderr, (command, refused.stderr)
+        assert apmask.read_text() == before and not (rendered / "h1" / "etc" / "mdevctl.d" / "new").exists()
+    finally:
+        pids = server_pids(rendered)
+        stopped = apsim("ssh-stop", str(rendered))
+    assert stopped.returncode == 0, stopped.stderr
+    assert pids and wait_gone(pids, 5)
+    assert not sshd.state_dir(rendered).exists() and sshd.backing(rendered) is None
+
+
+def test_rendered_servers_stop_when_the_fleet_directory_goes(rendered, tmp_path):
+    sshd.serve(rendered, tmp_path / "inv.yml", hosts=["h2"])
+    pids = server_pids(rendered)
+    assert list(sshd.running(rendered)) == ["h2"] and pids
+    shutil.rmtree(rendered)
+    assert wait_gone(pids, 15)
 
 
 def test_servers_stop_with_the_mount_and_after_their_lifetime(tmp_path):
