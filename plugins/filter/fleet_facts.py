@@ -46,7 +46,7 @@ _value:
     - "C({hosts, gathered, missing, facts, addresses, capacity}): C(hosts) the names given,
       C(gathered) those with C(ansible_facts.vfio_ap), C(missing) the others; for the gathered
       hosts C(facts) (C({host: ansible_facts.vfio_ap})), C(capacity) (C({host:
-      vfio_ap.available_instances})) and C(addresses) (C({host: vfio_ap_migration_address}) of
+      vfio_ap.driver.available_instances})) and C(addresses) (C({host: vfio_ap_migration_address}) of
       those that define it)."
   type: dict
 """

@@ -38,7 +38,7 @@ options:
         source guest's APQN set; V(kernel) (series v3 and later) requires the queues bound to
         vfio_ap, free of other mdevs, and the control domains in the destination's mask (the
         migration overwrites the destination mdev's configuration); V(strict) applies both.
-      - V(auto) uses each host's C(vfio_ap.migration); when they differ, V(strict) and the warning
+      - V(auto) uses each host's C(vfio_ap.driver.migration); when they differ, V(strict) and the warning
         C(mixed_migration_levels). A host whose facts say C(kernel) but that has no mdev may run
         series v1/v2 as well (only an mdev shows the v1 C(migratable) file); V(auto) checks both
         rule sets there and warns C(migration_level_unknown), unless O(migration_levels) names its level.

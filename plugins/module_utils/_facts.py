@@ -232,7 +232,7 @@ def gather_facts(sysroot="/", subsets=("all",)):
     brings ``cards`` (compact queue records refer to their card); ``mkvps`` counts only with ``queues``.
     Keys of subsets not gathered keep their empty value (``[]``, or None for unknown values).
     The facts add ``gather_subset`` (the subsets gathered), ``host`` (machine-id, CPC and LPAR,
-    always gathered), ``vfio_ap.migration_guard`` (the parsed migration guard entries) and
+    always gathered), ``driver.migration_guard`` (the parsed migration guard entries) and
     ``complete``, ``unread`` and ``unread_count`` (what could not be read, see ``_unread``).
     A file that cannot be read is a warning and an ``unread`` record; a failure that stops the walk
     itself (a dead mount: ENOTCONN, EIO on a directory) raises HostPathError with one line naming
@@ -266,7 +266,7 @@ def _gather(sysroot, chosen):
         "bus": _empty_bus(present),
         "cards": [],
         "queues": [],
-        "vfio_ap": {},
+        "driver": {},
         "complete": True,
         "unread": [],
         "unread_count": 0,
@@ -284,7 +284,7 @@ def _gather(sysroot, chosen):
         overrides = _overrides_possible(reader, facts["bus"])
         facts["queues"] = _gather_queues(reader, cards, card_dirs, overrides, "mkvps" in chosen)
         status_by_apqn = {q["apqn"]: q.get("vfio_status") for q in facts["queues"]}
-    facts["vfio_ap"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
+    facts["driver"] = _gather_vfio_ap(reader, chosen, status_by_apqn)
     facts["unread"], facts["unread_count"] = order_unread(reader.unread)
     facts["complete"] = not facts["unread_count"]
     return facts, reader.warnings

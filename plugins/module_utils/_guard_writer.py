@@ -28,7 +28,7 @@ def guest_of(sysroot, uuid):
     # type: (str, str) -> Optional[str]
     """Return the libvirt guest using the mdev, or None."""
     facts, _warnings = gather_facts(sysroot, ["mdevs", "guests"])
-    for mdev in facts["vfio_ap"]["mdevs"]:
+    for mdev in facts["driver"]["mdevs"]:
         if mdev["uuid"] == uuid:
             return mdev.get("guest")
     return None

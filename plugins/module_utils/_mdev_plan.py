@@ -52,7 +52,7 @@ def state_from_facts(facts):
     # type: (Dict[str, Any]) -> Dict[str, Any]
     """Return the planning state (see module docstring) from ``ansible_facts.vfio_ap`` (schema 1 or 2)."""
     bus = facts.get("bus") or {}
-    vfio = facts.get("vfio_ap") or {}
+    vfio = facts.get("driver") or {}
     mdevs = {}
     for mdev in vfio.get("mdevs") or []:
         mdevs[mdev["uuid"]] = {
@@ -357,7 +357,7 @@ def definition_conflicts(definitions, uuid, config, persistent_apmask, persisten
     # type: (List[Dict[str, Any]], str, Dict[str, List[int]], Iterable[int], Iterable[int]) -> List[Dict[str, Any]]
     """Return what ap-check refuses in an auto-start definition of mdev uuid with config (as it checks at define).
 
-    definitions are the facts' ``vfio_ap.definitions``; the persistent masks are those of
+    definitions are the facts' ``driver.definitions``; the persistent masks are those of
     41-ap.rules (live masks where the file sets none). Entries are {check, apqn, mdev, message}:
     ``autostart`` for APQNs another auto-start definition holds, ``persistent_mask`` for APQNs the
     persistent AP masks give to the host drivers (the mdev could not start at boot).

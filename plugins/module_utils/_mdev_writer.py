@@ -104,11 +104,11 @@ def read_host(sysroot, uuid):
     Raises PlanError when the vfio_ap module is not loaded.
     """
     facts, _warnings = gather_facts(sysroot, ["bus", "mdevs", "definitions", "guests"])
-    if not facts["vfio_ap"]["loaded"]:
+    if not facts["driver"]["loaded"]:
         raise PlanError("the vfio_ap module is not loaded (no {0})".format(host_path(sysroot, MATRIX)))
     state = state_from_facts(facts)
     definition = None
-    for entry in facts["vfio_ap"]["definitions"]:
+    for entry in facts["driver"]["definitions"]:
         if entry["uuid"] == uuid:
             definition = {k: entry[k] for k in ("start",) + KINDS}
     return {

@@ -22,7 +22,7 @@ description:
   - Queues are returned in a compact form (schema 2), each with only what is its own, so that a 256 x 85 LPAR returns
     about 1.4 MB instead of 8 MB; P(s390x.vfio_ap.ap_queues#filter) gives them back with every key.
   - A host without the AP bus (not s390x, or the C(ap) module not loaded) is not an error; the facts
-    then say C(bus.present=false) and hold empty lists. A host without the vfio_ap module says C(vfio_ap.loaded=false).
+    then say C(bus.present=false) and hold empty lists. A host without the vfio_ap module says C(vfio_ap.driver.loaded=false).
   - A file that vanishes while it is read (a queue going away), a read the kernel or the file's permissions refuse
     (C(EIO) from a queue whose hardware query fails, C(EACCES) from the root-only libvirt directories when the
     module does not run as root), or a malformed mdevctl definition, libvirt XML or migration guard does not fail
@@ -50,9 +50,9 @@ options:
         V(queues) the queues (APQNs) with their drivers and what differs from their card (C(queues); brings
         V(cards) with it, since a queue without its own hardware word has its card's); V(mkvps) the master-key
         verification patterns of the queues the host driver holds (C(queues[].mkvps); only with V(queues)); V(mdevs) the
-        active vfio_ap mediated devices (C(vfio_ap.mdevs)); V(definitions) the mdevctl definitions
-        (C(vfio_ap.definitions), and C(defined)/C(start) of each mdev); V(guests) the libvirt guest using
-        each mdev (C(vfio_ap.mdevs[].guest)).
+        active vfio_ap mediated devices (C(vfio_ap.driver.mdevs)); V(definitions) the mdevctl definitions
+        (C(vfio_ap.driver.definitions), and C(defined)/C(start) of each mdev); V(guests) the libvirt guest using
+        each mdev (C(vfio_ap.driver.mdevs[].guest)).
       - Prefix a name with C(!) to exclude it, for example V([all, "!queues"]). A list holding only exclusions starts
         from V(all).
       - C(host), C(bus.present) and the C(vfio_ap) scalars (C(loaded), C(features), C(migration),
@@ -110,7 +110,7 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that: item.migratable is not false
     fail_msg: "mdev {{ item.uuid }} of guest {{ item.guest }} is blocked from migrating"
-  loop: "{{ ansible_facts.vfio_ap.vfio_ap.mdevs | selectattr('in_use') | list }}"
+  loop: "{{ ansible_facts.vfio_ap.driver.mdevs | selectattr('in_use') | list }}"
   loop_control:
     label: "{{ item.uuid }}"
 """
@@ -451,8 +451,8 @@ ansible_facts:
                 present only when some are known (not for accelerators or queues bound to vfio_ap).
               type: dict
               sample: {aes_cur: {state: valid, mkvp: "0x1111aaaa2222bbbb"}, aes_new: null}
-        vfio_ap:
-          description: The vfio_ap driver and its mediated devices.
+        driver:
+          description: The vfio_ap driver and its mediated devices (C(vfio_ap) in facts schema 1).
           type: dict
           returned: always
           contains:

@@ -70,7 +70,7 @@ def _where(facts_by_host: Mapping[str, Any]) -> tuple[dict[str, list[str]], dict
 
 def _mdevs(facts: Any) -> Any:
     """Return the active mdevs of one host's ``ansible_facts.vfio_ap`` (anything; the callers check)."""
-    block = facts.get("vfio_ap") if isinstance(facts, Mapping) else None
+    block = facts.get("driver") if isinstance(facts, Mapping) else None
     return block.get("mdevs") if isinstance(block, Mapping) else None
 
 

@@ -53,10 +53,10 @@ def host_status(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> dict[
     status: dict[str, dict[str, Any]] = {}
     for host in hosts:
         facts = facts_by_host.get(host)
-        if not isinstance(facts, Mapping) or not isinstance(facts.get("vfio_ap"), Mapping):
+        if not isinstance(facts, Mapping) or not isinstance(facts.get("driver"), Mapping):
             status[host] = {"empty": None, "running": []}
             continue
-        running = sorted(m.get("guest") or f"mdev {m.get('uuid')}" for m in facts["vfio_ap"].get("mdevs") or [] if m.get("in_use"))
+        running = sorted(m.get("guest") or f"mdev {m.get('uuid')}" for m in facts["driver"].get("mdevs") or [] if m.get("in_use"))
         # a guest seen is "not empty"; none seen is "empty" only when the facts could see everything
         status[host] = {"empty": False if running else None if host_gaps(facts) else True, "running": running}
     return status

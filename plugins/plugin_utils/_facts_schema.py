@@ -104,7 +104,9 @@ def check_facts(facts: Any, what: str) -> Mapping:
             f"{what}: schema: facts of schema {schema!r} were gathered by another version of s390x.vfio_ap; "
             f"this one reads schema {' and '.join(map(str, SCHEMAS))}: gather the facts again with this version"
         )
-    for key in ("bus", "vfio_ap"):
+    if "driver" not in facts and isinstance(facts.get("vfio_ap"), Mapping) and schema in (None, 1):
+        facts = {**facts, "driver": facts["vfio_ap"]}  # schema 1 called the driver block "vfio_ap"
+    for key in ("bus", "driver"):
         _typed(facts, key, (Mapping,), what, key, "a dict")
     for key in ("cards", "queues"):
         _typed(facts, key, (list,), what, key, "a list")
@@ -124,19 +126,19 @@ def check_facts(facts: Any, what: str) -> Mapping:
     for i, queue in enumerate(facts["queues"]):
         if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
             raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
-    vfio = facts["vfio_ap"]
-    _typed(vfio, "loaded", (bool,), what, "vfio_ap.loaded", "true or false")
-    _typed(vfio, "features", (list,), what, "vfio_ap.features", "a list")
-    level = _typed(vfio, "migration", (str,), what, "vfio_ap.migration", "one of " + ", ".join(MIGRATION_LEVELS))
+    vfio = facts["driver"]
+    _typed(vfio, "loaded", (bool,), what, "driver.loaded", "true or false")
+    _typed(vfio, "features", (list,), what, "driver.features", "a list")
+    level = _typed(vfio, "migration", (str,), what, "driver.migration", "one of " + ", ".join(MIGRATION_LEVELS))
     if level not in MIGRATION_LEVELS:
-        raise _fail(what, "vfio_ap.migration", "one of " + ", ".join(MIGRATION_LEVELS), level)
-    _typed(vfio, "mdevs", (list,), what, "vfio_ap.mdevs", "a list")
-    _typed(vfio, "definitions", (list,), what, "vfio_ap.definitions", "a list")
+        raise _fail(what, "driver.migration", "one of " + ", ".join(MIGRATION_LEVELS), level)
+    _typed(vfio, "mdevs", (list,), what, "driver.mdevs", "a list")
+    _typed(vfio, "definitions", (list,), what, "driver.definitions", "a list")
     guard = vfio.get("migration_guard")
     if guard is not None and not isinstance(guard, Mapping):
-        raise _fail(what, "vfio_ap.migration_guard", "a dict {uuid: {migratable, reason}} or null", guard)
+        raise _fail(what, "driver.migration_guard", "a dict {uuid: {migratable, reason}} or null", guard)
     for i, mdev in enumerate(vfio["mdevs"]):
-        path = f"vfio_ap.mdevs[{i}]"
+        path = f"driver.mdevs[{i}]"
         if not isinstance(mdev, Mapping):
             raise _fail(what, path, "a dict", mdev)
         uuid = _typed(mdev, "uuid", (str,), what, path + ".uuid", "an mdev UUID")
@@ -151,7 +153,7 @@ def check_facts(facts: Any, what: str) -> Mapping:
         _typed(mdev, "migratable", _OPT_BOOL, what, path + ".migratable", "true, false or null")
         _typed(mdev, "guest", _OPT_STR, what, path + ".guest", "a libvirt domain name or null")
     for i, definition in enumerate(vfio["definitions"]):
-        path = f"vfio_ap.definitions[{i}]"
+        path = f"driver.definitions[{i}]"
         if not isinstance(definition, Mapping):
             raise _fail(what, path, "a dict", definition)
         _typed(definition, "uuid", (str,), what, path + ".uuid", "an mdev UUID")

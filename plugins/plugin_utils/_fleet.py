@@ -125,7 +125,7 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     Result ``{hosts, gathered, missing, facts, addresses, capacity}``: ``hosts`` the names given
     (duplicates dropped, order kept), ``gathered`` those with ``ansible_facts.vfio_ap``,
     ``missing`` the others (also names ``host_vars`` does not have), ``facts``
-    ``{host: ansible_facts.vfio_ap}`` and ``capacity`` ``{host: vfio_ap.available_instances}``
+    ``{host: ansible_facts.vfio_ap}`` and ``capacity`` ``{host: vfio_ap.driver.available_instances}``
     of the gathered hosts, ``addresses`` ``{host: vfio_ap_migration_address}`` of the gathered
     hosts that define it.
     """
@@ -142,7 +142,7 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
             continue
         gathered.append(name)
         facts[name] = found
-        vfio = found.get("vfio_ap")
+        vfio = found.get("driver")
         capacity[name] = vfio.get("available_instances") if isinstance(vfio, Mapping) else None
         if ADDRESS_VARIABLE in value:
             addresses[name] = value[ADDRESS_VARIABLE]
@@ -181,7 +181,7 @@ def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = 
     mdevs: list[Mapping] = []
     for name in host_names(hosts, "hosts"):
         facts = gathered_facts(_variables(host_vars, name))
-        vfio = facts.get("vfio_ap") if facts is not None else None
+        vfio = facts.get("driver") if facts is not None else None
         mdevs.extend(m for m in (vfio.get("mdevs") or [] if isinstance(vfio, Mapping) else []) if isinstance(m, Mapping))
     known_uuids = {str(m.get("uuid")) for m in mdevs}
     known_guests = {m.get("guest") for m in mdevs if isinstance(m.get("guest"), str)}

@@ -53,8 +53,8 @@ class HostFacts:
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
-        check_facts(facts, what)
-        vfio = facts["vfio_ap"]
+        facts = check_facts(facts, what)
+        vfio = facts["driver"]
         self.name = name
         self.facts = facts
         self.what = what

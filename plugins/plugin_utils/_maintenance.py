@@ -54,14 +54,14 @@ EXECUTION_CODES = {
 def _facts(facts_by_host: Mapping[str, Any], host: str | None) -> Mapping[str, Any] | None:
     """Return ``ansible_facts.vfio_ap`` of a host from a {host: facts} map, or None."""
     value = facts_by_host.get(host) if host else None
-    return value if isinstance(value, Mapping) and isinstance(value.get("vfio_ap"), Mapping) else None
+    return value if isinstance(value, Mapping) and isinstance(value.get("driver"), Mapping) else None
 
 
 def _mdev(facts: Mapping[str, Any] | None, uuid: str) -> Mapping[str, Any] | None:
     """Return the active mdev ``uuid`` of a host's facts, or None."""
     if facts is None:
         return None
-    for mdev in facts["vfio_ap"].get("mdevs") or []:
+    for mdev in facts["driver"].get("mdevs") or []:
         if mdev.get("uuid") == uuid:
             return mdev
     return None

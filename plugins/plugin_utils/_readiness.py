@@ -379,7 +379,7 @@ def _source_rules(ev: Evaluation) -> None:
     if guard is not None and guard.get("migratable") is False:
         reason = guard.get("reason")
         ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
-    if mdev.get("migratable") is False and source.facts["vfio_ap"]["migration"] == "attribute":  # the v1 file, not the guard
+    if mdev.get("migratable") is False and source.facts["driver"]["migration"] == "attribute":  # the v1 file, not the guard
         ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
     extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
     if extra:

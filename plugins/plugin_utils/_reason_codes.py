@@ -443,7 +443,7 @@ def render_markdown() -> str:
         "| `kernel` | v3+ (restore) | `control_domain_unavailable` checked; the destination mdev may be empty "
         "(its configuration is overwritten). |",
         "| `strict` | both | both. |",
-        "| `auto` (default) | from each host's `vfio_ap.migration` | the hosts' common level; `strict` plus "
+        "| `auto` (default) | from each host's `vfio_ap.driver.migration` | the hosts' common level; `strict` plus "
         "`mixed_migration_levels` when they differ; `strict` plus `migration_level_unknown` for a host whose facts "
         "cannot show its level (no mdev yet) and that `vfio_ap_migration_level` does not name. |",
         "",

@@ -76,7 +76,7 @@ def facts_from_templates(fleet: dict[str, Any], templates: dict[str, Any]) -> di
         definitions = [
             {k: m[k] for k in ("uuid", "adapters", "domains", "control_domains")} | {"start": "auto", "active": True} for m in mdevs
         ]
-        vfio = dict(base["vfio_ap"], migration=spec.get("migration", "kernel"), mdevs=mdevs, definitions=definitions)
+        vfio = dict(base["driver"], migration=spec.get("migration", "kernel"), mdevs=mdevs, definitions=definitions)
         # its own machine: a template's identity would make every host of a layout the same LPAR
         cpc = dict((base.get("host") or {}).get("cpc") or {}, sequence_code=f"{number // 85:016X}")
         identity = {

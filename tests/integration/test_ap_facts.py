@@ -137,22 +137,22 @@ def test_demo_facts_match_the_fleet_file(demo_run, demo_spec, rendered_demo):
         facts = res["ansible_facts"]["vfio_ap"]
         want = expected_host(spec)
         assert facts["sysroot"] == str(rendered_demo / host)
-        assert facts["bus"]["present"] is True and facts["vfio_ap"]["loaded"] is True
-        assert facts["vfio_ap"]["migration"] == want["migration"], host
+        assert facts["bus"]["present"] is True and facts["driver"]["loaded"] is True
+        assert facts["driver"]["migration"] == want["migration"], host
         assert facts["bus"]["vfio_domains"] == want["vfio_domains"], host
         assert facts["bus"]["vfio_adapters"] == want["vfio_adapters"], host
         if want["host_usage_domains"] is not None:
             assert facts["bus"]["host_usage_domains"] == want["host_usage_domains"], host
         assert {c["id"]: {"type": c["type"], "serialnr": c["serialnr"]} for c in facts["cards"]} == want["cards"], host
         assert {q["apqn"]: q["driver"] for q in facts["queues"]} == want["queues"], host
-        got_mdevs = {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}
+        got_mdevs = {m["uuid"]: m for m in facts["driver"]["mdevs"]}
         assert sorted(got_mdevs) == sorted(want["mdevs"]), host
         for uuid, expect in want["mdevs"].items():
             got = got_mdevs[uuid]
             assert {k: got[k] for k in expect} == expect, (host, uuid)
             # a guest is attached exactly when the fleet names one (and it has queues to use)
             assert got["in_use"] is bool(expect["guest"] and got["guest_apqns"]), (host, uuid)
-        got_defs = {d["uuid"]: {k: v for k, v in d.items() if k != "uuid"} for d in facts["vfio_ap"]["definitions"]}
+        got_defs = {d["uuid"]: {k: v for k, v in d.items() if k != "uuid"} for d in facts["driver"]["definitions"]}
         assert got_defs == want["definitions"], host
 
 
@@ -172,7 +172,7 @@ def test_demo_facts_match_the_fleet_file(demo_run, demo_spec, rendered_demo):
 )
 def test_demo_verdict_inputs(demo_run, host, uuid, field, value):
     facts = demo_run.task_results("ap_facts")[host]["ansible_facts"]["vfio_ap"]
-    assert {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}[uuid][field] == value
+    assert {m["uuid"]: m for m in facts["driver"]["mdevs"]}[uuid][field] == value
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_playbook_in_check_mode_gives_the_same_facts_to_hostvars(checked, demo_r
     for host, res in checked.task_results("ap_facts").items():
         assert res["ansible_facts"] == adhoc[host]["ansible_facts"], host
     kept = checked.task_results("keep")
-    assert kept["kvm-a3"]["ansible_facts"]["gathered"]["vfio_ap"]["migration"] == "none"
+    assert kept["kvm-a3"]["ansible_facts"]["gathered"]["driver"]["migration"] == "none"
     assert len(kept["kvm-a1"]["ansible_facts"]["gathered"]["queues"]) == 96
 
 
@@ -245,5 +245,5 @@ def test_adhoc_subset_run(rendered_demo):
     assert res["changed"] is False
     assert facts["queues"] == [] and facts["cards"] == []
     assert facts["gather_subset"] == ["bus", "definitions", "guests", "mdevs"]
-    assert [m["guest"] for m in facts["vfio_ap"]["mdevs"]] == [None, "mq1", "sec1", "ai1"]
-    assert [m["in_use"] for m in facts["vfio_ap"]["mdevs"]] == [False, True, True, True]
+    assert [m["guest"] for m in facts["driver"]["mdevs"]] == [None, "mq1", "sec1", "ai1"]
+    assert [m["in_use"] for m in facts["driver"]["mdevs"]] == [False, True, True, True]

@@ -81,7 +81,7 @@ def test_facts_follow_the_live_host(live):
         assert live.writes("live1") == writes_before, f"{title}: ap_facts wrote to sysfs"
         facts = res["ansible_facts"]["vfio_ap"]
         queues = queues_by_apqn(facts)
-        mdev = {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}[U1]
+        mdev = {m["uuid"]: m for m in facts["driver"]["mdevs"]}[U1]
         if "vfio_domains" in want:
             assert facts["bus"]["vfio_domains"] == want["vfio_domains"], title
         for apqn, driver in want.get("drivers", {}).items():

@@ -57,7 +57,7 @@ def test_facts_over_ssh_equal_local_facts_of_the_tree(rendered, tmp_path):
         assert remote[host].pop("sysroot") == "/"
         assert here[host].pop("sysroot") == str(rendered.host_dir(host))
         assert remote[host] == here[host], host
-        assert remote[host]["vfio_ap"]["mdevs"] or remote[host]["cards"], host  # the host's trees, not an empty machine
+        assert remote[host]["driver"]["mdevs"] or remote[host]["cards"], host  # the host's trees, not an empty machine
 
 
 def test_audit_over_ssh_gives_the_local_verdicts(rendered, tmp_path):

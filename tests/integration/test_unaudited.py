@@ -99,7 +99,7 @@ def test_the_unprivileged_gather_records_what_it_could_not_read(audited, fleet):
         ("libvirt_status", str(hosts / "kvm-a1/run/libvirt/qemu"), "EACCES"),
         ("libvirt_config", str(hosts / "kvm-a1/etc/libvirt/qemu"), "EACCES"),
     ]
-    assert all(m["guest"] is None for m in facts["vfio_ap"]["mdevs"])  # nothing else tells the guests
+    assert all(m["guest"] is None for m in facts["driver"]["mdevs"])  # nothing else tells the guests
     assert gathered["kvm-b1"]["ansible_facts"]["vfio_ap"]["complete"] is True  # gathered as root
 
 

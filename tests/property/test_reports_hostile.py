@@ -72,7 +72,7 @@ def demo(tmp_path_factory):
                "duration": 1.5, "kernel": ["vfio_ap_mdev x: Queue 01.0004 not available"], "actual_destination": None},
         HSM1: {"result": "already_moved", "actual_destination": "kvm-b1", "cleaned": ["active mdev removed"]},
     }  # fmt: skip
-    after = {"kvm-a1": {"vfio_ap": {"mdevs": [{"uuid": WEB1, "in_use": True, "guest": "web1"}]}}}
+    after = {"kvm-a1": {"driver": {"mdevs": [{"uuid": WEB1, "in_use": True, "guest": "web1"}]}}}
     return plan, drain_document(evacuation, outcomes, {}, "execute", after, plan=plan)
 
 

@@ -89,7 +89,7 @@ def _clear(call):
 @given(data=st.data())
 def test_readiness_filters_name_what_is_wrong(demo_facts, data):
     src, dst = demo_facts["kvm-a1"], demo_facts["kvm-b1"]
-    used = {apqn for m in src["vfio_ap"]["mdevs"] if m["uuid"] == WEB1 for apqn in m["guest_apqns"]}
+    used = {apqn for m in src["driver"]["mdevs"] if m["uuid"] == WEB1 for apqn in m["guest_apqns"]}
     queues = [i for i, q in enumerate(dst["queues"]) if q["apqn"] in used]
     paths = sorted(set(_paths(dst)) | {p for i in queues for p in _paths(dst["queues"][i], ("queues", i))}, key=repr)
     path = data.draw(st.sampled_from(paths), label="path")

@@ -65,7 +65,7 @@ def test_fleet_facts(hostvars, facts, hosts, gathered, missing):
     assert (got["gathered"], got["missing"]) == (gathered, missing)
     assert got["hosts"] == list(dict.fromkeys([hosts] if isinstance(hosts, str) else hosts))
     assert got["facts"] == {h: facts[h] for h in gathered}
-    assert got["capacity"] == {h: facts[h]["vfio_ap"]["available_instances"] for h in gathered}
+    assert got["capacity"] == {h: facts[h]["driver"]["available_instances"] for h in gathered}
     assert got["addresses"] == {h: hostvars[h]["vfio_ap_migration_address"] for h in gathered if h != "kvm-a2"}
 
 

@@ -93,7 +93,7 @@ def compact_by_apqn(facts):
 
 
 def by_uuid(facts):
-    return {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}
+    return {m["uuid"]: m for m in facts["driver"]["mdevs"]}
 
 
 # ------------------------------------------------------------------------------ subsets
@@ -147,14 +147,14 @@ def test_every_key_present_and_sorted(rendered):
     assert set(QUEUE_KEYS) == queue_keys
     assert all({"apqn", "driver"} <= set(q) < queue_keys - {"adapter", "domain"} for q in facts["queues"])
     assert all(set(q) == queue_keys for q in by_apqn(facts).values())
-    assert set(facts["vfio_ap"]) == {"loaded", "features", "migration", "available_instances", "migration_guard",
+    assert set(facts["driver"]) == {"loaded", "features", "migration", "available_instances", "migration_guard",
                                      "mdevs", "definitions"}  # fmt: skip
     mdev_keys = {"uuid", "adapters", "domains", "control_domains", "apqns", "guest_apqns", "in_use", "migratable",
                  "defined", "start", "guest"}  # fmt: skip
-    assert all(set(m) == mdev_keys for m in facts["vfio_ap"]["mdevs"])
+    assert all(set(m) == mdev_keys for m in facts["driver"]["mdevs"])
     assert [c["id"] for c in facts["cards"]] == sorted(c["id"] for c in facts["cards"])
     assert [q["apqn"] for q in facts["queues"]] == sorted(q["apqn"] for q in facts["queues"])
-    assert [m["uuid"] for m in facts["vfio_ap"]["mdevs"]] == sorted(m["uuid"] for m in facts["vfio_ap"]["mdevs"])
+    assert [m["uuid"] for m in facts["driver"]["mdevs"]] == sorted(m["uuid"] for m in facts["driver"]["mdevs"])
 
 
 def test_bus_facts(rendered):
@@ -245,7 +245,7 @@ def test_mdev_facts(rendered, uuid, expected):
 
 
 def test_definitions_and_defined_guest(rendered):
-    vfio = facts_of(rendered / "kern")[0]["vfio_ap"]
+    vfio = facts_of(rendered / "kern")[0]["driver"]
     assert vfio["definitions"] == [
         {"uuid": U1, "start": "auto", "adapters": [5, 6], "domains": [4, 5], "control_domains": [4], "active": True},
         {"uuid": U3, "start": "manual", "adapters": [8], "domains": [4], "control_domains": [], "active": False},
@@ -264,7 +264,7 @@ def test_definitions_and_defined_guest(rendered):
 )
 def test_migration_level_and_migratable(rendered, host, migration, migratable):
     facts = facts_of(rendered / host)[0]
-    assert facts["vfio_ap"]["migration"] == migration
+    assert facts["driver"]["migration"] == migration
     assert {u: m["migratable"] for u, m in by_uuid(facts).items()} == migratable
 
 
@@ -275,7 +275,7 @@ def test_guard_blocks_migratable_on_kernel_hosts(host_copy):
     (root / GUARD_PATH).write_text(render_guard(entries))
     facts, warnings = facts_of(root)
     assert warnings == []
-    assert facts["vfio_ap"]["migration_guard"] == entries
+    assert facts["driver"]["migration_guard"] == entries
     assert {u: m["migratable"] for u, m in by_uuid(facts).items()} == {U1: False, U2: True}
 
 
@@ -290,9 +290,9 @@ def test_hosts_without_bus_or_vfio_ap(rendered, host, bus_present, loaded, queue
     facts, warnings = facts_of(rendered / host)
     assert warnings == []
     assert facts["bus"]["present"] is bus_present
-    assert facts["vfio_ap"]["loaded"] is loaded
-    assert facts["vfio_ap"]["migration"] == "none"
-    assert facts["vfio_ap"]["mdevs"] == [] and facts["vfio_ap"]["features"] == []
+    assert facts["driver"]["loaded"] is loaded
+    assert facts["driver"]["migration"] == "none"
+    assert facts["driver"]["mdevs"] == [] and facts["driver"]["features"] == []
     assert len(facts["queues"]) == queues
     if not bus_present:
         assert facts["cards"] == [] and facts["bus"]["vfio_adapters"] == [] and facts["bus"]["features"] == []
@@ -319,14 +319,14 @@ def test_subsets_leave_other_keys_empty(rendered, subsets, empty):
     full = facts_of(rendered / "kern")[0]
     for key in ("cards", "queues"):
         assert (facts[key] == []) is (key in empty)
-    assert (facts["vfio_ap"]["definitions"] == []) is ("definitions" in empty)
+    assert (facts["driver"]["definitions"] == []) is ("definitions" in empty)
     assert (facts["bus"]["apmask"] is None) is ("bus" in empty)
     # the mdevs themselves are the same whatever else is gathered (in_use from status files)
     if "definitions" not in empty:
-        assert facts["vfio_ap"]["mdevs"] == full["vfio_ap"]["mdevs"]
+        assert facts["driver"]["mdevs"] == full["driver"]["mdevs"]
     else:
-        assert [m["in_use"] for m in facts["vfio_ap"]["mdevs"]] == [m["in_use"] for m in full["vfio_ap"]["mdevs"]]
-        assert all(m["defined"] is None for m in facts["vfio_ap"]["mdevs"])
+        assert [m["in_use"] for m in facts["driver"]["mdevs"]] == [m["in_use"] for m in full["driver"]["mdevs"]]
+        assert all(m["defined"] is None for m in facts["driver"]["mdevs"])
 
 
 @pytest.mark.parametrize(
@@ -372,7 +372,7 @@ def test_compact_queue_records(rendered, apqn, compact):
 
 def test_guests_subset_excluded_leaves_guest_null(rendered):
     facts = facts_of(rendered / "kern", ["all", "!guests"])[0]
-    assert all(m["guest"] is None for m in facts["vfio_ap"]["mdevs"])
+    assert all(m["guest"] is None for m in facts["driver"]["mdevs"])
 
 
 # ------------------------------------------------------------------------------ robustness
@@ -383,13 +383,13 @@ def test_guests_subset_excluded_leaves_guest_null(rendered):
     [
         # a malformed mdevctl definition: listed with null values
         (lambda r: (r / f"etc/mdevctl.d/matrix/{U3}").write_text("{\"start\": \"auto\", \"attrs\": ["),
-         lambda f: {d["uuid"]: d for d in f["vfio_ap"]["definitions"]}[U3]["adapters"] is None),
+         lambda f: {d["uuid"]: d for d in f["driver"]["definitions"]}[U3]["adapters"] is None),
         # a libvirt XML that is not XML: that guest is unknown, the other guests are still found
         (lambda r: (r / "etc/libvirt/qemu/g3.xml").write_text("<domain><name>g3"),
          lambda f: by_uuid(f)[U1]["guest"] == "g1"),
         # a broken migration guard: no entries, nothing guarded
         (lambda r: ((r / GUARD_PATH).parent.mkdir(parents=True), (r / GUARD_PATH).write_text("{oops")),
-         lambda f: f["vfio_ap"]["migration_guard"] == {} and by_uuid(f)[U1]["migratable"] is True),
+         lambda f: f["driver"]["migration_guard"] == {} and by_uuid(f)[U1]["migratable"] is True),
         # an unparsable attribute: that value is null
         (lambda r: (r / "sys/devices/ap/card05/05.0002/chkstop").write_text("maybe\n"),
          lambda f: by_apqn(f)["05.0002"]["chkstop"] is None and by_apqn(f)["05.0002"]["config"] is True),
@@ -408,7 +408,7 @@ def test_one_bad_file_is_a_warning_not_a_failure(host_copy, damage, check):
     assert len(warnings) == 1
     assert str(root) in warnings[0]
     assert check(facts)
-    assert len(facts["queues"]) == 16 and len(facts["vfio_ap"]["mdevs"]) == 2
+    assert len(facts["queues"]) == 16 and len(facts["driver"]["mdevs"]) == 2
 
 
 def test_queue_vanishing_mid_read_is_left_out(host_copy, monkeypatch):
@@ -469,8 +469,8 @@ def test_running_guest_wins_over_defined(host_copy):
 def test_missing_sysroot_parts_are_no_error(tmp_path):
     facts, warnings = facts_of(tmp_path)
     assert warnings == []
-    assert facts["bus"]["present"] is False and facts["vfio_ap"]["loaded"] is False
-    assert facts["vfio_ap"]["definitions"] == [] and facts["vfio_ap"]["migration_guard"] == {}
+    assert facts["bus"]["present"] is False and facts["driver"]["loaded"] is False
+    assert facts["driver"]["definitions"] == [] and facts["driver"]["migration_guard"] == {}
 
 
 # ------------------------------------------------------------------------------ one-page listings

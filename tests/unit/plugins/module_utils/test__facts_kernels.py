@@ -38,7 +38,7 @@ def gathered(tmp_path_factory):
 def test_facts_of_each_generation(gathered, host, features):
     facts, warnings = gathered[host]
     assert warnings == []
-    vfio = facts["vfio_ap"]
+    vfio = facts["driver"]
     assert vfio["loaded"] is True
     assert vfio["features"] == features
     assert vfio["migration"] == "none"
@@ -67,7 +67,7 @@ def test_static_kernel_guest_gets_the_whole_assignment(tmp_path):
     }
     facts, warnings = facts_for_fleet(fleet, tmp_path, with_warnings=True)["old"]
     assert warnings == []
-    (mdev,) = facts["vfio_ap"]["mdevs"]
+    (mdev,) = facts["driver"]["mdevs"]
     assert mdev["guest_apqns"] == ["01.0008", "09.0008"] and mdev["in_use"] is True
 
 

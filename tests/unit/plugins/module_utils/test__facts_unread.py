@@ -78,7 +78,7 @@ def refuse(monkeypatch, function: str, rel: str, code: int) -> None:
 
 
 def by_uuid(facts):
-    return {m["uuid"]: m for m in facts["vfio_ap"]["mdevs"]}
+    return {m["uuid"]: m for m in facts["driver"]["mdevs"]}
 
 
 @pytest.mark.parametrize(
@@ -88,11 +88,11 @@ def by_uuid(facts):
         ("scandir", "run/libvirt/qemu", errno.EACCES, "libvirt_status", lambda f: by_uuid(f)[U1]["guest"] == "g1"),
         ("scandir", "etc/libvirt/qemu", errno.EACCES, "libvirt_config", lambda f: by_uuid(f)[U1]["guest"] == "g1"),
         ("raw", "run/libvirt/qemu/g1.xml", errno.EACCES, "libvirt_status", lambda f: by_uuid(f)[U2]["guest"] == "g2"),
-        ("scandir", "etc/mdevctl.d/matrix", errno.EACCES, "definitions", lambda f: f["vfio_ap"]["definitions"] == []),
-        ("raw", GUARD_PATH, errno.EACCES, "guard", lambda f: f["vfio_ap"]["migration_guard"] == {}),
+        ("scandir", "etc/mdevctl.d/matrix", errno.EACCES, "definitions", lambda f: f["driver"]["definitions"] == []),
+        ("raw", GUARD_PATH, errno.EACCES, "guard", lambda f: f["driver"]["migration_guard"] == {}),
         # the AP bus or the vfio_ap matrix device that cannot be looked at is not "absent" without a record
         ("stat", "sys/bus/ap", errno.EACCES, "bus", lambda f: f["bus"]["present"] is False),
-        ("stat", "sys/devices/vfio_ap/matrix", errno.EACCES, "matrix", lambda f: f["vfio_ap"]["loaded"] is False),
+        ("stat", "sys/devices/vfio_ap/matrix", errno.EACCES, "matrix", lambda f: f["driver"]["loaded"] is False),
         ("raw", f"matrix/{U1}/matrix", errno.EIO, "mdev", lambda f: by_uuid(f)[U1]["apqns"] is None),
         ("raw", "05.0004/status", errno.EIO, "queue", lambda f: by_uuid(f)[U1]["in_use"] is False),
         ("raw", "card05/config", errno.EIO, "card", lambda f: f["cards"][0]["config"] is None),

@@ -173,9 +173,9 @@ def test_a_huge_plan_is_refused_before_any_other_check(approved, fleet):
 def test_gone_guests_are_skipped_and_moved_guests_kept(approved, fleet):
     facts = copy.deepcopy(fleet)
     # hsm1's mdev is gone from kvm-a1; web1 runs on kvm-b1 now (an earlier run moved it)
-    facts["kvm-a1"]["vfio_ap"]["mdevs"] = [m for m in facts["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] != HSM1]
-    src = next(m for m in facts["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
-    dst = next(m for m in facts["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    facts["kvm-a1"]["driver"]["mdevs"] = [m for m in facts["kvm-a1"]["driver"]["mdevs"] if m["uuid"] != HSM1]
+    src = next(m for m in facts["kvm-a1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
+    dst = next(m for m in facts["kvm-b1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
     src.update(in_use=False, guest=None)
     dst.update(in_use=True, guest="web1")
     result = check(approved, facts)
@@ -185,14 +185,14 @@ def test_gone_guests_are_skipped_and_moved_guests_kept(approved, fleet):
     assert by_uuid[WEB1]["status"] == "ready" and result["plan"]["summary"]["skipped"] == 1
     # moved onto another host going down: the plan no longer describes the guest
     dst.update(in_use=False, guest=None)
-    facts["kvm-a2"]["vfio_ap"]["mdevs"].append({**src, "in_use": True, "guest": "web1"})
+    facts["kvm-a2"]["driver"]["mdevs"].append({**src, "in_use": True, "guest": "web1"})
     result = check(approved, facts, hosts=("kvm-a1", "kvm-a2"))
     assert any(f"guests[0].source: kvm-a1, but mdev {WEB1} runs guest 'web1' on kvm-a2 now" in p for p in result["problems"])
 
 
 def test_a_bystanders_entry_is_skipped_never_moved(approved, fleet):
     """An entry for a guest of a host that stays up (its mdev on no host going down) is skipped and reported."""
-    host, mdev = next((h, m) for h in sorted(fleet) if h != "kvm-a1" for m in fleet[h]["vfio_ap"]["mdevs"] if m.get("in_use"))
+    host, mdev = next((h, m) for h in sorted(fleet) if h != "kvm-a1" for m in fleet[h]["driver"]["mdevs"] if m.get("in_use"))
     entry = {**approved["guests"][0], "uuid": mdev["uuid"], "guest": mdev["guest"]}
     result = check({**approved, "guests": approved["guests"] + [entry]}, fleet)
     assert result["problems"] == [] and result["skipped"] == [mdev["uuid"]]

@@ -121,7 +121,7 @@ def test_host_gaps(facts, expected):
 def test_unreadable_libvirt_source_is_not_fully_audited(a1_unprivileged, demo_root):
     facts = a1_unprivileged["kvm-a1"]
     assert facts["complete"] is False and {r["what"] for r in facts["unread"]} == {"libvirt_status", "libvirt_config"}
-    assert all(m["guest"] is None for m in facts["vfio_ap"]["mdevs"])  # every guest unknown: they all looked idle
+    assert all(m["guest"] is None for m in facts["driver"]["mdevs"])  # every guest unknown: they all looked idle
     plan = migration_plan(a1_unprivileged)
     host = plan["summary"]["hosts"]["kvm-a1"]
     root = demo_root / "kvm-a1"
@@ -149,8 +149,8 @@ def test_host_not_fully_audited_is_no_destination(a1_unprivileged):
 
 
 def test_migration_check_refuses_a_destination_not_fully_audited(a1_unprivileged, complete):
-    web1 = next(m for m in complete["kvm-a2"]["vfio_ap"]["mdevs"] if m["guest"]) if any(
-        m["guest"] for m in complete["kvm-a2"]["vfio_ap"]["mdevs"]) else None  # fmt: skip
+    web1 = next(m for m in complete["kvm-a2"]["driver"]["mdevs"] if m["guest"]) if any(
+        m["guest"] for m in complete["kvm-a2"]["driver"]["mdevs"]) else None  # fmt: skip
     assert web1 is not None
     result = migration_check(complete["kvm-a2"], a1_unprivileged["kvm-a1"], web1["uuid"], source="kvm-a2", destination="kvm-a1")
     assert result["ready"] is False and result["ready_after"] is False
@@ -214,11 +214,11 @@ def test_evacuation_of_a_host_not_fully_audited(a1_unprivileged):
 
 def test_drain_never_says_empty_from_facts_with_gaps(a1_unprivileged, complete):
     idle = copy.deepcopy(a1_unprivileged["kvm-a1"])
-    for mdev in idle["vfio_ap"]["mdevs"]:
+    for mdev in idle["driver"]["mdevs"]:
         mdev["in_use"] = False  # no guest seen at all
     seen = copy.deepcopy(idle)
-    seen["vfio_ap"]["mdevs"][0]["in_use"] = True
+    seen["driver"]["mdevs"][0]["in_use"] = True
     status = host_status({"gaps": idle, "seen": seen, "clean": complete["kvm-b3"]}, ["gaps", "seen", "clean"])
     assert status["gaps"]["empty"] is None  # unknown, shown as such
     assert status["seen"]["empty"] is False
-    assert status["clean"]["empty"] is (not any(m["in_use"] for m in complete["kvm-b3"]["vfio_ap"]["mdevs"]))
+    assert status["clean"]["empty"] is (not any(m["in_use"] for m in complete["kvm-b3"]["driver"]["mdevs"]))

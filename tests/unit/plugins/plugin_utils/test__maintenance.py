@@ -106,7 +106,7 @@ def test_just_in_time_as_planned(facts, planned):
 
 def without_mdev(facts, host, uuid):
     changed = copy.deepcopy(facts)
-    changed[host]["vfio_ap"]["mdevs"] = [m for m in changed[host]["vfio_ap"]["mdevs"] if m["uuid"] != uuid]
+    changed[host]["driver"]["mdevs"] = [m for m in changed[host]["driver"]["mdevs"] if m["uuid"] != uuid]
     return changed
 
 
@@ -128,19 +128,19 @@ def test_just_in_time_sees_changes(facts, planned, change, prepare, expected):
 
 def test_just_in_time_guard_on_the_destination_refuses(facts, planned):
     changed = copy.deepcopy(facts)
-    changed["kvm-b1"]["vfio_ap"]["migration_guard"] = {WEB1: {"migratable": False, "reason": "key change"}}
+    changed["kvm-b1"]["driver"]["migration_guard"] = {WEB1: {"migratable": False, "reason": "key change"}}
     step = just_in_time(wave_of(planned, WEB1), changed)["guests"][0]
     assert step["action"] == "refuse" and "migration_disabled" in step["codes"]
 
 
 def test_just_in_time_already_moved(facts, planned):
     changed = copy.deepcopy(facts)
-    src = next(m for m in changed["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
-    dst = next(m for m in changed["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    src = next(m for m in changed["kvm-a1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
+    dst = next(m for m in changed["kvm-b1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
     src["in_use"], dst["in_use"] = False, True
     step = just_in_time(wave_of(planned, WEB1), changed)["guests"][0]
     assert (step["action"], step["destination"]) == ("moved", "kvm-b1")
-    changed["kvm-b1"]["vfio_ap"]["mdevs"].remove(dst)
+    changed["kvm-b1"]["driver"]["mdevs"].remove(dst)
     step = just_in_time(wave_of(planned, WEB1), changed)["guests"][0]
     assert (step["action"], step["codes"]) == ("skip", ["guest_not_running"])
 
@@ -150,7 +150,7 @@ def mdev(uuid, in_use, apqns):
 
 
 def host(*mdevs):
-    return {"vfio_ap": {"mdevs": list(mdevs)}}
+    return {"driver": {"mdevs": list(mdevs)}}
 
 
 VERIFY = {
@@ -418,7 +418,7 @@ def test_drain_document_and_files(planned):
         },
     }
     facts_after = {"kvm-a1": host(mdev(HSM1, True, ["02.0003"]))}
-    facts_after["kvm-a1"]["vfio_ap"]["mdevs"][0]["guest"] = "hsm1"
+    facts_after["kvm-a1"]["driver"]["mdevs"][0]["guest"] = "hsm1"
     doc = drain_document(evacuation, outcomes, {}, "execute", facts_after)
     got = {g["guest"]: g["result"] for g in doc["guests"]}
     assert got["web1"] == "moved" and got["hsm1"] == "failed" and got["db1"] == "stranded"
@@ -474,8 +474,8 @@ def test_resume_entries_from_an_interrupted_run(planned):
 
 def moved_to_b1(facts):
     changed = copy.deepcopy(facts)
-    src = next(m for m in changed["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
-    dst = next(m for m in changed["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    src = next(m for m in changed["kvm-a1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
+    dst = next(m for m in changed["kvm-b1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
     src["in_use"], dst["in_use"], src["guest"], dst["guest"] = False, True, None, "web1"
     return changed
 
@@ -532,7 +532,7 @@ def test_just_in_time_takes_the_name_from_the_facts(facts, planned):
 
 def test_just_in_time_refuses_a_guest_on_two_hosts(facts, planned):
     changed = copy.deepcopy(facts)
-    dst = next(m for m in changed["kvm-b1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)
+    dst = next(m for m in changed["kvm-b1"]["driver"]["mdevs"] if m["uuid"] == WEB1)
     dst["in_use"], dst["guest"] = True, "web1"
     step = just_in_time(wave_of(planned, WEB1), changed)["guests"][0]
     assert step["action"] == "refuse" and "in use on kvm-a1, kvm-b1" in step["message"]
@@ -565,9 +565,9 @@ def test_undo_wanted_only_when_the_guest_stayed(stage, undone):
 )
 def test_just_in_time_disabled_migration(facts, planned, where, enable, expected):
     changed = copy.deepcopy(facts)
-    changed[where]["vfio_ap"]["migration_guard"] = {WEB1: {"migratable": False, "reason": "key change"}}
+    changed[where]["driver"]["migration_guard"] = {WEB1: {"migratable": False, "reason": "key change"}}
     if where == "kvm-a1":
-        next(m for m in changed["kvm-a1"]["vfio_ap"]["mdevs"] if m["uuid"] == WEB1)["migratable"] = False
+        next(m for m in changed["kvm-a1"]["driver"]["mdevs"] if m["uuid"] == WEB1)["migratable"] = False
     steps = just_in_time(wave_of(planned, WEB1), changed, enable=enable)
     step = steps["guests"][0]
     assert (step["action"], step["destination"], steps["enable"]) == expected

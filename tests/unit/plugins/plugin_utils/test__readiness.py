@@ -285,16 +285,16 @@ def test_control_domains_null_is_not_none(tmp_path):
     assert result["control_domains"] is None
     [blocker] = result["blockers"]
     assert blocker["code"] == "control_domain_unavailable" and "mask is unknown" in blocker["detail"]
-    src["vfio_ap"]["mdevs"][0]["control_domains"] = None  # and the assignment neither: nothing can be checked
+    src["driver"]["mdevs"][0]["control_domains"] = None  # and the assignment neither: nothing can be checked
     result = R.migration_check(src, facts["dst"], UUID, source="src", destination="dst")
     assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "unknown" in result["blockers"][0]["detail"]
     src["bus"]["host_control_domains"] = []  # an empty mask: the guest has no control domain
-    src["vfio_ap"]["mdevs"][0]["control_domains"] = [5]
+    src["driver"]["mdevs"][0]["control_domains"] = [5]
     result = R.migration_check(src, dst, UUID, source="src", destination="dst")
     assert result["ready"] and result["control_domains"] == []
     dst["bus"]["host_control_domains"] = None  # the destination's mask is unknown: the guest's domains cannot be checked
     src["bus"]["host_control_domains"] = [5]
-    src["vfio_ap"]["mdevs"][0]["control_domains"] = [5]
+    src["driver"]["mdevs"][0]["control_domains"] = [5]
     result = R.migration_check(src, dst, UUID, source="src", destination="dst")
     assert [b["code"] for b in result["blockers"]] == ["control_domain_unavailable"] and "dst's control-domain mask" in result["blockers"][
         0
