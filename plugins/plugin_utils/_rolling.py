@@ -502,7 +502,8 @@ class _Run:
             "to": dest,
             "tier": tier,
             "prepare": prepare,
-            "codes": list(v.ev.apqns_by_code(i)) if prepare else [],
+            "codes": [c for c in v.ev.apqns_by_code(i) if v.ev.blockers.get(c, 0) >> i & 1] if prepare else [],
+            "enable_migration": p.enable_migration and any(b["code"] == "migration_disabled" for b in v.ev.source_blockers),
             "again": tier == "later",
         }
         if tier == "later" and p.index.hosts[i].level == "attribute":

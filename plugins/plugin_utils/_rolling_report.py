@@ -82,6 +82,14 @@ def _unavailable(counts: Mapping[str, Any] | None) -> str:
     return ", ".join(f"{UNAVAILABLE_TEXT.get(k, k)} ({n})" for k, n in (counts or {}).items())
 
 
+def _preparation(move: Mapping[str, Any]) -> str:
+    """Return what a move needs first: the blockers preparation fixes, enabling migration, or a dash."""
+    parts = [", ".join(move.get("codes") or []) or "yes"] if move.get("prepare") else []
+    if move.get("enable_migration"):
+        parts.append("enable migration")
+    return "; ".join(parts) or "\u2014"
+
+
 def _paths(plan: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
     """Return (guest, "home -> host (batch n) -> ...") for the guests that move more than once."""
     out = []
@@ -137,9 +145,9 @@ def render_markdown(plan: Mapping[str, Any], title: str | None = None) -> str:
     for batch in plan["batches"]:
         lines += [f"### Batch {batch['index']}: {md(', '.join(_names(batch['hosts'])))}", ""]
         if batch["moves"]:
-            lines += ["| guest | from | to | destination | preparation |", "|---|---|---|---|---|"]
+            lines += ["| guest | from | to | destination | first |", "|---|---|---|---|---|"]
             for move in batch["moves"]:
-                prep = ", ".join(move.get("codes") or []) or "yes" if move.get("prepare") else "\u2014"
+                prep = _preparation(move)
                 lines.append(
                     f"| {md(_label(move))} | {md(move['from'])} | {md(move['to'])} | {md(TIER_TEXT.get(move['tier'], move['tier']))} "
                     f"| {md(prep)} |"
@@ -222,7 +230,7 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
         rows = [
             f'<tr class="{e(m["tier"])}" data-uuid="{e(m["uuid"])}"><td>{e(_label(m))}</td><td>{e(m["from"])}</td><td>{e(m["to"])}</td>'
             f"<td>{e(TIER_TEXT.get(m['tier'], m['tier']))}</td>"
-            f"<td>{e(', '.join(m.get('codes') or []) or 'yes') if m.get('prepare') else '&mdash;'}</td></tr>"
+            f"<td>{e(_preparation(m))}</td></tr>"
             for m in batch["moves"]
         ]
         rows += [
@@ -231,7 +239,7 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
             for s in batch["stranded"]
         ]
         if rows:
-            out.append("<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>preparation / why</th></tr></thead><tbody>")
+            out.append("<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>first / why</th></tr></thead><tbody>")
             out += rows
             out.append("</tbody></table>")
         else:
