@@ -92,13 +92,13 @@ _value:
       C(rules), C(prepare), C(enable_migration), C(feasible) (no guest stranded), C(verdict) (one sentence),
       C(summary) (C(hosts), C(guests), C(batches), C(moves), C(moved), C(moved_again), C(extra_moves),
       C(stranded), C(unavoidable), C(prepare)).
-    - C(batches) - per batch C(index), C(hosts), C(moves) (C(guest), C(uuid), C(from), C(to), C(tier)
-      V(outside)|V(maintained)|V(later), C(prepare), C(codes) the blockers preparation fixes, C(again)),
-      C(stranded) and C(prepare) (C({destination: [uuid]}), the destination role's input).
+    - "C(batches) - per batch C(index), C(hosts), C(moves) (C(guest), C(uuid), C(from), C(to), C(tier)
+      V(outside)|V(maintained)|V(later), C(prepare), C(codes) the blockers preparation fixes, C(enable_migration),
+      C(again)), C(stranded) and C(prepare) (C({destination: [uuid]}), the destination role's input)."
     - C(guests) - per guest its C(home), C(moves), C(final) host and the batch it is C(stranded) in.
-    - C(stranded) / C(unavoidable) - per guest C(batch), C(host), C(apqns), C(destinations) (usable at all),
-      C(blockers) (C({code - destinations})), C(source_blockers), C(unavailable) (C(same_batch), C(avoid),
-      C(apqn_in_use), C(no_free_instances), C(needs_preparation) - destinations counted).
+    - "C(stranded) / C(unavoidable) - per guest C(batch), C(host), C(home), C(apqns), C(destinations) (usable at all),
+      C(blockers) (C({code: destinations})), C(source_blockers), C(unavailable) (C(same_batch), C(avoid),
+      C(apqn_in_use), C(no_free_instances), C(needs_preparation) - destinations counted)."
     - C(orders) - every order tried with its C(batches), C(moves), C(moved_again), C(stranded); C(warnings).
   type: dict
 """

@@ -170,9 +170,7 @@ def rule_removal(state, rules_text, rules_path, chzdev_used, result, diffs):
             "before_header": rules_path,
             "after_header": rules_path + " (removed)",
             "before": rules_text,
-            "after": ""
-            if not chzdev_used
-            else "(chzdev --type ap --persistent --remove apmask --remove aqmask removes this file)\n",
+            "after": "" if not chzdev_used else "(chzdev --type ap --persistent --remove apmask --remove aqmask removes this file)\n",
         }
     )
     return True

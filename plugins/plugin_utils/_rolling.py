@@ -173,7 +173,7 @@ class _Planner:
         self.maintain_bits = _bits(pos, self.maintain)
         self.avoid_bits = _bits(pos, self.avoid)
         self.capacity = {i: h.facts["vfio_ap"].get("available_instances") for i, h in enumerate(dest_hosts)}
-        self.residents = Counter({i: sum(1 for m in h.mdevs.values() if m.get("guest")) for i, h in enumerate(dest_hosts)})
+        self.residents: Counter[Any] = Counter({i: sum(1 for m in h.mdevs.values() if m.get("guest")) for i, h in enumerate(dest_hosts)})
         for g in self.guests:  # guests on hosts outside the index still count where they run
             if g.home not in pos:
                 self.residents[g.home] += 1
@@ -207,7 +207,7 @@ class _Planner:
         return bool(self.usable(moved) & ~self.avoid_bits & ~(1 << i))
 
 
-def _bits(position: Mapping[str, int], names: Any) -> int:
+def _bits(position: Mapping[Any, int], names: Any) -> int:
     out = 0
     for name in names:
         if name in position:
@@ -373,7 +373,7 @@ class _Run:
 
     def _forget_room(self, i: int, apqns: list[str]) -> None:
         """Forget the final room found on destination i for the guests a placement there may have taken it from."""
-        keys = [(i, a) for a in apqns]
+        keys: list[tuple[int, str | None]] = [(i, a) for a in apqns]
         limit = self.p.capacity.get(i)
         if limit is not None and self.new_mdevs[i] >= int(limit):
             keys.append((i, None))
@@ -507,7 +507,9 @@ class _Run:
             "again": tier == "later",
         }
         if tier == "later" and p.index.hosts[i].level == "attribute":
-            move["note"] = f"{dest} has the v1 interface: the landed mdev's migratable attribute starts at 0; enable it before the guest leaves again"
+            move["note"] = (
+                f"{dest} has the v1 interface: the landed mdev's migratable attribute starts at 0; enable it before the guest leaves again"
+            )
         entry["moves"].append(move)
         if prepare:
             entry["prepare"].setdefault(dest, set()).add(g.uuid)
@@ -640,7 +642,7 @@ def _result(planner: _Planner, chosen: _Run, tried: list[_Run]) -> dict[str, Any
         "batch_size": planner.batch_size,
         "order": chosen.order,
         "avoid": planner.avoid,
-        "destinations": [n for n in planner.index.names],
+        "destinations": list(planner.index.names),
         "not_audited": planner.not_audited,
         "rules": planner.rules,
         "prepare": planner.prepare,
@@ -663,7 +665,11 @@ def _result(planner: _Planner, chosen: _Run, tried: list[_Run]) -> dict[str, Any
         "stranded": [dict(g.stranded) for g in chosen.guests if g.stranded],
         "unavoidable": unavoidable,
         "orders": [
-            {"order": run.order, "batches": [b["hosts"] for b in run.batches], **{k: run.figures()[k] for k in ("moves", "moved_again", "stranded")}}
+            {
+                "order": run.order,
+                "batches": [b["hosts"] for b in run.batches],
+                **{k: run.figures()[k] for k in ("moves", "moved_again", "stranded")},
+            }
             for run in tried
         ],
         "warnings": planner.warnings,

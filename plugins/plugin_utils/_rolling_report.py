@@ -108,7 +108,10 @@ def _figures(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
         stranded += f" ({s['unavoidable']} in every order tried)"
     return [
         ("hosts to maintain", str(s["hosts"])),
-        ("batches", f"{s['batches']} (at most {plan['batch_size']} host{'s' if plan['batch_size'] != 1 else ''} each; order: {plan['order']})"),
+        (
+            "batches",
+            f"{s['batches']} (at most {plan['batch_size']} host{'s' if plan['batch_size'] != 1 else ''} each; order: {plan['order']})",
+        ),
         ("vfio-ap guests", str(s["guests"])),
         ("migrations", str(s["moves"])),
         ("guests that move more than once", f"{s['moved_again']} ({s['extra_moves']} extra migrations)"),
@@ -239,7 +242,9 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
             for s in batch["stranded"]
         ]
         if rows:
-            out.append("<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>first / why</th></tr></thead><tbody>")
+            out.append(
+                "<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>first / why</th></tr></thead><tbody>"
+            )
             out += rows
             out.append("</tbody></table>")
         else:

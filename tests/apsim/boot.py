@@ -277,7 +277,7 @@ def _definition(doc: Any) -> tuple[str, bool, list[tuple[str, str]]]:
     for item in attrs or []:
         if not isinstance(item, dict) or len(item) != 1:
             raise ValueError("invalid JSON format for attribute")
-        (key, value), = item.items()
+        ((key, value),) = item.items()
         if not isinstance(value, str):
             raise ValueError(f"invalid JSON format for attribute {key!r}: value must be of type str")
         out.append((key, value))

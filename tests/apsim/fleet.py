@@ -378,7 +378,9 @@ def boot_settings(ctx: _Ctx, host: Host, spec: dict) -> tuple[set[int], set[int]
             try:
                 kparse.parse_mask_write(params[name], set())
             except OSError:
-                raise ctx.fail("cmdline", f"{name}={params[name]} is not a mask the kernel accepts (0x + hex digits, or +N/-N terms)") from None
+                raise ctx.fail(
+                    "cmdline", f"{name}={params[name]} is not a mask the kernel accepts (0x + hex digits, or +N/-N terms)"
+                ) from None
     if "ap.domain" in params:
         if "ap_domain" in spec:
             raise ctx.fail("cmdline", "ap.domain= and the ap_domain key both set the default domain; give one")
@@ -406,6 +408,7 @@ def chzdev_rules(apmask: set[int] | None, aqmask: set[int] | None) -> str:
 
     A mask that is None is not set by the rule (chzdev leaves out a mask without a persistent setting).
     """
+
     def text(ids: set[int]) -> str:
         return f"0x{sum(1 << (255 - i) for i in ids):064x}"
 

@@ -50,8 +50,8 @@ def run(tmp_path_factory):
         tasks = []
         for name, args, keywords in CASES:
             if name == "a rule that cannot be read":
-                tasks.append({"name": "write a rule ap-check cannot read",
-                              "ansible.builtin.copy": {"dest": f"{{{{ sysroot }}}}/{RULES}", "content": BAD_RULE, "mode": "0644"}})  # fmt: skip
+                copy = {"dest": f"{{{{ sysroot }}}}/{RULES}", "content": BAD_RULE, "mode": "0644"}
+                tasks.append({"name": "write a rule ap-check cannot read", "ansible.builtin.copy": copy})
             tasks.append({"name": name, "s390x.vfio_ap.ap_mask": {"sysroot": "{{ sysroot }}", **args},
                           "ignore_errors": True, **keywords})  # fmt: skip
             tasks.append({"name": f"rule after {name}", "ansible.builtin.stat": {"path": f"{{{{ sysroot }}}}/{RULES}"}})

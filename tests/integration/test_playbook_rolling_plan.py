@@ -35,7 +35,9 @@ def inventory(rendered_demo, tmp_path):
 def test_whole_fleet_plan_fails_after_writing_the_reports(inventory, rendered_demo, tmp_path):
     before = tree_digest(rendered_demo)
     out = tmp_path / "out"
-    result = run_playbook(PLAYBOOK, inventory, extra_vars={"vfio_ap_maintenance_hosts": ",".join(HOSTS), "vfio_ap_maintenance_report_dir": str(out)})
+    result = run_playbook(
+        PLAYBOOK, inventory, extra_vars={"vfio_ap_maintenance_hosts": ",".join(HOSTS), "vfio_ap_maintenance_report_dir": str(out)}
+    )
     assert result.rc == 2, result.stdout[-3000:]  # stranded guests fail the job by default
     failed = result.task_results("Fail when a guest would be stranded (vfio_ap_maintenance_fail_when_not_evacuable)")
     message = next(iter(failed.values()))["msg"]
@@ -51,15 +53,15 @@ def test_whole_fleet_plan_fails_after_writing_the_reports(inventory, rendered_de
 
 
 def test_accepting_stranded_guests_and_a_feasible_plan(inventory, tmp_path):
-    accepted = run_playbook(PLAYBOOK, inventory, extra_vars={"vfio_ap_maintenance_hosts": "kvm-a1 kvm-b1", "vfio_ap_maintenance_batch_size": 2,
-                                                             "vfio_ap_maintenance_fail_when_not_evacuable": False,
-                                                             "vfio_ap_maintenance_report_dir": str(tmp_path / "a")})  # fmt: skip
+    extra = {"vfio_ap_maintenance_hosts": "kvm-a1 kvm-b1", "vfio_ap_maintenance_batch_size": 2,
+             "vfio_ap_maintenance_fail_when_not_evacuable": False, "vfio_ap_maintenance_report_dir": str(tmp_path / "a")}  # fmt: skip
+    accepted = run_playbook(PLAYBOOK, inventory, extra_vars=extra)
     assert accepted.rc == 0, accepted.stdout[-3000:]
     plan = json.loads((tmp_path / "a" / "rolling-plan.json").read_text())
     assert [b["hosts"] for b in plan["batches"]] == [["kvm-a1"], ["kvm-b1"]]  # kvm-b1 takes kvm-a1's guests: not together
-    feasible = run_playbook(PLAYBOOK, inventory, extra_vars={"vfio_ap_maintenance_hosts": ["kvm-b2"], "vfio_ap_maintenance_enable_migration": True,
-                                                             "vfio_ap_maintenance_avoid": "kvm-b1",
-                                                             "vfio_ap_maintenance_report_dir": str(tmp_path / "b")})  # fmt: skip
+    extra = {"vfio_ap_maintenance_hosts": ["kvm-b2"], "vfio_ap_maintenance_enable_migration": True,
+             "vfio_ap_maintenance_avoid": "kvm-b1", "vfio_ap_maintenance_report_dir": str(tmp_path / "b")}  # fmt: skip
+    feasible = run_playbook(PLAYBOOK, inventory, extra_vars=extra)
     assert feasible.rc == 0, feasible.stdout[-3000:]
     plan = json.loads((tmp_path / "b" / "rolling-plan.json").read_text())
     assert plan["feasible"] and plan["avoid"] == ["kvm-b1"]
@@ -70,7 +72,10 @@ def test_accepting_stranded_guests_and_a_feasible_plan(inventory, tmp_path):
     ("extra", "words"),
     [
         ({}, "set vfio_ap_maintenance_hosts to the hosts to maintain"),
-        ({"vfio_ap_maintenance_hosts": "kvm-a1", "vfio_ap_maintenance_batch_size": "two"}, "vfio_ap_maintenance_batch_size must be a positive integer"),
+        (
+            {"vfio_ap_maintenance_hosts": "kvm-a1", "vfio_ap_maintenance_batch_size": "two"},
+            "vfio_ap_maintenance_batch_size must be a positive integer",
+        ),
         ({"vfio_ap_maintenance_hosts": "kvm-a1", "vfio_ap_maintenance_order": "random"}, "planned|given"),
         ({"vfio_ap_maintenance_hosts": "kvm-a1,kvm-zz"}, "hosts: kvm-zz not in facts_by_host"),
     ],

@@ -118,16 +118,25 @@ CASES = [
     (
         "attributes are written as mdevctl writes them: '08' is octal to the kernel (EINVAL)",
         host(persistent_masks={"aqmask": "0-7"}),
-        {"etc/mdevctl.d/matrix/" + U1: json.dumps({"mdev_type": "vfio_ap-passthrough", "start": "auto",
-                                                   "attrs": [{"assign_adapter": "1"}, {"assign_domain": "08"}]})},  # fmt: skip
+        {
+            "etc/mdevctl.d/matrix/" + U1: json.dumps(
+                {"mdev_type": "vfio_ap-passthrough", "start": "auto", "attrs": [{"assign_adapter": "1"}, {"assign_domain": "08"}]}
+            )
+        },  # fmt: skip
         {"mdevs": {}, "failed": {U1: "EINVAL"}},
     ),
     (
         "attributes in the definition's order, control domains kept",
         host(persistent_masks={"aqmask": "0-7"}),
-        {"etc/mdevctl.d/matrix/" + U1: json.dumps({"mdev_type": "vfio_ap-passthrough", "start": "auto",
-                                                   "attrs": [{"assign_domain": "0xc"}, {"assign_control_domain": "12"},
-                                                             {"assign_adapter": "2"}]})},  # fmt: skip
+        {
+            "etc/mdevctl.d/matrix/" + U1: json.dumps(
+                {
+                    "mdev_type": "vfio_ap-passthrough",
+                    "start": "auto",
+                    "attrs": [{"assign_domain": "0xc"}, {"assign_control_domain": "12"}, {"assign_adapter": "2"}],
+                }
+            )
+        },  # fmt: skip
         {"mdevs": {U1: ("2", "12", "12")}},
     ),
     (
@@ -144,8 +153,11 @@ CASES = [
     ),
     (
         "series v1: a recreated mdev's migratable file is back at 0",
-        host(migration="attribute", persistent_masks={"aqmask": "0-7"},
-             mdevs=[{"uuid": U1, "adapters": [1], "domains": [9], "migratable": 1, "guest": "g1", "start": "auto"}]),  # fmt: skip
+        host(
+            migration="attribute",
+            persistent_masks={"aqmask": "0-7"},
+            mdevs=[{"uuid": U1, "adapters": [1], "domains": [9], "migratable": 1, "guest": "g1", "start": "auto"}],
+        ),  # fmt: skip
         {},
         {"mdevs": {U1: ("1", "9", "")}, "migratable": {U1: 0}, "guests_stopped": ["g1"]},
     ),
@@ -181,7 +193,12 @@ CASES = [
     ),
     (
         "card and queue online states are reset by zcrypt, configuration and check-stops stay",
-        host(cards=[{"id": 1, "type": "CEX8C", "domains": "0-3", "online": False}, {"id": 2, "type": "CEX8C", "domains": "0-3", "chkstop": True}]),
+        host(
+            cards=[
+                {"id": 1, "type": "CEX8C", "domains": "0-3", "online": False},
+                {"id": 2, "type": "CEX8C", "domains": "0-3", "chkstop": True},
+            ]
+        ),
         {},
         {"cards": {1: (True, False), 2: (True, True)}},
     ),
@@ -189,8 +206,17 @@ CASES = [
         "run/ is emptied (locks, status XML), etc/ (guard, definitions) is kept",
         host(),
         {"run/lock/s390apconfig.lock": "4242\n", "run/libvirt/qemu/old.xml": "<domstatus/>", "run/other/x": "1", GUARD: "{}"},
-        {"files": {"run/lock/s390apconfig.lock": False, "run/libvirt/qemu/old.xml": False, "run/other": False,
-                   "run/lock": True, "run/libvirt/qemu": True, GUARD: True}, "guests_stopped": ["old"]},  # fmt: skip
+        {
+            "files": {
+                "run/lock/s390apconfig.lock": False,
+                "run/libvirt/qemu/old.xml": False,
+                "run/other": False,
+                "run/lock": True,
+                "run/libvirt/qemu": True,
+                GUARD: True,
+            },
+            "guests_stopped": ["old"],
+        },  # fmt: skip
     ),
 ]
 
@@ -287,7 +313,7 @@ def test_rules_parser_reads_the_chzdev_layout():
 
 
 @pytest.mark.live
-def test_reboot_cli_on_a_live_mount(fresh_live_fleet, tmp_path):
+def test_reboot_cli_on_a_live_mount(fresh_live_fleet, tmp_path):  # noqa: F811
     """``apsim reboot MOUNT HOST``: one line, the state rebuilt, status XML and locks gone, kern.log marked."""
     fleet = host(
         persistent_masks={"aqmask": "0-7"},
@@ -317,9 +343,12 @@ def test_reboot_cli_on_a_live_mount(fresh_live_fleet, tmp_path):
 
 
 @pytest.mark.live
-def test_reboot_cli_wrong_requests(fresh_live_fleet, tmp_path):
+def test_reboot_cli_wrong_requests(fresh_live_fleet, tmp_path):  # noqa: F811
     live = fresh_live_fleet(host())
-    for args, words in ((["reboot", str(live.root), "nohost"], "no host 'nohost'"), (["reboot", str(tmp_path), "h"], "not a live apsim mount")):
+    for args, words in (
+        (["reboot", str(live.root), "nohost"], "no host 'nohost'"),
+        (["reboot", str(tmp_path), "h"], "not a live apsim mount"),
+    ):
         done = subprocess.run([*APSIM, *args], capture_output=True, text=True, env=subprocess_env(), check=False)
         assert done.returncode == 2
         assert words in done.stderr and done.stderr.count("\n") == 1

@@ -358,14 +358,26 @@ UNDO = {
         ],
     ),
     "reserved persistently in a rule the run created: the rule goes again": (
-        [{"changed": True, "reserved": {"adapters": [], "domains": [3]}, "persisted_with": "file",
-          "persistent": {"created": True, "removed": False}}],
+        [
+            {
+                "changed": True,
+                "reserved": {"adapters": [], "domains": [3]},
+                "persisted_with": "file",
+                "persistent": {"created": True, "removed": False},
+            }
+        ],
         [],
         [{"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": False, "remove_rule": True}],
     ),  # fmt: skip
     "reserved persistently through chzdev in a rule that existed": (
-        [{"changed": True, "reserved": {"adapters": [7], "domains": []}, "persisted_with": "chzdev",
-          "persistent": {"created": False, "removed": False}}],
+        [
+            {
+                "changed": True,
+                "reserved": {"adapters": [7], "domains": []},
+                "persisted_with": "chzdev",
+                "persistent": {"created": False, "removed": False},
+            }
+        ],
         [],
         [{"type": "ap_mask", "state": "released", "adapters": [7], "domains": [], "persistent": True, "remove_rule": False}],
     ),  # fmt: skip

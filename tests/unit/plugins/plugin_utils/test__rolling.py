@@ -180,7 +180,9 @@ def test_first_moves_are_what_migration_check_says(demo_facts):
             first = next(g for g in plan["guests"] if g["uuid"] == move["uuid"])["moves"][0]
             if first["batch"] != move["batch"]:
                 continue
-            check = migration_check(demo_facts[move["from"]], demo_facts[move["to"]], move["uuid"], source=move["from"], destination=move["to"])
+            check = migration_check(
+                demo_facts[move["from"]], demo_facts[move["to"]], move["uuid"], source=move["from"], destination=move["to"]
+            )
             assert check["ready"] or check["ready_after"], check["blockers"]
             assert move["prepare"] is (not check["ready"])
             home = {m["uuid"]: m for m in demo_facts[move["from"]]["vfio_ap"]["mdevs"]}
