@@ -85,7 +85,6 @@ class _Guest:
     mdev: Mapping[str, Any]
     moves: list[dict[str, Any]] = field(default_factory=list)
     stranded: dict[str, Any] | None = None
-    final: bool = False  # on a host that is not maintained later: it never moves again
 
 
 @dataclass
@@ -437,9 +436,7 @@ class _Run:
             landed = self._place(g, tiers, batch_bits, entry)
             if landed is not None and landed in later:
                 receivers.add(landed)
-        self.on[host] = [g for g in self.on.get(host, []) if g.host == host]  # the stranded stay
-        for g in self.on[host]:
-            g.final = True
+        self.on[host] = [g for g in self.on.get(host, []) if g.host == host]  # the stranded stay (and never move)
 
     def _place(self, g: _Guest, tiers: tuple, batch_bits: int, entry: dict[str, Any]) -> str | None:
         """Move g to the best destination with room (tier, then ready, then fewest guests); return it, None when stranded."""
@@ -524,8 +521,7 @@ class _Run:
         self.residents[p.index.position.get(g.host, g.host)] -= 1
         g.mdev = landed_mdev(g.mdev, p.source_of(g))
         g.host = dest
-        g.final = tier != "later"
-        if not g.final:
+        if tier == "later":  # it moves again when dest goes down
             self.on.setdefault(dest, []).append(g)
 
     def _strand(self, g: _Guest, v: _Verdict, usable: int, batch_bits: int, conflicted: int, full: int, entry: dict[str, Any]) -> None:
@@ -551,7 +547,6 @@ class _Run:
         }
         entry["stranded"].append(item)
         g.stranded = item
-        g.final = True
 
     # ------------------------------------------------------------------ the answer
 

@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from .fleet import FleetError, load_fleet
-from .generate import big_host, scale_fleet
+from .generate import big_host, rolling_fleet, scale_fleet
 from .render import render_fleet
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", action="append", help="render only this host (repeatable)")
 
     p = sub.add_parser("generate", help="write a generated fleet file")
-    p.add_argument("kind", choices=("big-host", "scale"))
+    p.add_argument("kind", choices=("big-host", "scale", "rolling"))
     p.add_argument("output")
     p.add_argument("--hosts", type=int, default=100)
     p.add_argument("--mdevs", type=int, default=10)
@@ -79,7 +79,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reboot":
             return _reboot(args.mount, args.host, args.json)
         if args.command == "generate":
-            data = big_host() if args.kind == "big-host" else scale_fleet(args.hosts, args.mdevs, args.seed)
+            if args.kind == "big-host":
+                data = big_host()
+            elif args.kind == "rolling":
+                data = rolling_fleet(args.hosts, args.mdevs)
+            else:
+                data = scale_fleet(args.hosts, args.mdevs, args.seed)
             with open(args.output, "w") as out:
                 yaml.safe_dump(data, out, sort_keys=False)
             return 0
