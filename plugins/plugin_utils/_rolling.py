@@ -180,7 +180,7 @@ class _Planner:
 
     def verdict(self, g: _Guest) -> _Verdict:
         """Return the engine's verdict for guest g from the host it is on now (memoised per guest and host)."""
-        key = (g.uuid, g.host, tuple(g.mdev.get("control_domains") or ()))
+        key = (g.uuid, g.host, tuple(g.mdev.get("control_domains") or ()), g.mdev.get("migratable"))
         found = self.verdicts.get(key)
         if found is None:
             candidates = self.index.all & ~self.bit.get(g.host, 0)
@@ -202,7 +202,7 @@ class _Planner:
     def way_out(self, g: _Guest, i: int) -> bool:
         """Return whether g, once moved to destination i, could leave i again (it has a destination from there)."""
         name = self.index.names[i]
-        moved = _Guest(g.uuid, g.guest, g.home, name, landed_mdev(g.mdev, self.source_of(g)))
+        moved = _Guest(g.uuid, g.guest, g.home, name, landed_mdev(g.mdev, self.source_of(g), self.index.hosts[i]))
         return bool(self.usable(moved) & ~self.avoid_bits & ~(1 << i))
 
 
@@ -221,15 +221,18 @@ def _idle(facts: Mapping[str, Any], uuids: set[str]) -> dict[str, Any]:
     return {**facts, "vfio_ap": {**vfio, "mdevs": mdevs}}
 
 
-def landed_mdev(mdev: Mapping[str, Any], source: H.HostFacts) -> dict[str, Any]:
+def landed_mdev(mdev: Mapping[str, Any], source: H.HostFacts, destination: H.HostFacts) -> dict[str, Any]:
     """Return the mdev a migration leaves on the destination: the guest's APQNs and control domains, in use.
 
     The restore design (series v3+) assigns the source guest's matrix and control domains; the
-    validation design (v1/v2) needs the destination mdev to hold the same APQN set already. Its v1
-    ``migratable`` attribute is not known (it starts at 0 on a new mdev; the run enables it).
+    validation design (v1/v2) needs the destination mdev to hold the same APQN set already. On a
+    series v1 destination the mdev's ``migratable`` attribute is the one of the mdev that was there,
+    else 0 (its value when the preparation creates it): the guest cannot leave again until it is enabled.
     """
     wanted = H.guest_queues(mdev)
     pairs = [parse_apqn(a) for a in wanted]
+    there = destination.mdevs.get(mdev["uuid"]) or {}
+    migratable = there.get("migratable", False) if destination.level == "attribute" else None
     return {
         "uuid": mdev["uuid"],
         "guest": mdev.get("guest"),
@@ -239,7 +242,7 @@ def landed_mdev(mdev: Mapping[str, Any], source: H.HostFacts) -> dict[str, Any]:
         "apqns": wanted,
         "guest_apqns": wanted,
         "in_use": True,
-        "migratable": None,
+        "migratable": migratable,
         "defined": True,
         "start": "auto",
     }
@@ -504,9 +507,7 @@ class _Run:
             "again": tier == "later",
         }
         if tier == "later" and p.index.hosts[i].level == "attribute":
-            move["note"] = (
-                f"{dest} has the v1 interface: the landed mdev's migratable attribute starts at 0; enable it before the guest leaves again"
-            )
+            move["note"] = f"{dest} has the v1 interface: the guest's mdev there must be migratable before the guest leaves again"
         entry["moves"].append(move)
         if prepare:
             entry["prepare"].setdefault(dest, set()).add(g.uuid)
@@ -519,7 +520,7 @@ class _Run:
         self.room.pop(g.uuid, None)
         self.residents[i] += 1
         self.residents[p.index.position.get(g.host, g.host)] -= 1
-        g.mdev = landed_mdev(g.mdev, p.source_of(g))
+        g.mdev = landed_mdev(g.mdev, p.source_of(g), p.index.hosts[i])
         g.host = dest
         if tier == "later":  # it moves again when dest goes down
             self.on.setdefault(dest, []).append(g)

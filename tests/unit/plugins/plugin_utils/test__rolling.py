@@ -129,6 +129,24 @@ CASES = [
         {"stranded": [], "paths": {"g1": ["a", "c"]}},
     ),
     (
+        "series v1: the mdev a guest lands on starts with migratable 0, so it cannot leave again ...",
+        {
+            "a": lpar(guest("g1", 1, 1, 4, migratable=1), migration="attribute"),
+            "b": lpar(guest("g2", 2, 1, 5, migratable=1), migration="attribute"),
+        },
+        {"hosts": ["a", "b"]},
+        {"stranded": ["g1"], "unavoidable": ["g1"], "blockers": {"g1": {"migration_disabled": 1}}, "paths": {"g2": ["b", "a"]}},
+    ),
+    (
+        "... unless the run enables migration: then it comes back to its own mdev",
+        {
+            "a": lpar(guest("g1", 1, 1, 4, migratable=1), migration="attribute"),
+            "b": lpar(guest("g2", 2, 1, 5, migratable=1), migration="attribute"),
+        },
+        {"hosts": ["a", "b"], "enable_migration": True},
+        {"stranded": [], "paths": {"g1": ["a", "b", "a"], "g2": ["b", "a"]}, "enable_migration": {"g1": [False, True]}},
+    ),
+    (
         "without preparation a destination that lacks the mdev does not count",
         {**SWAP, "c": lpar()},
         {"hosts": ["a", "b"], "prepare": False},
@@ -155,6 +173,8 @@ def test_rolling_plan(facts, name, fleet, options, expected):
         assert stranded[g]["unavailable"] == counts
     for g, counts in expected.get("blockers", {}).items():
         assert stranded[g]["blockers"] == counts
+    for g, flags in expected.get("enable_migration", {}).items():
+        assert [m["enable_migration"] for b in plan["batches"] for m in b["moves"] if m["guest"] == g] == flags
     summary = plan["summary"]
     assert summary["moves"] == sum(len(p) - 1 for p in paths(plan).values())
     assert summary["moved_again"] == sum(1 for p in paths(plan).values() if len(p) > 2)
