@@ -172,10 +172,11 @@ class _Planner:
         self.maintain_bits = _bits(pos, self.maintain)
         self.avoid_bits = _bits(pos, self.avoid)
         self.capacity = {i: h.facts["vfio_ap"].get("available_instances") for i, h in enumerate(dest_hosts)}
-        self.residents: Counter[Any] = Counter({i: sum(1 for m in h.mdevs.values() if m.get("guest")) for i, h in enumerate(dest_hosts)})
-        for g in self.guests:  # guests on hosts outside the index still count where they run
-            if g.home not in pos:
-                self.residents[g.home] += 1
+        # running guests per host as gathered (the index's copies of the hosts to maintain have theirs idle)
+        self.residents: Counter[Any] = Counter()
+        for name, host_facts in facts.items():
+            running = sum(1 for m in host_facts["vfio_ap"].get("mdevs") or [] if isinstance(m, Mapping) and m.get("guest"))
+            self.residents[pos.get(name, name)] = running
         self.verdicts: dict[tuple, _Verdict] = {}
 
     def verdict(self, g: _Guest) -> _Verdict:
