@@ -156,6 +156,8 @@ def render_markdown(plan: Mapping[str, Any], title: str | None = None) -> str:
                     f"| {md(prep)} |"
                 )
             lines.append("")
+            notes = [f"Note: {md(_label(m))}: {md(m['note'])}." for m in batch["moves"] if m.get("note")]
+            lines += notes + ([""] if notes else [])
         else:
             lines += ["No guest to move.", ""]
         if batch["stranded"]:
@@ -241,6 +243,7 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
             f"<td>stranded</td><td>{e(_codes(s.get('blockers')) or _unavailable(s.get('unavailable')))}</td></tr>"
             for s in batch["stranded"]
         ]
+        out += [f'<p class="note">{e(_label(m))}: {e(m["note"])}.</p>' for m in batch["moves"] if m.get("note")]
         if rows:
             out.append(
                 "<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>first / why</th></tr></thead><tbody>"
