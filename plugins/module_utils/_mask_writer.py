@@ -3,7 +3,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Python 3.6+ (runs on KVM hosts).
-"""The ap_mask module's work: read, decide, write and verify the AP bus masks and 41-ap.rules.
+"""The ap_mask module's work: read, decide, write and verify the AP bus masks and 41-ap.rules (or remove it).
 
 ``decide`` is pure (state + rules text + options -> plan and result). ``apply`` runs inside a
 Transaction (_transaction.py): it reads the state and the rule file under the lock, decides, makes
@@ -68,12 +68,20 @@ def persistent_change(state, text, want_a, want_d, reserve):
 
 def decide(state, rules_text, options, sysroot, chzdev_used):
     # type: (Dict[str, Any], Optional[str], Dict[str, Any], str, bool) -> Dict[str, Any]
-    """Return {"result", "writes", "rules", "chzdev", "diffs", "plan"} for the options on this state.
+    """Return {"result", "writes", "rules", "chzdev", "remove", "diffs", "plan"} for the options on this state.
 
     ``writes`` are (mask name, relative value); ``rules`` is (old text, new text) for the file or
-    None; ``chzdev`` the relative (apmask, aqmask) writes for chzdev or None. Raises PlanError
-    (with conflicts) for what the kernel would refuse. Writes nothing.
+    None; ``chzdev`` the relative (apmask, aqmask) writes for chzdev or None; ``remove`` whether
+    the persistent mask rule is to be removed (``remove_rule``). Raises PlanError (with conflicts)
+    for what the kernel would refuse and for ``persistent`` with ``remove_rule``. Writes nothing.
     """
+    remove_rule = bool(options.get("remove_rule"))
+    if remove_rule and options["persistent"]:
+        raise PlanError(
+            "persistent=true changes the persistent masks kept in {0}, remove_rule=true removes that rule: set one of them".format(
+                host_path(sysroot, RULES_PATH)
+            )
+        )
     reserve = options["state"] == "reserved"
     plan = plan_mask(state, options["adapters"], options["domains"], reserve)
     if not reserve:
@@ -108,6 +116,8 @@ def decide(state, rules_text, options, sysroot, chzdev_used):
             "before": {"apmask": ids_to_mask(p_before["apmask"]), "aqmask": ids_to_mask(p_before["aqmask"])},
             "after": {"apmask": ids_to_mask(p_after["apmask"]), "aqmask": ids_to_mask(p_after["aqmask"])},
             "file": rules_path,
+            "created": rules_text is None and p_before != p_after,
+            "removed": False,
         }
         if p_before != p_after:
             new_text = render_rules(p_after["apmask"], p_after["aqmask"])
@@ -129,7 +139,41 @@ def decide(state, rules_text, options, sysroot, chzdev_used):
                     ),
                 }
             )
-    return {"result": result, "writes": writes, "rules": rules, "chzdev": chzdev, "diffs": diffs, "plan": plan}
+    remove = False
+    if remove_rule:
+        remove = rule_removal(state, rules_text, host_path(sysroot, RULES_PATH), chzdev_used, result, diffs)
+    return {"result": result, "writes": writes, "rules": rules, "chzdev": chzdev, "remove": remove, "diffs": diffs, "plan": plan}
+
+
+def rule_removal(state, rules_text, rules_path, chzdev_used, result, diffs):
+    # type: (Dict[str, Any], Optional[str], str, bool, Dict[str, Any], List[Dict[str, Any]]) -> bool
+    """Fill result's ``persistent`` and the diff for removing the persistent mask rule; return whether there is one to remove.
+
+    ``before`` are the masks the rule sets (the live mask for one it does not set, as ap-check reads
+    them), None when there is no rule or it cannot be read (a rule that cannot be read is removed
+    all the same); ``after`` is None: without the rule the next boot starts from the kernel's masks.
+    """
+    before = None
+    if rules_text is not None:
+        try:
+            masks = persistent_masks(rules_text, state["apmask"], state["aqmask"])
+            before = {"apmask": ids_to_mask(masks["apmask"]), "aqmask": ids_to_mask(masks["aqmask"])}
+        except ValueError:
+            before = None
+    result["persistent"] = {"before": before, "after": None, "file": rules_path, "created": False, "removed": rules_text is not None}
+    if rules_text is None:
+        return False
+    result["changed"] = True
+    result["persisted_with"] = "chzdev" if chzdev_used else "file"
+    diffs.append(
+        {
+            "before_header": rules_path,
+            "after_header": rules_path + " (removed)",
+            "before": rules_text,
+            "after": "" if not chzdev_used else "(chzdev --type ap --persistent --remove apmask --remove aqmask removes this file)\n",
+        }
+    )
+    return True
 
 
 def preview(sysroot, options, chzdev_used):
@@ -147,6 +191,15 @@ def chzdev_argv(binary, sysroot, ap_write, aq_write):
     if sysroot != "/":
         argv += ["--base", sysroot]
     return argv + ["{0}={1}".format(n, v) for n, v in (("apmask", ap_write), ("aqmask", aq_write)) if v]
+
+
+def chzdev_remove_argv(binary, sysroot):
+    # type: (str, str) -> List[str]
+    """Return the chzdev command that drops both persistent mask settings (chzdev then removes the rule file)."""
+    argv = [binary, "--type", "ap", "--persistent", "--yes"]
+    if sysroot != "/":
+        argv += ["--base", sysroot]
+    return argv + ["--remove", "apmask", "--remove", "aqmask"]
 
 
 def apply(txn, options, chzdev_binary=None, chzdev=None):
@@ -192,7 +245,31 @@ def apply(txn, options, chzdev_binary=None, chzdev=None):
                 chzdev(undo_argv)
 
         txn.step("run " + " ".join(argv), run_chzdev, undo_chzdev, "run " + " ".join(undo_argv))
+    if answer["remove"]:
+        remove_rule_file(txn, rules_text, chzdev_binary, chzdev)
     return answer
+
+
+def remove_rule_file(txn, old_text, chzdev_binary=None, chzdev=None):
+    # type: (Any, str, Optional[str], Chzdev) -> None
+    """Remove the persistent mask rule in txn (journalled: a rollback writes old_text back); returns None.
+
+    Through ``chzdev --remove`` when chzdev is used; whatever rule file it leaves is removed too.
+    """
+    if chzdev is not None:
+        argv = chzdev_remove_argv(chzdev_binary or "chzdev", txn.sysroot)
+
+        def run_chzdev():
+            # type: () -> None
+            with txn.unlocked():  # chzdev takes the AP configuration lock itself
+                chzdev(argv)
+
+        def put_back():
+            # type: () -> None
+            txn.io.replace_file(txn.sysroot, RULES_PATH, old_text)
+
+        txn.step("run " + " ".join(argv), run_chzdev, put_back, "write /{0} back".format(RULES_PATH))
+    txn.remove_file(RULES_PATH)
 
 
 def verify_masks(fresh, plan):

@@ -21,6 +21,8 @@ description:
     file) are undone and the result says what was restored.
   - With O(persistent=true) the same change is made to the persistent masks, through C(chzdev --type ap) when it is
     installed, else by writing C(/etc/udev/rules.d/41-ap.rules) in the layout chzdev writes and ap-check reads.
+  - With O(remove_rule=true) the persistent mask rule is removed instead, so that the next boot starts from the
+    kernel's masks; this is how the C(destination) role's C(undo) takes back a rule its preparation created.
 author:
   - s390x.vfio_ap developers (@s390x-ansible)
 extends_documentation_fragment:
@@ -37,7 +39,8 @@ attributes:
   diff_mode:
     support: full
     details:
-      - Before and after masks; with O(persistent=true) and no chzdev also the rule file's text.
+      - Before and after masks; with O(persistent=true) and no chzdev also the rule file's text; with
+        O(remove_rule=true) the text of the rule that goes.
 options:
   state:
     description:
@@ -51,6 +54,19 @@ options:
       - Also change the persistent masks that apply at boot.
     type: bool
     default: false
+  remove_rule:
+    description:
+      - Remove the persistent mask rule C(/etc/udev/rules.d/41-ap.rules), through
+        C(chzdev --type ap --persistent --remove apmask --remove aqmask) when chzdev is installed (chzdev then
+        removes the file), else by removing the file. Without the rule the next boot starts from the kernel's
+        masks (all adapters and domains with the host drivers, unless the kernel command line sets
+        C(ap.apmask=) or C(ap.aqmask=)), and ap-check validates auto-start definitions against the live masks.
+      - The live change of O(adapters)/O(domains) is made as usual in the same run; both may be left out to
+        only remove the rule. A run with no rule to remove changes nothing.
+      - Cannot be combined with O(persistent=true), which keeps the persistent masks in that rule.
+    type: bool
+    default: false
+    version_added: 0.2.0
 notes:
   - Reserving only adapters or only domains is enough to free their Cartesian product with the other mask.
   - chzdev is run with C(--base) when O(sysroot) is not C(/).
@@ -80,6 +96,12 @@ EXAMPLES = r"""
 - name: Show the queues that moved
   ansible.builtin.debug:
     msg: "{{ release.moved_queues | map(attribute='apqn') | list }}"
+
+- name: Give domain 3 back now and boot with the kernel's masks again (drop the persistent rule)
+  s390x.vfio_ap.ap_mask:
+    domains: 3
+    state: released
+    remove_rule: true
 """
 
 RETURN = r"""
@@ -115,11 +137,18 @@ writes:
   elements: dict
   sample: [{file: /sys/bus/ap/aqmask, value: "-3,-71"}]
 persistent:
-  description: The persistent masks before and after (kernel text), when O(persistent=true).
-  returned: when persistent
+  description:
+    - The persistent masks C(before) and C(after) (kernel text), the rule C(file), whether this run C(created) the
+      rule (there was none before), and whether it C(removed) it.
+    - With O(remove_rule=true), C(before) are the masks the rule set (null when there was no rule, or one that cannot
+      be read) and C(after) is null (the next boot starts from the kernel's masks).
+  returned: when persistent or remove_rule
   type: dict
+  sample: {before: {apmask: "0xff...ff", aqmask: "0xff...ff"}, after: {apmask: "0xff...ff", aqmask: "0xef...ff"},
+           file: /etc/udev/rules.d/41-ap.rules, created: true, removed: false}
 persisted_with:
-  description: V(chzdev), V(file), or null when the persistent masks already matched or O(persistent=false).
+  description: V(chzdev), V(file), or null when the persistent masks already matched, there was no rule to remove,
+    or neither O(persistent) nor O(remove_rule) was set.
   returned: always
   type: str
 restored:
@@ -151,6 +180,7 @@ def main():
             domains=dict(type="raw"),
             state=dict(type="str", choices=["reserved", "released"], default="reserved"),
             persistent=dict(type="bool", default=False),
+            remove_rule=dict(type="bool", default=False),
             sysroot=dict(type="path", default="/"),
         ),
         supports_check_mode=True,
@@ -158,7 +188,7 @@ def main():
     module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LANGUAGE": "C"}
     sysroot = module_sysroot(module)
     options = dict(module.params, sysroot=sysroot)
-    binary = module.get_bin_path("chzdev") if options["persistent"] else None
+    binary = module.get_bin_path("chzdev") if options["persistent"] or options["remove_rule"] else None
 
     def chzdev(argv):
         rc, out, err = module.run_command(argv)

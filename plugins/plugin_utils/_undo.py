@@ -8,7 +8,9 @@
 The ``destination`` role registers the results of ``ap_mask`` and ``mdev``; :func:`undo_actions`
 turns them into the actions that put the destination back as it was: the mdevs it created are
 removed (with their definition when the role created that too), an mdev it reconfigured gets its
-previous assignment back, and the IDs it reserved for vfio_ap are released to the host drivers.
+previous assignment back, and the IDs it reserved for vfio_ap are released to the host drivers —
+in the persistent masks too, and when the preparation created the persistent mask rule
+(41-ap.rules), the rule is removed again (``remove_rule``), so the host boots as it did before.
 Actions have the shape of ``migration_check`` actions (docs/plan-schema.md) so the same tasks run
 them; mdevs are undone before the masks (the reverse order of the preparation).
 """
@@ -66,13 +68,17 @@ def undo_actions(ap_mask_results: Any, mdev_results: Any, earlier: Any = None) -
         reserved = result.get("reserved") or {}
         adapters, domains = list(reserved.get("adapters") or []), list(reserved.get("domains") or [])
         if adapters or domains:
+            persistent = result.get("persistent") or {}
+            created = result.get("persisted_with") is not None and persistent.get("created") is True
             actions.append(
                 {
                     "type": "ap_mask",
                     "state": "released",
                     "adapters": adapters,
                     "domains": domains,
-                    "persistent": result.get("persisted_with") is not None,
+                    # a rule the preparation created goes again; a rule it changed gets its bits back
+                    "persistent": result.get("persisted_with") is not None and not created,
+                    "remove_rule": created,
                 }
             )
     return actions + [dict(a) for a in earlier if a not in actions]

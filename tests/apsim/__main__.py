@@ -8,7 +8,7 @@ import sys
 import yaml
 
 from .fleet import FleetError, load_fleet
-from .generate import big_host, scale_fleet
+from .generate import big_host, rolling_fleet, scale_fleet
 from .render import render_fleet
 
 
@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--host", action="append", help="render only this host (repeatable)")
 
     p = sub.add_parser("generate", help="write a generated fleet file")
-    p.add_argument("kind", choices=("big-host", "scale"))
+    p.add_argument("kind", choices=("big-host", "scale", "rolling"))
     p.add_argument("output")
     p.add_argument("--hosts", type=int, default=100)
     p.add_argument("--mdevs", type=int, default=10)
@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", help="the host the guest runs on")
     p.add_argument("destination", help="the host to move it to")
     p.add_argument("uuid", help="the guest's mdev")
+
+    p = sub.add_parser("reboot", help="reboot a host of a live mount: masks, udev rules, mdevctl auto-start, guests stopped")
+    p.add_argument("mount", help="the live mount (DIR of apsim mount)")
+    p.add_argument("host", help="the host to reboot")
+    p.add_argument("--json", action="store_true", help="print the boot's record as JSON instead of one line")
 
     try:
         from . import live  # the FUSE face; optional so that render works without FUSE installed
@@ -71,14 +76,47 @@ def main(argv: list[str] | None = None) -> int:
             from . import migration
 
             return migration.run(args.mount, args.source, args.destination, args.uuid)
+        if args.command == "reboot":
+            return _reboot(args.mount, args.host, args.json)
         if args.command == "generate":
-            data = big_host() if args.kind == "big-host" else scale_fleet(args.hosts, args.mdevs, args.seed)
+            if args.kind == "big-host":
+                data = big_host()
+            elif args.kind == "rolling":
+                data = rolling_fleet(args.hosts, args.mdevs)
+            else:
+                data = scale_fleet(args.hosts, args.mdevs, args.seed)
             with open(args.output, "w") as out:
                 yaml.safe_dump(data, out, sort_keys=False)
             return 0
         return args.func(args)
     except FleetError as exc:
         return _fail(f"apsim: {exc}")
+
+
+def _reboot(mount: str, host: str, as_json: bool) -> int:
+    """``python -m apsim reboot MOUNT HOST``: 0 rebooted (one line, or the record), 2 for a wrong request."""
+    import json
+    import os
+    from pathlib import Path
+
+    from .boot import summary
+
+    control = Path(mount) / ".apsim" / host / "control"
+    if not (Path(mount) / ".apsim" / "pid").exists():
+        return _fail(f"apsim: reboot: {mount} is not a live apsim mount")
+    if not control.exists():
+        return _fail(f"apsim: reboot: no host {host!r} in the mounted fleet")
+    try:
+        fd = os.open(control, os.O_WRONLY)
+        try:
+            os.write(fd, b"reboot")
+        finally:
+            os.close(fd)
+        record = json.loads((control.parent / "state").read_text())["boots"][-1]
+    except (OSError, ValueError, IndexError, KeyError) as exc:
+        return _fail(f"apsim: reboot: {host}: {exc}")
+    print(json.dumps(record, indent=1) if as_json else summary(record))
+    return 0
 
 
 def _fail(message: str) -> int:

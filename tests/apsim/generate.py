@@ -206,3 +206,46 @@ def spread_fleet(hosts: int, mdevs_per_host: int = 10, spread: int = 20) -> dict
     hosts the usage domains 4c..4c+3.
     """
     return shaped_fleet(hosts, HostShape(cards=16, domains=4, mdevs=mdevs_per_host, spread=spread))
+
+
+def rolling_fleet(hosts: int, guests_per_host: int = 20, class_size: int = 10) -> dict[str, Any]:
+    """Return a fleet for rolling maintenance: every host full of guests, each with somewhere else to go.
+
+    Hosts come in classes of ``class_size`` mirrored LPARs (host h is in class h // class_size) that
+    share eight usage domains (8c..8c+7) on sixteen cards; all are reserved for vfio_ap. Within a
+    class, host k uses slot k % 3: its guests take one APQN each from adapters 5*slot..5*slot+4
+    (domains 8c..8c+3, up to 20 guests), so a host can take the guests of a host of another slot
+    (their APQNs are free there) but not of its own. Every tenth host of a class runs CEX7 cards:
+    guests from a CEX8 host cannot go there (hw_type_older), its own guests can go anywhere. Every
+    host holds idle mdevs for nothing else: the destination role creates the guest's mdev.
+    """
+    fleet: dict[str, Any] = {}
+    for h in range(hosts):
+        c, k = divmod(h, class_size)
+        domains = [8 * c + d for d in range(8)]
+        slot = k % 3
+        generation = "CEX7" if k % 10 == 9 else "CEX8"
+        cards = [{"id": a, "type": f"{generation}C", "domains": f"{domains[0]}-{domains[-1]}"} for a in range(16)]
+        mdevs = []
+        for m in range(min(guests_per_host, 20)):
+            adapter, domain = 5 * slot + m % 5, domains[m // 5]
+            mdevs.append(
+                {
+                    "uuid": str(uuidlib.UUID(int=(h + 1) << 64 | (m + 1))),
+                    "adapters": [adapter],
+                    "domains": [domain],
+                    "control_domains": [domain],
+                    "guest": f"r{h:04d}-{m:02d}",
+                    "start": "auto",
+                }
+            )
+        fleet[f"kvm{h:04d}"] = {
+            "migration": "kernel",
+            "max_domain_id": 255,
+            "usage_domains": f"{domains[0]}-{domains[-1]}",
+            "control_domains": f"{domains[0]}-{domains[-1]}",
+            "aqmask": [d for d in range(256) if d not in domains],
+            "cards": cards,
+            "mdevs": mdevs,
+        }
+    return {"hosts": fleet}

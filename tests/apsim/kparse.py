@@ -78,6 +78,16 @@ def kstrtoint_dec(text: str) -> int:
     return int(body, 10)
 
 
+def kstrtoint_base0(text: str) -> int:
+    """Return a signed int parameter as ``kstrtoint(buf, 0)`` reads it (module ``int`` parameters), else EINVAL."""
+    body = text[:-1] if text.endswith("\n") else text
+    sign = -1 if body.startswith("-") else 1
+    value = _kstrtoul(body[1:] if body[:1] in ("+", "-") else body)
+    if value > 2**31 - (1 if sign > 0 else 0):
+        raise OSError(errno.ERANGE, f"Numerical result out of range: {text!r}")
+    return sign * value
+
+
 def sscanf_int(text: str) -> int:
     """Return the leading decimal integer of text as ``sscanf(buf, "%d")`` would, else EINVAL."""
     match = re.match(r"\s*([+-]?[0-9]+)", text)

@@ -15,9 +15,11 @@ Layout of a mount point ``DIR``::
                                  refusal's, 0 when the guest moved
     DIR/.apsim/migrations        read: JSON list of every migration attempt's record (with its ID)
     DIR/.apsim/<host>/control    write one Host.control command, e.g. ``attach UUID GUEST``,
-                                 ``detach UUID``, ``migrating UUID 1``, ``reset-writes``;
-                                 a refused command fails the write with EINVAL or ENODEV
-    DIR/.apsim/<host>/state      read: JSON ``{"state": Host.dump_state(), "writes": N, "log": [...]}``
+                                 ``detach UUID``, ``migrating UUID 1``, ``reset-writes``, or
+                                 ``reboot`` (apsim.boot); a refused command fails the write with
+                                 EINVAL or ENODEV
+    DIR/.apsim/<host>/state      read: JSON ``{"state": Host.dump_state(), "writes": N, "log": [...],
+                                 "boots": [boot records]}``
 
 sysfs fidelity (docs/kernel-interface.md, general rules): attributes report st_size 4096 and the
 node's mode; ``open()`` refuses a wrong-direction access with EACCES (kernfs checks the mode bits
@@ -51,7 +53,7 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-from . import migration
+from . import boot, migration
 from .fleet import FleetError, load_fleet
 from .model import Host
 from .render import write_host_files
@@ -151,6 +153,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         self.now = time.time_ns()
         self.records: list[dict[str, Any]] = []  # migration attempts, oldest first
         self.records_lock = threading.Lock()
+        self.boots: dict[str, list[dict[str, Any]]] = {name: [] for name in hosts}  # reboot records per host
         for name, host in hosts.items():
             host.log_sink = _kern_log_sink(name, backing / name / KERN_LOG)
 
@@ -396,15 +399,26 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         if name == "control":
 
             def store(text: str) -> None:
-                h.control(text.strip())
+                if text.strip() == "reboot":
+                    self._reboot(host)
+                else:
+                    h.control(text.strip())
 
             return File(0o200, None, store)
 
         def show() -> str:
             with h.lock:
-                return json.dumps({"state": h.dump_state(), "writes": h.writes, "log": list(h.log)}, indent=1) + "\n"
+                return json.dumps({"state": h.dump_state(), "writes": h.writes, "log": list(h.log), "boots": self.boots[host]},
+                                  indent=1) + "\n"  # fmt: skip
 
         return File(0o444, show)
+
+    def _reboot(self, host: str) -> None:
+        """Reboot one host (apsim.boot.reboot) on its backing tree; the record goes to its state's ``boots``."""
+        h = self.hosts[host]
+        with h.lock:
+            record = boot.reboot(h, self.backing / host, self.views[host])
+            self.boots[host].append(record)
 
     def _mount_control(self, text: str) -> None:
         """Run a mount-wide command: ``migrate SOURCE DEST UUID [ID]`` (apsim.migration.migrate).
@@ -751,6 +765,15 @@ class LiveFleet:
         self.host_dir(name)
         with open(self.root / CONTROL_DIR / name / "control", "w") as fh:
             fh.write(command)
+
+    def reboot(self, name: str) -> dict[str, Any]:
+        """Reboot a host (the kernel, udev and mdevctl rebuild its state, apsim.boot); return the boot's record."""
+        self.control(name, "reboot")
+        return self._status(name)["boots"][-1]
+
+    def boots(self, name: str) -> list[dict[str, Any]]:
+        """Return the records of every reboot of the host since the mount, oldest first."""
+        return self._status(name)["boots"]
 
     def migrate(self, source: str, destination: str, uuid: str) -> dict[str, Any]:
         """Migrate the guest using mdev uuid from source to destination; return the attempt's record."""

@@ -65,6 +65,16 @@ MIGRATION_KERNELS = ("v6.19", "v6.12")  # the live-migration series is offered o
 ALL_IDS = frozenset(range(256))
 
 
+def cmdline_params(cmdline: str) -> dict[str, str]:
+    """Return the AP bus parameters of a kernel command line: {"ap.apmask": value, ...} (a later one wins)."""
+    out = {}
+    for word in cmdline.split():
+        name, sep, value = word.partition("=")
+        if sep and name in ("ap.apmask", "ap.aqmask", "ap.domain"):
+            out[name] = value
+    return out
+
+
 def err(code: int, text: str) -> OSError:
     return OSError(code, text)
 
@@ -134,6 +144,10 @@ class Host:
     apmask: set[int] = field(default_factory=lambda: set(range(256)))
     aqmask: set[int] = field(default_factory=lambda: set(range(256)))
     vfio_ap_loaded: bool = True
+    # The kernel command line (fleet key ``cmdline``): its ap.apmask=, ap.aqmask= and ap.domain=
+    # parameters set the masks and the default domain a boot starts from (power_on).
+    cmdline: str = ""
+    boot_vfio_ap: bool = True  # vfio_ap is loaded at boot before the first bus scan (modules-load.d)
     bus_present: bool = True
     bus_features: str = "APSC APXA QACT RC8A"
     cards: dict[int, Card] = field(default_factory=dict)
@@ -151,6 +165,61 @@ class Host:
     # called with every kernel message as it is logged (the live mount appends it to var/log/kern.log)
     log_sink: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
+
+    def boot_masks(self) -> tuple[set[int], set[int]]:
+        """Return the (apmask, aqmask) the kernel starts with: all ones, or what ap.apmask= / ap.aqmask= say.
+
+        As ap_perms_init() does: a mask given on the command line starts from all zeros and is parsed
+        like a sysfs write (absolute hex, or relative terms applied to the zeros).
+        """
+        params = cmdline_params(self.cmdline)
+        masks = []
+        for name in ("apmask", "aqmask"):
+            value = params.get(f"ap.{name}")
+            masks.append(set(ALL_IDS) if value is None else kparse.parse_mask_write(value, set()))
+        return masks[0], masks[1]
+
+    def boot_domain(self) -> int:
+        """Return the default domain the command line asks for (``ap.domain=``), -1 when none."""
+        value = cmdline_params(self.cmdline).get("ap.domain")
+        return -1 if value is None else kparse.kstrtoint_base0(value)
+
+    def power_on(self) -> list[str]:
+        """Reset the host to the kernel's state at boot, before user space runs; return the kernel's messages.
+
+        What does not survive an IPL goes: every mdev (mdevs exist only until they are removed or the
+        host goes down), the guests using them, the masks (back to all ones or the command line),
+        the default domain (the command line's ``ap.domain=``, else chosen at the first scan),
+        driver_overrides, the zcrypt online state of cards and queues (zcrypt brings every device
+        online at probe) and the kernel log. The hardware stays as it is: QCI, cards, queues, their
+        configuration and check-stop states, bind states and master keys.
+        """
+        with self.lock:
+            self.log.clear()
+            messages = [f"Linux version {self.kernel} (apsim)"]  # the first line of every boot
+            self.apmask, self.aqmask = self.boot_masks()
+            self.mdevs.clear()
+            self.vfio_ap_loaded = self.boot_vfio_ap and self.bus_present
+            for card in self.cards.values():
+                card.online = True
+                for queue in card.queues.values():
+                    queue.online = True
+                    queue.driver_override = ""
+            self.ap_domain = self.boot_domain()
+            if self.ap_domain > self.max_domain_id or (self.ap_domain >= 0 and self.ap_domain not in self.aqmask):
+                messages.append(f"ap: {self.ap_domain} is not a valid cryptographic domain")
+                self.ap_domain = -1
+            self.config_time, self.poll_thread, self.poll_timeout = 30, 0, 250000
+            self.scans = 1
+            self.writes = 0
+            self.select_domain()
+            for line in messages:
+                self.klog(line)
+            return messages
+
+    def bindings_complete(self) -> bool:
+        """Return True when every queue device is bound to a driver (the kernel's BINDINGS=complete)."""
+        return all(self.driver(card.id, dom) is not None for card, dom, _unused in self.all_queues())
 
     def klog(self, message: str) -> None:
         """Log one kernel message (dmesg): keep it in ``log`` and hand it to ``log_sink``."""

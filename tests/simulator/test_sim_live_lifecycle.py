@@ -65,9 +65,9 @@ def test_mount_without_fuse_is_one_clear_line(tmp_path, demo_fleet_path):
 def test_state_channel_is_json_of_the_model(fresh_live_fleet):  # noqa: F811
     live = fresh_live_fleet(SYSFS_FLEET)
     raw = json.loads((live.root / CONTROL_DIR / "mask" / "state").read_text())
-    assert set(raw) == {"state", "writes", "log"}
+    assert set(raw) == {"state", "writes", "log", "boots"}
     assert raw["state"]["mdevs"]["20000000-0000-4000-8000-000000000001"]["domains"] == [3]
-    assert raw["writes"] == 0 and raw["log"] == []
+    assert raw["writes"] == 0 and raw["log"] == [] and raw["boots"] == []
 
 
 WORKER = r"""

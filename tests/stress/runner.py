@@ -521,6 +521,7 @@ def writer_jobs() -> dict[str, Job]:
         "ap_mask": Job.of("ap_mask", domains=[8]),
         "ap_mask persistent": Job.of("ap_mask", domains=[9], persistent=True),
         "ap_mask release persistent": Job.of("ap_mask", domains=[31], state="released", persistent=True),
+        "ap_mask remove rule": Job.of("ap_mask", domains=[30], state="released", remove_rule=True),
         "mdev": Job.of("mdev", uuid=uid(1), adapters=[2], domains=[17], control_domains=[17]),
         "mdev persistent": Job.of("mdev", uuid=uid(2), adapters=[2, 3], domains=[18], persistent=True),
         "mdev manual persistent": Job.of("mdev", uuid=uid(3), adapters=[3], domains=[19], persistent=True, start="manual"),
@@ -540,6 +541,7 @@ def concurrency_scenarios(procs: int) -> dict[str, list[Job]]:
         "ap_mask release persistent x N": [
             Job.of("ap_mask", domains=[29 + i], state="released", persistent=True) for i in range(min(n, 3))
         ],  # fmt: skip
+        "ap_mask remove rule twins": [Job.of("ap_mask", domains=[30], state="released", remove_rule=True)] * n,
         "mdev x N": [Job.of("mdev", uuid=uid(0x10 + i), adapters=[2], domains=[20 + i]) for i in range(n)],
         "mdev twins": [Job.of("mdev", uuid=uid(0x20), adapters=[2, 3], domains=[24], control_domains=[24])] * n,
         "mdev persistent x N": [
@@ -674,7 +676,7 @@ class Suite:
 
     def faults(self, quick: bool) -> None:
         jobs = writer_jobs()
-        writers = [jobs[k] for k in ("ap_mask", "ap_mask persistent", "mdev", "mdev persistent", "migratable guard")]
+        writers = [jobs[k] for k in ("ap_mask", "ap_mask persistent", "ap_mask remove rule", "mdev", "mdev persistent", "migratable guard")]
         backing = self.runner.backing / "s"
         for index, (case, setup, which) in enumerate(fault_cases(self.runner, backing)):
             section = f"fault: {case}"
@@ -764,8 +766,8 @@ def _every(job: Job) -> bool:
 
 
 def _persistent(job: Job) -> bool:
-    """Return whether the job writes files under etc/ (persistent masks or definitions, the guard)."""
-    return bool(job.arguments().get("persistent")) or job.module == "migratable"
+    """Return whether the job writes files under etc/ (persistent masks or definitions, the guard, removing the rule)."""
+    return bool(job.arguments().get("persistent") or job.arguments().get("remove_rule")) or job.module == "migratable"
 
 
 def _only(*modules: str, persistent: bool = False):

@@ -312,9 +312,33 @@ UNDO = {
         [{"changed": True, "uuid": HSM1, "created": True, "before": None, "definition": {"before": None, "after": {"start": "auto"}}}],
         [
             {"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True},
-            {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True},
+            {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True, "remove_rule": False},
         ],
     ),
+    "reserved persistently in a rule the run created: the rule goes again": (
+        [
+            {
+                "changed": True,
+                "reserved": {"adapters": [], "domains": [3]},
+                "persisted_with": "file",
+                "persistent": {"created": True, "removed": False},
+            }
+        ],
+        [],
+        [{"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": False, "remove_rule": True}],
+    ),  # fmt: skip
+    "reserved persistently through chzdev in a rule that existed": (
+        [
+            {
+                "changed": True,
+                "reserved": {"adapters": [7], "domains": []},
+                "persisted_with": "chzdev",
+                "persistent": {"created": False, "removed": False},
+            }
+        ],
+        [],
+        [{"type": "ap_mask", "state": "released", "adapters": [7], "domains": [], "persistent": True, "remove_rule": False}],
+    ),  # fmt: skip
     "created, definition existed": (
         [],
         [{"changed": True, "uuid": HSM1, "created": True, "definition": {"before": {"start": "auto"}, "after": {"start": "auto"}}}],
@@ -359,7 +383,7 @@ def test_undo_actions(ap_mask, mdevs, expected):
 
 
 EARLIER = [{"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True},
-           {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True}]  # fmt: skip
+           {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True, "remove_rule": False}]  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -370,7 +394,8 @@ EARLIER = [{"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True}
         # a run that changed more: its actions first (newest first), the earlier ones after, none twice
         ([{"changed": True, "reserved": {"adapters": [], "domains": [4]}, "persisted_with": None}],
          [{"changed": True, "uuid": HSM1, "created": True, "definition": {"before": None, "after": {"start": "auto"}}}],
-         [EARLIER[0], {"type": "ap_mask", "state": "released", "adapters": [], "domains": [4], "persistent": False}, EARLIER[1]]),
+         [EARLIER[0], {"type": "ap_mask", "state": "released", "adapters": [], "domains": [4], "persistent": False, "remove_rule": False},
+          EARLIER[1]]),
     ],
     ids=["nothing-new", "more-changes"],
 )  # fmt: skip
