@@ -56,8 +56,8 @@ def level_of(value: Any, facts: Mapping) -> Any:
 def _facts_in(value: Mapping) -> Mapping | None:
     """Return the vfio_ap facts a ``{host: value}`` value holds: the value itself when it is the facts
     dict, else its ``vfio_ap`` or ``ansible_facts.vfio_ap``; None when it holds none."""
-    if "queues" in value and "bus" in value:
-        return value
+    if "ansible_facts" not in value and {"bus", "queues", "driver"} & value.keys():
+        return value  # the facts dict itself (the door check says what is wrong with it)
     facts = value.get("vfio_ap")
     return facts if isinstance(facts, Mapping) else gathered_facts(value)
 

@@ -198,7 +198,7 @@ def _fits(host: str, apqns: set[str], taken: Mapping[str, set[str]], load: Count
 
 def _guard_blocks(facts: Mapping[str, Any] | None, uuid: str) -> str | None:
     """Return the reason of a destination's migration-guard entry that disables ``uuid``, or None."""
-    guard = (facts or {}).get("vfio_ap", {}).get("migration_guard") or {}
+    guard = (facts or {}).get("driver", {}).get("migration_guard") or {}
     entry = guard.get(uuid) if isinstance(guard, Mapping) else None
     if isinstance(entry, Mapping) and entry.get("migratable") is False:
         return str(entry.get("reason") or "migration disabled")

@@ -219,7 +219,7 @@ def _idle(facts: Mapping[str, Any], uuids: set[str]) -> dict[str, Any]:
     """Return facts in which the mdevs ``uuids`` no longer have a guest (the guest has moved away)."""
     vfio = facts["driver"]
     mdevs = [dict(m, guest=None, in_use=False) if isinstance(m, Mapping) and m.get("uuid") in uuids else m for m in vfio.get("mdevs") or []]
-    return {**facts, "vfio_ap": {**vfio, "mdevs": mdevs}}
+    return {**facts, "driver": {**vfio, "mdevs": mdevs}}
 
 
 def landed_mdev(mdev: Mapping[str, Any], source: H.HostFacts, destination: H.HostFacts) -> dict[str, Any]:

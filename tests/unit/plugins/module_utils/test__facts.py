@@ -129,7 +129,7 @@ def test_resolve_subsets_rejects_naming_valid_ones(bad):
 def test_every_key_present_and_sorted(rendered):
     facts, warnings = facts_of(rendered / "kern")
     assert warnings == []
-    keys = {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "vfio_ap", "complete", "unread", "unread_count"}
+    keys = {"schema", "sysroot", "gather_subset", "host", "bus", "cards", "queues", "driver", "complete", "unread", "unread_count"}
     assert set(facts) == keys
     assert facts["complete"] is True and facts["unread"] == [] and facts["unread_count"] == 0
     assert set(facts["host"]) == {"machine_id", "cpc", "lpar"}
