@@ -105,7 +105,7 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 	  if [ -n "$$d" ]; then pypath="$$pypath:$$d"; pyargs="$$pyargs $$v"; \
 	  else echo "sanity: Python $$v not found under $(PYENV_ROOT)/versions; its compile/import checks are skipped"; fi; \
 	done; \
-	echo "sanity: ansible-test $$($(ROOT)/.venv-sanity/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//'), compile/import on Python$$pyargs"; \
+	echo "sanity: ansible-test $$($(ROOT)/.venv-sanity/bin/python -c "from ansible.release import __version__ as v; print(v)"), compile/import on Python$$pyargs"; \
 	cd $(call rel_coll,sanity) && PATH="$(ROOT)/.venv-sanity/bin$$pypath:$$PATH" \
 	  $(ROOT)/.venv-sanity/bin/ansible-test sanity --venv --color no 2>&1 \
 	  | grep --line-buffered -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
@@ -187,11 +187,11 @@ ee-introspect: $(ROOT)/.venv-build/.stamp
 # tests of a file, which share one mount and its SSH servers, on one worker.
 MATRIX_PYTEST_ARGS ?= -m "not slow" tests/unit tests/integration
 test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp
-	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.16/bin/python -V)"
+	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/python -c "from ansible.release import __version__ as v; print(v)") on $$($(ROOT)/.venv-2.16/bin/python -V)"
 	@ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.16/bin/python $(ROOT)/.venv-2.16/bin/python -m pytest \
 	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS)
 	@if [ -z "$(REL_PY312)" ]; then echo "test-matrix: Python 3.12 not found; ansible-core 2.21 run skipped"; \
 	else $(MAKE) --no-print-directory $(ROOT)/.venv-2.21/.stamp && \
-	  echo "--- ansible-core $$($(ROOT)/.venv-2.21/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.21/bin/python -V)" && \
+	  echo "--- ansible-core $$($(ROOT)/.venv-2.21/bin/python -c "from ansible.release import __version__ as v; print(v)") on $$($(ROOT)/.venv-2.21/bin/python -V)" && \
 	  ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.21/bin/python $(ROOT)/.venv-2.21/bin/python -m pytest \
 	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS); fi
