@@ -103,7 +103,9 @@ SELECTION_CASES = {
 )
 def test_mdev_selection(hostvars, hosts, uuids, guests, selected, unknown_uuids, unknown_guests):
     got = mdev_selection(hostvars, hosts, uuids=uuids, guests=guests)
-    assert got == {"uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests}
+    assert {k: got[k] for k in ("uuids", "unknown_uuids", "unknown_guests")} == {
+        "uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -286,7 +288,18 @@ SUMMARY_CASES = {
     "none": ([], ""),
     "one guest, codes once each in order": (
         [{"guest": "hsm1", "uuid": HSM1, "blockers": [{"code": "b"}, {"code": "a"}, {"code": "b"}]}],
-        "hsm1 (b, a)",
+        "hsm1 (b; a)",
+    ),
+    "only what preparation cannot fix, with the APQNs it names": (
+        [{"guest": "app9", "blockers": [{"code": "no_migration_support"}, {"code": "mdev_missing"},
+                                        {"code": "apqn_not_bound", "apqn": "02.0003"},
+                                        {"code": "apqn_not_installed", "apqn": "02.0003"},
+                                        {"code": "apqn_not_installed", "apqn": "02.0004"}]}],  # fmt: skip
+        "app9 (no_migration_support; apqn_not_installed 02.0003, 02.0004)",
+    ),
+    "all fixable (preparation failed): all shown": (
+        [{"guest": "web1", "blockers": [{"code": "mdev_missing"}]}],
+        "web1 (mdev_missing)",
     ),
     "an unnamed mdev by UUID, several joined": (
         [{"guest": None, "uuid": HSM1, "blockers": [{"code": "mdev_missing"}]}, {"guest": "db1", "blockers": []}],
@@ -302,7 +315,7 @@ def test_blocker_summary(checks, text):
 
 def test_blocker_summary_of_real_checks(facts):
     got = destination_checks(facts["kvm-a1"], facts["kvm-b1"], [DB1, HSM1], source="kvm-a1", destination="kvm-b1")
-    assert blocker_summary(got["unfixable"]) == "db1 (mdev_missing, hw_type_older)"
+    assert blocker_summary(got["unfixable"]) == "db1 (hw_type_older 00.0005)"
 
 
 def test_blocker_summary_refuses():
@@ -382,9 +395,10 @@ DRAIN_CASES = {
         {
             "mode": "plan",
             "outcome": "kvm-a1 can be evacuated",
-            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded")],
+            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded"),
+                       _guest("app9", "needs_preparation", command="virsh migrate app9")],
         },  # fmt: skip
-        ["kvm-a1 can be evacuated", "virsh migrate web1"],
+        ["kvm-a1 can be evacuated", "virsh migrate web1", "virsh migrate app9"],
         "",
         "",
     ),
@@ -395,16 +409,18 @@ DRAIN_CASES = {
             "guests": [
                 _guest("web1", "moved", "kvm-b1"),
                 _guest("hsm1", "failed", codes=["mdev_missing"], message="no mdev"),
+                _guest("pay2", "failed", "kvm-b2", codes=["verification_failed"], message="x"),
                 _guest(None, "not_attempted", codes=["not_attempted"]),
             ],
         },  # fmt: skip
         [
             "1 of 3 vfio-ap guests of kvm-a1 left",
-            "web1: moved on kvm-b1",
+            "web1: moved to kvm-b1",
             "hsm1: failed (mdev_missing)",
+            "pay2: failed, now on kvm-b2 (verification_failed)",
             "mdev u-None: not attempted (not_attempted)",
         ],
-        "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev) (see /srv/r/evacuation.md)",
+        "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev); pay2 (verification_failed: x) (see /srv/r/evacuation.md)",
         "",
     ),
     "execute: a host not empty, terminal escapes shown as text": (
