@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gap_text, gaps_text
@@ -442,7 +443,8 @@ class _Planner:
         if not entry["guest"]:
             return None, "the mdev is not attached to a guest"
         if entry["suggested"] is None:
-            return None, "no destination is ready or can be made ready"
+            closest = nearest_text(entry)
+            return None, "no destination is ready or can be made ready" + (f" ({closest})" if closest else "")
         problem = host_name_problem(entry["suggested"])
         if problem:
             return None, problem
