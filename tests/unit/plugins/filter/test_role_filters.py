@@ -291,10 +291,18 @@ SUMMARY_CASES = {
         "hsm1 (b; a)",
     ),
     "only what preparation cannot fix, with the APQNs it names": (
-        [{"guest": "app9", "blockers": [{"code": "no_migration_support"}, {"code": "mdev_missing"},
-                                        {"code": "apqn_not_bound", "apqn": "02.0003"},
-                                        {"code": "apqn_not_installed", "apqn": "02.0003"},
-                                        {"code": "apqn_not_installed", "apqn": "02.0004"}]}],  # fmt: skip
+        [
+            {
+                "guest": "app9",
+                "blockers": [
+                    {"code": "no_migration_support"},
+                    {"code": "mdev_missing"},
+                    {"code": "apqn_not_bound", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0004"},
+                ],
+            }
+        ],  # fmt: skip
         "app9 (no_migration_support; apqn_not_installed 02.0003, 02.0004)",
     ),
     "all fixable (preparation failed): all shown": (
@@ -395,8 +403,11 @@ DRAIN_CASES = {
         {
             "mode": "plan",
             "outcome": "kvm-a1 can be evacuated",
-            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded"),
-                       _guest("app9", "needs_preparation", command="virsh migrate app9")],
+            "guests": [
+                _guest("web1", "planned", command="virsh migrate web1"),
+                _guest("db1", "stranded"),
+                _guest("app9", "needs_preparation", command="virsh migrate app9"),
+            ],
         },  # fmt: skip
         ["kvm-a1 can be evacuated", "virsh migrate web1", "virsh migrate app9"],
         "",
