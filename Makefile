@@ -1,6 +1,6 @@
 # s390x.vfio_ap — one entry point for people and CI.
 #   make demo    set up, then run the main job on the bundled simulated fleet
-#   make test    everything a change must pass (unit, simulator, integration, playbooks over SSH)
+#   make test    everything a change must pass (unit, simulator, system tests: playbooks on simulated hosts, over SSH)
 #   make bench   benchmarks (figures, never pass/fail on time)
 #   make stress  the writers' stress suite (concurrency, kill -9, faults; figures with targets)
 
@@ -40,10 +40,10 @@ collection: venv
 	@test -L $(COLL_LINK) || ln -sfn ../../.. $(COLL_LINK)
 
 system-deps:
-	@bash tests/bootstrap-system.sh
+	@bash tools/bootstrap-system.sh
 
 demo: collection
-	@bash tests/demo.sh
+	@bash tools/demo.sh
 
 test: collection system-deps
 	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests $(PYTEST_ARGS)

@@ -4,4 +4,4 @@
 .PHONY: demo-maintenance
 
 demo-maintenance: collection system-deps
-	@bash tests/demo_maintenance.sh
+	@bash tools/demo_maintenance.sh

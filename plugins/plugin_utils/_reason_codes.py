@@ -392,7 +392,7 @@ def render_markdown() -> str:
     lines = [
         "# Readiness reason codes",
         "",
-        "<!-- Generated from plugins/plugin_utils/_reason_codes.py by tests/gen_reason_codes.py; edit the table there. -->",
+        "<!-- Generated from plugins/plugin_utils/_reason_codes.py by tools/gen_reason_codes.py; edit the table there. -->",
         "",
         '`s390x.vfio_ap.migration_check` and `s390x.vfio_ap.migration_plan` explain every "no" with a',
         "stable, lowercase reason code. A **blocker** makes a destination not ready; a **warning** never",

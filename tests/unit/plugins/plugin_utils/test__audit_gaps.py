@@ -5,7 +5,7 @@ without root), that has no AP bus under its sysroot, that lacks a subset, or who
 say what they could not read, is not fully audited: never "can leave", never "empty", its mdevs
 never "idle", and offered to no guest as a destination. The facts here are gathered from the
 rendered demo fleet with the refusals injected at ``os.scandir`` (the unit tests run as root);
-tests/integration/test_unaudited.py runs the module as another user.
+tests/system/test_unaudited.py runs the module as another user.
 """
 
 from __future__ import annotations

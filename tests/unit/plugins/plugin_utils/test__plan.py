@@ -308,7 +308,7 @@ def test_check_filter_names_the_argument(demo_facts):
 
 def test_reason_codes_page_is_rendered_from_the_rule_table():
     text = (Path(__file__).resolve().parents[4] / "docs" / "reason-codes.md").read_text()
-    assert text == _reason_codes.render_markdown(), "docs/reason-codes.md is stale: run python tests/gen_reason_codes.py"
+    assert text == _reason_codes.render_markdown(), "docs/reason-codes.md is stale: run python tools/gen_reason_codes.py"
     for code in _reason_codes.BLOCKER_CODES + _reason_codes.WARNING_CODES:
         assert f"`{code}`" in text, code
 

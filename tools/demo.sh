@@ -10,7 +10,7 @@ export PYTHONPATH=".collections:tests"
 export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_RETRY_FILES_ENABLED=0
 .venv/bin/python -m apsim render tests/fleets/demo.yml "$out/hosts"
-.venv/bin/python tests/demo_inventory.py "$out/hosts" "$out/inventory.yml"
+.venv/bin/python tools/demo_inventory.py "$out/hosts" "$out/inventory.yml"
 .venv/bin/ansible-playbook -i "$out/inventory.yml" playbooks/audit.yml \
   -e "{\"vfio_ap_audit_report_dir\": \"$PWD/$out/reports\", \"vfio_ap_audit_title\": \"vfio-ap readiness of the demo fleet\"}"
 echo

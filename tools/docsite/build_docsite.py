@@ -106,7 +106,7 @@ def main() -> int:
     )
     inventory = site / "ansible_devel.inv"
     with (site / "conf.py").open("a") as conf:
-        conf.write("\n# make docs: offline, one local inventory (docs/docsite/build_docsite.py).\n")
+        conf.write("\n# make docs: offline, one local inventory (tools/docsite/build_docsite.py).\n")
         conf.write("intersphinx_mapping = {{'ansible_devel': ({0!r}, {1!r})}}\n".format(ANSIBLE_DOCS, str(inventory)))
     labels = set(KNOWN_PAGES)
     for attempt in (1, 2):

@@ -15,7 +15,7 @@ rm -rf "$out/reports"
 mkdir -p "$out"
 .venv/bin/python -m apsim mount tests/fleets/demo.yml "$mnt" --background --pidfile "$out/pid"
 trap '.venv/bin/python -m apsim unmount "$mnt"' EXIT
-.venv/bin/python tests/demo_inventory.py "$mnt" "$out/inventory.yml"
+.venv/bin/python tools/demo_inventory.py "$mnt" "$out/inventory.yml"
 rc=0
 .venv/bin/ansible-playbook -i "$out/inventory.yml" playbooks/pre_maintenance.yml -e "{
   \"vfio_ap_maintenance_hosts\": \"kvm-a1\",

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests need (fuse3 for the live simulator, mdevctl for the
 # real-tool tests, chromium for the HTML report test, openssh-server and sudo for the SSH tests) when running as root and they are missing. Prints one line either way.
-# Then provides s390-tools' lszcrypt (tests/tools/s390-tools.sh: Debian's s390x binary under
+# Then provides s390-tools' lszcrypt (tools/s390-tools.sh: Debian's s390x binary under
 # qemu-user, cached outside the checkout; about 10 s the first time, instant after): a failure there
 # is one line, and the lszcrypt tests report it (they fail under CI=true).
 set -euo pipefail
 s390_tools() {
-  bash "$(dirname "$0")/tools/s390-tools.sh" >/dev/null || echo "bootstrap: lszcrypt unavailable; the lszcrypt tests will report it" >&2
+  bash "$(dirname "$0")/s390-tools.sh" >/dev/null || echo "bootstrap: lszcrypt unavailable; the lszcrypt tests will report it" >&2
 }
 need=()
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)

@@ -9,7 +9,7 @@
 # cache under a temporary directory) that adds nothing to the machine's apt sources or dpkg
 # architectures; the archive URI is the one this machine's apt already uses for Debian.
 #
-#   bash tests/tools/s390-tools.sh        prints the directory; DIR/bin/lszcrypt runs the tool
+#   bash tools/s390-tools.sh        prints the directory; DIR/bin/lszcrypt runs the tool
 #
 # DIR is $S390_TOOLS_DIR, default ~/.cache/s390x-vfio-ap/s390-tools (outside the checkout, shared
 # by worktrees). Quick when DIR is complete. Suites tried in order: $S390_TOOLS_SUITES, default
@@ -85,7 +85,7 @@ ls "$work/debs" > "$staged/packages"
 for tool in lszcrypt chzcrypt; do
   cat > "$staged/bin/$tool" <<WRAP
 #!/bin/sh
-# s390-tools' $tool (Debian s390x binary) under qemu user-mode emulation; see tests/tools/s390-tools.sh.
+# s390-tools' $tool (Debian s390x binary) under qemu user-mode emulation; see tools/s390-tools.sh.
 exec "$QEMU" -L "$DEST/root" "$DEST/root/$sbin/$tool" "\$@"
 WRAP
   chmod 755 "$staged/bin/$tool"

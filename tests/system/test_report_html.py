@@ -36,7 +36,7 @@ def chromium() -> str:
         path = shutil.which(name)
         if path:
             return path
-    require("headless browser unavailable: install the Debian package chromium (tests/bootstrap-system.sh)")
+    require("headless browser unavailable: install the Debian package chromium (tools/bootstrap-system.sh)")
 
 
 def run_browser(browser: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
