@@ -216,7 +216,7 @@ def explain_errno(state, uuid, config, code):
     return None
 
 
-def check_config(state, uuid, config):
+def require_config(state, uuid, config):
     # type: (Dict[str, Any], str, Dict[str, List[int]]) -> None
     """Raise PlanError (all conflicts in one message) when the kernel would refuse config; returns None."""
     found = conflicts(state, uuid, config)

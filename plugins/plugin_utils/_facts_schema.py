@@ -21,7 +21,7 @@ from typing import Any
 
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import _UUID_RE as _UUID
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import UUID_RE as _UUID
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
 
 MIGRATION_LEVELS = ("none", "attribute", "kernel")

@@ -10,7 +10,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
     PlanError,
     ap_config_value,
-    check_config,
+    require_config,
     conflicts,
     definition_conflicts,
     explain_errno,
@@ -135,10 +135,10 @@ def test_conflicts_predict_the_kernel_refusal_naming_apqn_and_mdev(state, uuid, 
         assert word in text
     if codes:
         with pytest.raises(PlanError) as info:
-            check_config(state, uuid, config)
+            require_config(state, uuid, config)
         assert info.value.errno == getattr(errno, codes[0])
     else:
-        check_config(state, uuid, config)
+        require_config(state, uuid, config)
 
 
 def test_kernel_errno_is_explained_like_the_precheck(state):
