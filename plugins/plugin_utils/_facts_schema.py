@@ -9,7 +9,7 @@ Facts reach the filters from hostvars, fact caches and hand-made test data; a wr
 one message naming the host, the key and the expected type, never a Python error from deep inside
 the rules. ``check_facts`` checks everything the rules read except the per-queue fields, which
 ``check_queue`` checks for the queues a guest uses (a big LPAR has 21,760 queues; the plan needs a
-few of them). Booleans given as text are parsed as Ansible parses them (``parse_bool``).
+few of them).
 Facts of schema 1 (full queue records) and schema 2 (compact ones) are both read; a schema this
 collection does not know is refused with one message.
 """
@@ -18,8 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
-
-from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import UUID_RE as _UUID
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
@@ -41,19 +39,6 @@ def _fail(what: str, path: str, expected: str, value: Any) -> ValueError:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return ValueError(f"{what}: {path}: expected {expected}, got {_kind(value)} {shown}")
-
-
-def parse_bool(value: Any, what: str) -> bool:
-    """Return a boolean option as Ansible reads it (yes/no, true/false, on/off, 1/0); ValueError otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = value.lower() if isinstance(value, str) else value
-        if text in BOOLEANS_TRUE:
-            return True
-        if text in BOOLEANS_FALSE:
-            return False
-    raise ValueError(f"{what}: expected a boolean (true/false, yes/no), got {value!r}")
 
 
 def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:

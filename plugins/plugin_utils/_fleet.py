@@ -18,13 +18,13 @@ once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inv
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_names, require_names
+
 ADDRESS_VARIABLE = "vfio_ap_migration_address"
 LEVEL_VARIABLE = "vfio_ap_migration_level"
-_NAME_SEPARATORS = re.compile(r"[^,\s]+")
 
 
 def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
@@ -71,15 +71,6 @@ def gathered_facts(host_vars: Any) -> Mapping | None:
     return facts if isinstance(facts, Mapping) else None
 
 
-def host_names(value: Any, what: str) -> list[str]:
-    """Return a list of host names (duplicates dropped, order kept); ValueError for anything else."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{what}: expected a list of inventory host names, got {value!r}")
-    return list(dict.fromkeys(value))
-
-
 def _variables(host_vars: Any, host: str) -> Mapping | None:
     """Return ``host_vars[host]``, or None when the mapping has no such host."""
     if not isinstance(host_vars, Mapping):
@@ -96,7 +87,7 @@ def select_hosts(host_vars: Any, hosts: Any) -> dict[str, Mapping]:
     Raises one ValueError naming every host that is not in ``host_vars`` and every host without
     ``ansible_facts.vfio_ap`` (facts dicts themselves are accepted as the values too).
     """
-    names = host_names(hosts, "hosts")
+    names = require_host_names(hosts, "hosts")
     if not names:
         raise ValueError("hosts: expected at least one inventory host, got an empty list")
     missing, without = [], []
@@ -129,7 +120,7 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     of the gathered hosts, ``addresses`` ``{host: vfio_ap_migration_address}`` of the gathered
     hosts that define it.
     """
-    names = host_names(hosts, "hosts")
+    names = require_host_names(hosts, "hosts")
     gathered, missing = [], []
     facts: dict[str, Mapping] = {}
     addresses: dict[str, Any] = {}
@@ -149,25 +140,6 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     return {"hosts": names, "gathered": gathered, "missing": missing, "facts": facts, "addresses": addresses, "capacity": capacity}
 
 
-def name_list(value: Any, what: str, lower: bool = False) -> list[str]:
-    """Return the names of a role input: a list, or one string of names separated by commas or spaces.
-
-    ``None`` and ``""`` give no names; ``lower`` folds them to lower case (mdev UUIDs). Raises
-    ValueError naming ``what`` for other types.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        names = _NAME_SEPARATORS.findall(value)
-    elif isinstance(value, (list, tuple)):
-        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{what}: expected a list of names or one comma-separated string, got {value!r}")
-        names = [str(v) for v in value]
-    else:
-        raise ValueError(f"{what}: expected a list of names or one comma-separated string, got {type(value).__name__}")
-    return [n.lower() for n in names] if lower else names
-
-
 def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = None) -> dict[str, list[str]]:
     """Return the mdevs the inputs ``uuids`` and ``guests`` name on ``hosts``.
 
@@ -176,10 +148,10 @@ def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = 
     ``unknown_uuids`` the UUIDs given that no host has as an mdev; ``unknown_guests`` the guests
     no mdev of the hosts belongs to. Hosts without AP facts (or not in ``host_vars``) have no mdevs.
     """
-    wanted_uuids = name_list(uuids, "uuids", lower=True)
-    wanted_guests = name_list(guests, "guests")
+    wanted_uuids = require_names(uuids, "uuids", lower=True)
+    wanted_guests = require_names(guests, "guests")
     mdevs: list[Mapping] = []
-    for name in host_names(hosts, "hosts"):
+    for name in require_host_names(hosts, "hosts"):
         facts = gathered_facts(_variables(host_vars, name))
         vfio = facts.get("driver") if facts is not None else None
         mdevs.extend(m for m in (vfio.get("mdevs") or [] if isinstance(vfio, Mapping) else []) if isinstance(m, Mapping))
