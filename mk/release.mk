@@ -111,7 +111,7 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 	  | grep --line-buffered -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
 
 # ------------------------------------------------------------------------------------------ lint
-REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
+REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules action,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
 
 lint: $(ROOT)/.venv-lint/.stamp collection
 	@rc=0; L=$(ROOT)/.venv-lint/bin; \

@@ -98,7 +98,7 @@ def _entry(
         return None
     before = len(problems)
     uuid = raw.get("uuid")
-    if not is_uuid(uuid, any_case=True):
+    if not isinstance(uuid, str) or not is_uuid(uuid, any_case=True):
         problems.append(f"{at}.uuid: expected an mdev UUID, got {_shown(uuid)}")
         uuid = None
     else:

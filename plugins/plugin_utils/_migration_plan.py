@@ -27,7 +27,13 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gap_text, gaps_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, level_of, select_hosts
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_bool, require_count, require_host_names, require_mapping, require_rules
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import (
+    require_bool,
+    require_count,
+    require_host_names,
+    require_mapping,
+    require_rules,
+)
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
 
 try:

@@ -37,11 +37,10 @@ def require_count(value: Any, what: str, minimum: int = 0, default: int | None =
     """
     if value is None and default is not None:
         return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value.strip())
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    number = int(value.strip()) if isinstance(value, str) and value.strip().isdigit() else value
+    if not isinstance(number, int) or isinstance(number, bool) or number < minimum:
         raise ValueError(f"{what}: expected an integer >= {minimum}, got {shown(value)}")
-    return value
+    return number
 
 
 def require_bool(value: Any, what: str) -> bool:

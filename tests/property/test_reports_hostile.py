@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document, drain_messages, render_files
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_messages, render_files
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan, render_evacuation_markdown
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import visible
@@ -73,7 +74,7 @@ def demo(tmp_path_factory):
         HSM1: {"result": "already_moved", "actual_destination": "kvm-b1", "cleaned": ["active mdev removed"]},
     }  # fmt: skip
     after = {"kvm-a1": {"driver": {"mdevs": [{"uuid": WEB1, "in_use": True, "guest": "web1"}]}}}
-    return plan, drain_document(evacuation, outcomes, {}, "execute", after, plan=plan)
+    return plan, drain_document(evacuation, Progress("execute", outcomes=outcomes), after, plan)
 
 
 def poison(node, text, key=None):

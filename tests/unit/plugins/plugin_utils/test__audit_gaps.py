@@ -25,7 +25,7 @@ from ansible_collections.s390x.vfio_ap.plugins.filter.migration_check import mig
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _facts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import BECOME, host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import host_status
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import host_status
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports, report_summary
 

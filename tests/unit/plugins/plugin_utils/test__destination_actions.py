@@ -16,7 +16,10 @@ UUID = "6c1a0000-0000-4000-8000-0000000000aa"
     [
         ([], None),
         (["01.0005"], {"type": "ap_mask", "adapters": [], "domains": [5], "state": "reserved", "persistent": True}),
-        (["02.0006", "01.0005", "03.0005"], {"type": "ap_mask", "adapters": [], "domains": [5, 6], "state": "reserved", "persistent": True}),
+        (
+            ["02.0006", "01.0005", "03.0005"],
+            {"type": "ap_mask", "adapters": [], "domains": [5, 6], "state": "reserved", "persistent": True},
+        ),
     ],
 )
 def test_reservation_reserves_domains_and_leaves_apmask_alone(apqns, expected):
