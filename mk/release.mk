@@ -91,7 +91,7 @@ export REL_GETPIP_SHIM
 # pip's progress lines while ansible-test builds its sanity venvs (cached in ~/.ansible/test/venv).
 REL_PIP_NOISE := ^WARNING: Location 'file:|^ *(Collecting|Downloading|Installing collected|Successfully|Processing|Looking in|Using cached|Attempting uninstall|Found existing|Uninstalling|━)
 
-sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
+sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp ## ansible-test sanity, compile/import on Python 3.6-3.13
 	$(call rel_copy,sanity)
 	@if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then \
 	  echo "sanity: tests/sanity/ignore-*.txt exist; fix the findings instead of ignoring them"; exit 1; fi
@@ -105,7 +105,7 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 	  if [ -n "$$d" ]; then pypath="$$pypath:$$d"; pyargs="$$pyargs $$v"; \
 	  else echo "sanity: Python $$v not found under $(PYENV_ROOT)/versions; its compile/import checks are skipped"; fi; \
 	done; \
-	echo "sanity: ansible-test $$($(ROOT)/.venv-sanity/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//'), compile/import on Python$$pyargs"; \
+	echo "sanity: ansible-test $$($(ROOT)/.venv-sanity/bin/python -c "from ansible.release import __version__ as v; print(v)"), compile/import on Python$$pyargs"; \
 	cd $(call rel_coll,sanity) && PATH="$(ROOT)/.venv-sanity/bin$$pypath:$$PATH" \
 	  $(ROOT)/.venv-sanity/bin/ansible-test sanity --venv --color no 2>&1 \
 	  | grep --line-buffered -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
@@ -113,7 +113,7 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 # ------------------------------------------------------------------------------------------ lint
 REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules action,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
 
-lint: $(ROOT)/.venv-lint/.stamp collection
+lint: $(ROOT)/.venv-lint/.stamp collection ## ansible-lint, yamllint, ruff, mypy
 	@rc=0; L=$(ROOT)/.venv-lint/bin; \
 	echo "--- ansible-lint (production, offline)"; \
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $$L/ansible-lint --offline --profile production --nocolor || rc=1; \
@@ -132,7 +132,7 @@ docs-rst: $(ROOT)/.venv-docs/.stamp
 
 REL_DOCSITE := $(BUILD)/docsite
 REL_DOCS_ENV = PATH=$(ROOT)/.venv-docs/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(call rel_root,docs) PYTHONPATH=
-docs: docs-rst
+docs: docs-rst ## guides to rst, antsibull-docs lint, the docsite in docs/build
 	$(call rel_copy,docs)
 	@echo "--- antsibull-docs lint-collection-docs"
 	@cd $(call rel_coll,docs) && $(REL_DOCS_ENV) $(ROOT)/.venv-docs/bin/antsibull-docs \
@@ -146,12 +146,12 @@ docs: docs-rst
 	@rm -rf docs/build && cp -a $(REL_DOCSITE)/build/html docs/build
 	@echo "docs: docsite in docs/build/index.html"
 
-changelog-lint: $(ROOT)/.venv-docs/.stamp
+changelog-lint: $(ROOT)/.venv-docs/.stamp ## antsibull-changelog lint
 	@$(ROOT)/.venv-docs/bin/antsibull-changelog lint
 
 # ----------------------------------------------------------------------------------------- build
 REL_IMPORTER_CFG := $(ROOT)/tests/galaxy-importer.cfg
-build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
+build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect ## the collection tarball, galaxy-importer, installed ansible-doc and syntax checks
 	@rm -rf $(REL_DIST) $(REL_FRESH) && mkdir -p $(REL_DIST) $(REL_FRESH)
 	@$(ROOT)/.venv-build/bin/ansible-galaxy collection build --force --output-path $(REL_DIST) $(ROOT)
 	@tarball=$$(ls $(REL_DIST)/s390x-vfio_ap-*.tar.gz); \
@@ -174,7 +174,7 @@ build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
 	@$(ROOT)/.venv-build/bin/python tests/sanity/installed_check.py --collections-path $(REL_FRESH) \
 	  --bin $(ROOT)/.venv-build/bin
 
-ee-introspect: $(ROOT)/.venv-build/.stamp
+ee-introspect: $(ROOT)/.venv-build/.stamp ## ansible-builder introspect of meta/execution-environment.yml
 	$(call rel_copy,ee)
 	@$(ROOT)/.venv-build/bin/python tests/sanity/ee_check.py --bin $(ROOT)/.venv-build/bin \
 	  --collections-root $(call rel_root,ee)
@@ -186,12 +186,12 @@ ee-introspect: $(ROOT)/.venv-build/.stamp
 # of each core (helpers/ssh_fleet.py): 3.6 with 2.16, 3.12 with 2.21. --dist loadfile keeps the
 # tests of a file, which share one mount and its SSH servers, on one worker.
 MATRIX_PYTEST_ARGS ?= -m "not slow" tests/unit tests/system
-test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp
-	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.16/bin/python -V)"
+test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp ## tests under ansible-core 2.16 and 2.21
+	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/python -c "from ansible.release import __version__ as v; print(v)") on $$($(ROOT)/.venv-2.16/bin/python -V)"
 	@ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.16/bin/python $(ROOT)/.venv-2.16/bin/python -m pytest \
 	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS)
 	@if [ -z "$(REL_PY312)" ]; then echo "test-matrix: Python 3.12 not found; ansible-core 2.21 run skipped"; \
 	else $(MAKE) --no-print-directory $(ROOT)/.venv-2.21/.stamp && \
-	  echo "--- ansible-core $$($(ROOT)/.venv-2.21/bin/ansible --version | head -n1 | sed 's/.*\[core //; s/\]//') on $$($(ROOT)/.venv-2.21/bin/python -V)" && \
+	  echo "--- ansible-core $$($(ROOT)/.venv-2.21/bin/python -c "from ansible.release import __version__ as v; print(v)") on $$($(ROOT)/.venv-2.21/bin/python -V)" && \
 	  ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.21/bin/python $(ROOT)/.venv-2.21/bin/python -m pytest \
 	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS); fi

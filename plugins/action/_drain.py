@@ -14,7 +14,6 @@ to be registered.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -27,12 +26,12 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_options impor
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_report
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import gathered_facts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._just_in_time import just_in_time
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_count, require_host_names
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_names
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._wave_outcomes import wave_outcomes, with_cleanup
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._waves import order_waves
 
-STEPS = ("require_inputs", "order_waves", "just_in_time", "wave_outcomes", "drain_report")
-# The maintenance role's variable behind each option (messages about a bad input name what the user set).
+STEPS = ("order_waves", "just_in_time", "wave_outcomes", "drain_report")
+# The maintenance role's variable behind each option: a message about a bad option names what the user set.
 ROLE_VARIABLES = {
     "rules": "vfio_ap_maintenance_rules",
     "prepare": "vfio_ap_maintenance_prepare",
@@ -46,8 +45,6 @@ ROLE_VARIABLES = {
     "command.options": "vfio_ap_maintenance_migrate_options",
     "command.timeout": "vfio_ap_maintenance_migrate_timeout",
     "command.uri": "vfio_ap_maintenance_destination_uri",
-    "hosts": "vfio_ap_maintenance_hosts",
-    "job_timeout": "vfio_ap_maintenance_job_timeout",
 }
 # The variables the maintenance role's tasks register (or set) on each host of a wave, by the host
 # result they hold (``_wave_outcomes.HOST_RESULT_KEYS``): tasks/wave.yml and tasks/prepare_one.yml.
@@ -169,7 +166,6 @@ class ActionModule(ActionBase):
             "held",
             "mode",
             "report_dir",
-            "job_timeout",
         )
     )
 
@@ -185,40 +181,17 @@ class ActionModule(ActionBase):
         host_vars = task_vars.get("hostvars") or {}
         check_mode = bool(self._task.check_mode if self._task.check_mode is not None else self._play_context.check_mode)
         try:
-            if step == "require_inputs":
-                result.update(self._require_inputs(task_vars))
-            else:
-                options = DrainOptions.of(**dict(self._arg("options") or {}))
-                result.update(getattr(self, "_" + step)(host_vars, options, check_mode))
+            try:
+                options = DrainOptions.of(**dict(self._arg("options") or {}), names=ROLE_VARIABLES)
+            except ValueError as exc:
+                raise InputError(str(exc)) from None
+            result.update(getattr(self, "_" + step)(host_vars, options, check_mode))
         except InputError as exc:
             raise AnsibleActionFail(f"s390x.vfio_ap.maintenance: {exc}; nothing was changed") from None
         except (ValueError, TypeError, KeyError) as exc:
             raise AnsibleActionFail(f"s390x.vfio_ap._drain {step}: {exc}") from None
         result["changed"] = False
         return result
-
-    def _require_inputs(self, task_vars: Mapping[str, Any]) -> dict[str, Any]:
-        """Check the role's inputs before anything changes; InputError naming the one that is wrong."""
-        try:
-            hosts = require_host_names(self._arg("hosts") or [], ROLE_VARIABLES["hosts"])
-            DrainOptions.of(**dict(self._arg("options") or {}), names=ROLE_VARIABLES)
-            require_count(self._arg("job_timeout"), ROLE_VARIABLES["job_timeout"], 1)
-        except ValueError as exc:
-            raise InputError(str(exc)) from exc
-        play = list(task_vars.get("ansible_play_hosts_all") or [])
-        if not hosts:
-            raise InputError(f"{ROLE_VARIABLES['hosts']} is empty: name the hosts going into maintenance (hosts of this play)")
-        outside = [h for h in hosts if h not in play]
-        if outside:
-            which = "is not a host" if len(outside) == 1 else "are not hosts"
-            near = [close for h in outside for close in difflib.get_close_matches(h, play, n=1, cutoff=0.6)]
-            hint = (
-                f" (did you mean {', '.join(near)}?)"
-                if near
-                else f" (the play runs on {', '.join(play[:10])}{', ...' if len(play) > 10 else ''})"
-            )
-            raise InputError(f"{ROLE_VARIABLES['hosts']}: {', '.join(outside)} {which} of this play{hint}")
-        return {"hosts": hosts}
 
     def _order_waves(self, host_vars: Any, options: DrainOptions, check_mode: bool) -> dict[str, Any]:
         """The waves, and the report written when the drain starts (guests pending until it ends)."""

@@ -47,9 +47,12 @@ EXAMPLES = r"""
 RETURN = r"""
 _value:
   description:
-    - "C({uuids, unknown_uuids, unknown_guests}): C(uuids) the UUIDs given (lower case) and then
-      those of the mdevs of a named guest, each once; C(unknown_uuids) the UUIDs given that no host
-      has as an mdev; C(unknown_guests) the guests no mdev of the hosts belongs to."
+    - "C({uuids, unknown_uuids, unknown_guests, not_uuids, elsewhere, guests_here}): C(uuids) the
+      UUIDs given (lower case) and then those of the mdevs of a named guest, each once;
+      C(unknown_uuids) the UUIDs given that no host has as an mdev, C(not_uuids) those of them not
+      written as a UUID; C(unknown_guests) the guests no mdev of the hosts belongs to;
+      C(elsewhere) C({UUID or guest: [hosts]}) for unknown ones that other hosts with AP facts
+      have; C(guests_here) the guests of the hosts."
   type: dict
 """
 

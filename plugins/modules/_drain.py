@@ -10,13 +10,12 @@ version_added: 0.2.0
 description:
   - "[INTERNAL] Used by the C(s390x.vfio_ap.maintenance) role; it must only be used from roles in this collection. Its
     options and results may change in any release, without a deprecation."
-  - Each step is one controller task of the drain - O(step=require_inputs) checks the role's inputs before anything
-    changes, O(step=order_waves) orders the guests of the evacuation plan into waves (and renders the report written
-    when the drain starts), O(step=just_in_time) decides what each guest of a wave does with the facts gathered just
-    now (migrate, prepare first, already moved, skip, refuse) and the migrate commands, O(step=wave_outcomes) reads
-    what the wave's host tasks registered into one outcome per guest (refusals in reason codes, moves verified on both
-    hosts, what to undo and clean up) and adds them to the run so far, O(step=drain_report) builds the report at the
-    end.
+  - Each step is one controller task of the drain - O(step=order_waves) orders the guests of the evacuation plan into
+    waves (and renders the report written when the drain starts), O(step=just_in_time) decides what each guest of a
+    wave does with the facts gathered just now (migrate, prepare first, already moved, skip, refuse) and the migrate
+    commands, O(step=wave_outcomes) reads what the wave's host tasks registered into one outcome per guest (refusals in
+    reason codes, moves verified on both hosts, what to undo and clean up) and adds them to the run so far,
+    O(step=drain_report) builds the report at the end.
   - Reads the AP facts and the variables the role's host tasks registered out of C(hostvars).
   - Runs on the controller (an action plugin); changes nothing.
 author:
@@ -26,11 +25,12 @@ options:
     description: The step to run.
     type: str
     required: true
-    choices: [require_inputs, order_waves, just_in_time, wave_outcomes, drain_report]
+    choices: [order_waves, just_in_time, wave_outcomes, drain_report]
   options:
     description:
       - "The drain's options C({rules, prepare, per_source, per_destination, enable, keep_prepared, on_failure, command:
-        {command, options, timeout, uri}}) (the role's inputs)."
+        {command, options, timeout, uri}}) (the role's inputs); a wrong one fails the step with a message naming the
+        role variable."
     type: dict
   evacuation:
     description: The evacuation plan (O(step=order_waves), O(step=drain_report)).
@@ -39,7 +39,7 @@ options:
     description: The migration plan the evacuation was chosen from.
     type: dict
   hosts:
-    description: The hosts going into maintenance (whose facts the report reads; O(step=require_inputs) checks them).
+    description: The hosts going into maintenance (whose facts the report reads).
     type: list
     elements: str
   fleet:
@@ -68,9 +68,6 @@ options:
   report_dir:
     description: The report directory (an earlier run's C(evacuation.json) is read there by O(step=order_waves)).
     type: str
-  job_timeout:
-    description: The longest a migration may take, in seconds (O(step=require_inputs) checks it).
-    type: int
 attributes:
   check_mode:
     description: Runs in check mode as in normal mode (it decides; the role's host tasks act).

@@ -25,6 +25,7 @@ from typing import Any
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_name, require_mapping, require_names, require_rules
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_pair
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
 
 # The action types the destination role runs, in the order it runs them.
 ACTION_TYPES = ("ap_mask", "mdev", "migratable")
@@ -116,14 +117,23 @@ def destination_result(
 
 
 def blocker_summary(checks: Iterable[Any]) -> str:
-    """Return ``guest (code, code); guest (code)`` for migration_check results: each guest (or UUID) and its blocker codes.
+    """Return ``guest (code APQN, ...; code); guest (code)`` for migration_check results: what no preparation can fix.
 
-    Codes appear once each, in the check's order. ValueError for anything but mappings.
+    Each guest (or UUID) with the codes of its blockers that the destination role cannot fix, once each
+    in the check's order, with the APQNs they name; a guest whose blockers are all fixable keeps them all
+    (then preparation failed to fix them). ValueError for anything but mappings.
     """
     parts = []
     for check in checks:
         if not isinstance(check, Mapping):
             raise ValueError(f"expected migration_check results, got {type(check).__name__}")
-        codes = [b.get("code") for b in check.get("blockers") or [] if isinstance(b, Mapping)]
-        parts.append(f"{check.get('guest') or check.get('uuid')} ({', '.join(str(c) for c in dict.fromkeys(codes))})")
+        blockers = [b for b in check.get("blockers") or [] if isinstance(b, Mapping)]
+        real = [b for b in blockers if b.get("code") not in FIXABLE_CODES] or blockers
+        apqns: dict[str, list[str]] = {}
+        for b in real:
+            named = apqns.setdefault(str(b.get("code")), [])
+            if b.get("apqn") and str(b["apqn"]) not in named:
+                named.append(str(b["apqn"]))
+        codes = "; ".join(f"{code} {', '.join(named)}" if named else code for code, named in apqns.items())
+        parts.append(f"{check.get('guest') or check.get('uuid')} ({codes})")
     return "; ".join(parts)

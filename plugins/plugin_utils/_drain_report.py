@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import CLEANUP_FAILED, FAILED_RESULTS, drain_summary
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import CLEANUP_FAILED, FAILED_RESULTS, OK_RESULTS, drain_summary
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
     Case,
     Cell,
@@ -59,6 +59,16 @@ def _empty(status: Mapping[str, Any]) -> str:
     return "unknown" if status["empty"] is None else "yes" if status["empty"] else "no"
 
 
+def planned_commands(document: Mapping[str, Any]) -> list[str]:
+    """Return the ``virsh migrate`` command of every guest of a plan-mode drain document that has one, in order.
+
+    Guests that need preparation first have theirs too (the run block says "after any preparation").
+    """
+    if document.get("mode") != "plan":
+        return []
+    return [g["command"] for g in document.get("guests") or [] if isinstance(g, Mapping) and isinstance(g.get("command"), str)]
+
+
 def drain_messages(document: Mapping[str, Any], report_dir: str | None = None) -> dict[str, Any]:
     """Return what the maintenance role says at the end: ``{lines, failed, not_empty}``.
 
@@ -74,12 +84,12 @@ def drain_messages(document: Mapping[str, Any], report_dir: str | None = None) -
     guests = [g for g in document["guests"] if isinstance(g, Mapping)]
     lines = [str(document.get("outcome") or "")]
     if document.get("mode") == "plan":
-        lines += [g["command"] for g in guests if isinstance(g.get("command"), str)]
+        lines += planned_commands(document)
     else:
         for g in guests:
             line = f"{_label(g)}: {str(g.get('result')).replace('_', ' ')}"
             if g.get("actual_destination"):
-                line += f" on {g['actual_destination']}"
+                line += (" to " if g.get("result") in OK_RESULTS else ", now on ") + str(g["actual_destination"])
             if g.get("codes"):
                 line += f" ({', '.join(map(str, g['codes']))})"
             if g.get("cleaned"):
@@ -141,7 +151,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     kernel = [f"{_label(g)}: {line}" for g in document["guests"] for line in g["kernel"]]
     if kernel:
         lines += ["", "Kernel messages of the refused migrations:", "", *md_code_block(kernel)]
-    commands = [g["command"] for g in document["guests"] if g.get("command") and g["result"] == "planned"]
+    commands = planned_commands(document)
     if commands:
         lines += ["", "Run, after any preparation, one at a time:", "", *md_code_block(commands, "sh")]
     return "\n".join(lines) + "\n"

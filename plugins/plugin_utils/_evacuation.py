@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import md_code_block, md_table, md_text
@@ -85,6 +86,8 @@ def _place(
         if not fitting:
             if not pools[guest["uuid"]]:
                 why = "no destination is ready" + ("" if guest.get("verdict") == "ready" else " or can be made ready")
+                closest = nearest_text(guest)
+                why += f" ({closest})" if closest else ""
             else:
                 why = f"every candidate is taken: {conflicted} by a guest with a shared APQN, {full} without free mdev instances"
             placed[guest["uuid"]] = (None, why)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import is_uuid
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_names, require_names
 
 ADDRESS_VARIABLE = "vfio_ap_migration_address"
@@ -140,26 +141,47 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     return {"hosts": names, "gathered": gathered, "missing": missing, "facts": facts, "addresses": addresses, "capacity": capacity}
 
 
-def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = None) -> dict[str, list[str]]:
+def _host_mdevs(host_vars: Any, name: str) -> list[Mapping]:
+    facts = gathered_facts(_variables(host_vars, name))
+    vfio = facts.get("driver") if facts is not None else None
+    mdevs = vfio.get("mdevs") if isinstance(vfio, Mapping) else None
+    return [m for m in mdevs or [] if isinstance(m, Mapping)]
+
+
+def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = None) -> dict[str, Any]:
     """Return the mdevs the inputs ``uuids`` and ``guests`` name on ``hosts``.
 
-    Result ``{uuids, unknown_uuids, unknown_guests}``: ``uuids`` the UUIDs given (lower case) and
-    then those of the hosts' mdevs whose guest is named, without duplicates, in that order;
-    ``unknown_uuids`` the UUIDs given that no host has as an mdev; ``unknown_guests`` the guests
-    no mdev of the hosts belongs to. Hosts without AP facts (or not in ``host_vars``) have no mdevs.
+    Result ``{uuids, unknown_uuids, unknown_guests, not_uuids, elsewhere, guests_here}``: ``uuids``
+    the UUIDs given (lower case) and then those of the hosts' mdevs whose guest is named, without
+    duplicates, in that order; ``unknown_uuids`` the UUIDs given that no host has as an mdev (among
+    them ``not_uuids``, those that are not written as a UUID at all); ``unknown_guests`` the guests
+    no mdev of the hosts belongs to; ``elsewhere`` ``{unknown UUID or guest: [hosts]}`` for those
+    that other hosts of ``host_vars`` with AP facts have; ``guests_here`` the guests of ``hosts``,
+    sorted. Hosts without AP facts (or not in ``host_vars``) have no mdevs.
     """
     wanted_uuids = require_names(uuids, "uuids", lower=True)
     wanted_guests = require_names(guests, "guests")
-    mdevs: list[Mapping] = []
-    for name in require_host_names(hosts, "hosts"):
-        facts = gathered_facts(_variables(host_vars, name))
-        vfio = facts.get("driver") if facts is not None else None
-        mdevs.extend(m for m in (vfio.get("mdevs") or [] if isinstance(vfio, Mapping) else []) if isinstance(m, Mapping))
+    names = require_host_names(hosts, "hosts")
+    mdevs = [m for name in names for m in _host_mdevs(host_vars, name)]
     known_uuids = {str(m.get("uuid")) for m in mdevs}
     known_guests = {m.get("guest") for m in mdevs if isinstance(m.get("guest"), str)}
     from_guests = [str(m.get("uuid")) for m in mdevs if m.get("guest") in wanted_guests]
+    unknown_uuids = [u for u in dict.fromkeys(wanted_uuids) if u not in known_uuids]
+    unknown_guests = [g for g in dict.fromkeys(wanted_guests) if g not in known_guests]
+    elsewhere: dict[str, list[str]] = {}
+    if (unknown_uuids or unknown_guests) and isinstance(host_vars, Mapping):
+        for other in sorted(str(h) for h in host_vars if str(h) not in names):
+            for mdev in _host_mdevs(host_vars, other):
+                for key in (str(mdev.get("uuid")), mdev.get("guest")):
+                    if key in unknown_uuids or key in unknown_guests:
+                        elsewhere.setdefault(key, [])
+                        if other not in elsewhere[key]:
+                            elsewhere[key].append(other)
     return {
         "uuids": list(dict.fromkeys(wanted_uuids + from_guests)),
-        "unknown_uuids": [u for u in dict.fromkeys(wanted_uuids) if u not in known_uuids],
-        "unknown_guests": [g for g in dict.fromkeys(wanted_guests) if g not in known_guests],
+        "unknown_uuids": unknown_uuids,
+        "unknown_guests": unknown_guests,
+        "not_uuids": [u for u in unknown_uuids if not is_uuid(u)],
+        "elsewhere": elsewhere,
+        "guests_here": sorted(known_guests),
     }

@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gap_text, gaps_text
@@ -273,7 +274,12 @@ class _Planner:
             "facts_gaps": {name: self.hosts[name].gaps for name in sorted(self.hosts) if self.hosts[name].gaps},
             "guests": guests,
             "summary": summarize(
-                guests, self.source_names, self.stranding, self.machines_of_sources(), {n: self.hosts[n].gaps for n in self.source_names}
+                guests,
+                self.source_names,
+                self.stranding,
+                self.machines_of_sources(),
+                {n: self.hosts[n].gaps for n in self.source_names},
+                {n: (self.hosts[n].level, R.host_support_problem(self.hosts[n])) for n in self.source_names},
             ),
         }
 
@@ -433,7 +439,8 @@ class _Planner:
         if not entry["guest"]:
             return None, "the mdev is not attached to a guest"
         if entry["suggested"] is None:
-            return None, "no destination is ready or can be made ready"
+            closest = nearest_text(entry)
+            return None, "no destination is ready or can be made ready" + (f" ({closest})" if closest else "")
         problem = host_name_problem(entry["suggested"])
         if problem:
             return None, problem
@@ -484,13 +491,16 @@ def summarize(
     stranding: Mapping[str, Mapping[str, int]],
     machines: Mapping[str, Any],
     gaps: Mapping[str, Sequence[Mapping[str, Any]]] | None = None,
+    support: Mapping[str, tuple[str, str | None]] | None = None,
 ) -> dict[str, Any]:
     """Return the plan summary: counts of guests by verdict, stranded guests and per-host evacuation verdicts.
 
     Only mdevs a guest uses (or may use: not ``idle``) count; idle mdevs are planned but need not
     leave. A source host with ``gaps`` (``_audit_gaps``) is not fully audited: never evacuable.
+    ``support``: {host: (migration level, why it cannot take part in a migration or None)}.
     """
     gaps = gaps or {}
+    support = support or {}
     running = [g for g in guests if not g["idle"]]
     verdicts = Counter(g["verdict"] for g in running)
     top: Counter[str] = Counter()
@@ -513,8 +523,11 @@ def summarize(
         holes = list(gaps.get(name) or [])
         evacuable = count["ready"] == len(mine) and not holes
         after = count["ready"] + count["ready_after"] == len(mine) and not holes
+        level, unsupported = support.get(name, (None, None))
         if holes:
             text = f"{name} is not fully audited: {gaps_text(holes)}"
+        elif not mine:
+            text = f"no vfio-ap guest runs on {name}: nothing to move"
         elif evacuable:
             text = f"every guest of {name} can leave"
         elif after:
@@ -531,6 +544,8 @@ def summarize(
             "evacuable_after_preparation": after,
             "audited": not holes,
             "gaps": [gap_text(item) for item in holes],
+            "migration": level,
+            "migration_support": unsupported,
             "verdict": text,
         }
     return {

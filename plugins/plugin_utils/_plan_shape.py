@@ -89,6 +89,10 @@ def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
             isinstance(n, Mapping) and isinstance(n.get("host"), str) and isinstance(n.get("blockers"), Mapping) for n in nearest
         ):
             raise _bad(what, f"{path}.blocked.nearest", "a list of {host, blockers}", nearest)
+        for j, near in enumerate(nearest):
+            for code, apqns in near["blockers"].items():
+                if not isinstance(code, str) or not _names(apqns):
+                    raise _bad(what, f"{path}.blocked.nearest[{j}].blockers[{code!r}]", "a list of APQNs", apqns)
         if not isinstance(guest["blocked"].get("reasons"), Mapping):
             raise _bad(what, f"{path}.blocked.reasons", "a dict {code: count}", guest["blocked"].get("reasons"))
         for key in ("source_blockers", "source_warnings"):
@@ -97,6 +101,16 @@ def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
                 raise _bad(what, f"{path}.{key}", "a list of {code, apqn, detail}", items)
         if not _names(guest.get("apqns")):
             raise _bad(what, f"{path}.apqns", "a list of APQNs", guest.get("apqns"))
+        counts = guest.get("warnings", {})
+        if not isinstance(counts, Mapping) or not all(
+            isinstance(c, str) and isinstance(n, int) and not isinstance(n, bool) for c, n in counts.items()
+        ):
+            raise _bad(what, f"{path}.warnings", "a dict {code: count}", counts)
+        domains = guest.get("control_domains")
+        if domains is not None and not (
+            isinstance(domains, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in domains)
+        ):
+            raise _bad(what, f"{path}.control_domains", "a list of domain numbers or null", domains)
     gaps = plan.get("facts_gaps", {})
     if not isinstance(gaps, Mapping) or not all(
         isinstance(items, list) and all(isinstance(g, Mapping) and isinstance(g.get("detail"), str) for g in items)

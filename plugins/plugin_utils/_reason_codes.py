@@ -9,7 +9,7 @@ Every code says whether it blocks a destination or only warns, which rule sets c
 the ``destination`` role removes it, who stops the migration when it is ignored (the kernel, libvirt
 or QEMU, the collection's hook, or nobody), its meaning and remedy. The rule engine
 (``_readiness.py``) reads ``scope`` and ``fixable`` from here, the docs page
-``docs/reason-codes.md`` is rendered from here (``render_markdown``), and a test keeps both in step.
+``docs/reason-codes.md`` is rendered from here (by ``tools/gen_reason_codes.py``), and a test keeps both in step.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import blocked_advice, host_flags, remedy, warnings_by_code
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, is_idle, listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
     Case,
     Cell,
@@ -33,6 +35,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
     md_paragraph,
     md_table,
     md_text,
+    Raw,
 )
 
 REPORT_SCHEMA = 1
@@ -210,7 +213,7 @@ def render_markdown(document: Mapping[str, Any]) -> str:
         lines.append("")
     lines += ["## Evacuation per host", ""]
     lines += md_table(
-        ["host", "machine", "guests", "ready", "after preparation", "blocked", "verdict"],
+        ["host", "machine", "guests", "ready", "after preparation", "blocked", "verdict", "flags"],
         [
             [
                 host,
@@ -220,20 +223,24 @@ def render_markdown(document: Mapping[str, Any]) -> str:
                 item.get("ready_after", 0),
                 item.get("blocked", 0),
                 item.get("verdict") or "",
+                "; ".join(host_flags(item)) or "—",
             ]
             for host, item in sorted((plan["summary"].get("hosts") or {}).items())
         ],
-        "llrrrrl",
+        "llrrrrll",
     )
     lines.append("")
-    if summary["guests_without_destination"]:
+    stranded = stranded_guests(plan)
+    if stranded:
         lines += ["## Guests without a destination", ""]
+        for guest in stranded:
+            lines += _md_blocked(guest)
+    warnings = warnings_by_code(running_guests(plan), guest_label)
+    if warnings:
+        lines += ["## Warnings", "", "Warnings never block a migration; each says what may go wrong afterwards.", ""]
         lines += md_table(
-            ["guest", "source", "mdev", "main blockers"],
-            [
-                [item.get("guest") or "—", item.get("source"), md_code(item["uuid"]), _list(item["top_blockers"])]
-                for item in summary["guests_without_destination"]
-            ],
+            ["warning", "guests", "what to do"],
+            [[md_code(w["code"]), _where_text(w["guests"]), Raw(w["remedy"])] for w in warnings],
         )
         lines.append("")
     if summary["top_blockers"]:
@@ -269,6 +276,47 @@ def render_markdown(document: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _where_text(rows: Iterable[Mapping[str, str]]) -> str:
+    """Return "guest (where: detail), ..." for the rows of one warning."""
+    return ", ".join(f"{r['label']} ({r['where']}{': ' + r['detail'] if r['detail'] else ''})" for r in rows)
+
+
+def stranded_guests(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Return the planned guests (not idle) that have no destination, in plan order."""
+    return [g for g in running_guests(plan) if g.get("verdict") == "blocked"]
+
+
+def _apqns_text(apqns: Iterable[str]) -> str:
+    apqns = list(apqns)
+    return f" ({_list(apqns[:4])}{', ...' if len(apqns) > 4 else ''})" if apqns else ""
+
+
+def _md_blocked(guest: Mapping[str, Any]) -> list[str]:
+    """Return the Markdown of one guest without a destination: what blocks where, and what to do."""
+    advice = blocked_advice(guest)
+    where = [f"mdev {md_code(guest['uuid'])}"]
+    if guest.get("apqns"):
+        where.append("APQNs " + md_text(_list(guest["apqns"])))
+    if guest.get("control_domains"):
+        where.append("control domains " + md_text(_list(f"{d:04x}" for d in guest["control_domains"])))
+    lines = [f"### {md_text(guest_label(guest))} on {md_text(guest.get('source'))}", "", " · ".join(where), ""]
+    for item in advice["source"]:
+        lines.append(f"- on the source: {md_code(item['code'])}: {md_text(item['detail'])}")
+    for near in advice["nearest"]:
+        blocking = ", ".join(md_code(b["code"]) + md_text(_apqns_text(b["apqns"])) for b in near["blocking"])
+        text = f"- nearest: {md_text(near['host'])}: " + (blocking or "only the source's blockers")
+        if near["preparation"]:
+            text += "; preparation (prepare_destination) would fix " + ", ".join(md_code(c) for c in near["preparation"])
+        lines.append(text)
+    if not advice["source"] and not advice["nearest"]:
+        lines.append("- no other host was considered as a destination")
+    if advice["remedies"]:
+        lines += ["", "What to do:", ""]
+        lines += [f"- {md_code(r['code'])}: {r['remedy']}" for r in advice["remedies"]]
+    lines.append("")
+    return lines
+
+
 # ------------------------------------------------------------------------------------- HTML
 
 _CSS = """
@@ -290,6 +338,16 @@ th{background:#f3f3f3}
 .v-ready{color:#1b5e20;font-weight:600}.v-ready_after{color:#8d6e00;font-weight:600}.v-blocked{color:#b71c1c;font-weight:600}
 .legend span{display:inline-block;padding:.1em .6em;margin-right:.6em}
 code{font-size:.95em}
+thead th{position:sticky;top:0;z-index:1}
+#evacuation th{white-space:nowrap}
+.matrix thead th{background:#f3f3f3}
+.filter label{margin:0 1em 0 .2em;cursor:pointer}
+#show-blocked:checked~#matrix tbody tr:not([data-verdict=blocked]),
+#show-ready_after:checked~#matrix tbody tr:not([data-verdict=ready_after]),
+#show-ready:checked~#matrix tbody tr:not([data-verdict=ready]){display:none}
+details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
+.advice{border-left:4px solid #c62828;padding:.1em .8em;margin:.6em 0}
+.advice h3{font-size:1.05em;margin:.3em 0}
 """
 _CELL_MARK = {"ready": "\u2713", "ready_after": "P", "blocked": "\u2717"}
 
@@ -326,7 +384,7 @@ def render_html(document: Mapping[str, Any]) -> str:
     out += [
         "<h2>Evacuation per host</h2>",
         '<table id="evacuation"><thead><tr><th>host</th><th>machine</th><th>guests</th>'
-        "<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th></tr></thead><tbody>",
+        "<th>ready</th><th>after preparation</th><th>blocked</th><th>verdict</th><th>flags</th></tr></thead><tbody>",
     ]
     for host, item in sorted((plan["summary"].get("hosts") or {}).items()):
         verdict = "ready" if item.get("evacuable") else "ready_after" if item.get("evacuable_after_preparation") else "blocked"
@@ -335,7 +393,7 @@ def render_html(document: Mapping[str, Any]) -> str:
             f'<tr data-host="{_e(host)}" data-evacuation="{verdict}"><th>{_e(host)}</th><td>{_e(item.get("machine") or "")}</td>'
             f"<td>{item.get('guests', 0)}</td>"
             f"<td>{item.get('ready', 0)}</td><td>{item.get('ready_after', 0)}</td><td>{item.get('blocked', 0)}</td>"
-            f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td></tr>'
+            f'<td class="{verdict}">{_e(item.get("verdict") or "")}</td><td>{_e("; ".join(host_flags(item)))}</td></tr>'
         )
     out.append("</tbody></table>")
 
@@ -344,6 +402,11 @@ def render_html(document: Mapping[str, Any]) -> str:
         '<p class="legend"><span class="ready">\u2713 ready</span><span class="ready_after">P ready after preparation</span>'
         '<span class="blocked">\u2717 blocked</span><span class="source">S source</span>'
         " Hover a cell for its reason codes.</p>",
+        '<div class="filter">Show: ',
+        *[
+            f'<input type="radio" name="verdict" id="show-{v}"{" checked" if v == "all" else ""}><label for="show-{v}">{t}</label>'
+            for v, t in (("all", "all guests"), ("blocked", "blocked"), ("ready_after", "ready after preparation"), ("ready", "ready"))
+        ],
         '<table class="matrix" id="matrix"><thead><tr><th>guest</th><th>source</th><th>verdict</th>',
     ]
     out += [f'<th class="host" data-host="{_e(h)}">{_e(h)}</th>' for h in destinations]
@@ -352,7 +415,7 @@ def render_html(document: Mapping[str, Any]) -> str:
         cells, complete = _cells(guest)
         label = guest_label(guest)
         out.append(
-            f'<tr data-uuid="{_e(guest["uuid"])}" data-guest="{_e(guest.get("guest") or "")}">'
+            f'<tr data-uuid="{_e(guest["uuid"])}" data-guest="{_e(guest.get("guest") or "")}" data-verdict="{_e(guest.get("verdict"))}">'
             f'<th title="{_e(guest["uuid"])}">{_e(label)}</th><td>{_e(guest.get("source"))}</td>'
             f'<td class="v-{_e(guest.get("verdict"))}">{_e(_VERDICT_TEXT.get(str(guest.get("verdict")), guest.get("verdict")))}</td>'
         )
@@ -364,31 +427,45 @@ def render_html(document: Mapping[str, Any]) -> str:
                 if complete:
                     out.append(
                         f'<td class="cell blocked" data-host="{_e(host)}" data-verdict="blocked" data-codes="" '
-                        f'title="blocked (not among the nearest listed; reason counts in readiness.json)">{_CELL_MARK["blocked"]}</td>'
+                        f'title="blocked (reasons counted in readiness.json)">{_CELL_MARK["blocked"]}</td>'
                     )
                 else:
                     out.append(f'<td class="cell na" data-host="{_e(host)}" data-verdict="none" title="not listed (plan limit)"></td>')
                 continue
             verdict, codes = cells[host]
-            title = ", ".join(codes) if codes else "ready"
+            title = _cell_title(guest, host, verdict, codes)
             out.append(
                 f'<td class="cell {verdict}" data-host="{_e(host)}" data-verdict="{verdict}" '
                 f'data-codes="{_e(" ".join(codes))}" title="{_e(title)}">{_CELL_MARK[verdict]}</td>'
             )
         out.append("</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
 
-    if summary["guests_without_destination"]:
-        out += [
-            "<h2>Guests without a destination</h2>",
-            '<table id="stranded"><thead><tr><th>guest</th><th>source</th><th>mdev</th><th>main blockers</th></tr></thead><tbody>',
-        ]
-        for item in summary["guests_without_destination"]:
-            out.append(
-                f"<tr><td>{_e(item.get('guest') or '')}</td><td>{_e(item.get('source'))}</td>"
-                f"<td><code>{_e(item['uuid'])}</code></td><td>{_e(_list(item['top_blockers']))}</td></tr>"
-            )
-        out.append("</tbody></table>")
+    stranded = stranded_guests(plan)
+    if stranded:
+        out.append('<h2>Guests without a destination</h2><div id="stranded">')
+        by_source: dict[str, list[Mapping[str, Any]]] = {}
+        for guest in stranded:
+            by_source.setdefault(str(guest.get("source")), []).append(guest)
+        for source, guests in sorted(by_source.items()):
+            out.append(f'<details open data-host="{_e(source)}"><summary>{_e(source)}: {len(guests)} without a destination</summary>')
+            out += [_html_blocked(guest) for guest in guests]
+            out.append("</details>")
+        out.append("</div>")
+    warnings = warnings_by_code(running_guests(plan), guest_label)
+    if warnings:
+        out.append("<h2>Warnings</h2><p>Warnings never block a migration; each says what may go wrong afterwards.</p>")
+        out += html_table(
+            ["warning", "guests", "what to do"],
+            [
+                Row(
+                    [Raw(f"<code>{_e(w['code'])}</code>"), _where_text(w["guests"]), Raw(_html_remedy(w["remedy"]))],
+                    {"data-code": w["code"]},
+                )
+                for w in warnings
+            ],
+            {"id": "warnings"},
+        )
     idle = idle_mdevs(plan)
     if idle:
         out.append('<h2>Idle mdevs (no guest, need not move)</h2><ul id="idle">')
@@ -401,6 +478,44 @@ def render_html(document: Mapping[str, Any]) -> str:
         out.append("</pre>")
     out.append(f"<p>Rules: {_e(plan.get('rules'))}. Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p>")
     return html_page(document["title"], out, _CSS)
+
+
+def _html_remedy(text: str) -> str:
+    """Return a remedy of the rule table as HTML: its backtick spans as code, the rest escaped."""
+    parts = text.split("`")
+    return "".join(f"<code>{_e(part)}</code>" if i % 2 else _e(part) for i, part in enumerate(parts))
+
+
+def _html_blocked(guest: Mapping[str, Any]) -> str:
+    """Return the HTML of one guest without a destination: what blocks where, and what to do."""
+    advice = blocked_advice(guest)
+    items = [f"<li>on the source: <code>{_e(i['code'])}</code>: {_e(i['detail'])}</li>" for i in advice["source"]]
+    for near in advice["nearest"]:
+        blocking = ", ".join(f"<code>{_e(b['code'])}</code>{_e(_apqns_text(b['apqns']))}" for b in near["blocking"])
+        text = f"<li>nearest: {_e(near['host'])}: {blocking or 'only the source&#39;s blockers'}"
+        if near["preparation"]:
+            text += "; preparation (prepare_destination) would fix " + ", ".join(f"<code>{_e(c)}</code>" for c in near["preparation"])
+        items.append(text + "</li>")
+    remedies = "".join(f"<li><code>{_e(r['code'])}</code>: {_html_remedy(r['remedy'])}</li>" for r in advice["remedies"])
+    return (
+        f'<div class="advice" data-uuid="{_e(guest["uuid"])}"><h3>{_e(guest_label(guest))}</h3>'
+        f"<p>mdev <code>{_e(guest['uuid'])}</code>; APQNs {_e(_list(guest.get('apqns') or []) or '—')}</p>"
+        f"<ul>{''.join(items)}</ul>" + (f"<p>What to do:</p><ul>{remedies}</ul>" if remedies else "") + "</div>"
+    )
+
+
+def _cell_title(guest: Mapping[str, Any], host: str, verdict: str, codes: list[str]) -> str:
+    """Return a matrix cell's tooltip: the verdict, each code with the APQNs it names, and the remedies of the unfixable ones."""
+    if verdict == "ready":
+        return "ready"
+    named: dict[str, list[str]] = {}
+    for near in (guest.get("blocked") or {}).get("nearest") or []:
+        if near.get("host") == host:
+            named = {str(c): list(a or []) for c, a in (near.get("blockers") or {}).items()}
+    parts = [f"{c}{_apqns_text(named.get(c) or [])}" for c in codes]
+    head = ("ready after preparation: fixes " if verdict == "ready_after" else "blocked: ") + ", ".join(parts)
+    remedies = [f"{c}: {remedy(c).replace('`', '')}" for c in codes if verdict == "blocked" and c not in FIXABLE_CODES]
+    return " \u2014 ".join([head, *remedies])
 
 
 # ------------------------------------------------------------------------------------ JUnit

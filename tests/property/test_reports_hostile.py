@@ -157,7 +157,8 @@ def check_files(files: dict[str, str]) -> None:
         elif name.endswith(".html"):
             tags, attrs = html_shape(text)
             assert tags <= {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "thead", "tbody", "tr",
-                            "th", "td", "code", "br", "pre", "strong", "span", "ul", "li"}, (name, tags)  # fmt: skip
+                            "th", "td", "code", "br", "pre", "strong", "span", "ul", "li", "div", "h3", "details", "summary",
+                            "input", "label"}, (name, tags)  # fmt: skip
             assert not {a for a in attrs if a.startswith("on") or a in ("src", "href")}, (name, attrs)
         elif name.endswith(".md"):
             assert markdown_problems(text, {}) == [], name

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import struct
+from collections import Counter
 import subprocess
 import zlib
 from html.parser import HTMLParser
@@ -83,8 +84,8 @@ class Cells(HTMLParser):
             self.cells[(self._row, a["data-host"])] = a
 
 
-def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
-    """Decode an 8-bit RGB/RGBA PNG; return (width, height, set of RGB colours)."""
+def png_pixels(data: bytes) -> tuple[int, int, Counter[tuple[int, int, int]]]:
+    """Decode an 8-bit RGB/RGBA PNG; return (width, height, {RGB colour: number of pixels})."""
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, width = 8, b"", 0
     while pos < len(data):
@@ -99,7 +100,7 @@ def png_pixels(data: bytes) -> tuple[int, int, set[tuple[int, int, int]]]:
         pos += 12 + length
     raw = zlib.decompress(idat)
     stride = width * channels
-    colours: set[tuple[int, int, int]] = set()
+    colours: Counter[tuple[int, int, int]] = Counter()
     previous = bytearray(stride)
     for y in range(height):
         line = raw[y * (stride + 1) : (y + 1) * (stride + 1)]
@@ -158,9 +159,46 @@ def test_screenshot_shows_the_coloured_matrix(page):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "readiness-matrix.png"
     shot.unlink(missing_ok=True)
-    result = run_browser(browser, f"--screenshot={shot}", "--window-size=1100,900", page.as_uri(), cwd=page.parent)
+    result = run_browser(browser, f"--screenshot={shot}", "--window-size=1100,1600", page.as_uri(), cwd=page.parent)
     assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
     width, height, colours = png_pixels(shot.read_bytes())
-    assert (width, height) == (1100, 900)
+    assert (width, height) == (1100, 1600)
     missing = [verdict for verdict, rgb in COLOURS.items() if rgb not in colours]
     assert missing == [], f"cell colours not painted: {missing}"
+
+
+@pytest.mark.parametrize(("shown", "hidden"), [("blocked", "ready"), ("ready", "blocked")])
+def test_verdict_filter_hides_the_other_rows_in_a_real_browser(page, shown, hidden):
+    """The matrix's "Show:" radio buttons filter rows by verdict with CSS alone (no script): with one checked,
+    fewer cells of the other colour are painted (only the legend and the host table keep that colour)."""
+    browser = chromium()
+    counts = {}
+    for choice in ("all", shown):
+        html = page.read_text().replace('id="show-all" checked', 'id="show-all"').replace(f'id="show-{choice}"', f'id="show-{choice}" checked', 1)
+        variant = page.parent / f"filter-{choice}.html"
+        variant.write_text(html)
+        shot = page.parent / f"filter-{choice}.png"
+        result = run_browser(browser, f"--screenshot={shot}", "--window-size=1400,1400", variant.as_uri(), cwd=page.parent)
+        assert result.returncode == 0 and shot.exists(), result.stderr[-2000:]
+        counts[choice] = png_pixels(shot.read_bytes())[2][COLOURS[hidden]]
+    assert 0 < counts[shown] < counts["all"], counts
+
+
+def test_a_report_of_500_guests_stays_readable(tmp_path):
+    """500 guests on 50 hosts: the browser builds every row; headers stay on screen (sticky), every stranded guest is in a
+    collapsible section of its host with what blocks it and what to do."""
+    from apsim.generate import scale_fleet
+
+    plan = build_plan(facts_for_fleet(scale_fleet(50, 10), tmp_path / "hosts"))
+    html = render_reports(plan, ["html"], "500 guests")["readiness.html"]
+    page = tmp_path / "readiness.html"
+    page.write_text(html)
+    result = run_browser(chromium(), "--dump-dom", page.as_uri(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dom = Cells()
+    dom.feed(result.stdout)
+    assert len({row for row, _unused in dom.cells}) == plan["summary"]["guests"] == 500
+    assert "position:sticky" in html
+    stranded = [g for g in plan["guests"] if g["verdict"] == "blocked" and g.get("guest")]
+    assert stranded and result.stdout.count('class="advice"') == len(stranded)
+    assert result.stdout.count("<details") == len({g["source"] for g in stranded})

@@ -70,7 +70,7 @@ def test_refused_when_preparation_cannot_help(live, inventory):
     [
         ({"vfio_ap_destination_guests": "nosuchguest"}, "nosuchguest"),
         ({"vfio_ap_destination_source": "nosuchhost", "vfio_ap_destination_guests": "hsm1"}, "nosuchhost"),
-        ({}, "at least one mdev"),
+        ({}, "vfio_ap_destination_uuids and vfio_ap_destination_guests are both empty"),
     ],
 )
 def test_bad_input_is_named_and_changes_nothing(live, inventory, extra, message):

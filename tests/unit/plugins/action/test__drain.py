@@ -93,38 +93,26 @@ def run(args, task_vars=None, check_mode=False):
 
 
 @pytest.mark.parametrize(
-    ("args", "play", "message"),
+    ("options", "message"),
     [
-        ({"hosts": ["kvm-a1"], "options": OPTIONS, "job_timeout": 60}, ["kvm-a1", "kvm-b1"], None),
-        ({"hosts": [], "options": OPTIONS, "job_timeout": 60}, ["kvm-a1"], "vfio_ap_maintenance_hosts is empty: name the hosts"),
-        ({"hosts": ["kvm-a11"], "options": OPTIONS, "job_timeout": 60}, ["kvm-a1", "kvm-b1"],
-         "vfio_ap_maintenance_hosts: kvm-a11 is not a host of this play (did you mean kvm-a1?)"),
-        ({"hosts": ["x", "y"], "options": OPTIONS, "job_timeout": 60}, ["kvm-a1"],
-         "vfio_ap_maintenance_hosts: x, y are not hosts of this play (the play runs on kvm-a1)"),
-        ({"hosts": ["kvm-a1"], "options": {**OPTIONS, "per_source": 0}, "job_timeout": 60}, ["kvm-a1"],
-         "vfio_ap_maintenance_per_source: expected an integer >= 1, got 0"),
-        ({"hosts": ["kvm-a1"], "options": {**OPTIONS, "per_destination": True}, "job_timeout": 60}, ["kvm-a1"],
-         "vfio_ap_maintenance_per_destination: expected an integer >= 1, got True"),
-        ({"hosts": ["kvm-a1"], "options": OPTIONS, "job_timeout": 0}, ["kvm-a1"],
-         "vfio_ap_maintenance_job_timeout: expected an integer >= 1"),
-        ({"hosts": ["kvm-a1"], "options": {**OPTIONS, "command": {**OPTIONS["command"], "uri": "qemu:///system"}}, "job_timeout": 1},
-         ["kvm-a1"], "vfio_ap_maintenance_destination_uri: 'qemu:///system' has no {host}"),
-        ({"hosts": ["kvm-a1"], "options": {**OPTIONS, "command": {**OPTIONS["command"], "command": []}}, "job_timeout": 1},
-         ["kvm-a1"], "vfio_ap_maintenance_migrate_command: expected the migration program and its verb"),
+        ({**OPTIONS, "per_source": 0}, "vfio_ap_maintenance_per_source: expected an integer >= 1, got 0"),
+        ({**OPTIONS, "per_destination": True}, "vfio_ap_maintenance_per_destination: expected an integer >= 1, got True"),
+        ({**OPTIONS, "command": {**OPTIONS["command"], "uri": "qemu:///system"}},
+         "vfio_ap_maintenance_destination_uri: 'qemu:///system' has no {host}"),
+        ({**OPTIONS, "command": {**OPTIONS["command"], "command": []}},
+         "vfio_ap_maintenance_migrate_command: expected the migration program and its verb"),
+        ({**OPTIONS, "command": {**OPTIONS["command"], "timeout": "soon"}},
+         "vfio_ap_maintenance_migrate_timeout (seconds, 0 for none): expected an integer >= 0, got 'soon'"),
     ],
 )  # fmt: skip
-def test_require_inputs_names_the_role_variable(args, play, message):
-    task_vars = {"ansible_play_hosts_all": play}
-    if message is None:
-        assert run({"step": "require_inputs", **args}, task_vars)["hosts"] == args["hosts"]
-        return
+def test_a_wrong_option_names_the_role_variable_before_anything_is_done(options, message):
     with pytest.raises(AnsibleActionFail) as info:
-        run({"step": "require_inputs", **args}, task_vars)
+        run({"step": "order_waves", "evacuation": {"guests": []}, "hosts": [], "options": options})
     assert str(info.value).startswith(f"s390x.vfio_ap.maintenance: {message}") and str(info.value).endswith("; nothing was changed")
 
 
 def test_an_unknown_step_or_argument_is_refused():
-    with pytest.raises(AnsibleActionFail, match="step: expected one of require_inputs"):
+    with pytest.raises(AnsibleActionFail, match="step: expected one of order_waves"):
         run({"step": "migrate"})
     with pytest.raises(AnsibleActionFail, match="Invalid options"):
         run({"step": "drain_report", "hostvars": {}})

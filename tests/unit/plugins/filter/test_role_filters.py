@@ -100,7 +100,9 @@ SELECTION_CASES = {
 )
 def test_mdev_selection(hostvars, hosts, uuids, guests, selected, unknown_uuids, unknown_guests):
     got = mdev_selection(hostvars, hosts, uuids=uuids, guests=guests)
-    assert got == {"uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests}
+    assert {k: got[k] for k in ("uuids", "unknown_uuids", "unknown_guests")} == {
+        "uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -283,7 +285,26 @@ SUMMARY_CASES = {
     "none": ([], ""),
     "one guest, codes once each in order": (
         [{"guest": "hsm1", "uuid": HSM1, "blockers": [{"code": "b"}, {"code": "a"}, {"code": "b"}]}],
-        "hsm1 (b, a)",
+        "hsm1 (b; a)",
+    ),
+    "only what preparation cannot fix, with the APQNs it names": (
+        [
+            {
+                "guest": "app9",
+                "blockers": [
+                    {"code": "no_migration_support"},
+                    {"code": "mdev_missing"},
+                    {"code": "apqn_not_bound", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0004"},
+                ],
+            }
+        ],  # fmt: skip
+        "app9 (no_migration_support; apqn_not_installed 02.0003, 02.0004)",
+    ),
+    "all fixable (preparation failed): all shown": (
+        [{"guest": "web1", "blockers": [{"code": "mdev_missing"}]}],
+        "web1 (mdev_missing)",
     ),
     "an unnamed mdev by UUID, several joined": (
         [{"guest": None, "uuid": HSM1, "blockers": [{"code": "mdev_missing"}]}, {"guest": "db1", "blockers": []}],
@@ -299,7 +320,7 @@ def test_blocker_summary(checks, text):
 
 def test_blocker_summary_of_real_checks(facts):
     got = destination_checks(facts["kvm-a1"], facts["kvm-b1"], [DB1, HSM1], source="kvm-a1", destination="kvm-b1")
-    assert blocker_summary(got["unfixable"]) == "db1 (mdev_missing, hw_type_older)"
+    assert blocker_summary(got["unfixable"]) == "db1 (hw_type_older 00.0005)"
 
 
 def test_blocker_summary_refuses():

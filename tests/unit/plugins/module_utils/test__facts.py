@@ -147,8 +147,8 @@ def test_every_key_present_and_sorted(rendered):
     assert set(QUEUE_KEYS) == queue_keys
     assert all({"apqn", "driver"} <= set(q) < queue_keys - {"adapter", "domain"} for q in facts["queues"])
     assert all(set(q) == queue_keys for q in by_apqn(facts).values())
-    assert set(facts["driver"]) == {"loaded", "features", "migration", "available_instances", "migration_guard",
-                                     "mdevs", "definitions"}  # fmt: skip
+    driver_keys = {"loaded", "features", "migration", "available_instances", "migration_guard", "mdevs", "definitions"}
+    assert set(facts["driver"]) == driver_keys
     mdev_keys = {"uuid", "adapters", "domains", "control_domains", "apqns", "guest_apqns", "in_use", "migratable",
                  "defined", "start", "guest"}  # fmt: skip
     assert all(set(m) == mdev_keys for m in facts["driver"]["mdevs"])

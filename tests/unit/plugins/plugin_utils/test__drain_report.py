@@ -23,9 +23,13 @@ DRAIN_CASES = {
         {
             "mode": "plan",
             "outcome": "kvm-a1 can be evacuated",
-            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded")],
+            "guests": [
+                _guest("web1", "planned", command="virsh migrate web1"),
+                _guest("db1", "stranded"),
+                _guest("app9", "needs_preparation", command="virsh migrate app9"),
+            ],
         },  # fmt: skip
-        ["kvm-a1 can be evacuated", "virsh migrate web1"],
+        ["kvm-a1 can be evacuated", "virsh migrate web1", "virsh migrate app9"],
         "",
         "",
     ),
@@ -36,16 +40,18 @@ DRAIN_CASES = {
             "guests": [
                 _guest("web1", "moved", "kvm-b1"),
                 _guest("hsm1", "failed", codes=["mdev_missing"], message="no mdev"),
+                _guest("pay2", "failed", "kvm-b2", codes=["verification_failed"], message="x"),
                 _guest(None, "not_attempted", codes=["not_attempted"]),
             ],
         },  # fmt: skip
         [
             "1 of 3 vfio-ap guests of kvm-a1 left",
-            "web1: moved on kvm-b1",
+            "web1: moved to kvm-b1",
             "hsm1: failed (mdev_missing)",
+            "pay2: failed, now on kvm-b2 (verification_failed)",
             "mdev u-None: not attempted (not_attempted)",
         ],
-        "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev) (see /srv/r/evacuation.md)",
+        "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev); pay2 (verification_failed: x) (see /srv/r/evacuation.md)",
         "",
     ),
     "execute: a host not empty, terminal escapes shown as text": (
