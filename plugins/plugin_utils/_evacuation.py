@@ -29,7 +29,6 @@ from typing import Any, cast
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import md_code_block, md_table, md_text
 
 SCHEMA = 1
 
@@ -203,19 +202,3 @@ def evacuation_document(
             for h, v in sorted(destinations.items())
         },
     }
-
-
-def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
-    """Return the evacuation plan as Markdown (a table per guest and the virsh commands)."""
-    rows = []
-    for e in evacuation["guests"]:
-        note = e["reason"] or ""
-        if e["status"] == "stranded" and e["blockers"]:
-            note = ", ".join(dict.fromkeys(e["blockers"])) + (f" — {note}" if note else "")
-        rows.append([e["guest"] or "mdev " + e["uuid"], e["source"], e["destination"] or "—", e["status"], note])
-    lines = [f"# Evacuation of {md_text(', '.join(evacuation['hosts']))}", "", md_text(evacuation["verdict"] + "."), ""]
-    lines += md_table(["guest", "source", "destination", "status", "blockers / reason"], rows)
-    commands = [e["command"] for e in evacuation["guests"] if e["command"]]
-    if commands:
-        lines += ["", "Run, after any preparation, one at a time:", "", *md_code_block(commands, "sh")]
-    return "\n".join(lines) + "\n"

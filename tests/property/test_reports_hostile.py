@@ -20,7 +20,6 @@ surrogates, bidirectional overrides. Each file must then
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -35,7 +34,7 @@ from helpers.fleet_facts import facts_for_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_messages, render_files
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan, render_evacuation_markdown
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import visible
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
@@ -188,7 +187,6 @@ def test_drain_reports_hold_anything_a_host_reports(demo, text):
     _plan, document = demo
     poisoned = poison(document, text)
     check_files(render_files(poisoned))
-    check_files({"evacuation-plan.md": render_evacuation_markdown(poison(copy.deepcopy(document), text))})
     messages = drain_messages(poisoned, "/srv/reports")
     for line in [*messages["lines"], messages["failed"], messages["not_empty"]]:
         assert not CONTROL.search(line), line

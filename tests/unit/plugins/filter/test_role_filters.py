@@ -14,11 +14,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.filter.blocker_summary import blocker_summary
-from ansible_collections.s390x.vfio_ap.plugins.filter.destination_checks import destination_checks
-from ansible_collections.s390x.vfio_ap.plugins.filter.destination_result import destination_result
-from ansible_collections.s390x.vfio_ap.plugins.filter.fleet_facts import fleet_facts
-from ansible_collections.s390x.vfio_ap.plugins.filter.mdev_selection import mdev_selection
+from ansible_collections.s390x.vfio_ap.plugins.filter._blocker_summary import _blocker_summary as blocker_summary
+from ansible_collections.s390x.vfio_ap.plugins.filter._destination_checks import _destination_checks as destination_checks
+from ansible_collections.s390x.vfio_ap.plugins.filter._destination_result import _destination_result as destination_result
+from ansible_collections.s390x.vfio_ap.plugins.filter._fleet_facts import _fleet_facts as fleet_facts
+from ansible_collections.s390x.vfio_ap.plugins.filter._mdev_selection import _mdev_selection as mdev_selection
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "fleets" / "demo.yml"
@@ -75,7 +75,7 @@ def test_fleet_facts(hostvars, facts, hosts, gathered, missing):
     ],
 )
 def test_fleet_facts_refuses(hostvars, source, hosts, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.fleet_facts: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._fleet_facts: ") as caught:
         fleet_facts(hostvars if source == "hostvars" else [], hosts)
     assert message in str(caught.value)
 
@@ -114,7 +114,7 @@ def test_mdev_selection(hostvars, hosts, uuids, guests, selected, unknown_uuids,
     ],
 )
 def test_mdev_selection_refuses(hostvars, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.mdev_selection: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._mdev_selection: ") as caught:
         mdev_selection(hostvars, ["kvm-a1"], **kwargs)
     assert message in str(caught.value)
 
@@ -229,7 +229,7 @@ def test_destination_checks_actions_once_in_order(facts, monkeypatch):
     ],
 )
 def test_destination_checks_refuses(facts, uuids, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.destination_checks: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._destination_checks: ") as caught:
         destination_checks(facts["kvm-a1"], facts["kvm-b1"], uuids, **kwargs)
     assert message in str(caught.value)
 

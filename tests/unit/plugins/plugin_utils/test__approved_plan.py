@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.filter.maintenance_approved_plan import maintenance_approved_plan
+from ansible_collections.s390x.vfio_ap.plugins.filter._maintenance_approved_plan import (
+    _maintenance_approved_plan as maintenance_approved_plan,
+)
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._approved_plan import MAX_GUESTS, approved_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan

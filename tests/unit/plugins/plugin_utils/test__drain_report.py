@@ -89,3 +89,14 @@ def test_drain_report_hands_out_the_files_the_summary_and_the_lines(tmp_path):
     assert set(got["files"]) == {"evacuation.json", "evacuation.md", "evacuation.html", "evacuation.xml"}
     assert got["summary"] == drain_summary(document, "/srv/r") and got["summary"]["report_dir"] == "/srv/r"
     assert got["messages"] == drain_messages(document, "/srv/r")
+
+
+def test_the_deprecated_evacuation_report_is_the_drain_report_of_a_plan(tmp_path):
+    from ansible_collections.s390x.vfio_ap.plugins.filter.evacuation_report import evacuation_report
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import render_markdown
+
+    plan, evacuation = planned_drain(facts_for_fleet(DEMO, tmp_path))
+    text = evacuation_report(evacuation)
+    assert text == render_markdown(drain_document(evacuation, Progress("plan"), {}))
+    assert text.startswith("# Evacuation of kvm-a1 (plan)") and "virsh migrate" in text
+    assert plan["sources"] == ["kvm-a1"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from helpers.fleet_facts import facts_for_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_check import migration_check
@@ -192,9 +193,16 @@ def test_migrate_commands(pair_facts, network, addresses, command_end, error):
             assert command_end in entry["command"] and entry["command_error"] is None
 
 
-def test_query_selects_from_the_plan(demo_facts):
+def test_query_selects_from_the_plan_and_is_deprecated(demo_facts, monkeypatch):
+    said = []
+    monkeypatch.setattr(Display, "deprecated", lambda self, msg, **kwargs: said.append((msg, kwargs)))
     result = migration_plan(demo_facts, query="guests[?verdict=='ready'].guest")
     assert sorted(result) == ["v1ok", "web1"]
+    assert said == [("s390x.vfio_ap.migration_plan: the query option is deprecated; pipe the plan to community.general.json_query "
+                     "instead", {"version": "1.0.0", "collection_name": "s390x.vfio_ap"})]  # fmt: skip
+    said.clear()
+    migration_plan(demo_facts)
+    assert said == []
 
 
 def test_sources_and_destinations_limit_the_plan(demo_facts):

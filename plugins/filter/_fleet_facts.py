@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter fleet_facts: which hosts of a list have AP facts, with their facts, migration addresses and capacity."""
+"""Filter _fleet_facts (internal to the roles): which hosts of a list have AP facts, with their facts, migration addresses and capacity."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: fleet_facts
-short_description: The AP facts, migration addresses and free mdev instances of a list of hosts, from hostvars
+name: _fleet_facts
+short_description: "[INTERNAL] The AP facts, migration addresses and free mdev instances of a list of hosts, from hostvars"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - Reads C(ansible_facts.vfio_ap) (from M(s390x.vfio_ap.ap_facts) or the fact cache) and the
     inventory variable C(vfio_ap_migration_address) of each named host out of C(hostvars), and says
     which hosts have AP facts and which do not (not gathered, or not an inventory host).
@@ -31,7 +33,7 @@ options:
 EXAMPLES = r"""
 - name: Which hosts of the play have AP facts?
   ansible.builtin.set_fact:
-    fleet: "{{ hostvars | s390x.vfio_ap.fleet_facts(ansible_play_hosts_all) }}"
+    fleet: "{{ hostvars | s390x.vfio_ap._fleet_facts(ansible_play_hosts_all) }}"
   run_once: true
 
 - name: Say which hosts were not audited
@@ -56,14 +58,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_view
 
 
-def fleet_facts(hostvars, hosts):
+def _fleet_facts(hostvars, hosts):
     """Return what hostvars knows of the hosts (see RETURN)."""
     try:
         return fleet_view(hostvars, hosts)
     except (ValueError, TypeError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.fleet_facts: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._fleet_facts: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"fleet_facts": fleet_facts}
+        return {"_fleet_facts": _fleet_facts}

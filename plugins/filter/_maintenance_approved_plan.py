@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter maintenance_approved_plan: an approved evacuation plan, checked against fresh facts."""
+"""Filter _maintenance_approved_plan (internal to the roles): an approved evacuation plan, checked against fresh facts."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: maintenance_approved_plan
-short_description: Check an approved evacuation plan against the facts gathered just now
+name: _maintenance_approved_plan
+short_description: "[INTERNAL] Check an approved evacuation plan against the facts gathered just now"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - Takes the C(evacuation.json) of an earlier plan-only run (the plan a change board approved,
     O(_input) as its JSON text or as a dict) and checks it before the C(maintenance) role changes
     anything - its C(hosts) are the hosts going into maintenance, every entry's C(source) is one of
@@ -49,8 +51,8 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     approved: >-
       {{ lookup('ansible.builtin.file', plan_file)
-         | s390x.vfio_ap.maintenance_approved_plan(hosts=['kvm-a1'],
-                                                   facts=(hostvars | s390x.vfio_ap.fleet_facts(ansible_play_hosts)).facts) }}
+         | s390x.vfio_ap._maintenance_approved_plan(hosts=['kvm-a1'],
+                                                   facts=(hostvars | s390x.vfio_ap._fleet_facts(ansible_play_hosts)).facts) }}
 """
 
 RETURN = r"""
@@ -69,7 +71,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._approved_plan import approved_plan
 
 
-def maintenance_approved_plan(document, hosts, facts, prepare=False, addresses=None):
+def _maintenance_approved_plan(document, hosts, facts, prepare=False, addresses=None):
     """Return the checked plan (see RETURN)."""
     if isinstance(document, str | bytes):
         try:
@@ -82,9 +84,9 @@ def maintenance_approved_plan(document, hosts, facts, prepare=False, addresses=N
     try:
         return approved_plan(document, list(hosts or []), dict(facts or {}), bool(prepare), dict(addresses or {}))
     except (ValueError, TypeError, KeyError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.maintenance_approved_plan: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._maintenance_approved_plan: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"maintenance_approved_plan": maintenance_approved_plan}
+        return {"_maintenance_approved_plan": _maintenance_approved_plan}

@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter mdev_selection: the mdev UUIDs that a role's uuids and guests inputs name on some hosts."""
+"""Filter _mdev_selection (internal to the roles): the mdev UUIDs that a role's uuids and guests inputs name on some hosts."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: mdev_selection
-short_description: Resolve mdev UUIDs and guest names to the vfio_ap mdevs of some hosts
+name: _mdev_selection
+short_description: "[INTERNAL] Resolve mdev UUIDs and guest names to the vfio_ap mdevs of some hosts"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - Takes the C(uuids) and C(guests) inputs of a role (each a list or one string of names
     separated by commas or spaces) and returns the mdev UUIDs they name on the given hosts - the
     UUIDs given, then the UUIDs of the hosts' mdevs that belong to a named guest - and the names
@@ -36,7 +38,7 @@ options:
 EXAMPLES = r"""
 - name: Which mdevs of kvm-a1 do hsm1 and db1 use?
   ansible.builtin.set_fact:
-    selected: "{{ hostvars | s390x.vfio_ap.mdev_selection(hosts=['kvm-a1'], guests='hsm1,db1') }}"
+    selected: "{{ hostvars | s390x.vfio_ap._mdev_selection(hosts=['kvm-a1'], guests='hsm1,db1') }}"
 
 - name: Fail on guests kvm-a1 does not run
   ansible.builtin.fail:
@@ -61,14 +63,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import mdev_selection as _selection
 
 
-def mdev_selection(hostvars, hosts, uuids=None, guests=None):
+def _mdev_selection(hostvars, hosts, uuids=None, guests=None):
     """Return the mdevs the inputs name (see RETURN)."""
     try:
         return _selection(hostvars, hosts, uuids=uuids, guests=guests)
     except (ValueError, TypeError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.mdev_selection: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._mdev_selection: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"mdev_selection": mdev_selection}
+        return {"_mdev_selection": _mdev_selection}

@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter destination_checks: every mdev's readiness on one destination, and what would prepare it."""
+"""Filter _destination_checks (internal to the roles): every mdev's readiness on one destination, and what would prepare it."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: destination_checks
-short_description: The readiness of several source mdevs on one destination and the actions that prepare it
+name: _destination_checks
+short_description: "[INTERNAL] The readiness of several source mdevs on one destination and the actions that prepare it"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - Runs P(s390x.vfio_ap.migration_check#filter) for each of O(uuids) from the source to the
     destination, and returns the checks, those that preparation cannot make ready (neither
     C(ready) nor C(ready_after)) and the actions of all checks - each once, in order - by type
@@ -52,7 +54,7 @@ EXAMPLES = r"""
   ansible.builtin.set_fact:
     checks: >-
       {{ hostvars['kvm-a1'].ansible_facts.vfio_ap
-         | s390x.vfio_ap.destination_checks(ansible_facts.vfio_ap, uuids, source='kvm-a1', destination=inventory_hostname) }}
+         | s390x.vfio_ap._destination_checks(ansible_facts.vfio_ap, uuids, source='kvm-a1', destination=inventory_hostname) }}
 
 - name: Reserve what the guests need
   s390x.vfio_ap.ap_mask:
@@ -76,16 +78,16 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination import destination_checks as _checks
 
 
-def destination_checks(source_facts, destination_facts, uuids, rules="auto", source=None, destination=None, migration_levels=None):
+def _destination_checks(source_facts, destination_facts, uuids, rules="auto", source=None, destination=None, migration_levels=None):
     """Return the checks, the unfixable ones and the actions by type (see RETURN)."""
     try:
         return _checks(
             source_facts, destination_facts, uuids, rules=rules, source=source, destination=destination, migration_levels=migration_levels
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.destination_checks: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._destination_checks: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"destination_checks": destination_checks}
+        return {"_destination_checks": _destination_checks}

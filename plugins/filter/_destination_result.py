@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter destination_result: what the destination role reports per mdev, checked again after preparation."""
+"""Filter _destination_result (internal to the roles): what the destination role reports per mdev, checked again after preparation."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: destination_result
-short_description: The destination role's result per mdev, with the check after the preparation
+name: _destination_result
+short_description: "[INTERNAL] The destination role's result per mdev, with the check after the preparation"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - For each migration_check result taken before the preparation, returns the C(destination)
     role's result entry - whether the mdev was C(ready) or C(ready_after) before, the actions, and
     the check again from the destination's facts gathered after the preparation (C(after)).
@@ -17,7 +19,7 @@ description:
 positional: source_facts
 options:
   _input:
-    description: The migration_check results before the preparation (C(checks) of P(s390x.vfio_ap.destination_checks#filter)).
+    description: The migration_check results before the preparation (C(checks) of P(s390x.vfio_ap._destination_checks#filter)).
     type: list
     elements: dict
     required: true
@@ -56,7 +58,7 @@ EXAMPLES = r"""
 - name: Record the result
   ansible.builtin.set_fact:
     result: >-
-      {{ checks.checks | s390x.vfio_ap.destination_result(hostvars['kvm-a1'].ansible_facts.vfio_ap,
+      {{ checks.checks | s390x.vfio_ap._destination_result(hostvars['kvm-a1'].ansible_facts.vfio_ap,
                                                            destination_facts=ansible_facts.vfio_ap,
                                                            source='kvm-a1', destination=inventory_hostname) }}
 """
@@ -76,14 +78,14 @@ from ansible.module_utils.parsing.convert_bool import boolean
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination import destination_result as _result
 
 
-def destination_result(
+def _destination_result(
     checks, source_facts, destination_facts=None, rules="auto", source=None, destination=None, verify=True, migration_levels=None
 ):
     """Return the role's result entries (see RETURN)."""
     try:
         verify = boolean(verify, strict=True)
     except TypeError as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: verify: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._destination_result: verify: {exc}") from exc
     try:
         return _result(
             checks,
@@ -95,9 +97,9 @@ def destination_result(
             migration_levels=migration_levels,
         )
     except (ValueError, TypeError, KeyError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.destination_result: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._destination_result: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"destination_result": destination_result}
+        return {"_destination_result": _destination_result}

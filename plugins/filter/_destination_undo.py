@@ -1,15 +1,17 @@
 # Copyright (c) 2026, s390x.vfio_ap developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Filter destination_undo: the actions that reverse a destination's preparation."""
+"""Filter _destination_undo (internal to the roles): the actions that reverse a destination's preparation."""
 
 from __future__ import annotations
 
 DOCUMENTATION = r"""
-name: destination_undo
-short_description: The actions that put a prepared destination back as it was
+name: _destination_undo
+short_description: "[INTERNAL] The actions that put a prepared destination back as it was"
 version_added: 0.2.0
 description:
+  - "[INTERNAL] This filter must only be used from roles in this collection; it may change or go
+    without notice."
   - From the registered results of M(s390x.vfio_ap.ap_mask) and M(s390x.vfio_ap.mdev) (what the
     C(destination) role changed), returns the actions that reverse exactly those changes - remove the
     mdevs it created (and their definition when it created that too), give a reconfigured mdev its
@@ -37,7 +39,7 @@ options:
 EXAMPLES = r"""
 - name: What would undo the preparation
   ansible.builtin.set_fact:
-    undo: "{{ ap_mask_results | s390x.vfio_ap.destination_undo(mdev_results) }}"
+    undo: "{{ ap_mask_results | s390x.vfio_ap._destination_undo(mdev_results) }}"
 """
 
 RETURN = r"""
@@ -52,14 +54,14 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._undo import undo_actions
 
 
-def destination_undo(ap_mask_results, mdev_results, earlier=None):
+def _destination_undo(ap_mask_results, mdev_results, earlier=None):
     """Return the undo actions (see RETURN)."""
     try:
         return undo_actions(ap_mask_results, mdev_results, earlier)
     except (ValueError, TypeError, KeyError) as exc:
-        raise AnsibleFilterError(f"s390x.vfio_ap.destination_undo: {exc}") from exc
+        raise AnsibleFilterError(f"s390x.vfio_ap._destination_undo: {exc}") from exc
 
 
 class FilterModule:
     def filters(self):
-        return {"destination_undo": destination_undo}
+        return {"_destination_undo": _destination_undo}
