@@ -106,7 +106,7 @@ def host_results(host_vars: Any, hosts: Iterable[str]) -> dict[str, dict[str, An
     return collected
 
 
-def fleet_facts(host_vars: Any, hosts: Iterable[str]) -> dict[str, Mapping[str, Any]]:
+def facts_of_hosts(host_vars: Any, hosts: Iterable[str]) -> dict[str, Mapping[str, Any]]:
     """Return ``{host: ansible_facts.vfio_ap}`` of the hosts that have them."""
     found = {}
     for host in hosts:
@@ -198,7 +198,7 @@ class ActionModule(ActionBase):
         evacuation = self._arg("evacuation")
         ordered = order_waves(evacuation, self._arg("plan"), options, read_report(self._arg("report_dir")))
         progress = Progress("execute", held=ordered["held"], started=True, resumed=tuple(ordered["resumed"]))
-        facts = fleet_facts(host_vars, require_host_names(self._arg("hosts") or [], "hosts"))
+        facts = facts_of_hosts(host_vars, require_host_names(self._arg("hosts") or [], "hosts"))
         started = drain_report(drain_document(evacuation, progress, facts, self._arg("plan")), self._arg("report_dir"))
         return {**ordered, "files": started["files"]}
 
@@ -207,7 +207,7 @@ class ActionModule(ActionBase):
         wave = self._arg("wave")
         if not isinstance(wave, Mapping) or not isinstance(wave.get("guests"), list):
             raise ValueError("wave: expected a wave of order_waves ({index, guests, hosts})")
-        facts = fleet_facts(host_vars, require_host_names(self._arg("fleet") or [], "fleet"))
+        facts = facts_of_hosts(host_vars, require_host_names(self._arg("fleet") or [], "fleet"))
         return just_in_time(wave["guests"], facts, self._arg("addresses") or {}, options)
 
     def _wave_outcomes(self, host_vars: Any, options: DrainOptions, check_mode: bool) -> dict[str, Any]:
@@ -238,6 +238,6 @@ class ActionModule(ActionBase):
         outcomes = run_outcomes(previous, host_vars, check_mode)
         stopped = bool(previous.get("stopped")) if isinstance(previous, Mapping) else False
         progress = Progress(str(self._arg("mode")), outcomes=outcomes, held=dict(self._arg("held") or {}), stopped=stopped)
-        facts = fleet_facts(host_vars, require_host_names(self._arg("hosts") or [], "hosts"))
+        facts = facts_of_hosts(host_vars, require_host_names(self._arg("hosts") or [], "hosts"))
         report = drain_report(drain_document(self._arg("evacuation"), progress, facts, self._arg("plan")), self._arg("report_dir"))
         return {"report": {k: report[k] for k in ("document", "files", "summary")}, "messages": report["messages"]}

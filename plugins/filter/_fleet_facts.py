@@ -55,13 +55,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_view
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_facts
 
 
 def _fleet_facts(hostvars, hosts):
     """Return what hostvars knows of the hosts (see RETURN)."""
     try:
-        return fleet_view(hostvars, hosts)
+        return fleet_facts(hostvars, hosts)
     except (ValueError, TypeError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap._fleet_facts: {exc}") from exc
 

@@ -24,7 +24,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import host_path, read_text
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import parse_domain_xml
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import (
     KINDS,
     PlanError,
     require_config,

@@ -28,13 +28,13 @@ from typing import Any, cast
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import require_plan, listed_hosts, not_audited_sources
 
 SCHEMA = 1
 
 
-def _check_plan(plan: Any) -> Mapping[str, Any]:
-    return check_plan(plan, "evacuation")
+def _require_plan(plan: Any) -> Mapping[str, Any]:
+    return require_plan(plan, "evacuation")
 
 
 def _new_mdev_hosts(guest: Mapping[str, Any]) -> set[str]:
@@ -112,7 +112,7 @@ def evacuation_plan(
     status ``ready`` (its destination is ready now), ``prepare`` (its destination needs the
     destination role first) or ``stranded`` (nowhere to go).
     """
-    plan = _check_plan(plan)
+    plan = _require_plan(plan)
     addresses = dict(addresses or {})
     capacity = dict(capacity or {})
     guests = [g for g in plan["guests"] if g.get("guest")]  # idle mdevs need not leave

@@ -9,7 +9,7 @@
 once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inventory variables
 ``vfio_ap_migration_address`` and ``vfio_ap_migration_level``. The roles ask three questions of it:
 
-- :func:`fleet_view`: of these hosts, which have AP facts and which not, their facts, migration
+- :func:`fleet_facts`: of these hosts, which have AP facts and which not, their facts, migration
   addresses and free mdev instances (the audit's "not audited" list, the maintenance role's fleet);
 - :func:`select_hosts`: the variables of named hosts that must all have AP facts (the plan input);
 - :func:`mdev_selection`: which mdev UUIDs the user's ``uuids`` and ``guests`` inputs name on
@@ -111,7 +111,7 @@ def select_hosts(host_vars: Any, hosts: Any) -> dict[str, Mapping]:
     return selected
 
 
-def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
+def fleet_facts(host_vars: Any, hosts: Any) -> dict[str, Any]:
     """Return what ``host_vars`` knows of ``hosts``: which have AP facts, their facts, addresses and capacity.
 
     Result ``{hosts, gathered, missing, facts, addresses, capacity}``: ``hosts`` the names given

@@ -36,7 +36,7 @@ UNAVAILABLE_TEXT = {
 PLAN_KEYS = ("hosts", "batch_size", "order", "verdict", "summary", "batches", "stranded", "unavoidable", "orders", "guests")
 
 
-def check_rolling_plan(plan: Any) -> Mapping[str, Any]:
+def require_rolling_plan(plan: Any) -> Mapping[str, Any]:
     """Return ``plan`` when it is a rolling_plan result; ValueError naming what is missing otherwise."""
     if not isinstance(plan, Mapping):
         raise ValueError(f"expected a rolling_plan result (a dict), got {type(plan).__name__}")
@@ -125,7 +125,7 @@ def _figures(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def render_json(plan: Mapping[str, Any]) -> str:
     """Return rolling-plan.json: the plan, sorted keys, two-space indent, newline-terminated."""
-    return json.dumps(check_rolling_plan(plan), indent=2, sort_keys=True) + "\n"
+    return json.dumps(require_rolling_plan(plan), indent=2, sort_keys=True) + "\n"
 
 
 # --------------------------------------------------------------------------------- Markdown
@@ -133,7 +133,7 @@ def render_json(plan: Mapping[str, Any]) -> str:
 
 def render_markdown(plan: Mapping[str, Any], title: str | None = None) -> str:
     """Return rolling-plan.md: what a person pastes into the change ticket of the maintenance."""
-    plan = check_rolling_plan(plan)
+    plan = require_rolling_plan(plan)
     lines = [f"# {md(title or 'Rolling maintenance plan')}", "", f"**{md(plan['verdict'])}.**", ""]
     lines += ["| | |", "|---|---:|"] + [f"| {md(k)} | {md(v)} |" for k, v in _figures(plan)] + [""]
     lines.append(f"Hosts to maintain: {md(', '.join(_names(plan['hosts'])))}.")
@@ -210,7 +210,7 @@ th{background:#f3f3f3}
 
 def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
     """Return rolling-plan.html: one self-contained page (inline CSS, no scripts or external assets)."""
-    plan = check_rolling_plan(plan)
+    plan = require_rolling_plan(plan)
     heading = title or "Rolling maintenance plan"
     verdict_class = "feasible" if not plan["summary"]["stranded"] else "infeasible"
     out = [
@@ -285,7 +285,7 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
     return "\n".join(out) + "\n"
 
 
-def render(plan: Mapping[str, Any], fmt: str, title: str | None = None) -> str:
+def rolling_report(plan: Mapping[str, Any], fmt: str, title: str | None = None) -> str:
     """Return the plan rendered in one of FORMATS; ValueError for another format."""
     if fmt == "json":
         return render_json(plan)

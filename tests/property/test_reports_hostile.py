@@ -37,7 +37,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import visible
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_report
 
 DEMO = Path(__file__).resolve().parents[1] / "fleets" / "demo.yml"
 WEB1, HSM1 = "6c1a0000-0000-4000-8000-00000000a101", "6c1a0000-0000-4000-8000-00000000a103"
@@ -175,7 +175,7 @@ TEXT = st.one_of(
 @example(text=HOSTILE[0])
 def test_readiness_reports_hold_anything_a_host_reports(demo, text):
     plan, _document = demo
-    files = render_reports(poison(plan, text), ["json", "markdown", "html", "junit"], text, not_audited=[text])
+    files = readiness_report(poison(plan, text), ["json", "markdown", "html", "junit"], text, not_audited=[text])
     check_files(files)
     assert json.loads(files["readiness.json"])["title"] == re.sub("[\ud800-\udfff]", "\ufffd", text)
 

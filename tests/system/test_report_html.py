@@ -24,7 +24,7 @@ from helpers.needs import require
 from helpers.hang import HANG_GUARD
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_report
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "output" / "artifacts"
@@ -128,7 +128,7 @@ def png_pixels(data: bytes) -> tuple[int, int, Counter[tuple[int, int, int]]]:
 def page(tmp_path_factory, demo_fleet_path) -> Path:
     work = tmp_path_factory.mktemp("html")
     plan = build_plan(facts_for_fleet(demo_fleet_path, work / "hosts"))
-    reports = render_reports(plan, ["html"], "demo fleet readiness", not_audited=["kvm-x9"])
+    reports = readiness_report(plan, ["html"], "demo fleet readiness", not_audited=["kvm-x9"])
     path = work / "readiness.html"
     path.write_text(reports["readiness.html"])
     return path
@@ -190,7 +190,7 @@ def test_a_report_of_500_guests_stays_readable(tmp_path):
     from apsim.generate import scale_fleet
 
     plan = build_plan(facts_for_fleet(scale_fleet(50, 10), tmp_path / "hosts"))
-    html = render_reports(plan, ["html"], "500 guests")["readiness.html"]
+    html = readiness_report(plan, ["html"], "500 guests")["readiness.html"]
     page = tmp_path / "readiness.html"
     page.write_text(html)
     result = run_browser(chromium(), "--dump-dom", page.as_uri(), cwd=tmp_path)

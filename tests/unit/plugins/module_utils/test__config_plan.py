@@ -7,7 +7,7 @@ import errno
 import pytest
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import (
     PlanError,
     ap_config_value,
     require_config,
