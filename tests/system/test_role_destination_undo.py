@@ -49,11 +49,10 @@ def etc_tree(root: Path) -> dict[str, str]:
 def play(tasks_from: str) -> dict:
     """Return a play running one entry point of the destination role on kvm-b1."""
     include = {"name": "s390x.vfio_ap.destination", "tasks_from": tasks_from}
-    return {
-        "hosts": "kvm-b1",
-        "gather_facts": False,
-        "tasks": [{"name": f"destination {tasks_from}", "ansible.builtin.include_role": include}],
-    }
+    task = {"name": f"destination {tasks_from}", "ansible.builtin.include_role": include}
+    if tasks_from == "undo":  # what the main entry point recorded
+        task["vars"] = {"vfio_ap_destination_undo": "{{ vfio_ap_destination_undo_actions }}"}
+    return {"hosts": "kvm-b1", "gather_facts": False, "tasks": [task]}
 
 
 CASES = {
