@@ -1,6 +1,6 @@
 # s390x.vfio_ap — one entry point for people and CI.
 #   make demo    set up, then run the main job on the bundled simulated fleet
-#   make test    everything a change must pass (unit, simulator, integration, playbooks over SSH)
+#   make test    everything a change must pass (unit, simulator, system tests: playbooks on simulated hosts, over SSH)
 #   make bench   benchmarks (figures, never pass/fail on time)
 #   make stress  the writers' stress suite (concurrency, kill -9, faults; figures with targets)
 
@@ -42,12 +42,12 @@ collection: venv ## the venv (.venv) and the collection linked into .collections
 	@test -L $(COLL_LINK) || ln -sfn ../../.. $(COLL_LINK)
 
 system-deps:
-	@bash tests/bootstrap-system.sh
+	@bash tools/bootstrap-system.sh
 
 demo: collection ## audit the bundled simulated fleet, print the summary and where the reports are
-	@bash tests/demo.sh
+	@bash tools/demo.sh
 
-test: collection system-deps ## everything a change must pass: unit, simulator, integration, playbooks over SSH
+test: collection system-deps ## everything a change must pass: unit, simulator, system tests, playbooks over SSH
 	$(PY) -m pytest -p no:cacheprovider -n 2 --dist loadfile --durations=15 tests $(PYTEST_ARGS)
 
 test-unit: collection ## the unit tests only

@@ -4,4 +4,4 @@
 .PHONY: demo-maintenance
 
 demo-maintenance: collection system-deps ## drain kvm-a1 of the demo fleet on the live simulator, print the drain report
-	@bash tests/demo_maintenance.sh
+	@bash tools/demo_maintenance.sh

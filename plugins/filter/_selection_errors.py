@@ -17,7 +17,7 @@ description:
     said to be there.
 options:
   _input:
-    description: The C(s390x.vfio_ap.mdev_selection) result.
+    description: The C(s390x.vfio_ap._mdev_selection) result.
     type: dict
     required: true
   source:

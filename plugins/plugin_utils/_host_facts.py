@@ -20,7 +20,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import require_facts, require_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
@@ -53,7 +53,7 @@ class HostFacts:
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
-        facts = check_facts(facts, what)
+        facts = require_facts(facts, what)
         vfio = facts["driver"]
         self.name = name
         self.facts = facts
@@ -86,7 +86,7 @@ class HostFacts:
             queue = self.queues.get(apqn)
             if queue is None:
                 return None
-            check_queue(queue, self.what)
+            require_queue(queue, self.what)
             full = self._full[apqn] = expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
         return full
 

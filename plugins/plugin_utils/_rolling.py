@@ -44,8 +44,8 @@ from typing import Any
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, name_list
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_bool, require_count, require_names, require_rules
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import positions, stranding_codes
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import ORDER
 
@@ -57,14 +57,6 @@ _LOOKAHEAD = 4  # a guest with at most this many hosts due later to go to: check
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _batch_size(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"batch_size: expected an integer >= 1, got {value!r}")
-    return value
 
 
 def _known(names: list[str], known: Mapping[str, Any], what: str) -> list[str]:
@@ -117,20 +109,20 @@ class _Planner:
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts} (for example hostvars)")
-        self.rules = R.check_rules(rules)
-        self.batch_size = _batch_size(batch_size)
-        self.prepare = parse_bool(prepare, "prepare")
-        self.enable_migration = parse_bool(enable_migration, "enable_migration")
+        self.rules = require_rules(rules)
+        self.batch_size = require_count(batch_size, "batch_size", 1)
+        self.prepare = require_bool(prepare, "prepare")
+        self.enable_migration = require_bool(enable_migration, "enable_migration")
         if mkvps is not None and not isinstance(mkvps, Mapping):
             raise ValueError(f"mkvps: expected {{host: {{apqn: {{slot: pattern}}}}}}, got {type(mkvps).__name__}")
         mkvps = mkvps or {}
-        self.maintain = _known(name_list(hosts, "hosts"), facts_by_host, "hosts")
+        self.maintain = _known(require_names(hosts, "hosts"), facts_by_host, "hosts")
         if not self.maintain:
             raise ValueError("hosts: expected at least one host to maintain, got none")
-        self.avoid = sorted(set(_known(name_list(avoid, "avoid"), facts_by_host, "avoid")))
+        self.avoid = sorted(set(_known(require_names(avoid, "avoid"), facts_by_host, "avoid")))
         facts: dict[str, Mapping] = {}
         without = []
-        names = name_list(destinations, "destinations") if destinations is not None else sorted(str(n) for n in facts_by_host)
+        names = require_names(destinations, "destinations") if destinations is not None else sorted(str(n) for n in facts_by_host)
         _known(names, facts_by_host, "destinations")
         for name in sorted(set(names) | set(self.maintain)):
             try:
