@@ -9,12 +9,15 @@ The decisions are pure functions (``_rolling_run``, ``_rolling_boot``, ``_rollin
 ``_rolling``); this plugin is the glue between them and the ``maintenance`` role's ``rolling``
 entry point: it reads the AP facts and what the role's host tasks registered out of ``hostvars``
 (under the names in :data:`REGISTERED`) and hands each step's result back to be registered. It
-reads and writes nothing itself: the role keeps the state file and writes the reports.
+writes the run's files on the controller (the state after every step, the reports, the approved
+plans of the drains), each replaced atomically (:func:`write_file`), never in check mode.
 """
 
 from __future__ import annotations
 
 import base64
+import os
+import tempfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,8 +31,8 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling import roll
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_report import render as render_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_run_report import files as run_files
 
-STEPS = ("start", "batch_plan", "migration", "record", "stop", "drain_outcome", "snapshot", "verify", "restarts", "returns", "restore",
-         "collect", "failures")
+STEPS = ("start", "batch_plan", "migration", "record", "stop", "save", "drain_outcome", "snapshot", "verify", "restarts", "returns",
+         "restore", "collect", "failures")
 # What the rolling entry point's host tasks register on each host (tasks/rolling_batch.yml).
 REGISTERED = {
     "rules": "__vfio_ap_maintenance_rolling_rules",
@@ -46,6 +49,26 @@ def _variables(host_vars: Any, host: str) -> Mapping[str, Any]:
     except (KeyError, TypeError):
         return {}
     return value if isinstance(value, Mapping) else {}
+
+
+def write_file(path: str, text: str) -> None:
+    """Replace the file at ``path`` with ``text`` (mode 0644), atomically: a reader or a kill -9 sees the old or the new file."""
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=".rolling-", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
 
 
 def slurped(result: Any, what: str) -> tuple[str | None, str | None]:
@@ -67,7 +90,7 @@ class ActionModule(ActionBase):
     _supports_check_mode = True
     _VALID_ARGS = frozenset(
         ("step", "inputs", "state", "state_text", "state_file", "fleet", "batch", "phase", "data", "now", "message", "text", "hosts",
-         "first", "title", "strict", "name", "label", "what", "active")
+         "first", "title", "strict", "name", "label", "what", "active", "report_dir", "reports", "write_to")
     )
 
     def _arg(self, name: str, default: Any = None) -> Any:
@@ -80,10 +103,13 @@ class ActionModule(ActionBase):
         if step not in STEPS:
             raise AnsibleActionFail(f"step: expected one of {', '.join(STEPS)}, got {step!r}")
         host_vars = task_vars.get("hostvars") or {}
+        self._check = bool(self._task.check_mode if self._task.check_mode is not None else self._play_context.check_mode)
         try:
             result.update(getattr(self, "_" + step)(host_vars))
         except (ValueError, TypeError, KeyError) as exc:
             raise AnsibleActionFail(f"s390x.vfio_ap.maintenance (rolling): {exc}") from exc
+        except OSError as exc:
+            raise AnsibleActionFail(f"s390x.vfio_ap.maintenance (rolling): cannot write {exc.filename or 'a file'} on the controller: {exc.strerror}") from exc
         result["changed"] = False
         return result
 
@@ -98,16 +124,49 @@ class ActionModule(ActionBase):
     def _facts(self, host_vars: Any) -> dict[str, Any]:
         return fleet_view(host_vars, list(self._arg("fleet") or []))["facts"]
 
-    def _with_files(self, state: Mapping[str, Any], batch: Any = None) -> dict[str, Any]:
-        return {"state": state, "state_text": R.state_text(state), "files": run_files(state, batch, self._arg("title")),
-                "summary": R.run_summary(state), "current": R.current(state)}  # fmt: skip
+    def _write(self, files: Mapping[str, str], directory: Any = None) -> list[str]:
+        """Write ``{name: text}`` (names relative to ``directory``, default the report directory); return the paths (none in check mode)."""
+        base = str(directory or self._arg("report_dir") or "")
+        if not base:
+            raise ValueError("report_dir: the report directory is needed to write the run's files")
+        if self._check:
+            return []
+        paths = []
+        for name, text in files.items():
+            path = name if os.path.isabs(name) else os.path.join(base, name)
+            write_file(path, text)
+            paths.append(path)
+        return paths
+
+    def _remove_debris(self) -> None:
+        """Remove the temporary files a killed run left while replacing one of its files (never in check mode)."""
+        base = str(self._arg("report_dir") or "")
+        if self._check or not base or not os.path.isdir(base):
+            return
+        for root in [base] + [os.path.join(base, d) for d in os.listdir(base) if d.startswith("batch-")]:
+            for name in os.listdir(root) if os.path.isdir(root) else []:
+                if name.startswith(".rolling-"):
+                    try:
+                        os.unlink(os.path.join(root, name))
+                    except OSError:
+                        pass
+
+    def _saved(self, state: Mapping[str, Any], batch: Any = None, reports: bool = False) -> dict[str, Any]:
+        """Write the state file (and the reports) and return the step's result."""
+        out = {"state": state, "summary": R.run_summary(state), "current": R.current(state)}
+        files = {str(self._arg("state_file")): R.state_text(state)}
+        if reports or state.get("stopped") or state.get("finished"):
+            files.update(run_files(state, batch, self._arg("title")))
+        out["written"] = self._write(files)
+        return out
 
     # ------------------------------------------------------------------ steps
 
     def _start(self, host_vars: Any) -> dict[str, Any]:
         request = R.request_of(self._arg("inputs") or {})
+        self._remove_debris()
         state = R.resume(self._arg("state_text"), request, str(self._arg("state_file") or "the state file"))
-        out: dict[str, Any] = {"resumed": state is not None, "plan_files": {}}
+        out: dict[str, Any] = {"resumed": state is not None}
         if state is None:
             fleet = list(self._arg("fleet") or [])
             missing = [h for h in request["hosts"] if h not in fleet]
@@ -118,28 +177,38 @@ class ActionModule(ActionBase):
                 rules=request["rules"], prepare=request["prepare"], enable_migration=request["enable_migration"], order=request["order"],
             )  # fmt: skip
             title = "Rolling maintenance of " + ", ".join(plan["hosts"])
-            out["plan_files"] = {f"rolling-plan.{ext}": render_plan(plan, fmt, title) for fmt, ext in (("json", "json"), ("markdown", "md"), ("html", "html"))}
+            plan_files = {f"rolling-plan.{ext}": render_plan(plan, fmt, title) for fmt, ext in (("json", "json"), ("markdown", "md"), ("html", "html"))}
+            if self._check:  # check mode plans: the plan is written, nothing else
+                base = str(self._arg("report_dir") or "")
+                for name, text in plan_files.items():
+                    write_file(os.path.join(base, name), text)
+            else:
+                self._write(plan_files)
             state = R.new_state(plan, request, self._facts(host_vars), self._arg("now"))
-        out.update(self._with_files(state))
+        out.update(self._saved(state, reports=True))
         return out
 
     def _batch_plan(self, host_vars: Any) -> dict[str, Any]:
         state = self._state()
         fleet = list(self._arg("fleet") or [])
         plan = R.batch_plan(state, self._arg("batch"), host_vars, fleet)
-        return {**plan, "approved_text": R.state_text(plan["approved"])}
+        self._write({"approved.json": R.state_text(plan["approved"])}, self._arg("write_to"))
+        return plan
 
     def _migration(self, host_vars: Any) -> dict[str, Any]:
         return {"records": R.migration_disabled(self._facts(host_vars), list(self._arg("hosts") or []))}
 
     def _record(self, host_vars: Any) -> dict[str, Any]:
         state = R.record(self._state(), self._arg("batch"), str(self._arg("phase")), self._arg("data") or {}, self._arg("now"))
-        return self._with_files(state, self._arg("batch"))
+        return self._saved(state, self._arg("batch"), bool(self._arg("reports")))
 
     def _stop(self, host_vars: Any) -> dict[str, Any]:
         state = R.record(self._state(), self._arg("batch"), "progress", self._arg("data") or {}, self._arg("now"))
         state = R.stop(state, self._arg("batch"), str(self._arg("phase")), str(self._arg("message") or "failed"), self._arg("now"))
-        return self._with_files(state, self._arg("batch"))
+        return self._saved(state, self._arg("batch"), True)
+
+    def _save(self, host_vars: Any) -> dict[str, Any]:
+        return self._saved(self._state(), None, True)
 
     def _drain_outcome(self, host_vars: Any) -> dict[str, Any]:
         hosts = list(self._arg("hosts") or [])
@@ -255,7 +324,8 @@ class ActionModule(ActionBase):
 
     def _returns(self, host_vars: Any) -> dict[str, Any]:
         out = R.returns(self._state(), self._arg("batch"), self._facts(host_vars))
-        out["approved_text"] = R.state_text(out["approved"]) if out["approved"] else ""
+        if out["approved"]:
+            self._write({"approved.json": R.state_text(out["approved"])}, self._arg("write_to"))
         out["sources"] = list(out["approved"]["hosts"]) if out["approved"] else []
         return out
 
