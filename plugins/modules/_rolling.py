@@ -16,9 +16,12 @@ description:
     O(step=drain_outcome) reads a drain's report; O(step=snapshot) records the AP configuration of the batch's hosts before
     their reboot and what would not come back; O(step=verify) compares them after the reboot and says what to repair;
     O(step=restarts), O(step=returns) and O(step=restore) decide which guests start again, which come back and where
-    migration is disabled again.
+    migration is disabled again; O(step=collect) and O(step=failures) read what a host task registered or a rescue
+    noted on each host; O(step=save) writes the state and the reports.
   - Reads the AP facts and the variables the role's host tasks registered out of C(hostvars).
-  - Runs on the controller (an action plugin); changes nothing and writes no file (the role writes the state and the reports).
+  - Runs on the controller (an action plugin); changes nothing on the hosts. It writes the run's files on the controller -
+    the state file after every step, the reports, the approved plans of the drains - each replaced atomically, none in
+    check mode (but the plan of O(step=start)).
 author:
   - s390x.vfio_ap developers (@s390x-ansible)
 options:
@@ -26,7 +29,8 @@ options:
     description: The step to run.
     type: str
     required: true
-    choices: [start, batch_plan, migration, record, stop, drain_outcome, snapshot, verify, restarts, returns, restore]
+    choices: [start, batch_plan, migration, record, stop, save, drain_outcome, snapshot, verify, restarts, returns, restore, collect,
+              failures]
   inputs:
     description: The role's inputs for the run (O(step=start)).
     type: dict
@@ -71,6 +75,31 @@ options:
   title:
     description: The heading of the run's reports.
     type: str
+  report_dir:
+    description: The run's report directory on the controller.
+    type: str
+  reports:
+    description: Write the reports too (O(step=record); they are always written when the run stops or finishes).
+    type: bool
+  write_to:
+    description: The directory of the approved plan (O(step=batch_plan), O(step=returns)).
+    type: str
+  strict:
+    description: A drain that leaves a guest on a host going down is a failure (O(step=drain_outcome)).
+    type: bool
+  name:
+    description: The name of the registered host variable to read (O(step=collect)).
+    type: str
+  label:
+    description: The key of the loop items that names them (O(step=collect)).
+    type: str
+  what:
+    description: What the step was, for messages (O(step=drain_outcome), O(step=collect), O(step=failures)).
+    type: str
+  active:
+    description: The hosts still in the play (the others are unreachable).
+    type: list
+    elements: str
 attributes:
   check_mode:
     description: Runs in check mode as in normal mode (it decides; the role's host tasks act).
