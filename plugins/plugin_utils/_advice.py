@@ -44,7 +44,7 @@ def blocked_advice(guest: Mapping[str, Any]) -> dict[str, Any]:
         for b in guest.get("source_blockers") or []
         if isinstance(b, Mapping)
     ]
-    nearest = []
+    nearest: list[dict[str, Any]] = []
     for near in ((guest.get("blocked") or {}).get("nearest") or [])[:NEAREST_SHOWN]:
         if not isinstance(near, Mapping):
             continue

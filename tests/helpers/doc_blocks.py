@@ -14,7 +14,8 @@ from pathlib import Path
 
 def _pattern(name: str) -> re.Pattern[str]:
     return re.compile(
-        rf"(<!-- generated: {re.escape(name)} [^\n]*-->\n)(?P<fence>`{{3,}})(?P<lang>\w*)\n(?P<body>.*?)(?P=fence)\n(<!-- end: {re.escape(name)} -->)",
+        rf"(<!-- generated: {re.escape(name)} [^\n]*-->\n)(?P<fence>`{{3,}})(?P<lang>\w*)\n(?P<body>.*?)(?P=fence)\n"
+        rf"(<!-- end: {re.escape(name)} -->)",
         re.S,
     )
 

@@ -174,7 +174,11 @@ def test_verdict_filter_hides_the_other_rows_in_a_real_browser(page, shown, hidd
     browser = chromium()
     counts = {}
     for choice in ("all", shown):
-        html = page.read_text().replace('id="show-all" checked', 'id="show-all"').replace(f'id="show-{choice}"', f'id="show-{choice}" checked', 1)
+        html = (
+            page.read_text()
+            .replace('id="show-all" checked', 'id="show-all"')
+            .replace(f'id="show-{choice}"', f'id="show-{choice}" checked', 1)
+        )
         variant = page.parent / f"filter-{choice}.html"
         variant.write_text(html)
         shot = page.parent / f"filter-{choice}.png"
