@@ -108,7 +108,7 @@ outcomes:
   returned: O(step=wave_outcomes)
   type: dict
 stopped:
-  description: The drain stops here (a guest failed and the role's O(options.on_failure) is C(stop)).
+  description: The drain stops here (a guest failed and O(options)' C(on_failure) is C(stop)).
   returned: O(step=wave_outcomes)
   type: bool
 report:

@@ -240,8 +240,13 @@ def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
         out.append('<h2>Guests that move more than once</h2><table id="again"><tbody>')
         out += [Row([Cell(_label(g), "th"), path]).render() for g, path in paths]
         out.append("</tbody></table>")
-    rows = [[item["order"], _batches(item), item["moves"], item["moved_again"], item["stranded"]] for item in plan["orders"]]
-    out += ["<h2>Orders tried</h2>", *html_table(["order", "batches", "migrations", "moving again", "stranded"], rows, {"id": "orders"})]
+    order_rows: list[list[Any]] = [
+        [item["order"], _batches(item), item["moves"], item["moved_again"], item["stranded"]] for item in plan["orders"]
+    ]
+    out += [
+        "<h2>Orders tried</h2>",
+        *html_table(["order", "batches", "migrations", "moving again", "stranded"], order_rows, {"id": "orders"}),
+    ]
     out += [f'<p class="warning">{html_text(w)}</p>' for w in plan.get("warnings") or []]
     out.append("<p>Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p>")
     return html_page(heading, out, _CSS)

@@ -10,6 +10,9 @@ instead: a first Sphinx run lists the references it cannot resolve; every one th
 this collection is added to the local inventory with its docs.ansible.com address, and Sphinx runs
 again. A reference to this collection's own content (``ansible_collections.s390x.vfio_ap.*``) is
 never stubbed: it must resolve, or the build fails. Any other Sphinx warning fails the build too.
+
+Plugins whose names start with ``_`` serve the roles only (``[INTERNAL]``): their pages and their
+lines in the indexes are left out of the docsite, which lists what users call.
 """
 
 from __future__ import annotations
@@ -62,6 +65,23 @@ def write_inventory(path: Path, labels: set[str]) -> None:
     path.write_bytes(header.encode() + zlib.compress("".join(lines).encode()))
 
 
+_INTERNAL_LINE = re.compile(r"^\* :ansplugin:`(?:_\w+ \w+ <)?s390x\.vfio_ap\._\w+#\w+>?`")
+_INTERNAL_TOC = re.compile(r"^ +_\w+_(?:module|filter|lookup|test|callback|inventory)$")
+
+
+def drop_internal(rst: Path) -> list[str]:
+    """Remove the internal (``_``-prefixed) plugins' pages and index lines from antsibull-docs' rst; return their pages."""
+    pages = sorted(rst.glob("collections/s390x/vfio_ap/_*_*.rst"))
+    for page in pages:
+        page.unlink()
+    for index in [rst / "collections" / "s390x" / "vfio_ap" / "index.rst", *rst.glob("collections/index_*.rst")]:
+        lines = index.read_text().splitlines(keepends=True)
+        kept = [line for line in lines if not (_INTERNAL_LINE.match(line) or _INTERNAL_TOC.match(line.rstrip("\n")))]
+        if kept != lines:
+            index.write_text("".join(kept))
+    return [page.stem for page in pages]
+
+
 def sphinx(site: Path, env: dict[str, str]) -> tuple[int, str]:
     """Run sphinx-build on the site; return its exit status and its warnings."""
     proc = subprocess.run(
@@ -104,6 +124,7 @@ def main() -> int:
         check=True,
         stdout=subprocess.DEVNULL,
     )
+    drop_internal(rst)
     inventory = site / "ansible_devel.inv"
     with (site / "conf.py").open("a") as conf:
         conf.write("\n# make docs: offline, one local inventory (tools/docsite/build_docsite.py).\n")

@@ -7,6 +7,7 @@ collection"), which keeps them out of the docsite's index; no public filter take
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 from pathlib import Path
 
@@ -55,3 +56,41 @@ def test_a_deprecated_filter_is_routed_with_its_removal_version():
     assert set(routing) == DEPRECATED
     for name in DEPRECATED:
         assert routing[name]["deprecation"]["removal_version"] == _doc(name)["deprecated"]["removed_in"]
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "plugins" / "modules").glob("_*.py")))
+def test_an_internal_module_says_so(name):
+    module = importlib.import_module(f"ansible_collections.s390x.vfio_ap.plugins.modules.{name}")
+    doc = yaml.safe_load(module.DOCUMENTATION)
+    assert doc["short_description"].startswith("[INTERNAL] ")
+    assert "must only be used from roles in this collection" in " ".join(doc["description"])
+
+
+def test_the_public_modules():
+    assert {p.stem for p in (ROOT / "plugins" / "modules").glob("*.py") if not p.stem.startswith("_")} == {
+        "ap_facts", "ap_mask", "mdev", "migratable"
+    }  # fmt: skip
+
+
+def test_the_docsite_leaves_the_internal_plugins_out(tmp_path):
+    spec = importlib.util.spec_from_file_location("build_docsite", ROOT / "tools" / "docsite" / "build_docsite.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    here = tmp_path / "collections" / "s390x" / "vfio_ap"
+    here.mkdir(parents=True)
+    for page in ("_drain_module", "mdev_module", "_fleet_facts_filter", "apqns_filter"):
+        (here / f"{page}.rst").write_text(page)
+    (here / "index.rst").write_text(
+        "* :ansplugin:`_drain module <s390x.vfio_ap._drain#module>` -- [INTERNAL] x\n"
+        "* :ansplugin:`mdev module <s390x.vfio_ap.mdev#module>` -- Ensure\n"
+        ".. toctree::\n\n    _drain_module\n    mdev_module\n"
+    )
+    (tmp_path / "collections" / "index_filter.rst").write_text(
+        "* :ansplugin:`s390x.vfio_ap._fleet_facts#filter` -- [INTERNAL] y\n* :ansplugin:`s390x.vfio_ap.apqns#filter` -- The APQNs\n"
+    )
+    assert build.drop_internal(tmp_path) == ["_drain_module", "_fleet_facts_filter"]
+    assert sorted(p.stem for p in here.glob("*.rst")) == ["apqns_filter", "index", "mdev_module"]
+    assert (here / "index.rst").read_text() == (
+        "* :ansplugin:`mdev module <s390x.vfio_ap.mdev#module>` -- Ensure\n.. toctree::\n\n    mdev_module\n"
+    )
+    assert (tmp_path / "collections" / "index_filter.rst").read_text() == "* :ansplugin:`s390x.vfio_ap.apqns#filter` -- The APQNs\n"
