@@ -16,6 +16,7 @@ plans of the drains), each replaced atomically (:func:`write_file`), never in ch
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import tempfile
 from collections.abc import Mapping
@@ -31,8 +32,22 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling import roll
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_report import rolling_report as render_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_run_report import files as run_files
 
-STEPS = ("start", "batch_plan", "migration", "record", "stop", "save", "drain_outcome", "snapshot", "verify", "restarts", "returns",
-         "restore", "collect", "failures")
+STEPS = (
+    "start",
+    "batch_plan",
+    "migration",
+    "record",
+    "stop",
+    "save",
+    "drain_outcome",
+    "snapshot",
+    "verify",
+    "restarts",
+    "returns",
+    "restore",
+    "collect",
+    "failures",
+)
 # What the rolling entry point's host tasks register on each host (tasks/rolling_batch.yml).
 REGISTERED = {
     "rules": "__vfio_ap_maintenance_rolling_rules",
@@ -64,11 +79,20 @@ def write_file(path: str, text: str) -> None:
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp)
-        except OSError:
-            pass
         raise
+
+
+def report_stamp(directory: Any) -> list[int] | None:
+    """Return (modification time in ns, size) of ``directory``/evacuation.json, None when there is none."""
+    if not directory:
+        return None
+    try:
+        info = os.stat(os.path.join(str(directory), "evacuation.json"))
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size]
 
 
 def slurped(result: Any, what: str) -> tuple[str | None, str | None]:
@@ -89,8 +113,30 @@ class ActionModule(ActionBase):
     _requires_connection = False
     _supports_check_mode = True
     _VALID_ARGS = frozenset(
-        ("step", "inputs", "state", "state_text", "state_file", "fleet", "batch", "phase", "data", "now", "message", "text", "hosts",
-         "first", "title", "strict", "name", "label", "what", "active", "report_dir", "reports", "write_to")
+        (
+            "step",
+            "inputs",
+            "state",
+            "state_text",
+            "state_file",
+            "fleet",
+            "batch",
+            "phase",
+            "data",
+            "now",
+            "message",
+            "hosts",
+            "first",
+            "title",
+            "strict",
+            "name",
+            "label",
+            "what",
+            "active",
+            "report_dir",
+            "reports",
+            "write_to",
+        )
     )
 
     def _arg(self, name: str, default: Any = None) -> Any:
@@ -109,7 +155,9 @@ class ActionModule(ActionBase):
         except (ValueError, TypeError, KeyError) as exc:
             raise AnsibleActionFail(f"s390x.vfio_ap.maintenance (rolling): {exc}") from exc
         except OSError as exc:
-            raise AnsibleActionFail(f"s390x.vfio_ap.maintenance (rolling): cannot write {exc.filename or 'a file'} on the controller: {exc.strerror}") from exc
+            raise AnsibleActionFail(
+                f"s390x.vfio_ap.maintenance (rolling): cannot write {exc.filename or 'a file'} on the controller: {exc.strerror}"
+            ) from exc
         result["changed"] = False
         return result
 
@@ -146,14 +194,12 @@ class ActionModule(ActionBase):
         for root in [base] + [os.path.join(base, d) for d in os.listdir(base) if d.startswith("batch-")]:
             for name in os.listdir(root) if os.path.isdir(root) else []:
                 if name.startswith(".rolling-"):
-                    try:
+                    with contextlib.suppress(OSError):
                         os.unlink(os.path.join(root, name))
-                    except OSError:
-                        pass
 
     def _saved(self, state: Mapping[str, Any], batch: Any = None, reports: bool = False) -> dict[str, Any]:
         """Write the state file (and the reports) and return the step's result."""
-        out = {"state": state, "summary": R.run_summary(state), "current": R.current(state)}
+        out = {"state": state, "summary": R.run_summary(state), "current": R.current(state), "check_mode": self._check}
         files = {str(self._arg("state_file")): R.state_text(state)}
         if reports or state.get("stopped") or state.get("finished"):
             files.update(run_files(state, batch, self._arg("title")))
@@ -171,13 +217,18 @@ class ActionModule(ActionBase):
             fleet = list(self._arg("fleet") or [])
             missing = [h for h in request["hosts"] if h not in fleet]
             if missing:
-                raise ValueError(f"vfio_ap_maintenance_hosts: {', '.join(missing)} have no AP facts (not gathered): their guests are unknown")
+                raise ValueError(
+                    f"vfio_ap_maintenance_hosts: {', '.join(missing)} have no AP facts (not gathered): their guests are unknown"
+                )
             plan = rolling_plan(
                 host_vars, request["hosts"], batch_size=request["batch_size"], avoid=request["avoid"], destinations=fleet,
                 rules=request["rules"], prepare=request["prepare"], enable_migration=request["enable_migration"], order=request["order"],
             )  # fmt: skip
             title = "Rolling maintenance of " + ", ".join(plan["hosts"])
-            plan_files = {f"rolling-plan.{ext}": render_plan(plan, fmt, title) for fmt, ext in (("json", "json"), ("markdown", "md"), ("html", "html"))}
+            plan_files = {
+                f"rolling-plan.{ext}": render_plan(plan, fmt, title)
+                for fmt, ext in (("json", "json"), ("markdown", "md"), ("html", "html"))
+            }
             if self._check:  # check mode plans: the plan is written, nothing else
                 base = str(self._arg("report_dir") or "")
                 for name, text in plan_files.items():
@@ -193,7 +244,7 @@ class ActionModule(ActionBase):
         fleet = list(self._arg("fleet") or [])
         plan = R.batch_plan(state, self._arg("batch"), host_vars, fleet)
         self._write({"approved.json": R.state_text(plan["approved"])}, self._arg("write_to"))
-        return plan
+        return {**plan, "report_before": report_stamp(self._arg("write_to"))}
 
     def _migration(self, host_vars: Any) -> dict[str, Any]:
         return {"records": R.migration_disabled(self._facts(host_vars), list(self._arg("hosts") or []))}
@@ -211,13 +262,30 @@ class ActionModule(ActionBase):
         return self._saved(self._state(), None, True)
 
     def _drain_outcome(self, host_vars: Any) -> dict[str, Any]:
+        """Judge a drain from its report (``report_dir``/evacuation.json): a report this drain wrote (changed since
+        ``first``, the stamp taken before it) says what happened; without one, what failed on the hosts says why."""
         hosts = list(self._arg("hosts") or [])
-        outcome = R.drain_outcome(self._arg("text"), hosts)
-        problems = self._problems(host_vars, hosts, str(self._arg("what") or "the drain"))
+        directory = str(self._arg("report_dir") or "")
+        path = os.path.join(directory, "evacuation.json")
+        fresh = bool(directory) and report_stamp(directory) not in (None, self._arg("first"))
+        text = None
+        if fresh:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(R.MAX_STATE_BYTES)
+        outcome = R.drain_outcome(text, hosts)
+        what = str(self._arg("what") or "the drain")
+        active = set(self._arg("active") or hosts)
+        problems = [f"{h} is unreachable" for h in hosts if h not in active]
+        if not fresh or not outcome["finished"]:
+            problems += [p for p in self._problems(host_vars, hosts, what) if p not in problems]
+            if not fresh:
+                problems.append(f"{what} wrote no report (it did not run, or stopped before its first wave)")
+            else:
+                problems.append(f"{what} did not finish (its report says so)")
         if outcome["mode"] not in (None, "execute"):
-            problems.append(f"the drain ran in {outcome['mode']} mode (vfio_ap_maintenance_execute=false on the command line?): a rolling run executes")
-        if not outcome["finished"] and not problems:
-            problems.append("the drain did not finish (no complete evacuation.json)")
+            problems.append(
+                f"{what} ran in {outcome['mode']} mode (vfio_ap_maintenance_execute=false in extra variables?): a rolling run executes"
+            )
         if outcome["failed"]:
             problems.append("failed to move: " + ", ".join(outcome["failed"]))
         not_empty = {h: sorted(str(s["guest"] or u) for u, s in outcome["stayed"].items() if s["host"] == h) for h in hosts}
@@ -324,6 +392,7 @@ class ActionModule(ActionBase):
 
     def _returns(self, host_vars: Any) -> dict[str, Any]:
         out = R.returns(self._state(), self._arg("batch"), self._facts(host_vars))
+        out["report_before"] = report_stamp(self._arg("write_to"))
         if out["approved"]:
             self._write({"approved.json": R.state_text(out["approved"])}, self._arg("write_to"))
         out["sources"] = list(out["approved"]["hosts"]) if out["approved"] else []

@@ -133,7 +133,9 @@ def rolling_plan(
     if hosts is None:
         raise AnsibleFilterError("s390x.vfio_ap.rolling_plan: hosts: the hosts to maintain are required")
     try:
-        return _rolling_plan(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, order, mkvps, maintained)
+        return _rolling_plan(
+            facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, order, mkvps, maintained
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.rolling_plan: {exc}") from exc
 

@@ -62,21 +62,21 @@ options:
   message:
     description: Why the run stops (O(step=stop)).
     type: str
-  text:
-    description: A drain's C(evacuation.json) (O(step=drain_outcome)).
-    type: str
   hosts:
     description: The hosts the step is about (O(step=migration), O(step=drain_outcome), O(step=snapshot)).
     type: list
     elements: str
   first:
-    description: The first O(step=verify) result of the batch, before the repairs (the second says what was repaired).
-    type: dict
+    description:
+      - O(step=verify) - the first result of the batch, before the repairs (the second says what was repaired).
+      - O(step=drain_outcome) - the stamp of the drain's report taken before the drain (C(report_before) of
+        O(step=batch_plan) or O(step=returns)); a report that did not change was not written by this drain.
+    type: raw
   title:
     description: The heading of the run's reports.
     type: str
   report_dir:
-    description: The run's report directory on the controller.
+    description: The run's report directory on the controller (O(step=drain_outcome) - the drain's).
     type: str
   reports:
     description: Write the reports too (O(step=record); they are always written when the run stops or finishes).

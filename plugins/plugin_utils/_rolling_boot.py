@@ -119,11 +119,12 @@ def boot_masks(rules_text: str | None, cmdline: str | None) -> dict[str, Any]:
     try:
         ruled = parse_rules(rules_text) if rules_text is not None else {"apmask": None, "aqmask": None}
     except ValueError as exc:
-        return {"apmask": None, "aqmask": None, "from": {m: f"/{RULES_PATH}: {exc}" for m in MASKS}}
+        return {"apmask": None, "aqmask": None, "from": dict.fromkeys(MASKS, f"/{RULES_PATH}: {exc}")}
     out: dict[str, Any] = {"from": {}}
     for name in MASKS:
-        if ruled[name] is not None:
-            out[name], out["from"][name] = sorted(ruled[name]), f"/{RULES_PATH}"
+        rule = ruled[name]
+        if rule is not None:
+            out[name], out["from"][name] = sorted(rule), f"/{RULES_PATH}"
         else:
             out[name], out["from"][name] = cmdline_mask(cmdline, name)
     return out
@@ -173,6 +174,14 @@ def _mask_change(name: str, live: list[int], boot: list[int]) -> str:
     return "; ".join(parts)
 
 
+def _drift(who: str, live: Mapping[str, Any], defined: Mapping[str, list[int]], in_use: bool) -> str:
+    """Return what an mdev that differs from its auto-start definition comes back as."""
+    if not in_use and not any(defined[k] for k in KINDS):
+        return f"{who} comes back empty, as its definition says (an idle landing mdev: a migration gives it its guest's configuration)"
+    differs = ", ".join(f"{k} {_ids_text(live[k] or [])} now, {_ids_text(defined[k])} defined" for k in KINDS if live[k] != defined[k])
+    return f"{who} comes back as its definition says ({differs})"
+
+
 def snapshot(
     facts: Any,
     rules_text: str | None = None,
@@ -204,32 +213,34 @@ def snapshot(
     running: dict[str, str] = {}
     for mdev in driver["mdevs"]:
         config = _config(mdev)
-        mdevs[mdev["uuid"]] = config if config is not None else {k: None for k in KINDS}
+        mdevs[mdev["uuid"]] = config if config is not None else dict.fromkeys(KINDS)
         if mdev.get("in_use") and mdev.get("guest"):
             running[mdev["uuid"]] = str(mdev["guest"])
     definitions: dict[str, dict[str, Any]] = {}
     for definition in driver["definitions"]:
         uuid = str(definition["uuid"]).lower()
-        definitions[uuid] = {"start": definition.get("start"), **(_config(definition) or {k: None for k in KINDS})}
-    guard = {str(u): {"migratable": e.get("migratable"), "reason": e.get("reason")} for u, e in (driver.get("migration_guard") or {}).items()
-             if isinstance(e, Mapping)}  # fmt: skip
+        definitions[uuid] = {"start": definition.get("start"), **(_config(definition) or dict.fromkeys(KINDS))}
+    guard = guard_entries(driver)
     must = set(needed) | set(running)
     boot = boot_masks(rules_text, cmdline)
     others = sorted(other_rules)
     if others:
         boot = {"apmask": None, "aqmask": None, "from": {m: "other udev rules: " + ", ".join(others) for m in MASKS}}
     for name in MASKS:
-        if boot[name] is None:
+        live_mask, boot_mask = live_masks[name], boot[name]
+        if boot_mask is None:
             findings.append(_finding("masks_unknown", f"the boot {name} cannot be known ({boot['from'][name]})", True, mask=name))
-        elif live_masks[name] is None:
+        elif live_mask is None:
             findings.append(_finding("masks_unknown", f"the live {name} could not be read", True, mask=name))
-        elif set(live_masks[name]) != set(boot[name]):
-            detail = f"{_mask_change(name, live_masks[name], boot[name])} at the next boot ({name} from {boot['from'][name]})"
+        elif set(live_mask) != set(boot_mask):
+            detail = f"{_mask_change(name, live_mask, boot_mask)} at the next boot ({name} from {boot['from'][name]})"
             findings.append(_finding("masks_not_persistent", detail, True, mask=name))
     unreadable = sorted(u for u, d in definitions.items() if d["adapters"] is None or d.get("start") not in ("auto", "manual"))
     if unreadable:
         findings.append(
-            _finding("definitions_unreadable", f"mdevctl cannot read the definition of {', '.join(unreadable)}: it starts no mdev at boot", True)
+            _finding(
+                "definitions_unreadable", f"mdevctl cannot read the definition of {', '.join(unreadable)}: it starts no mdev at boot", True
+            )
         )
     known_masks = all(boot[m] is not None for m in MASKS)
     started: dict[str, dict[str, list[int]]] = {}
@@ -247,10 +258,7 @@ def snapshot(
         elif uuid in fails:
             findings.append(_finding("mdev_fails", f"{who} would not start at boot: {fails[uuid]}", True, uuid))
         elif uuid in started and mdevs[uuid] != started[uuid]:
-            differs = ", ".join(
-                f"{k} {_ids_text(mdevs[uuid][k] or [])} now, {_ids_text(started[uuid][k])} defined" for k in KINDS if mdevs[uuid][k] != started[uuid][k]
-            )
-            findings.append(_finding("mdev_drift", f"{who} comes back as its definition says ({differs})", blocking, uuid))
+            findings.append(_finding("mdev_drift", _drift(who, mdevs[uuid], started[uuid], uuid in running), blocking, uuid))
     for uuid in sorted(set(fails) - set(mdevs)):
         findings.append(_finding("mdev_fails", f"auto-start definition {uuid} would not start at boot: {fails[uuid]}", uuid in must, uuid))
     for uuid in sorted(set(started) - set(mdevs)):
@@ -263,6 +271,12 @@ def snapshot(
         "findings": findings,
         "blocking": [f for f in findings if f["blocking"]],
     }
+
+
+def guard_entries(driver: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """Return ``{uuid: {migratable, reason}}`` of the migration guard in a host's ``driver`` facts."""
+    guard = driver.get("migration_guard") or {}
+    return {str(u): {"migratable": e.get("migratable"), "reason": e.get("reason")} for u, e in guard.items() if isinstance(e, Mapping)}
 
 
 def _check_snapshot(value: Any) -> Mapping[str, Any]:
@@ -309,7 +323,9 @@ def verify(before: Any, facts: Any, host: str = "host") -> dict[str, Any]:
             continue
         if set(want) != set(got):
             kind = KIND_OF_MASK[name]
-            differences.append(_difference("masks", f"{name}: {_mask_change(name, want, got)} (expected from {boot['from'][name]})", mask=name))
+            differences.append(
+                _difference("masks", f"{name}: {_mask_change(name, want, got)} (expected from {boot['from'][name]})", mask=name)
+            )
             reserve, release = sorted(set(got) - set(want)), sorted(set(want) - set(got))
             if reserve:
                 repairs["ap_mask"].append({kind: reserve, "state": "reserved"})
@@ -325,12 +341,13 @@ def verify(before: Any, facts: Any, host: str = "host") -> dict[str, Any]:
             repairs["mdev"].append({"uuid": uuid, **config})
     for uuid in sorted(set(active) - set(boot["mdevs"])):
         notes.append(_difference("mdev_unexpected", f"mdev {uuid} is active; the boot was not expected to start it", uuid))
-    definitions = {str(d["uuid"]).lower(): {"start": d.get("start"), **(_config(d) or {k: None for k in KINDS})} for d in driver["definitions"]}
+    definitions = {str(d["uuid"]).lower(): {"start": d.get("start"), **(_config(d) or dict.fromkeys(KINDS))} for d in driver["definitions"]}
     if definitions != before["live"]["definitions"]:
-        changed = sorted(u for u in set(definitions) | set(before["live"]["definitions"]) if definitions.get(u) != before["live"]["definitions"].get(u))
+        changed = sorted(
+            u for u in set(definitions) | set(before["live"]["definitions"]) if definitions.get(u) != before["live"]["definitions"].get(u)
+        )
         differences.append(_difference("definitions_changed", f"mdevctl definitions changed across the reboot: {', '.join(changed)}"))
-    guard = {str(u): {"migratable": e.get("migratable"), "reason": e.get("reason")} for u, e in (driver.get("migration_guard") or {}).items()
-             if isinstance(e, Mapping)}  # fmt: skip
+    guard = guard_entries(driver)
     if guard != before["live"]["guard"]:
         changed = sorted(u for u in set(guard) | set(before["live"]["guard"]) if guard.get(u) != before["live"]["guard"].get(u))
         differences.append(_difference("guard_changed", f"the migration guard changed across the reboot: {', '.join(changed)}"))

@@ -123,8 +123,14 @@ def _compact_plan(plan: Mapping[str, Any]) -> dict[str, Any]:
         "summary": dict(plan["summary"]),
         "batches": [list(b["hosts"]) for b in plan["batches"]],
         "stranded": [
-            {"guest": s["guest"], "uuid": s["uuid"], "home": s["home"], "host": s["host"], "batch": s["batch"],
-             "codes": sorted(set(s.get("blockers") or {}) | {b.get("code") for b in s.get("source_blockers") or []} - {None})}
+            {
+                "guest": s["guest"],
+                "uuid": s["uuid"],
+                "home": s["home"],
+                "host": s["host"],
+                "batch": s["batch"],
+                "codes": sorted(set(s.get("blockers") or {}) | {b.get("code") for b in s.get("source_blockers") or []} - {None}),
+            }
             for s in plan["stranded"]
         ],  # fmt: skip
         "not_audited": list(plan.get("not_audited") or []),
@@ -195,7 +201,12 @@ def parse_state(text: Any) -> dict[str, Any] | None:
         if not isinstance(state.get(key), kind):
             raise ValueError(f"the state file's {key} is not a {kind.__name__}: damaged")
     for i, batch in enumerate(state["batches"], 1):
-        if not isinstance(batch, dict) or batch.get("index") != i or not isinstance(batch.get("hosts"), list) or not isinstance(batch.get("done"), list):
+        if (
+            not isinstance(batch, dict)
+            or batch.get("index") != i
+            or not isinstance(batch.get("hosts"), list)
+            or not isinstance(batch.get("done"), list)
+        ):
             raise ValueError(f"the state file's batch {i} is damaged")
     return state
 
@@ -320,19 +331,11 @@ def batch_plan(state: Mapping[str, Any], index: Any, facts_by_host: Mapping[str,
         maintained=[h for h in maintained if h in facts_by_host],
     )
     first = plan["batches"][0]
-    entries = []
-    for move in first["moves"]:
-        entries.append(
-            {"uuid": move["uuid"], "guest": move["guest"], "source": move["from"], "apqns": [], "status": "prepare" if move["prepare"] else "ready",
-             "destination": move["to"], "prepare": bool(move["prepare"]), "reason": None, "blockers": list(move.get("codes") or []), "command": None}
-        )  # fmt: skip
+    entries = [_entry(m["uuid"], m["guest"], m["from"], m["to"], bool(m["prepare"]), list(m.get("codes") or [])) for m in first["moves"]]
     for item in first["stranded"]:
         codes = list(item.get("blockers") or {}) + [b.get("code") for b in item.get("source_blockers") or []]
-        entries.append(
-            {"uuid": item["uuid"], "guest": item["guest"], "source": item["host"], "apqns": list(item.get("apqns") or []), "status": "stranded",
-             "destination": None, "prepare": False, "reason": "no destination at this step of the rolling maintenance", "blockers": codes,
-             "command": None}
-        )  # fmt: skip
+        entry = _entry(item["uuid"], item["guest"], item["host"], None, False, codes, list(item.get("apqns") or []))
+        entries.append({**entry, "reason": "no destination at this step of the rolling maintenance"})
     approved = evacuation_document(list(batch["hosts"]), entries, bool(request.get("prepare", True)))
     return {
         "approved": approved,
@@ -340,6 +343,15 @@ def batch_plan(state: Mapping[str, Any], index: Any, facts_by_host: Mapping[str,
         "stranded": [{"guest": s["guest"], "uuid": s["uuid"], "host": s["host"]} for s in first["stranded"]],
         "verdict": plan["verdict"],
     }
+
+
+def _entry(
+    uuid: str, guest: str, source: str, destination: str | None, prepare: bool, codes: list[str], apqns: list[str] | None = None
+) -> dict[str, Any]:
+    """Return an evacuation plan entry (``_evacuation``): a guest's move to ``destination``, or stranded without one."""
+    status = "stranded" if destination is None else "prepare" if prepare else "ready"
+    return {"uuid": uuid, "guest": guest, "source": source, "apqns": list(apqns or []), "status": status, "destination": destination,
+            "prepare": prepare, "reason": None, "blockers": codes, "command": None}  # fmt: skip
 
 
 def migration_disabled(facts_by_host: Mapping[str, Any], hosts: Iterable[str]) -> list[dict[str, Any]]:
@@ -382,8 +394,14 @@ def drain_outcome(document: Any, hosts: Iterable[str]) -> dict[str, Any]:
         if result in LEFT:
             left[str(g.get("uuid"))] = {"guest": g.get("guest"), "from": g.get("source"), "to": g.get("actual_destination")}
         elif result in STAYED:
-            stayed[str(g.get("uuid"))] = {"guest": g.get("guest"), "host": g.get("source"), "result": result, "codes": list(g.get("codes") or [])}
-    status = document.get("host_status") if isinstance(document.get("host_status"), Mapping) else {}
+            stayed[str(g.get("uuid"))] = {
+                "guest": g.get("guest"),
+                "host": g.get("source"),
+                "result": result,
+                "codes": list(g.get("codes") or []),
+            }
+    found = document.get("host_status")
+    status: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
     return {
         "finished": bool(document.get("finished")),
         "mode": document.get("mode"),
@@ -391,7 +409,7 @@ def drain_outcome(document: Any, hosts: Iterable[str]) -> dict[str, Any]:
         "left": left,
         "stayed": stayed,
         "failed": sorted(str(s["guest"] or u) for u, s in stayed.items() if s["result"] == "failed"),
-        "hosts": {h: bool((status.get(h) or {}).get("empty")) for h in sorted(names) if isinstance(status.get(h), Mapping)},
+        "hosts": {h: bool(status[h].get("empty")) for h in sorted(names) if isinstance(status.get(h), Mapping)},
     }
 
 
@@ -468,11 +486,7 @@ def returns(state: Mapping[str, Any], index: Any, facts_by_host: Mapping[str, An
         moves, staying = _rebalance(state, batch, candidates, facts_by_host, running, rules, prepare)
     approved = None
     if moves:
-        entries = [
-            {"uuid": m["uuid"], "guest": m["guest"], "source": m["from"], "apqns": [], "status": "prepare" if m["prepare"] else "ready",
-             "destination": m["to"], "prepare": m["prepare"], "reason": None, "blockers": list(m["codes"]), "command": None}
-            for m in moves
-        ]  # fmt: skip
+        entries = [_entry(m["uuid"], m["guest"], m["from"], m["to"], m["prepare"], list(m["codes"])) for m in moves]
         approved = evacuation_document(sorted({m["from"] for m in moves}), entries, prepare)
     return {"approved": approved, "moves": moves, "staying": staying}
 
@@ -492,7 +506,7 @@ def _rebalance(
     prepare: bool,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Return (moves, staying) bringing guests the run moved to the batch's hosts while that evens the load."""
-    load: Counter[str] = Counter({h: 0 for h in facts_by_host})
+    load: Counter[str] = Counter(dict.fromkeys(facts_by_host, 0))
     for where in running.values():
         for host, _guest in where:
             load[host] += 1
@@ -516,7 +530,9 @@ def _rebalance(
             codes |= {b["code"] for b in check["blockers"]} or ({"apqn_in_use"} if apqns & taken[target] else set())
         if best is None:
             if codes:
-                staying.append({"guest": guest, "uuid": uuid, "at": host, "codes": sorted(codes), "why": "no host of the batch is ready for it"})
+                staying.append(
+                    {"guest": guest, "uuid": uuid, "at": host, "codes": sorted(codes), "why": "no host of the batch is ready for it"}
+                )
             continue
         target, check, apqns = best
         taken[target] |= apqns
@@ -550,8 +566,8 @@ def run_summary(state: Mapping[str, Any]) -> dict[str, Any]:
     rebooted = sorted({h for b in batches for h in b.get("rebooted") or []})
     verified = sorted(h for b in batches for h, v in (b.get("verify") or {}).items() if isinstance(v, Mapping) and v.get("verified"))
     repaired = sorted(h for b in batches for h, v in (b.get("verify") or {}).items() if isinstance(v, Mapping) and v.get("repaired"))
-    moved = sum(len(((b.get("drain") or {}).get("left") or {})) for b in batches)
-    returned = sum(len(((b.get("returns") or {}).get("left") or {})) for b in batches)
+    moved = sum(len((b.get("drain") or {}).get("left") or {}) for b in batches)
+    returned = sum(len((b.get("returns") or {}).get("left") or {}) for b in batches)
     could_not = sorted({s["guest"] or u for b in batches for u, s in (((b.get("drain") or {}).get("stayed") or {}).items())})
     drained = {h for b in batches if "drain" in b["done"] for h in b["hosts"]}
     planned = sorted({s["guest"] for s in state["plan"]["stranded"] if s["host"] in drained})

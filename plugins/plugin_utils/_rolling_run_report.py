@@ -71,7 +71,7 @@ def _verify_text(host: str, result: Mapping[str, Any]) -> str:
         parts.append("differs: " + "; ".join(d["detail"] for d in result["differences"]))
     lost = [f["detail"] for f in result.get("lost") or []]
     if lost:
-        parts.append("not persistent, as found before the reboot: " + "; ".join(lost))
+        parts.append("as foreseen before the reboot: " + "; ".join(lost))
     notes = [n["detail"] for n in result.get("notes") or []]
     if notes:
         parts.append("note: " + "; ".join(notes))
@@ -98,7 +98,9 @@ def batch_rows(batch: Mapping[str, Any], request: Mapping[str, Any]) -> list[tup
             found = [f"{h}: {f['detail']}" for h, s in sorted((batch.get("snapshots") or {}).items()) for f in s.get("findings") or []]
             text = "everything comes back" if not found else "; ".join(found)
         elif phase == "reboot":
-            text = _names(batch.get("rebooted") or []) if request.get("reboot", True) else "not rebooted (vfio_ap_maintenance_reboot: false)"
+            text = (
+                _names(batch.get("rebooted") or []) if request.get("reboot", True) else "not rebooted (vfio_ap_maintenance_reboot: false)"
+            )
         elif phase == "verify":
             text = " | ".join(_verify_text(h, v) for h, v in sorted((batch.get("verify") or {}).items())) or DASH
         elif phase == "restart":
@@ -112,7 +114,9 @@ def batch_rows(batch: Mapping[str, Any], request: Mapping[str, Any]) -> list[tup
             if back.get("staying"):
                 text += "; staying: " + "; ".join(f"{s['guest']} on {s['at']} ({', '.join(s['codes'])})" for s in back["staying"])
         else:
-            text = _names(f"mdev {r.get('name')} on {r.get('host')}{'' if r.get('ok', True) else ' (failed)'}" for r in batch.get("restored") or [])
+            text = _names(
+                f"mdev {r.get('name')} on {r.get('host')}{'' if r.get('ok', True) else ' (failed)'}" for r in batch.get("restored") or []
+            )
         rows.append((PHASE_TEXT[phase], text))
     return rows
 
@@ -132,7 +136,8 @@ def _figures(state: Mapping[str, Any], summary: Mapping[str, Any]) -> list[tuple
         ("guests started again after the reboot", str(len(summary["restarted"]))),
         (
             "guests that could not leave their host: planned / in the run",
-            f"{len(planned)} / {len(could_not)} ({same})" + ("" if summary["finished"] else f"; {len(summary['stranded_planned_all'])} planned in all"),
+            f"{len(planned)} / {len(could_not)} ({same})"
+            + ("" if summary["finished"] else f"; {len(summary['stranded_planned_all'])} planned in all"),
         ),
     ]
 
@@ -233,5 +238,7 @@ def files(state: Mapping[str, Any], batch: int | None = None, title: str | None 
         hosts = ", ".join(state["batches"][int(batch) - 1]["hosts"])
         for fmt, ext in FORMATS.items():
             if fmt != "junit":
-                out[f"rolling-batch-{int(batch)}.{ext}"] = render(state, fmt, f"Rolling maintenance, batch {int(batch)}: {hosts}", int(batch))
+                out[f"rolling-batch-{int(batch)}.{ext}"] = render(
+                    state, fmt, f"Rolling maintenance, batch {int(batch)}: {hosts}", int(batch)
+                )
     return out

@@ -19,8 +19,9 @@ fails. libvirt knows nothing of other hosts: a guest whose definition is on two 
 started on both (the caller has to look first, as the collection's rolling run does).
 
 The live mount runs :func:`start` for a ``start HOST ID GUEST_HEX`` command written to
-``DIR/.apsim/control`` (the guest's name as hex of its UTF-8 bytes: a name may hold blanks) and lists every attempt in ``DIR/.apsim/starts``; :func:`request` is the
-client side used by ``tests/apsim/bin/virsh start``.
+``DIR/.apsim/control`` (the guest's name as hex of its UTF-8 bytes: a name may hold blanks) and
+lists every attempt in ``DIR/.apsim/starts``; :func:`request` is the client side used by
+``tests/apsim/bin/virsh start``.
 """
 
 from __future__ import annotations

@@ -151,7 +151,13 @@ DRIFTS = [
     (
         "readme-default-for-a-required-input",
         "maintenance",
-        [("README.md", "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | (required) |", "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | `[]` |")],
+        [
+            (
+                "README.md",
+                "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | (required) |",
+                "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | `[]` |",
+            )
+        ],
         None,
         ["vfio_ap_maintenance_hosts", "required in meta/argument_specs.yml, README default says `[]`"],
     ),

@@ -119,8 +119,12 @@ CASES = [
     ),
     (
         "a guest's mdev that differs from its definition comes back as defined",
-        host(aqmask=KEPT["aqmask"], persistent_masks=KEPT, mdevs=[mdev(U1, guest="g1", start=None)],
-             definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9, 10]}]),
+        host(
+            aqmask=KEPT["aqmask"],
+            persistent_masks=KEPT,
+            mdevs=[mdev(U1, guest="g1", start=None)],
+            definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9, 10]}],
+        ),
         {},
         (),
         [("mdev_drift", U1)],
@@ -136,8 +140,12 @@ CASES = [
     ),
     (
         "two auto-start definitions sharing an APQN: the second in name order is refused at the boot",
-        host(aqmask=KEPT["aqmask"], persistent_masks=KEPT, mdevs=[mdev(U2, guest="g2")],
-             definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9, 10]}]),
+        host(
+            aqmask=KEPT["aqmask"],
+            persistent_masks=KEPT,
+            mdevs=[mdev(U2, guest="g2")],
+            definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9, 10]}],
+        ),
         {},
         (),
         [("mdev_fails", U2)],
@@ -145,8 +153,11 @@ CASES = [
     ),  # fmt: skip
     (
         "the masks of the kernel command line (absolute and relative) are the boot masks",
-        host(cmdline="root=/dev/dasda1 ap.aqmask=0xff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff ap.apmask=+0-255",
-             aqmask="0-7,16-255", definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9]}]),
+        host(
+            cmdline="root=/dev/dasda1 ap.aqmask=0xff00ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff ap.apmask=+0-255",
+            aqmask="0-7,16-255",
+            definitions=[{"uuid": U1, "start": "auto", "adapters": [1], "domains": [9]}],
+        ),
         {},
         (),
         [],

@@ -195,7 +195,9 @@ def test_returns(facts, mode):
 def test_migration_disabled_by_the_drain_is_disabled_again_where_it_was_and_where_the_guest_runs(tmp_path):
     fleet = {"a": lpar(guest("g1", 1, 1, 4, migratable=0), migration="attribute"), "c": lpar(migration="attribute")}
     facts = facts_for_fleet({"hosts": fleet}, tmp_path)
-    assert R.migration_disabled(facts, ["a"]) == [{"host": "a", "uuid": "93000000-0000-4000-8000-000000000001", "guest": "g1", "reason": None}]
+    assert R.migration_disabled(facts, ["a"]) == [
+        {"host": "a", "uuid": "93000000-0000-4000-8000-000000000001", "guest": "g1", "reason": None}
+    ]
     req = R.request_of({"hosts": ["a"], "enable_migration": True})
     state = R.new_state(rolling_plan(facts, ["a"], enable_migration=True), req, facts)
     state = R.record(state, 1, "progress", {"migration": R.migration_disabled(facts, ["a"])})
@@ -206,7 +208,9 @@ def test_migration_disabled_by_the_drain_is_disabled_again_where_it_was_and_wher
 
 def test_run_reports_escape_what_hosts_report(facts):
     state = started(facts)
-    state = R.record(state, 1, "drain", {"drain": {"left": {}, "stayed": {"u": {"guest": "<b>|x", "host": "a", "result": "stranded", "codes": []}}}})
+    state = R.record(
+        state, 1, "drain", {"drain": {"left": {}, "stayed": {"u": {"guest": "<b>|x", "host": "a", "result": "stranded", "codes": []}}}}
+    )
     state = R.stop(state, 1, "maintain", "failed: `rm -rf` <script>", "t")
     text = render(state, "markdown")
     assert "<b>" not in text and "&lt;b&gt;\\|x" in text and "<script>" not in text
@@ -214,5 +218,7 @@ def test_run_reports_escape_what_hosts_report(facts):
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<failure" in render(state, "junit")
     out = files(state, 1)
-    assert sorted(out) == sorted([f"rolling-run.{e}" for e in ("json", "md", "html", "xml")] + [f"rolling-batch-1.{e}" for e in ("json", "md", "html")])
+    assert sorted(out) == sorted(
+        [f"rolling-run.{e}" for e in ("json", "md", "html", "xml")] + [f"rolling-batch-1.{e}" for e in ("json", "md", "html")]
+    )
     assert json.loads(out["rolling-run.json"])["summary"]["stopped"]["phase"] == "maintain"
