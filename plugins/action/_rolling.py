@@ -199,7 +199,7 @@ class ActionModule(ActionBase):
 
     def _saved(self, state: Mapping[str, Any], batch: Any = None, reports: bool = False) -> dict[str, Any]:
         """Write the state file (and the reports) and return the step's result."""
-        out = {"state": state, "summary": R.run_summary(state), "current": R.current(state), "check_mode": self._check}
+        out: dict[str, Any] = {"state": state, "summary": R.run_summary(state), "current": R.current(state), "check_mode": self._check}
         files = {str(self._arg("state_file")): R.state_text(state)}
         if reports or state.get("stopped") or state.get("finished"):
             files.update(run_files(state, batch, self._arg("title")))
