@@ -144,7 +144,7 @@ def test_generated_fleet_killed_mid_run_and_taken_up(fresh_live_fleet, tmp_path)
     proc = subprocess.Popen(cmd, cwd=tmp_path, env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
     try:
-        output, _ = proc.communicate(timeout=HANG_GUARD)
+        output = proc.communicate(timeout=HANG_GUARD)[0]
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
