@@ -106,6 +106,7 @@ class _Planner:
         prepare: Any,
         enable_migration: Any,
         mkvps: Any,
+        maintained: Any = None,
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts} (for example hostvars)")
@@ -135,6 +136,8 @@ class _Planner:
                     ) from None
                 without.append(name)  # not audited: never a destination
         self.not_audited = without
+        # hosts maintained already (an earlier part of the same rolling maintenance): final destinations, second choice
+        self.maintained = sorted(set(_known(require_names(maintained, "maintained"), facts_by_host, "maintained")) - set(self.maintain))
         # the running guests of the hosts to maintain, once per UUID (first host by name)
         self.guests: list[_Guest] = []
         self.warnings: list[str] = []
@@ -163,6 +166,7 @@ class _Planner:
         self.bit = {name: 1 << i for name, i in pos.items()}
         self.maintain_bits = _bits(pos, self.maintain)
         self.avoid_bits = _bits(pos, self.avoid)
+        self.maintained_bits = _bits(pos, self.maintained)
         self.capacity = {i: h.facts["driver"].get("available_instances") for i, h in enumerate(dest_hosts)}
         # running guests per host as gathered (the index's copies of the hosts to maintain have theirs idle)
         self.residents: Counter[Any] = Counter()
@@ -263,7 +267,7 @@ class _Run:
         for g in self.guests:
             self.on.setdefault(g.host, []).append(g)
         self.done: list[str] = []
-        self.done_bits = 0
+        self.done_bits = planner.maintained_bits
         self.taken: dict[int, dict[str, str]] = {}  # destination -> {apqn: uuid} taken by the plan
         self.new_mdevs: Counter[int] = Counter()
         self.created: set[tuple[str, int]] = set()
@@ -423,7 +427,7 @@ class _Run:
         batch_bits = _bits(p.index.position, members)
         later_bits = _bits(p.index.position, later) & ~p.avoid_bits
         tiers = (
-            ("outside", p.index.all & ~p.maintain_bits & ~p.avoid_bits),
+            ("outside", p.index.all & ~p.maintain_bits & ~p.maintained_bits & ~p.avoid_bits),
             ("maintained", self.done_bits & ~p.avoid_bits),
             ("later", later_bits),
         )
@@ -583,6 +587,7 @@ def rolling_plan(
     enable_migration: Any = False,
     order: Any = "planned",
     mkvps: Any = None,
+    maintained: Any = None,
 ) -> dict[str, Any]:
     """Return the rolling maintenance plan of ``hosts`` (schema in docs/rolling-maintenance.md); ValueError naming a bad argument.
 
@@ -593,14 +598,16 @@ def rolling_plan(
     facts; the hosts to maintain always may, once maintained or while due later); ``prepare``:
     destinations the destination role can make ready count; ``enable_migration``: a guest whose
     migration is disabled counts as movable (the run enables it); ``order``: ``planned`` tries the
-    planned and the given order and keeps the better, ``given`` keeps the given order.
+    planned and the given order and keeps the better, ``given`` keeps the given order; ``maintained``:
+    hosts maintained already in the same rolling maintenance (destinations after those not due for
+    maintenance, as the plan's own earlier batches; used when a rolling run plans its next batch).
     """
     if order not in ORDERS:
         raise ValueError(f"order: expected one of {', '.join(ORDERS)}, got {order!r}")
     paused = gc.isenabled()
     gc.disable()
     try:
-        planner = _Planner(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, mkvps)
+        planner = _Planner(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, mkvps, maintained)
         tried = [_Run(planner, name).run() for name in (ORDERS if order == "planned" else ("given",))]
         chosen = min(tried, key=_Run.key)
         return _result(planner, chosen, tried)
@@ -631,6 +638,7 @@ def _result(planner: _Planner, chosen: _Run, tried: list[_Run]) -> dict[str, Any
         "batch_size": planner.batch_size,
         "order": chosen.order,
         "avoid": planner.avoid,
+        "maintained": planner.maintained,
         "destinations": list(planner.index.names),
         "not_audited": planner.not_audited,
         "rules": planner.rules,
