@@ -43,13 +43,23 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import render_markdown
 
 
+DEPRECATION = (
+    "s390x.vfio_ap.evacuation_report is deprecated: the s390x.vfio_ap.maintenance role writes the plan as evacuation.md "
+    "(and .json, .html, .xml) to vfio_ap_maintenance_report_dir, plan-only runs included"
+)
+
+
 def evacuation_report(evacuation):
     """Return the evacuation plan as Markdown (the drain report of a plan-only run)."""
+    # Deprecated when called, not through meta/runtime.yml: Ansible loads every filter file of a
+    # collection when any of its filters is used, and would warn on every run of every role.
+    Display().deprecated(DEPRECATION, version="1.0.0", collection_name="s390x.vfio_ap")
     try:
         return render_markdown(drain_document(evacuation, Progress("plan"), {}))
     except (ValueError, TypeError, KeyError) as exc:

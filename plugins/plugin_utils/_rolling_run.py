@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_document
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_bool, require_names, require_rules
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_bool, require_count, require_names, require_rules
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import migration_check
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling import ORDERS, rolling_plan
 
@@ -42,14 +42,6 @@ MAX_STATE_BYTES = 64 * 1024 * 1024
 
 
 # --------------------------------------------------------------------------- the request
-
-
-def _positive(value: Any, what: str) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{what}: expected an integer >= 1, got {value!r}")
-    return value
 
 
 def request_of(inputs: Mapping[str, Any]) -> dict[str, Any]:
@@ -78,7 +70,7 @@ def request_of(inputs: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(f"vfio_ap_maintenance_rules: {exc}") from None
     out: dict[str, Any] = {
         "hosts": hosts,
-        "batch_size": _positive(inputs.get("batch_size", 1), "vfio_ap_maintenance_batch_size"),
+        "batch_size": require_count(inputs.get("batch_size", 1), "vfio_ap_maintenance_batch_size", 1),
         "avoid": sorted(set(require_names(inputs.get("avoid"), "vfio_ap_maintenance_avoid"))),
         "order": order,
         "rules": rules,
