@@ -5,4 +5,4 @@
 .PHONY: demo-rolling
 
 demo-rolling: collection system-deps ## roll the demo fleet host by host on the live simulator (drain, reboot, check, return), print the run report
-	@bash tests/demo_rolling.sh
+	@bash tools/demo_rolling.sh

@@ -24,7 +24,7 @@ open(sys.argv[1], "w").write(yaml.safe_dump(fleet, sort_keys=False))
 PY
 .venv/bin/python -m apsim mount "$out/fleet.yml" "$mnt" --background --pidfile "$out/pid"
 trap '.venv/bin/python -m apsim unmount "$mnt"' EXIT
-.venv/bin/python tests/demo_inventory.py "$mnt" "$out/inventory.yml"
+.venv/bin/python tools/demo_inventory.py "$mnt" "$out/inventory.yml"
 extra="{
   \"vfio_ap_maintenance_hosts\": \"kvm-a1,kvm-a2,kvm-a3,kvm-b1,kvm-b2,kvm-b3\",
   \"vfio_ap_maintenance_fail_when_not_empty\": false,
