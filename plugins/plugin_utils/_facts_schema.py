@@ -16,6 +16,7 @@ collection does not know is refused with one message.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,25 +60,61 @@ def parse_bool(value: Any, what: str) -> bool:
 def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
+    if type(value) is list and _small_ints(value):
+        return
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
         raise _fail(what, path, "a list of AP IDs (integers 0-255)" + (" or null" if nullable else ""), value)
 
 
+def _small_ints(values: list) -> bool:
+    """Return True when every value is a plain int 0-255 (the common case, checked at C speed; False: look closer)."""
+    return not values or (set(map(type, values)) == {int} and 0 <= min(values) and max(values) <= 255)
+
+
+# APQN texts known to be canonical: facts repeat the same few thousand on every host (bounded, so
+# that hostile facts cannot grow it without end)
+_CANONICAL: set[str] = set()
+_CANONICAL_MAX = 1 << 17
+
+
 def _is_apqn(value: Any) -> bool:
     """Return True for an APQN in the facts' form ('05.0004': the collection's parser, canonical text)."""
+    if value in _CANONICAL:
+        return True
     if not isinstance(value, str):
         return False
     try:
-        return format_apqn(*parse_apqn(value)) == value
+        canonical = format_apqn(*parse_apqn(value)) == value
     except ValueError:
         return False
+    if canonical and len(_CANONICAL) < _CANONICAL_MAX:
+        _CANONICAL.add(value)
+    return canonical
 
 
 def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
+    if type(value) is list and _CANONICAL.issuperset(value):
+        return
     if not isinstance(value, list) or not all(_is_apqn(v) for v in value):
         raise _fail(what, path, "a list of APQNs ('05.0004')" + (" or null" if nullable else ""), value)
+
+
+_APQN_OF = operator.itemgetter("apqn")
+
+
+def _queue_records(queues: list) -> bool:
+    """Return True when every queue is a mapping with an ``apqn`` string (checked at C speed; False: look closer).
+
+    A large fleet's facts hold millions of queue records; the few distinct types are checked, not each record.
+    """
+    try:
+        return all(issubclass(t, Mapping) for t in set(map(type, queues))) and all(
+            issubclass(t, str) for t in set(map(type, map(_APQN_OF, queues)))
+        )
+    except (KeyError, TypeError):  # a record without an apqn, or not a mapping: the slow check names it
+        return False
 
 
 def _typed(container: Mapping, key: str, kinds: tuple, what: str, path: str, expected: str) -> Any:
@@ -123,9 +160,10 @@ def check_facts(facts: Any, what: str) -> Mapping:
         _capabilities(card.get("capabilities"), what, path + ".capabilities")
         for key in ("online", "config", "chkstop"):
             _typed(card, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
-    for i, queue in enumerate(facts["queues"]):
-        if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
-            raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
+    if not _queue_records(facts["queues"]):
+        for i, queue in enumerate(facts["queues"]):
+            if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
+                raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
     vfio = facts["driver"]
     _typed(vfio, "loaded", (bool,), what, "driver.loaded", "true or false")
     _typed(vfio, "features", (list,), what, "driver.features", "a list")
@@ -195,6 +233,18 @@ def _capabilities(caps: Any, what: str, path: str) -> None:
     _typed(caps, "mode", _OPT_STR, what, path + ".mode", "cca, ep11, accel or null")
     for key in ("bs", "hwtype"):
         _typed(caps, key, _OPT_INT, what, f"{path}.{key}", "an integer or null")
+
+
+_PLAIN_KEYS = frozenset(("apqn", "driver", "vfio_status"))
+
+
+def plain_queue(queue: Mapping) -> bool:
+    """Return True for a compact queue record holding only its canonical ``apqn``, its ``driver`` (text or
+    null) and ``vfio_status``: everything else about the queue is its card's (``check_queue`` accepts it)."""
+    if not queue.keys() <= _PLAIN_KEYS:
+        return False
+    driver = queue.get("driver")
+    return (driver is None or type(driver) is str) and _is_apqn(queue["apqn"])
 
 
 def check_queue(queue: Mapping, what: str) -> Mapping:

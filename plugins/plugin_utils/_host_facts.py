@@ -13,14 +13,16 @@ Each returns data; none decides readiness (``_readiness.py`` does).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
-from typing import Any
+from itertools import compress
+from typing import Any, NamedTuple
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_CCA, MODE_EP11, MODE_MASK, functions_of_capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue, plain_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
@@ -28,6 +30,20 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CA
 # (series v3+: restore), and "series": the series is there but the facts cannot tell which interface
 # (a host without any mdev shows no per-mdev migratable file), so both rule sets apply.
 LEVELS = ("none", "attribute", "kernel", "series")
+_APQN_OF = operator.itemgetter("apqn")
+
+
+class QueueTraits(NamedTuple):
+    """What the readiness rules read of one queue, computed once from its full record (``queue_traits``)."""
+
+    unbound: bool  # not bound to vfio_ap (queue_binding_problem)
+    unusable: bool  # deconfigured, check-stopped or its card offline (queue_unusable_problem)
+    tapq: Word  # tapq_word
+    cached: Word  # cached_word
+    tapq_key: tuple[int | None, int | None]  # tapq_key
+    cached_key: tuple[int | None, int | None]  # cached_key
+    master_keys: bool  # has_master_keys
+    mkvps: tuple[tuple[str, str], ...] | None  # current_mkvps
 
 
 class HostFacts:
@@ -39,7 +55,6 @@ class HostFacts:
         "what",
         "level",
         "loaded",
-        "queues",
         "cards",
         "mdevs",
         "definitions",
@@ -50,6 +65,10 @@ class HostFacts:
         "identity",
         "gaps",
         "_full",
+        "_queues",
+        "_some",
+        "_selected",
+        "_plain",
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
@@ -60,7 +79,10 @@ class HostFacts:
         self.what = what
         self.loaded: bool = vfio["loaded"]
         self.level: str = migration_level(vfio, level, f"{what} {LEVEL_VARIABLE}")
-        self.queues: dict[str, Mapping] = {q["apqn"]: q for q in facts["queues"]}
+        self._queues: dict[str, Mapping] | None = None  # every queue by APQN (``queues``), built when first needed
+        self._some: dict[str, Mapping] = {}  # the records of the APQNs looked up by ``select``
+        self._selected: frozenset[str] | set[str] = frozenset()
+        self._plain: dict[tuple[str, Any], QueueTraits] = {}  # traits of plain records per (adapter, driver)
         self.cards: dict[int, Mapping] = {c["id"]: c for c in facts["cards"]}
         self.mdevs: dict[str, Mapping] = {m["uuid"]: m for m in vfio["mdevs"]}
         self.definitions: dict[str, Mapping] = {d["uuid"].lower(): d for d in vfio["definitions"]}
@@ -79,16 +101,67 @@ class HostFacts:
         """Return the host name, or a neutral word when none was given."""
         return self.name or "the host"
 
+    @property
+    def queues(self) -> dict[str, Mapping]:
+        """Return every queue record of the facts by APQN (compact or full, as the facts hold them)."""
+        if self._queues is None:
+            queues = self.facts["queues"]
+            self._queues = dict(zip(map(_APQN_OF, queues), queues))
+        return self._queues
+
+    def select(self, apqns: set[str]) -> list[str]:
+        """Look up the records of ``apqns`` in one pass over the facts; return those the host has.
+
+        The plan needs a few of a large LPAR's queues: this finds them without indexing every queue
+        (``queues``). Later lookups of these APQNs (``record``, ``queue``, ``traits``) use what it found.
+        """
+        if apqns is not self._selected:
+            if self._queues is not None:
+                found = [self._queues[a] for a in apqns if a in self._queues]
+            else:
+                queues = self.facts["queues"]
+                found = list(compress(queues, map(apqns.__contains__, map(_APQN_OF, queues))))
+            self._some = {q["apqn"]: q for q in found}  # the last record of an APQN, as ``queues`` keeps it
+            self._selected = apqns
+        return list(self._some)
+
+    def record(self, apqn: str) -> Mapping | None:
+        """Return the facts' record of ``apqn`` as they hold it (not checked, compact or full), or None."""
+        if apqn in self._selected:
+            return self._some.get(apqn)
+        return self.queues.get(apqn)
+
     def queue(self, apqn: str) -> Mapping | None:
         """Return the checked queue facts of ``apqn`` in their full form (every key), or None when the host has no such queue."""
         full = self._full.get(apqn)
         if full is None:
-            queue = self.queues.get(apqn)
+            queue = self.record(apqn)
             if queue is None:
                 return None
-            check_queue(queue, self.what)
-            full = self._full[apqn] = expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
+            full = self._full[apqn] = self._expanded(apqn, queue)
         return full
+
+    def _expanded(self, apqn: str, queue: Mapping) -> dict[str, Any]:
+        check_queue(queue, self.what)
+        return expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
+
+    def traits(self, apqn: str) -> QueueTraits | None:
+        """Return what the rules read of the queue ``apqn`` (``queue_traits``), or None when the host has no such queue.
+
+        A plain compact record (``plain_queue``) is its card's queue with a driver: its traits are
+        computed once per adapter and driver.
+        """
+        queue = self.record(apqn)
+        if queue is None:
+            return None
+        if not self.mkvps and plain_queue(queue):
+            key = (apqn.partition(".")[0], queue.get("driver"))
+            found = self._plain.get(key)
+            if found is None:
+                found = self._plain[key] = queue_traits(self, self._expanded(apqn, queue))
+            return found
+        full = self._full.get(apqn)
+        return queue_traits(self, full if full is not None else self._expanded(apqn, queue))
 
     def existing_queue(self, apqn: str) -> Mapping:
         """Return the checked queue facts of an APQN the host has (KeyError otherwise)."""
@@ -212,6 +285,21 @@ def tapq_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]:
 def cached_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]:
     """Return the class of a queue's card-cached word (word_key with CACHED_MASK)."""
     return word_key(cached_word(host, queue), CACHED_MASK)
+
+
+def queue_traits(host: HostFacts, queue: Mapping) -> QueueTraits:
+    """Return what the readiness rules read of a queue (its checked full record on ``host``)."""
+    tapq, cached = tapq_word(host, queue), cached_word(host, queue)
+    return QueueTraits(
+        queue_binding_problem(queue) is not None,
+        queue_unusable_problem(host, queue) is not None,
+        tapq,
+        cached,
+        word_key(tapq, TAPQ_MASK),
+        word_key(cached, CACHED_MASK),
+        has_master_keys(host, queue),
+        current_mkvps(host, queue),
+    )
 
 
 def queue_binding_problem(queue: Mapping) -> str | None:

@@ -262,6 +262,7 @@ class _Planner:
         self.load: Counter[int] = Counter()
         self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
         self.stranding: dict[str, dict[str, int]] = {}
+        self.classes: dict[tuple, _SharedClass | bool] = {}  # guests alike for the rules (shared_class)
 
     def plan(self) -> dict[str, Any]:
         guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
@@ -319,18 +320,31 @@ class _Planner:
     def guest(self, source: H.HostFacts, mdev: Mapping, others: list[tuple[str, Mapping]]) -> dict[str, Any]:
         index = self.index
         candidates = index.all
-        if source.name in index.position:
-            candidates &= ~(1 << index.position[source.name])
-        ev = R.evaluate(index, source, mdev, self.rules, candidates)
+        position = index.position.get(source.name)
+        if position is not None:
+            candidates &= ~(1 << position)
         attached_elsewhere = [h for h, m in others if m.get("guest") or m.get("in_use")]
+        duplicate = None
         if attached_elsewhere and (mdev.get("guest") or mdev.get("in_use")):
-            ev.mark_source(
-                "duplicate_uuid",
-                None,
-                f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}",
-            )
-        ready, after, blocked = R.verdict_bits(ev)
+            duplicate = f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}"
         full = self.wants_detail(source, mdev)
+        shared = None if full else self.shared_class(source, mdev, position, candidates, duplicate)
+        if shared is None:
+            ev = R.evaluate(index, source, mdev, self.rules, candidates)
+            if duplicate:
+                ev.mark_source("duplicate_uuid", None, duplicate)
+            ready, after, blocked = R.verdict_bits(ev)
+            usable = ready | after
+            reasons, warnings = reason_counts(ev, blocked), warning_counts(ev, usable)
+            nearest = [
+                {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
+                for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
+            ]
+        else:
+            found, ev = shared
+            ready, after, blocked = found.ready & candidates, found.after & candidates, found.blocked & candidates
+            usable = ready | after
+            reasons, warnings, nearest = found.reasons_for(position), found.warnings_for(position), found.nearest_for(position)
         cap = len(index.names) if full else self.limit
         verdict = "ready" if ready else "ready_after" if after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
@@ -338,7 +352,6 @@ class _Planner:
         after_pos = positions(after, max(cap, _WINDOW), start) if after else []
         suggested = self.suggest(ready_pos or after_pos)
         ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
-        usable = ready | after
         entry: dict[str, Any] = {
             "uuid": mdev["uuid"],
             "guest": mdev.get("guest"),
@@ -351,17 +364,8 @@ class _Planner:
             "verdict": verdict,
             "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
             "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},
-            "blocked": {
-                "count": blocked.bit_count(),
-                "reasons": {
-                    code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked
-                },
-                "nearest": [
-                    {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
-                    for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
-                ],
-            },
-            "warnings": {code: (ev.warnings[code] & usable).bit_count() for code in WARNING_CODES if ev.warnings.get(code, 0) & usable},
+            "blocked": {"count": blocked.bit_count(), "reasons": reasons, "nearest": nearest},
+            "warnings": warnings,
             "source_blockers": R.sort_findings(ev.source_blockers),
             "source_warnings": R.sort_findings(ev.source_warnings),
             "suggested": index.names[suggested] if suggested is not None else None,
@@ -376,6 +380,50 @@ class _Planner:
         if blocked and mdev.get("guest") and not usable:
             self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked)
         return entry
+
+    def shared_class(
+        self, source: H.HostFacts, mdev: Mapping, position: int | None, candidates: int, duplicate: str | None
+    ) -> tuple[_SharedClass, R.Evaluation] | None:
+        """Return (the evaluation shared by the guests alike to this one, this guest's view of it), or None.
+
+        None when the guest must be evaluated on its own: no candidates, a destination other than its
+        source that holds an mdev or a claim of its UUID or shares its machine (the shared evaluation
+        does not hold there), or the first guest of its kind (sharing pays from the second one on).
+        The view has the guest's own source-side findings, mdev and candidates and the shared tables.
+        """
+        index = self.index
+        uuid = mdev["uuid"]
+        mine = 1 << position if position is not None else 0
+        if not candidates or any(i != position for i in index.mdevs.get(uuid, ())):
+            return None
+        if source.identity is not None and index.identities.get(source.identity, 0) & ~mine:
+            return None
+        ev = R.Evaluation(index, source, mdev, self.rules, 0)
+        for apqn in ev.wanted:
+            if index.claims.get(apqn, {}).get(uuid, 0) & ~mine:
+                return None
+        R.source_rules(ev)  # the guest's own source-side findings (candidates 0: nothing else)
+        if duplicate:
+            ev.mark_source("duplicate_uuid", None, duplicate)
+        domains, why = R.checked_control_domains(source, mdev)
+        codes = sorted({f["code"] for f in ev.source_blockers} | {f["code"] for f in ev.source_warnings})
+        key = (
+            source.level,
+            tuple(ev.wanted),
+            tuple(source.traits(apqn) for apqn in ev.wanted),
+            None if domains is None else tuple(domains),
+            why,
+            tuple(codes),
+        )
+        found = self.classes.get(key)
+        if found is None:
+            self.classes[key] = False  # the first of its kind: evaluated on its own
+            return None
+        if found is False:
+            found = self.classes[key] = _SharedClass(R.shared_evaluation(index, source, mdev, self.rules, codes), self.nearest)
+        ev.candidates = candidates
+        ev.blockers, ev.warnings, ev.marks = found.ev.blockers, found.ev.warnings, found.ev.marks
+        return found, ev
 
     def suggest(self, pool: list[int]) -> int | None:
         """Return the least loaded destination of a window of the pool that rotates from guest to guest (spreads guests).
@@ -456,6 +504,74 @@ class _Planner:
             return migrate_command(entry["guest"], entry["suggested"], uri_host), None
         except ValueError as exc:  # a guest name virsh cannot be given safely
             return None, str(exc)
+
+
+def reason_counts(ev: R.Evaluation, blocked: int) -> dict[str, int]:
+    """Return {blocker code: number of the blocked destinations it blocks}, in the rule table's order."""
+    return {code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked}
+
+
+def warning_counts(ev: R.Evaluation, usable: int) -> dict[str, int]:
+    """Return {warning code: number of the usable destinations (ready or after preparation) it warns about}."""
+    return {code: (ev.warnings[code] & usable).bit_count() for code in WARNING_CODES if ev.warnings.get(code, 0) & usable}
+
+
+class _SharedClass:
+    """The plan's view of a shared evaluation (``_readiness.shared_evaluation``): verdicts, counts and nearest
+    destinations over every destination, and each guest's figures without its source (``*_for``).
+
+    A guest of the class differs from the shared evaluation at its source's position only (it is not
+    its own candidate): its counts are the shared ones less what that position adds, its nearest
+    destinations the shared ranking without it. Results are kept and handed to every guest alike (the
+    plan's entries share them; they are read, never changed).
+    """
+
+    __slots__ = ("ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "_memo", "_entries")
+
+    def __init__(self, ev: R.Evaluation, nearest: int) -> None:
+        self.ev = ev
+        self.ready, self.after, self.blocked = R.verdict_bits(ev)
+        self.usable = self.ready | self.after
+        self.reasons = reason_counts(ev, self.blocked)
+        self.warnings = warning_counts(ev, self.usable)
+        self.nearest = nearest
+        self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
+        self._memo: dict[tuple, Any] = {}
+        self._entries: dict[int, dict[str, Any]] = {}
+
+    def reasons_for(self, position: int | None) -> dict[str, int]:
+        """Return the blocker counts of a guest whose source is at ``position`` (None: not a destination)."""
+        if position is None or not self.blocked >> position & 1:
+            return self.reasons
+        return self._without(self.reasons, self.ev.blockers, position)
+
+    def warnings_for(self, position: int | None) -> dict[str, int]:
+        """Return the warning counts of a guest whose source is at ``position`` (None: not a destination)."""
+        if position is None or not self.usable >> position & 1:
+            return self.warnings
+        return self._without(self.warnings, self.ev.warnings, position)
+
+    def _without(self, counts: dict[str, int], table: dict[str, int], position: int) -> dict[str, int]:
+        here = frozenset(code for code, bits in table.items() if bits >> position & 1)
+        key = (id(counts), here)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = {code: n - (code in here) for code, n in counts.items() if n - (code in here)}
+        return found
+
+    def nearest_for(self, position: int | None) -> list[dict[str, Any]]:
+        """Return the nearest blocked destinations ({host, blockers}) of a guest whose source is at ``position``."""
+        chosen = tuple(i for i in self.ranking if i != position)[: self.nearest]
+        found = self._memo.get(chosen)
+        if found is None:
+            found = self._memo[chosen] = [self._entry(i) for i in chosen]
+        return found
+
+    def _entry(self, i: int) -> dict[str, Any]:
+        found = self._entries.get(i)
+        if found is None:
+            found = self._entries[i] = {"host": self.ev.index.names[i], "blockers": self.ev.apqns_by_code(i)}
+        return found
 
 
 def stranding_codes(ev: R.Evaluation, blocked: int) -> dict[str, int]:

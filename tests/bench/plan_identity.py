@@ -127,19 +127,30 @@ def _property_cases(folder: Path) -> Iterator[tuple[str, Callable[[], Any]]]:
         yield from _small_fleet_cases(f"property-{path.stem}", facts)
 
 
-def _merged_property_fleets(folder: Path, per_fleet: int = 16) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Yield (label, facts) of fleets made of ``per_fleet`` property fleets each (hosts renamed, UUIDs kept).
+def _merged_property_fleets(folder: Path, per_fleet: int = 16, own_uuids: bool = False) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Yield (label, facts) of fleets made of ``per_fleet`` property fleets each (hosts renamed).
 
-    The property fleets' variety at a larger scale: many guests share APQNs, hosts share layouts, and the
-    property test's few UUIDs recur on many hosts (duplicate UUIDs, landing mdevs, idle twins).
+    The property fleets' variety at a larger scale: many guests share APQNs and hosts share layouts.
+    With the UUIDs kept, the property test's few UUIDs recur on many hosts (duplicate UUIDs, landing
+    mdevs, idle twins); ``own_uuids`` gives each property fleet UUIDs and machines of its own (its own twins stay).
     """
     paths = sorted(folder.glob("*.json"))
     for start in range(0, len(paths), per_fleet):
         merged: dict[str, Any] = {}
         for k, path in enumerate(paths[start : start + per_fleet]):
-            for host, facts in json.loads(path.read_text())["facts"].items():
+            text = path.read_text()
+            if own_uuids:  # the property test's UUIDs all start so
+                text = text.replace('"5e0a0000-', f'"{start + k:08x}-')
+            for host, facts in json.loads(text)["facts"].items():
+                machine = facts.get("host") if own_uuids else None
+                if isinstance(machine, dict):  # and machines of its own: an LPAR per host of the merged fleet
+                    cpc = machine.get("cpc") or {}
+                    if cpc.get("sequence_code"):
+                        cpc["sequence_code"] = f"{start + k:08X}{str(cpc['sequence_code'])[-8:]}"
+                    if machine.get("machine_id"):
+                        machine["machine_id"] = f"{start + k:08x}{str(machine['machine_id'])[8:]}"
                 merged[f"m{k:02d}-{host}"] = facts
-        yield f"merged-{start // per_fleet:02d}", merged
+        yield (f"merged-own{per_fleet}-" if own_uuids else "merged-") + f"{start // per_fleet:02d}", merged
 
 
 def _plan_variants(facts: dict[str, Any], seed: int) -> dict[str, dict[str, Any]]:
@@ -191,6 +202,9 @@ def _generated_plan_cases(store: Path) -> Iterator[tuple[str, Callable[[], Any]]
             return {"ValueError": str(exc)}
 
     fleets = list(_merged_property_fleets(store / "property"))
+    fleets += list(_merged_property_fleets(store / "property", 16, own_uuids=True))
+    fleets += list(_merged_property_fleets(store / "property", 52, own_uuids=True))
+    fleets += list(_merged_property_fleets(store / "property", 1000, own_uuids=True))
     fleets += [(f"mutated-{shape}-{n}-{seed}", mutated_fleet(shape, n, seed)) for shape, n, seed in MUTATED]
     for number, (label, facts) in enumerate(fleets):
         for variant, kwargs in _plan_variants(facts, number).items():
