@@ -150,6 +150,8 @@ def check_facts(facts: Any, what: str) -> Mapping:
     bus = facts["bus"]
     _ids(bus.get("host_control_domains"), what, "bus.host_control_domains", nullable=True)
     for i, card in enumerate(facts["cards"]):
+        if _plain_card(card):
+            continue
         path = f"cards[{i}]"
         if not isinstance(card, Mapping):
             raise _fail(what, path, "a dict", card)
@@ -176,6 +178,8 @@ def check_facts(facts: Any, what: str) -> Mapping:
     if guard is not None and not isinstance(guard, Mapping):
         raise _fail(what, "driver.migration_guard", "a dict {uuid: {migratable, reason}} or null", guard)
     for i, mdev in enumerate(vfio["mdevs"]):
+        if _plain_mdev(mdev):
+            continue
         path = f"driver.mdevs[{i}]"
         if not isinstance(mdev, Mapping):
             raise _fail(what, path, "a dict", mdev)
@@ -191,6 +195,8 @@ def check_facts(facts: Any, what: str) -> Mapping:
         _typed(mdev, "migratable", _OPT_BOOL, what, path + ".migratable", "true, false or null")
         _typed(mdev, "guest", _OPT_STR, what, path + ".guest", "a libvirt domain name or null")
     for i, definition in enumerate(vfio["definitions"]):
+        if _plain_definition(definition):
+            continue
         path = f"driver.definitions[{i}]"
         if not isinstance(definition, Mapping):
             raise _fail(what, path, "a dict", definition)
@@ -204,6 +210,74 @@ def check_facts(facts: Any, what: str) -> Mapping:
         raise _fail(what, "host", "a dict (machine identity) or null", host)
     _check_unread(facts, what)
     return facts
+
+
+# The common case of the records above, checked in one expression each: a record of plain JSON types that
+# passes needs no closer look; one that does not is checked key by key (and the first bad key named).
+_NULL = type(None)
+_BOOL_OR_NULL = frozenset((bool, _NULL))
+_INT_OR_NULL = frozenset((int, _NULL))
+_STR_OR_NULL = frozenset((str, _NULL))
+
+
+def _id_list(value: Any) -> bool:
+    return value is None or (type(value) is list and _small_ints(value))
+
+
+def _apqn_list(value: Any) -> bool:
+    return value is None or (type(value) is list and _CANONICAL.issuperset(value))
+
+
+def _plain_card(card: Any) -> bool:
+    if type(card) is not dict:
+        return False
+    get = card.get
+    caps = get("capabilities")
+    return (
+        type(get("id")) is int
+        and type(get("hwtype")) in _INT_OR_NULL
+        and type(get("raw_hwtype")) in _INT_OR_NULL
+        and type(get("functions")) in _STR_OR_NULL
+        and (caps is None or (type(caps) is dict and type(caps.get("mode")) in _STR_OR_NULL and type(caps.get("bs")) in _INT_OR_NULL
+                              and type(caps.get("hwtype")) in _INT_OR_NULL))  # fmt: skip
+        and type(get("online")) in _BOOL_OR_NULL
+        and type(get("config")) in _BOOL_OR_NULL
+        and type(get("chkstop")) in _BOOL_OR_NULL
+    )
+
+
+def _plain_mdev(mdev: Any) -> bool:
+    if type(mdev) is not dict:
+        return False
+    get = mdev.get
+    uuid = get("uuid")
+    return (
+        type(uuid) is str
+        and _UUID.match(uuid) is not None
+        and _id_list(get("adapters"))
+        and _id_list(get("domains"))
+        and _id_list(get("control_domains"))
+        and _apqn_list(get("apqns"))
+        and _apqn_list(get("guest_apqns"))
+        and type(get("in_use")) in _BOOL_OR_NULL
+        and type(get("defined")) in _BOOL_OR_NULL
+        and type(get("migratable")) in _BOOL_OR_NULL
+        and type(get("guest")) in _STR_OR_NULL
+    )
+
+
+def _plain_definition(definition: Any) -> bool:
+    if type(definition) is not dict:
+        return False
+    get = definition.get
+    return (
+        type(get("uuid")) is str
+        and type(get("start")) in _STR_OR_NULL
+        and type(get("active")) in _BOOL_OR_NULL
+        and _id_list(get("adapters"))
+        and _id_list(get("domains"))
+        and _id_list(get("control_domains"))
+    )
 
 
 def _check_unread(facts: Mapping, what: str) -> None:

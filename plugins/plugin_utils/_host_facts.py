@@ -16,7 +16,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Mapping
 from itertools import compress
-from typing import Any, NamedTuple
+from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_CCA, MODE_EP11, MODE_MASK, functions_of_capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
@@ -33,17 +33,33 @@ LEVELS = ("none", "attribute", "kernel", "series")
 _APQN_OF = operator.itemgetter("apqn")
 
 
-class QueueTraits(NamedTuple):
-    """What the readiness rules read of one queue, computed once from its full record (``queue_traits``)."""
+class QueueTraits:
+    """What the readiness rules read of one queue, computed once from its full record (``queue_traits``).
 
-    unbound: bool  # not bound to vfio_ap (queue_binding_problem)
-    unusable: bool  # deconfigured, check-stopped or its card offline (queue_unusable_problem)
-    tapq: Word  # tapq_word
-    cached: Word  # cached_word
-    tapq_key: tuple[int | None, int | None]  # tapq_key
-    cached_key: tuple[int | None, int | None]  # cached_key
-    master_keys: bool  # has_master_keys
-    mkvps: tuple[tuple[str, str], ...] | None  # current_mkvps
+    Equal traits are one object (``queue_traits`` keeps them), so that they are compared and hashed by
+    identity: the destination index groups a fleet's queues by them.
+    """
+
+    __slots__ = ("unbound", "unusable", "tapq", "cached", "tapq_key", "cached_key", "master_keys", "mkvps")
+
+    def __init__(self, values: tuple) -> None:
+        self.unbound: bool  # not bound to vfio_ap (queue_binding_problem)
+        self.unusable: bool  # deconfigured, check-stopped or its card offline (queue_unusable_problem)
+        self.tapq: Word  # tapq_word
+        self.cached: Word  # cached_word
+        self.tapq_key: tuple[int | None, int | None]  # tapq_key
+        self.cached_key: tuple[int | None, int | None]  # cached_key
+        self.master_keys: bool  # has_master_keys
+        self.mkvps: tuple[tuple[str, str], ...] | None  # current_mkvps
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return "QueueTraits(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
+
+
+_TRAITS: dict[tuple, QueueTraits] = {}  # every distinct QueueTraits, by value (bounded: see queue_traits)
+_TRAITS_MAX = 1 << 16
 
 
 class HostFacts:
@@ -288,9 +304,9 @@ def cached_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]
 
 
 def queue_traits(host: HostFacts, queue: Mapping) -> QueueTraits:
-    """Return what the readiness rules read of a queue (its checked full record on ``host``)."""
+    """Return what the readiness rules read of a queue (its checked full record on ``host``): one object per value."""
     tapq, cached = tapq_word(host, queue), cached_word(host, queue)
-    return QueueTraits(
+    values = (
         queue_binding_problem(queue) is not None,
         queue_unusable_problem(host, queue) is not None,
         tapq,
@@ -300,6 +316,12 @@ def queue_traits(host: HostFacts, queue: Mapping) -> QueueTraits:
         has_master_keys(host, queue),
         current_mkvps(host, queue),
     )
+    found = _TRAITS.get(values)
+    if found is None:
+        if len(_TRAITS) >= _TRAITS_MAX:  # hostile facts with ever new master-key patterns: start afresh
+            _TRAITS.clear()
+        found = _TRAITS[values] = QueueTraits(values)
+    return found
 
 
 def queue_binding_problem(queue: Mapping) -> str | None:
@@ -405,6 +427,8 @@ def definition_drift(mdev: Mapping, definition: Mapping | None) -> str | None:
     for key, label in (("adapters", "adapters"), ("domains", "domains"), ("control_domains", "control domains")):
         if mdev.get(key) is None or definition.get(key) is None:
             continue  # not known on one side: no claim either way
+        if mdev[key] == definition[key]:
+            continue
         active, defined = sorted(mdev[key]), sorted(definition[key])
         if active != defined:
             parts.append(f"{label} {compress_ids(active) or 'none'} active, {compress_ids(defined) or 'none'} defined")

@@ -18,7 +18,9 @@ Every verdict comes from one ``_readiness.evaluate`` per guest over all destinat
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections import Counter
+from itertools import chain, islice
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -348,8 +350,12 @@ class _Planner:
         cap = len(index.names) if full else self.limit
         verdict = "ready" if ready else "ready_after" if after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
-        ready_pos = positions(ready, max(cap, _WINDOW), start)
-        after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+        if shared is None:
+            ready_pos = positions(ready, max(cap, _WINDOW), start)
+            after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+        else:
+            ready_pos = found.positions("ready", max(cap, _WINDOW), start, position)
+            after_pos = found.positions("after", max(cap, _WINDOW), start, position) if after else []
         suggested = self.suggest(ready_pos or after_pos)
         ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
         entry: dict[str, Any] = {
@@ -422,7 +428,7 @@ class _Planner:
         if found is False:
             found = self.classes[key] = _SharedClass(R.shared_evaluation(index, source, mdev, self.rules, codes), self.nearest)
         ev.candidates = candidates
-        ev.blockers, ev.warnings, ev.marks = found.ev.blockers, found.ev.warnings, found.ev.marks
+        ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
         return found, ev
 
     def suggest(self, pool: list[int]) -> int | None:
@@ -441,38 +447,36 @@ class _Planner:
         """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}].
 
         Destinations with the same blocker and warning codes, the same unbound APQNs and no mdev of
-        the UUID yet need the same actions: the chosen set is split by each code's bitset (a few
-        bitset operations per code, whatever the number of destinations) and the actions computed
-        once per group; a destination that already has the mdev keeps a group of its own.
+        the UUID yet need the same actions: the chosen destinations are grouped by those (their
+        signature) and the actions computed once per group; a destination that already has the mdev
+        keeps a group of its own.
         """
-        if not chosen:
-            return []
-        mask = 0
-        for i in chosen:
-            mask |= 1 << i
-        splits = list(ev.blockers.items()) + list(ev.warnings.items())
-        splits += [(apqn, self.index.unbound.get(apqn, 0)) for apqn in ev.wanted]
-        groups: list[tuple[int, tuple[str, ...]]] = [(mask, ())]
-        for label, bits in splits:
-            if not bits & mask:
-                continue
-            split: list[tuple[int, tuple[str, ...]]] = []
-            for members, signature in groups:
-                inside, outside = members & bits, members & ~bits
-                if inside:
-                    split.append((inside, (*signature, label)))
-                if outside:
-                    split.append((outside, signature))
-            groups = split
-        out: list[dict[str, Any]] = []
-        for members, signature in groups:
-            hosts = sorted(positions(members, len(chosen)))
-            subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
-            for part in subgroups:
-                codes = sorted((c for c in signature if c in ev.blockers), key=ORDER.__getitem__)
-                out.append({"hosts": [self.index.names[i] for i in part], "codes": codes, "actions": ev.actions(part[0])})
-        out.sort(key=lambda group: group["hosts"][0])
-        return out
+        key = ("groups", *chosen)
+        skeleton = ev.memo.get(key) if ev.memo is not None else None
+        if skeleton is None:
+            groups: dict[tuple[str, ...], list[int]] = {}
+            for i in sorted(chosen):
+                groups.setdefault(self.signature(ev, i), []).append(i)
+            skeleton = []
+            for signature, hosts in groups.items():
+                subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
+                codes = [c for c in signature if c in ev.blockers]
+                skeleton += [([self.index.names[i] for i in part], codes, part[0]) for part in subgroups]
+            skeleton.sort(key=lambda group: group[0][0])
+            if ev.memo is not None:
+                ev.memo[key] = skeleton
+        return [{"hosts": hosts, "codes": codes, "actions": ev.actions(first)} for hosts, codes, first in skeleton]
+
+    def signature(self, ev: R.Evaluation, i: int) -> tuple[str, ...]:
+        """Return what prepares destination i: its blocker and warning codes (the rule table's order), then its unbound APQNs."""
+        found = ev.memo.get(("signature", i)) if ev.memo is not None else None
+        if found is None:
+            bit = 1 << i
+            codes = [c for c, b in ev.blockers.items() if b & bit] + [c for c, b in ev.warnings.items() if b & bit]
+            found = (*sorted(codes, key=ORDER.__getitem__), *(a for a in ev.wanted if self.index.unbound.get(a, 0) & bit))
+            if ev.memo is not None:
+                ev.memo["signature", i] = found
+        return found
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
         blockers, warnings = ev.findings(i)
@@ -526,7 +530,7 @@ class _SharedClass:
     plan's entries share them; they are read, never changed).
     """
 
-    __slots__ = ("ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "_memo", "_entries")
+    __slots__ = ("ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries")
 
     def __init__(self, ev: R.Evaluation, nearest: int) -> None:
         self.ev = ev
@@ -537,6 +541,7 @@ class _SharedClass:
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
         self._memo: dict[tuple, Any] = {}
+        self.memo: dict[Any, Any] = {}  # the views' per-destination results (Evaluation.memo)
         self._entries: dict[int, dict[str, Any]] = {}
 
     def reasons_for(self, position: int | None) -> dict[str, int]:
@@ -558,6 +563,17 @@ class _SharedClass:
         if found is None:
             found = self._memo[key] = {code: n - (code in here) for code, n in counts.items() if n - (code in here)}
         return found
+
+    def positions(self, verdict: str, n: int, start: int, position: int | None) -> list[int]:
+        """Return ``positions`` of a guest's ready (``verdict`` "ready") or ready-after destinations: the shared
+        ones but its source's, up to n ascending from ``start`` and wrapping around."""
+        ordered = self._memo.get(verdict)
+        if ordered is None:
+            bits = self.ready if verdict == "ready" else self.after
+            ordered = self._memo[verdict] = positions(bits, bits.bit_count())
+        k = bisect_left(ordered, start)
+        wrapped = chain(islice(ordered, k, None), islice(ordered, 0, k))
+        return [i for i in islice(wrapped, n + 1) if i != position][:n]
 
     def nearest_for(self, position: int | None) -> list[dict[str, Any]]:
         """Return the nearest blocked destinations ({host, blockers}) of a guest whose source is at ``position``."""

@@ -131,9 +131,37 @@ class DestinationIndex:
         self.identities: dict[tuple, int] = {}
         self._hw_memo: dict[tuple, list] = {}
         self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
+        self._traits: dict[str, dict[H.QueueTraits, int]] = {}  # per APQN: hosts per queue traits
         for i, host in enumerate(hosts):
             self._add(i, 1 << i, host, apqns)
+        for apqn, by_traits in self._traits.items():
+            self._queue_tables(apqn, by_traits)
+        del self._traits
         self.incomplete = incomplete_bits(hosts)  # hosts whose facts have gaps (_audit_gaps)
+
+    def _queue_tables(self, apqn: str, by_traits: dict[H.QueueTraits, int]) -> None:
+        """Fill the per-APQN tables from the hosts grouped by the traits of their queue (in host order)."""
+        tapq: dict[tuple, int] = {}
+        cached: dict[tuple, int] = {}
+        mkvp: dict[Any, int] = {}
+        installed = unbound = unusable = bound_se = master_keys = 0
+        for traits, bits in by_traits.items():
+            installed |= bits
+            if traits.unbound:
+                unbound |= bits
+            if traits.unusable:
+                unusable |= bits
+            tapq[traits.tapq_key] = tapq.get(traits.tapq_key, 0) | bits
+            if bind_state(traits.tapq_key[0]):
+                bound_se |= bits
+            cached[traits.cached_key] = cached.get(traits.cached_key, 0) | bits
+            if traits.master_keys:
+                master_keys |= bits
+            mkvp[traits.mkvps] = mkvp.get(traits.mkvps, 0) | bits
+        self.installed[apqn], self.tapq[apqn], self.cached[apqn], self.mkvp[apqn] = installed, tapq, cached, mkvp
+        for table, bits in ((self.unbound, unbound), (self.unusable, unusable), (self.bound_se, bound_se), (self.master_keys, master_keys)):
+            if bits:
+                table[apqn] = bits
 
     def _add(self, i: int, bit: int, host: H.HostFacts, wanted: set[str] | None) -> None:
         self.level_bits[host.level] |= bit
@@ -144,24 +172,10 @@ class DestinationIndex:
         names = host.queues if wanted is None else host.select(wanted)
         for apqn in names:
             traits = host.traits(apqn)
-            assert traits is not None  # the host has the queue
-            self.installed[apqn] = self.installed.get(apqn, 0) | bit
-            if traits.unbound:
-                self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
-            if traits.unusable:
-                self.unusable[apqn] = self.unusable.get(apqn, 0) | bit
-            key = traits.tapq_key
-            by_key = self.tapq.setdefault(apqn, {})
-            by_key[key] = by_key.get(key, 0) | bit
-            if bind_state(key[0]):
-                self.bound_se[apqn] = self.bound_se.get(apqn, 0) | bit
-            key = traits.cached_key
-            by_key = self.cached.setdefault(apqn, {})
-            by_key[key] = by_key.get(key, 0) | bit
-            if traits.master_keys:
-                self.master_keys[apqn] = self.master_keys.get(apqn, 0) | bit
-            by_pattern = self.mkvp.setdefault(apqn, {})
-            by_pattern[traits.mkvps] = by_pattern.get(traits.mkvps, 0) | bit
+            by_traits = self._traits.get(apqn)
+            if by_traits is None:
+                by_traits = self._traits[apqn] = {}
+            by_traits[traits] = by_traits.get(traits, 0) | bit
         for apqn, holders in host.claims.items():
             if wanted is not None and apqn not in wanted:
                 continue
@@ -224,6 +238,7 @@ class Evaluation:
         "source_blockers",
         "source_warnings",
         "wanted",
+        "memo",
     )
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
@@ -239,6 +254,7 @@ class Evaluation:
         self.source_blockers: list[dict[str, Any]] = []
         self.source_warnings: list[dict[str, Any]] = []
         self.wanted = H.guest_queues(mdev)
+        self.memo: dict[Any, Any] | None = None  # per-destination results kept by a shared evaluation's views
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -284,23 +300,33 @@ class Evaluation:
 
     def codes(self, i: int) -> set[str]:
         """Return every blocker and warning code of destination i."""
-        bit = 1 << i
-        return {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
+        found = self.memo.get(("codes", i)) if self.memo is not None else None
+        if found is None:
+            bit = 1 << i
+            found = {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
+            if self.memo is not None:
+                self.memo["codes", i] = found
+        return found
 
     def actions(self, i: int) -> list[dict[str, Any]]:
-        """Return the ordered actions that make destination i ready (reserve, then the mdev)."""
+        """Return the ordered actions that make destination i ready (reserve, then the mdev).
+
+        A view of a shared evaluation keeps them per destination and control domains: its guests have
+        no mdev on destination i (``shared_evaluation``), so theirs differ in the mdev's UUID only.
+        """
+        uuid = self.mdev["uuid"]
+        control_domains = sorted(self.mdev.get("control_domains") or [])
+        key = ("actions", i, *control_domains)
+        kept = self.memo.get(key) if self.memo is not None else None
+        if kept is not None:
+            return [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
         host = self.index.hosts[i]
         bit = 1 << i
         unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
-        return destination_actions(
-            host,
-            self.mdev["uuid"],
-            self.wanted,
-            sorted(self.mdev.get("control_domains") or []),
-            bool(self.attribute & bit),
-            unbound,
-            self.codes(i),
-        )
+        found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
+        if self.memo is not None:
+            self.memo[key] = found
+        return found
 
 
 def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> Evaluation:
@@ -417,13 +443,14 @@ def _source_rules(ev: Evaluation) -> None:
         ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
     if mdev.get("migratable") is False and source.facts["driver"]["migration"] == "attribute":  # the v1 file, not the guard
         ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
-    extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
+    assigned = mdev.get("apqns") or []
+    extra = sorted(set(assigned) - set(ev.wanted)) if assigned != ev.wanted else []
     if extra:
         ev.mark_source("over_provisioned", None, "assigned but not in the guest matrix: " + ", ".join(extra))
     drift = H.definition_drift(mdev, source.definitions.get(mdev["uuid"]))
     if drift:
         ev.mark_source("drift", None, "source: " + drift)
-    for apqn in H.guest_queues(mdev):
+    for apqn in ev.wanted:
         traits = source.traits(apqn)
         if traits is None:
             ev.mark_source(
