@@ -31,6 +31,7 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CA
 # (a host without any mdev shows no per-mdev migratable file), so both rule sets apply.
 LEVELS = ("none", "attribute", "kernel", "series")
 _APQN_OF = operator.itemgetter("apqn")
+_PLAIN_KEYS = frozenset(("apqn", "driver", "vfio_status"))  # a plain record (``plain_queue``) has no other key
 
 
 class QueueTraits:
@@ -178,6 +179,23 @@ class HostFacts:
             return found
         full = self._full.get(apqn)
         return queue_traits(self, full if full is not None else self._expanded(apqn, queue))
+
+    def selected_traits(self, apqns: set[str]) -> list[tuple[str, QueueTraits]]:
+        """Return [(APQN, traits)] of the queues of ``apqns`` the host has (``select``, then ``traits`` of each)."""
+        self.select(apqns)
+        out = []
+        plain = self._plain
+        for apqn, queue in self._some.items():
+            # the common case of traits(): a plain record (its APQN is one of apqns, the guests' checked ones)
+            driver = queue.get("driver")
+            if self.mkvps or not queue.keys() <= _PLAIN_KEYS or not (driver is None or type(driver) is str):
+                found = self.traits(apqn)
+            else:
+                found = plain.get((apqn.partition(".")[0], driver))
+                if found is None:
+                    found = self.traits(apqn)
+            out.append((apqn, found))
+        return out  # type: ignore[return-value]
 
     def existing_queue(self, apqn: str) -> Mapping:
         """Return the checked queue facts of an APQN the host has (KeyError otherwise)."""

@@ -261,7 +261,8 @@ class _Planner:
                 raise ValueError(f"migration_network: {migration_network!r} is not a CIDR network") from None
         needed = {apqn for name in self.source_names for mdev in self.hosts[name].mdevs.values() for apqn in H.guest_queues(mdev)}
         self.index = R.DestinationIndex([self.hosts[n] for n in self.destination_names], needed)
-        self.load: Counter[int] = Counter()
+        self.load: list[int] = [0] * len(self.index.names)  # guests suggested per destination
+        self.interned: dict[tuple, Any] = {}  # equal parts of the entries, kept once (intern)
         self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
         self.stranding: dict[str, dict[str, int]] = {}
         self.classes: dict[tuple, _SharedClass | bool] = {}  # guests alike for the rules (shared_class)
@@ -358,6 +359,7 @@ class _Planner:
             after_pos = found.positions("after", max(cap, _WINDOW), start, position) if after else []
         suggested = self.suggest(ready_pos or after_pos)
         ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
+        listed: dict[int, Any] = {}  # the actions of the listed preparations (the suggestion's may be among them)
         entry: dict[str, Any] = {
             "uuid": mdev["uuid"],
             "guest": mdev.get("guest"),
@@ -365,17 +367,17 @@ class _Planner:
             "idle": not (mdev.get("guest") or mdev.get("in_use") is not False or source.gaps),
             "source": source.name,
             "also_on": [h for h, _m in others],
-            "apqns": H.guest_queues(mdev),
-            "control_domains": R.guest_control_domains(source, mdev),
+            "apqns": self.intern("apqns", ev.wanted),
+            "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
-            "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
-            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},
-            "blocked": {"count": blocked.bit_count(), "reasons": reasons, "nearest": nearest},
+            "ready": self.intern("ready", {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]}),
+            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos, listed)},
+            "blocked": self.intern("blocked", {"count": blocked.bit_count(), "reasons": reasons, "nearest": nearest}),
             "warnings": warnings,
-            "source_blockers": R.sort_findings(ev.source_blockers),
-            "source_warnings": R.sort_findings(ev.source_warnings),
+            "source_blockers": self.intern_findings(ev.source_blockers),
+            "source_warnings": self.intern_findings(ev.source_warnings),
             "suggested": index.names[suggested] if suggested is not None else None,
-            "actions": ev.actions(suggested) if suggested is not None else [],
+            "actions": (listed.get(suggested) or ev.actions(suggested)) if suggested is not None else [],
             "command": None,
             "command_error": None,
         }
@@ -431,6 +433,28 @@ class _Planner:
         ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
         return found, ev
 
+    def intern(self, kind: str, value: Any) -> Any:
+        """Return ``value``, or an equal one an earlier entry holds (entries share their equal parts; never changed).
+
+        Lists of names or numbers, None, and dicts of those ({count, hosts}) or of kept values
+        ({count, reasons, nearest}: by their identity, which the kept dict keeps theirs) are kept by what they hold.
+        """
+        if value is None:
+            return None
+        if isinstance(value, list):
+            key: tuple = (kind, *value)
+        else:
+            key = (kind, *((k, v if not isinstance(v, (list, dict)) else id(v) if k != "hosts" else tuple(v)) for k, v in value.items()))
+        found = self.interned.get(key)
+        if found is None:
+            found = self.interned[key] = value
+        return found
+
+    def intern_findings(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the findings sorted (``sort_findings``), each finding and the list kept once for equal ones."""
+        kept = R.sort_findings([self.interned.setdefault(("finding", f["code"], f["apqn"], f["detail"]), f) for f in findings])
+        return self.interned.setdefault(("findings", *map(id, kept)), kept)  # the findings are kept: their ids stay theirs
+
     def suggest(self, pool: list[int]) -> int | None:
         """Return the least loaded destination of a window of the pool that rotates from guest to guest (spreads guests).
 
@@ -443,16 +467,17 @@ class _Planner:
         self.placed += 1
         return chosen
 
-    def preparations(self, ev: R.Evaluation, chosen: list[int]) -> list[dict[str, Any]]:
+    def preparations(self, ev: R.Evaluation, chosen: list[int], listed: dict[int, Any] | None = None) -> list[dict[str, Any]]:
         """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}].
 
         Destinations with the same blocker and warning codes, the same unbound APQNs and no mdev of
         the UUID yet need the same actions: the chosen destinations are grouped by those (their
         signature) and the actions computed once per group; a destination that already has the mdev
-        keeps a group of its own.
+        keeps a group of its own. ``listed`` receives {first destination of a group: its actions}.
         """
-        key = ("groups", *chosen)
-        skeleton = ev.memo.get(key) if ev.memo is not None else None
+        key = tuple(chosen)
+        memo = ev.memo["groups"] if ev.memo is not None else None
+        skeleton = memo.get(key) if memo is not None else None
         if skeleton is None:
             groups: dict[tuple[str, ...], list[int]] = {}
             for i in sorted(chosen):
@@ -463,19 +488,26 @@ class _Planner:
                 codes = [c for c in signature if c in ev.blockers]
                 skeleton += [([self.index.names[i] for i in part], codes, part[0]) for part in subgroups]
             skeleton.sort(key=lambda group: group[0][0])
-            if ev.memo is not None:
-                ev.memo[key] = skeleton
-        return [{"hosts": hosts, "codes": codes, "actions": ev.actions(first)} for hosts, codes, first in skeleton]
+            if memo is not None:
+                memo[key] = skeleton
+        out = []
+        for hosts, codes, first in skeleton:
+            actions = ev.actions(first)
+            if listed is not None:
+                listed[first] = actions
+            out.append({"hosts": hosts, "codes": codes, "actions": actions})
+        return out
 
     def signature(self, ev: R.Evaluation, i: int) -> tuple[str, ...]:
         """Return what prepares destination i: its blocker and warning codes (the rule table's order), then its unbound APQNs."""
-        found = ev.memo.get(("signature", i)) if ev.memo is not None else None
+        memo = ev.memo["signature"] if ev.memo is not None else None
+        found = memo.get(i) if memo is not None else None
         if found is None:
             bit = 1 << i
             codes = [c for c, b in ev.blockers.items() if b & bit] + [c for c, b in ev.warnings.items() if b & bit]
             found = (*sorted(codes, key=ORDER.__getitem__), *(a for a in ev.wanted if self.index.unbound.get(a, 0) & bit))
-            if ev.memo is not None:
-                ev.memo["signature", i] = found
+            if memo is not None:
+                memo[i] = found
         return found
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
@@ -541,7 +573,7 @@ class _SharedClass:
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
         self._memo: dict[tuple, Any] = {}
-        self.memo: dict[Any, Any] = {}  # the views' per-destination results (Evaluation.memo)
+        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
         self._entries: dict[int, dict[str, Any]] = {}
 
     def reasons_for(self, position: int | None) -> dict[str, int]:

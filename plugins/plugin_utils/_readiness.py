@@ -169,9 +169,8 @@ class DestinationIndex:
             self.unsupported |= bit
         if host.identity is not None:
             self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
-        names = host.queues if wanted is None else host.select(wanted)
-        for apqn in names:
-            traits = host.traits(apqn)
+        found = [(apqn, host.traits(apqn)) for apqn in host.queues] if wanted is None else host.selected_traits(wanted)
+        for apqn, traits in found:
             by_traits = self._traits.get(apqn)
             if by_traits is None:
                 by_traits = self._traits[apqn] = {}
@@ -254,7 +253,7 @@ class Evaluation:
         self.source_blockers: list[dict[str, Any]] = []
         self.source_warnings: list[dict[str, Any]] = []
         self.wanted = H.guest_queues(mdev)
-        self.memo: dict[Any, Any] | None = None  # per-destination results kept by a shared evaluation's views
+        self.memo: dict[str, dict] | None = None  # per-destination results kept by a shared evaluation's views
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -300,12 +299,13 @@ class Evaluation:
 
     def codes(self, i: int) -> set[str]:
         """Return every blocker and warning code of destination i."""
-        found = self.memo.get(("codes", i)) if self.memo is not None else None
+        kept = self.memo["codes"] if self.memo is not None else None
+        found = kept.get(i) if kept is not None else None
         if found is None:
             bit = 1 << i
             found = {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
-            if self.memo is not None:
-                self.memo["codes", i] = found
+            if kept is not None:
+                kept[i] = found
         return found
 
     def actions(self, i: int) -> list[dict[str, Any]]:
@@ -316,16 +316,17 @@ class Evaluation:
         """
         uuid = self.mdev["uuid"]
         control_domains = sorted(self.mdev.get("control_domains") or [])
-        key = ("actions", i, *control_domains)
-        kept = self.memo.get(key) if self.memo is not None else None
+        key = (i, *control_domains)
+        memo = self.memo["actions"] if self.memo is not None else None
+        kept = memo.get(key) if memo is not None else None
         if kept is not None:
             return [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
         host = self.index.hosts[i]
         bit = 1 << i
         unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
         found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
-        if self.memo is not None:
-            self.memo[key] = found
+        if memo is not None:
+            memo[key] = found
         return found
 
 

@@ -153,7 +153,7 @@ def _merged_property_fleets(folder: Path, per_fleet: int = 16, own_uuids: bool =
         yield (f"merged-own{per_fleet}-" if own_uuids else "merged-") + f"{start // per_fleet:02d}", merged
 
 
-def _plan_variants(facts: dict[str, Any], seed: int) -> dict[str, dict[str, Any]]:
+def _plan_variants(facts: dict[str, Any], seed: str) -> dict[str, dict[str, Any]]:
     """Return {label: build_plan keyword arguments}: the option sets each generated fleet is planned with."""
     import random
 
@@ -206,8 +206,8 @@ def _generated_plan_cases(store: Path) -> Iterator[tuple[str, Callable[[], Any]]
     fleets += list(_merged_property_fleets(store / "property", 52, own_uuids=True))
     fleets += list(_merged_property_fleets(store / "property", 1000, own_uuids=True))
     fleets += [(f"mutated-{shape}-{n}-{seed}", mutated_fleet(shape, n, seed)) for shape, n, seed in MUTATED]
-    for number, (label, facts) in enumerate(fleets):
-        for variant, kwargs in _plan_variants(facts, number).items():
+    for label, facts in fleets:
+        for variant, kwargs in _plan_variants(facts, label).items():
             yield f"{label}-{variant}", lambda f=facts, k=kwargs: outcome(lambda: build_plan(f, **k))
         names = sorted(facts)
         yield f"{label}-rolling", lambda f=facts, h=names[:2]: outcome(lambda: rolling_plan(f, h))
