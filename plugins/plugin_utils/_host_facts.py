@@ -61,6 +61,17 @@ class QueueTraits:
 
 _TRAITS: dict[tuple, QueueTraits] = {}  # every distinct QueueTraits, by value (bounded: see queue_traits)
 _TRAITS_MAX = 1 << 16
+# the traits of plain queue records by (driver, card facts): a fleet has few kinds of cards (bounded as _TRAITS)
+_PLAIN_TRAITS: dict[tuple, QueueTraits] = {}
+
+
+def _frozen(value: Any) -> Any:
+    """Return a hashable copy of JSON-like data (dicts as sorted item tuples, lists as tuples)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 class HostFacts:
@@ -175,10 +186,21 @@ class HostFacts:
             key = (apqn.partition(".")[0], queue.get("driver"))
             found = self._plain.get(key)
             if found is None:
-                found = self._plain[key] = queue_traits(self, self._expanded(apqn, queue))
+                found = self._plain[key] = self._plain_traits(apqn, queue)
             return found
         full = self._full.get(apqn)
         return queue_traits(self, full if full is not None else self._expanded(apqn, queue))
+
+    def _plain_traits(self, apqn: str, queue: Mapping) -> QueueTraits:
+        """Return the traits of a plain record: its card's with its driver, the same on every host with such a card."""
+        card = self.cards.get(parse_apqn(apqn)[0])
+        key = (queue.get("driver"), _frozen(card))
+        found = _PLAIN_TRAITS.get(key)
+        if found is None:
+            if len(_PLAIN_TRAITS) >= _TRAITS_MAX:
+                _PLAIN_TRAITS.clear()
+            found = _PLAIN_TRAITS[key] = queue_traits(self, self._expanded(apqn, queue))
+        return found  # (a plain record is one check_queue accepts)
 
     def selected_traits(self, apqns: set[str]) -> list[tuple[str, QueueTraits]]:
         """Return [(APQN, traits)] of the queues of ``apqns`` the host has (``select``, then ``traits`` of each)."""

@@ -480,8 +480,9 @@ class _Planner:
         skeleton = memo.get(key) if memo is not None else None
         if skeleton is None:
             groups: dict[tuple[str, ...], list[int]] = {}
+            signatures = ev.memo["signature"] if ev.memo is not None else {}
             for i in sorted(chosen):
-                groups.setdefault(self.signature(ev, i), []).append(i)
+                groups.setdefault(signatures.get(i) or self.signature(ev, i), []).append(i)
             skeleton = []
             for signature, hosts in groups.items():
                 subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
