@@ -12,7 +12,10 @@ blockers first, then fewest the destination role cannot fix) with their reasons.
 plan therefore grows with the number of guests, not with guests × hosts; ``detail`` lifts the
 bounds for named guests or source hosts and adds the full migration_check result per destination.
 
-Every verdict comes from one ``_readiness.evaluate`` per guest over all destinations.
+Every verdict comes from one ``_readiness.evaluate`` per guest over all destinations, or from the
+evaluation the guest shares with the guests the rules cannot tell apart (``_readiness.shared_evaluation``:
+the same verdicts, counts and findings, computed once per kind of guest; ``_Planner.shared_class``).
+Entries share equal parts (lists, counts, findings): the plan is data to read, never to change in place.
 """
 
 from __future__ import annotations
