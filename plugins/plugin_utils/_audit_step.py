@@ -18,7 +18,14 @@ import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import DIR_MODE, FILE_MODE, HostPathError, ensure_dir, os_error, replace_file
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import (
+    DIR_MODE,
+    FILE_MODE,
+    HostPathError,
+    ensure_dir,
+    os_error,
+    replace_file,
+)
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_view
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports, report_summary
@@ -45,7 +52,9 @@ def audit_step(
     except ValueError as exc:
         raise ValueError(f"s390x.vfio_ap.fleet_facts: {exc}") from exc
     try:
-        plan = build_plan(host_vars, hosts=fleet["gathered"], rules=rules, limit=limit, nearest=nearest, migration_network=migration_network)
+        plan = build_plan(
+            host_vars, hosts=fleet["gathered"], rules=rules, limit=limit, nearest=nearest, migration_network=migration_network
+        )
     except ValueError as exc:
         raise ValueError(f"s390x.vfio_ap.migration_plan: {exc}") from exc
     missing = fleet["missing"]

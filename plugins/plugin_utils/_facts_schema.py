@@ -68,7 +68,7 @@ def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
 
 def _small_ints(values: list) -> bool:
     """Return True when every value is a plain int 0-255 (the common case, checked at C speed; False: look closer)."""
-    return not values or (set(map(type, values)) == {int} and 0 <= min(values) and max(values) <= 255)
+    return not values or (set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= 255)
 
 
 # APQN texts known to be canonical: facts repeat the same few thousand on every host (bounded, so
@@ -238,8 +238,15 @@ def _plain_card(card: Any) -> bool:
         and type(get("hwtype")) in _INT_OR_NULL
         and type(get("raw_hwtype")) in _INT_OR_NULL
         and type(get("functions")) in _STR_OR_NULL
-        and (caps is None or (type(caps) is dict and type(caps.get("mode")) in _STR_OR_NULL and type(caps.get("bs")) in _INT_OR_NULL
-                              and type(caps.get("hwtype")) in _INT_OR_NULL))  # fmt: skip
+        and (
+            caps is None
+            or (
+                type(caps) is dict
+                and type(caps.get("mode")) in _STR_OR_NULL
+                and type(caps.get("bs")) in _INT_OR_NULL
+                and type(caps.get("hwtype")) in _INT_OR_NULL
+            )
+        )  # fmt: skip
         and type(get("online")) in _BOOL_OR_NULL
         and type(get("config")) in _BOOL_OR_NULL
         and type(get("chkstop")) in _BOOL_OR_NULL

@@ -134,7 +134,7 @@ class HostFacts:
         """Return every queue record of the facts by APQN (compact or full, as the facts hold them)."""
         if self._queues is None:
             queues = self.facts["queues"]
-            self._queues = dict(zip(map(_APQN_OF, queues), queues))
+            self._queues = dict(zip(map(_APQN_OF, queues), queues, strict=True))
         return self._queues
 
     def select(self, apqns: set[str]) -> list[str]:

@@ -268,7 +268,8 @@ class _Planner:
         self.interned: dict[tuple, Any] = {}  # equal parts of the entries, kept once (intern)
         self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
         self.stranding: dict[str, dict[str, int]] = {}
-        self.classes: dict[tuple, _SharedClass | bool] = {}  # guests alike for the rules (shared_class)
+        self.classes: dict[tuple, _SharedClass] = {}  # guests alike for the rules (shared_class)
+        self.seen: set[tuple] = set()  # kinds of guests met once
 
     def plan(self) -> dict[str, Any]:
         guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
@@ -428,9 +429,9 @@ class _Planner:
         )
         found = self.classes.get(key)
         if found is None:
-            self.classes[key] = False  # the first of its kind: evaluated on its own
-            return None
-        if found is False:
+            if key not in self.seen:
+                self.seen.add(key)  # the first of its kind: evaluated on its own
+                return None
             found = self.classes[key] = _SharedClass(R.shared_evaluation(index, source, mdev, self.rules, codes), self.nearest)
         ev.candidates = candidates
         ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
@@ -576,7 +577,7 @@ class _SharedClass:
         self.warnings = warning_counts(ev, self.usable)
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
-        self._memo: dict[tuple, Any] = {}
+        self._memo: dict[Any, Any] = {}
         self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
         self._entries: dict[int, dict[str, Any]] = {}
 

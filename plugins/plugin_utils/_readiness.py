@@ -171,6 +171,8 @@ class DestinationIndex:
             self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
         found = [(apqn, host.traits(apqn)) for apqn in host.queues] if wanted is None else host.selected_traits(wanted)
         for apqn, traits in found:
+            if traits is None:  # (the host has every queue found)
+                continue
             by_traits = self._traits.get(apqn)
             if by_traits is None:
                 by_traits = self._traits[apqn] = {}

@@ -283,7 +283,9 @@ def capture(store: Path) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, PLAN_IDENTITY_CAPTURE=str(folder), PYTHONPATH=os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
     test = ROOT / "tests" / "property" / "test_predictions_vs_executor.py"
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "plan_identity", "-q", str(test)], env=env, check=False).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "plan_identity", "-q", str(test)], env=env, check=False
+    ).returncode
 
 
 # --------------------------------------------------------------------------- the capture plugin (pytest -p plan_identity)

@@ -41,7 +41,11 @@ def _mutate(f: dict[str, Any], rng: Any, number: int, names: list[str], facts: d
     mdevs = drv["mdevs"]
     roll = rng.random
     if roll() < 0.03:
-        f["complete"], f["unread"], f["unread_count"] = False, [{"what": "mdevs", "path": "/sys/x", "errno": "EACCES", "error": "denied"}], 1
+        f["complete"], f["unread"], f["unread_count"] = (
+            False,
+            [{"what": "mdevs", "path": "/sys/x", "errno": "EACCES", "error": "denied"}],
+            1,
+        )
     if roll() < 0.02:
         f["gather_subset"] = ["bus", "cards", "queues", "mdevs", "guests"]
     if roll() < 0.02:

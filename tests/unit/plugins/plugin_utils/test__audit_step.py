@@ -28,7 +28,9 @@ FORMATS = ["json", "markdown", "html", "junit"]
 @pytest.fixture(scope="module")
 def demo_hostvars(tmp_path_factory, demo_fleet_path):
     facts = facts_for_fleet(demo_fleet_path, tmp_path_factory.mktemp("audit-step"))
-    hostvars = {name: {"ansible_facts": {"vfio_ap": f}, "vfio_ap_migration_address": f"192.0.2.{i}"} for i, (name, f) in enumerate(facts.items())}
+    hostvars = {
+        name: {"ansible_facts": {"vfio_ap": f}, "vfio_ap_migration_address": f"192.0.2.{i}"} for i, (name, f) in enumerate(facts.items())
+    }
     hostvars["kvm-new"] = {"ansible_host": "kvm-new"}  # in the inventory, never gathered
     return hostvars
 
@@ -74,7 +76,13 @@ def test_written_with_their_modes_whatever_the_umask_then_left_alone(tmp_path):
         changed = write_reports(str(target), {"readiness.md": "# one\n", "readiness.json": "{}\n"})
     finally:
         os.umask(old)
-    assert changed == [str(tmp_path / "a"), str(tmp_path / "a" / "b"), str(target), str(target / "readiness.md"), str(target / "readiness.json")]
+    assert changed == [
+        str(tmp_path / "a"),
+        str(tmp_path / "a" / "b"),
+        str(target),
+        str(target / "readiness.md"),
+        str(target / "readiness.json"),
+    ]
     assert _modes(target) == {"reports": 0o755, "readiness.md": 0o644, "readiness.json": 0o644}
     assert stat.S_IMODE((tmp_path / "a").stat().st_mode) == 0o755
     assert (target / "readiness.md").read_text() == "# one\n"

@@ -61,7 +61,7 @@ def test_the_shortcut_is_taken(fleet):
     """The fleets do exercise the shared evaluations (not only guests evaluated on their own)."""
     planner = P._Planner(fleet, None, None, "auto", None, None, None, False, None, None)
     planner.plan()
-    assert any(isinstance(found, P._SharedClass) for found in planner.classes.values())
+    assert planner.classes and all(isinstance(found, P._SharedClass) for found in planner.classes.values())
 
 
 def test_traits_are_those_of_the_full_records(fleet):
