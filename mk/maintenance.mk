@@ -3,5 +3,5 @@
 
 .PHONY: demo-maintenance
 
-demo-maintenance: collection system-deps
-	@bash tests/demo_maintenance.sh
+demo-maintenance: collection system-deps ## drain kvm-a1 of the demo fleet on the live simulator, print the drain report
+	@bash tools/demo_maintenance.sh

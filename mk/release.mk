@@ -10,7 +10,7 @@
 #                       install the tarball into a fresh path, ansible-doc every plugin, syntax-check
 #   make changelog-lint antsibull-changelog lint
 #   make ee-introspect  ansible-builder introspect of meta/execution-environment.yml
-#   make test-matrix    units + integration smoke set under ansible-core 2.16 (py3.11) and 2.21 (py3.12),
+#   make test-matrix    units + system-test smoke set under ansible-core 2.16 (py3.11) and 2.21 (py3.12),
 #                       with the SSH tests' modules on Python 3.6 (2.16) and 3.12 (2.21)
 
 .PHONY: sanity lint docs docs-rst build changelog-lint ee-introspect test-matrix release-tools
@@ -91,7 +91,7 @@ export REL_GETPIP_SHIM
 # pip's progress lines while ansible-test builds its sanity venvs (cached in ~/.ansible/test/venv).
 REL_PIP_NOISE := ^WARNING: Location 'file:|^ *(Collecting|Downloading|Installing collected|Successfully|Processing|Looking in|Using cached|Attempting uninstall|Found existing|Uninstalling|━)
 
-sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
+sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp ## ansible-test sanity, compile/import on Python 3.6-3.13
 	$(call rel_copy,sanity)
 	@if ls tests/sanity/ignore-*.txt >/dev/null 2>&1; then \
 	  echo "sanity: tests/sanity/ignore-*.txt exist; fix the findings instead of ignoring them"; exit 1; fi
@@ -111,9 +111,9 @@ sanity: $(ROOT)/.venv-sanity/.stamp $(ROOT)/.venv-2.16/.stamp
 	  | grep --line-buffered -vE "$(REL_PIP_NOISE)"; exit $${PIPESTATUS[0]}
 
 # ------------------------------------------------------------------------------------------ lint
-REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
+REL_MYPY_PACKAGES := $(foreach p,module_utils plugin_utils filter modules action,-p ansible_collections.s390x.vfio_ap.plugins.$(p))
 
-lint: $(ROOT)/.venv-lint/.stamp collection
+lint: $(ROOT)/.venv-lint/.stamp collection ## ansible-lint, yamllint, ruff, mypy
 	@rc=0; L=$(ROOT)/.venv-lint/bin; \
 	echo "--- ansible-lint (production, offline)"; \
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS) $$L/ansible-lint --offline --profile production --nocolor || rc=1; \
@@ -124,15 +124,15 @@ lint: $(ROOT)/.venv-lint/.stamp collection
 	exit $$rc
 
 # ------------------------------------------------------------------------------------------ docs
-# docs/*.md are the guides' only source; docs/docsite/md2rst.py turns those listed in
+# docs/*.md are the guides' only source; tools/docsite/md2rst.py turns those listed in
 # docs/docsite/extra-docs.yml into docs/docsite/rst/guide_*.rst (generated, git-ignored) and
 # fails when a docs/*.md is neither listed nor excluded there.
 docs-rst: $(ROOT)/.venv-docs/.stamp
-	@$(ROOT)/.venv-docs/bin/python docs/docsite/md2rst.py
+	@$(ROOT)/.venv-docs/bin/python tools/docsite/md2rst.py
 
 REL_DOCSITE := $(BUILD)/docsite
 REL_DOCS_ENV = PATH=$(ROOT)/.venv-docs/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(call rel_root,docs) PYTHONPATH=
-docs: docs-rst
+docs: docs-rst ## guides to rst, antsibull-docs lint, the docsite in docs/build
 	$(call rel_copy,docs)
 	@echo "--- antsibull-docs lint-collection-docs"
 	@cd $(call rel_coll,docs) && $(REL_DOCS_ENV) $(ROOT)/.venv-docs/bin/antsibull-docs \
@@ -142,20 +142,20 @@ docs: docs-rst
 	@$(REL_DOCS_ENV) $(ROOT)/.venv-docs/bin/antsibull-docs sphinx-init --use-current \
 	  --fail-on-error --dest-dir $(REL_DOCSITE) --project 's390x.vfio_ap' --copyright 's390x.vfio_ap developers' \
 	  --title 's390x.vfio_ap' s390x.vfio_ap >/dev/null
-	@$(REL_DOCS_ENV) $(ROOT)/.venv-docs/bin/python docs/docsite/build_docsite.py $(REL_DOCSITE)
+	@$(REL_DOCS_ENV) $(ROOT)/.venv-docs/bin/python tools/docsite/build_docsite.py $(REL_DOCSITE)
 	@rm -rf docs/build && cp -a $(REL_DOCSITE)/build/html docs/build
 	@echo "docs: docsite in docs/build/index.html"
 
-changelog-lint: $(ROOT)/.venv-docs/.stamp
+changelog-lint: $(ROOT)/.venv-docs/.stamp ## antsibull-changelog lint
 	@$(ROOT)/.venv-docs/bin/antsibull-changelog lint
 
 # ----------------------------------------------------------------------------------------- build
 REL_IMPORTER_CFG := $(ROOT)/tests/galaxy-importer.cfg
-build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
+build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect ## the collection tarball, galaxy-importer, installed ansible-doc and syntax checks
 	@rm -rf $(REL_DIST) $(REL_FRESH) && mkdir -p $(REL_DIST) $(REL_FRESH)
 	@$(ROOT)/.venv-build/bin/ansible-galaxy collection build --force --output-path $(REL_DIST) $(ROOT)
 	@tarball=$$(ls $(REL_DIST)/s390x-vfio_ap-*.tar.gz); \
-	bad=$$(tar -tzf $$tarball | grep -E '(^|/)(\.venv[^/]*|\.collections|__pycache__|tests/output|build|\.git|\.hypothesis|\.pytest_cache|\.mypy_cache|\.ruff_cache)(/|$$)' | head); \
+	bad=$$(tar -tzf $$tarball | grep -E '(^|/)(\.venv[^/]*|\.collections|__pycache__|tests/output|build|tools|\.git|\.hypothesis|\.pytest_cache|\.mypy_cache|\.ruff_cache)(/|$$)' | head); \
 	if [ -n "$$bad" ]; then echo "build: the tarball holds files that build_ignore must drop:"; echo "$$bad"; exit 1; fi; \
 	echo "--- galaxy-importer $$tarball"; \
 	cd $(REL_DIST) && env -u PYTHONPATH -u ANSIBLE_COLLECTIONS_PATH GALAXY_IMPORTER_CONFIG=$(REL_IMPORTER_CFG) \
@@ -174,19 +174,19 @@ build: $(ROOT)/.venv-build/.stamp docs-rst changelog-lint ee-introspect
 	@$(ROOT)/.venv-build/bin/python tests/sanity/installed_check.py --collections-path $(REL_FRESH) \
 	  --bin $(ROOT)/.venv-build/bin
 
-ee-introspect: $(ROOT)/.venv-build/.stamp
+ee-introspect: $(ROOT)/.venv-build/.stamp ## ansible-builder introspect of meta/execution-environment.yml
 	$(call rel_copy,ee)
 	@$(ROOT)/.venv-build/bin/python tests/sanity/ee_check.py --bin $(ROOT)/.venv-build/bin \
 	  --collections-root $(call rel_root,ee)
 
 # ----------------------------------------------------------------------------------- test-matrix
-# The unit tests and the integration smoke set (integration tests not marked slow) under the
+# The unit tests and the system-test smoke set (system tests not marked slow) under the
 # oldest and newest supported ansible-core.
-# The SSH tests (tests/integration/test_ssh_*.py, not slow) run the modules under the target Python
+# The SSH tests (tests/system/test_ssh_*.py, not slow) run the modules under the target Python
 # of each core (helpers/ssh_fleet.py): 3.6 with 2.16, 3.12 with 2.21. --dist loadfile keeps the
 # tests of a file, which share one mount and its SSH servers, on one worker.
-MATRIX_PYTEST_ARGS ?= -m "not slow" tests/unit tests/integration
-test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp
+MATRIX_PYTEST_ARGS ?= -m "not slow" tests/unit tests/system
+test-matrix: collection system-deps $(ROOT)/.venv-2.16/.stamp ## tests under ansible-core 2.16 and 2.21
 	@echo "--- ansible-core $$($(ROOT)/.venv-2.16/bin/python -c "from ansible.release import __version__ as v; print(v)") on $$($(ROOT)/.venv-2.16/bin/python -V)"
 	@ANSIBLE_PYTHON_INTERPRETER=$(ROOT)/.venv-2.16/bin/python $(ROOT)/.venv-2.16/bin/python -m pytest \
 	  -p no:cacheprovider -n 2 --dist loadfile $(MATRIX_PYTEST_ARGS)

@@ -10,15 +10,15 @@
 FLEET ?= tests/fleets/demo.yml
 SIM_DIR ?= $(ROOT)/build/sim
 
-test-sim: collection
+test-sim: collection ## the simulator's own tests
 	$(PY) -m pytest -p no:cacheprovider -n 2 tests/simulator $(PYTEST_ARGS)
 
-sim-mount: collection
+sim-mount: collection ## serve a fleet live through FUSE (FLEET=..., SIM_DIR=...)
 	$(PY) -m apsim mount $(FLEET) $(SIM_DIR) --background --pidfile $(SIM_DIR).pid
 
-sim-unmount:
+sim-unmount: ## unmount it (SIM_DIR=...)
 	$(PY) -m apsim unmount $(SIM_DIR)
 
-sim-shell:
+sim-shell: ## a shell whose /sys and /etc/mdevctl.d are a simulated host's (HOST=...)
 	@test -n "$(HOST)" || { echo "usage: make sim-shell HOST=<host of the mounted fleet>"; exit 2; }
 	$(PY) -m apsim ns-exec $(SIM_DIR)/$(HOST) -- $${SHELL:-/bin/sh}

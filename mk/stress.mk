@@ -16,6 +16,6 @@ STRESS_PROCS ?= 4
 STRESS_DRAIN_ROUNDS ?= 6
 STRESS_ARGS ?=
 
-stress: collection
+stress: collection ## the writers and the drain under concurrency, kill -9 and faults (figures with targets)
 	@mkdir -p $(BUILD)
 	$(PY) tests/stress/runner.py --rounds $(STRESS_ROUNDS) --procs $(STRESS_PROCS) --drain-rounds $(STRESS_DRAIN_ROUNDS) --report $(BUILD)/stress-report.json $(STRESS_ARGS)

@@ -65,4 +65,4 @@ def require_mdevctl() -> None:
     from helpers.needs import require
 
     if shutil.which("mdevctl") is None:
-        require("mdevctl is not installed (Debian package mdevctl; tests/bootstrap-system.sh installs it)")
+        require("mdevctl is not installed (Debian package mdevctl; tools/bootstrap-system.sh installs it)")

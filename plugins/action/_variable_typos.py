@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
@@ -30,7 +31,7 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(f"also: expected a list of variable names, got {also!r}")
         name = role.get_name(include_role_fqcn=False).split(".")[-1]
         fqcn = f"s390x.vfio_ap.{name}"
-        specs = {}
+        specs: dict[str, Any] = {}
         for ext in (".yml", ".yaml"):
             path = os.path.join(role._role_path, "meta", "argument_specs" + ext)
             if os.path.exists(path):

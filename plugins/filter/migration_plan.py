@@ -89,7 +89,10 @@ options:
     type: raw
     default: false
   query:
-    description: A JMESPath expression; the filter returns its result over the plan instead of the plan.
+    description:
+      - A JMESPath expression; the filter returns its result over the plan instead of the plan.
+      - Deprecated, to be removed in 1.0.0 - it is C(community.general.json_query) again; use
+        C(migration_plan(...) | community.general.json_query('...')), or Jinja's C(selectattr) and C(map).
     type: str
 """
 
@@ -110,11 +113,11 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ plan.summary.hosts['lpar3'].verdict }}"
 
-- name: Guests that have nowhere to go, with a migration command for the others
+- name: Guests that have nowhere to go
   ansible.builtin.debug:
     msg: >-
-      {{ hostvars | s390x.vfio_ap.migration_plan(migration_network='10.10.0.0/24',
-                                                   query="guests[?verdict=='blocked'].guest") }}
+      {{ hostvars | s390x.vfio_ap.migration_plan(hosts=groups['kvm'], migration_network='10.10.0.0/24')
+         | community.general.json_query("guests[?verdict=='blocked'].guest") }}
 """
 
 RETURN = r"""
@@ -131,6 +134,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.basic import missing_required_lib
+from ansible.utils.display import Display
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import MissingLibrary, apply_query, build_plan
 
@@ -166,7 +170,14 @@ def migration_plan(
             hosts=hosts,
             migration_levels=migration_levels,
         )
-        return plan if query is None else apply_query(plan, query)
+        if query is None:
+            return plan
+        Display().deprecated(
+            "s390x.vfio_ap.migration_plan: the query option is deprecated; pipe the plan to community.general.json_query instead",
+            version="1.0.0",
+            collection_name="s390x.vfio_ap",
+        )
+        return apply_query(plan, query)
     except MissingLibrary as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.migration_plan: {exc.purpose} needs {missing_required_lib(exc.library)}") from exc
     except (ValueError, TypeError, KeyError) as exc:

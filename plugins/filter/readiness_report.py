@@ -54,7 +54,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_report as _readiness_report
 
 _DEFAULT_FORMATS = ("json", "markdown", "html", "junit")
 
@@ -62,7 +62,7 @@ _DEFAULT_FORMATS = ("json", "markdown", "html", "junit")
 def readiness_report(plan, formats=_DEFAULT_FORMATS, title="vfio-ap live-migration readiness", not_audited=()):
     """Return {file name: report text} for the requested formats."""
     try:
-        return render_reports(plan, formats, title, not_audited or ())
+        return _readiness_report(plan, formats, title, not_audited or ())
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.readiness_report: {exc}") from exc
 

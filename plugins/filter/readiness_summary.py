@@ -47,13 +47,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import report_summary
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_summary as _readiness_summary
 
 
 def readiness_summary(plan, not_audited=(), report_dir=None):
     """Return the audit summary dict of a plan."""
     try:
-        return report_summary(plan, not_audited or (), report_dir)
+        return _readiness_summary(plan, not_audited or (), report_dir)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.readiness_summary: {exc}") from exc
 

@@ -72,6 +72,14 @@ options:
   mkvps:
     description: "Known master-key verification patterns C({host: {apqn: {slot: pattern}}})."
     type: dict
+  maintained:
+    description:
+      - Hosts maintained already in the same rolling maintenance (a list or one comma-separated string), for planning
+        what is left of it - destinations after the hosts not due for maintenance, as the plan's own earlier batches.
+        The C(rolling_maintenance) playbook plans each batch this way.
+    type: raw
+    default: []
+    version_added: 0.2.0
 """
 
 EXAMPLES = r"""
@@ -89,7 +97,7 @@ RETURN = r"""
 _value:
   description:
     - C(schema) (1), C(hosts), C(batch_size), C(order) (the order kept), C(avoid), C(destinations), C(not_audited),
-      C(rules), C(prepare), C(enable_migration), C(feasible) (no guest stranded), C(verdict) (one sentence),
+      C(maintained), C(rules), C(prepare), C(enable_migration), C(feasible) (no guest stranded), C(verdict) (one sentence),
       C(summary) (C(hosts), C(guests), C(batches), C(moves), C(moved), C(moved_again), C(extra_moves),
       C(stranded), C(unavoidable), C(prepare)).
     - "C(batches) - per batch C(index), C(hosts), C(moves) (C(guest), C(uuid), C(from), C(to), C(tier)
@@ -119,12 +127,15 @@ def rolling_plan(
     enable_migration=False,
     order="planned",
     mkvps=None,
+    maintained=None,
 ):
     """Return the rolling maintenance plan (see RETURN)."""
     if hosts is None:
         raise AnsibleFilterError("s390x.vfio_ap.rolling_plan: hosts: the hosts to maintain are required")
     try:
-        return _rolling_plan(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, order, mkvps)
+        return _rolling_plan(
+            facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, order, mkvps, maintained
+        )
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.rolling_plan: {exc}") from exc
 

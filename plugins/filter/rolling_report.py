@@ -48,13 +48,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_report import render
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._rolling_report import rolling_report as _rolling_report
 
 
 def rolling_report(plan, format="markdown", title=None):  # noqa: A002 (the option's documented name)
     """Return the rendered report (see RETURN)."""
     try:
-        return render(plan, format, title)
+        return _rolling_report(plan, format, title)
     except (ValueError, TypeError, KeyError) as exc:
         raise AnsibleFilterError(f"s390x.vfio_ap.rolling_report: {exc}") from exc
 

@@ -120,7 +120,7 @@ class APConfigLock:
         start = self.clock()
         holder = None  # type: Optional[int]
         while True:
-            self._check_kind()
+            self._require_kind()
             if self._try_create():
                 self.held = True
                 self._sweep_private()
@@ -134,7 +134,7 @@ class APConfigLock:
                 raise LockTimeout(self.path, holder, waited)
             self.sleep(RETRY_DELAY)
 
-    def _check_kind(self):
+    def _require_kind(self):
         # type: () -> None
         """Raise LockError when the lock path is something other than a regular file or nothing."""
         try:

@@ -20,7 +20,8 @@ from typing import Any, Dict
 
 GUARD_PATH = "etc/vfio_ap/migration-guard.json"
 SCHEMA = 1
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Its own copy of _ids.UUID_RE: the libvirt hook loads this file alone (roles/migratable).
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _ENTRY_KEYS = ("migratable", "reason", "guest", "changed")
 
 
@@ -37,7 +38,7 @@ def parse_guard(text):
         raise ValueError('migration guard: expected {"schema": 1, "mdevs": {...}}')
     entries = {}  # type: Dict[str, Dict[str, Any]]
     for uuid, entry in doc["mdevs"].items():
-        if not _UUID_RE.match(str(uuid)) or not isinstance(entry, dict):
+        if not UUID_RE.match(str(uuid)) or not isinstance(entry, dict):
             raise ValueError("migration guard: bad entry for {0!r}".format(uuid))
         if not isinstance(entry.get("migratable"), bool):
             raise ValueError("migration guard: entry {0} needs a boolean 'migratable'".format(uuid))

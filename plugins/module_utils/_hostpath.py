@@ -9,7 +9,7 @@ Every module reads and writes the managed host through a *sysroot* (``/`` on a r
 captured tree or the project's simulator otherwise). The rules kept here:
 
 * a sysroot is accepted only when it is ``/`` or an existing directory holding ``sys/``
-  (``check_sysroot``, one message for every module);
+  (``require_sysroot``, one message for every module);
 * no write leaves the sysroot: the directories of a target are resolved (symlinks followed) and
   must stay inside the resolved sysroot (``contained``);
 * files are written ``0644`` and directories created ``0755`` whatever the umask;
@@ -81,7 +81,7 @@ def os_error(doing, path, exc):
     return HostPathError("cannot {0} {1}: {2}".format(doing, path, errno_text(exc.errno)), exc.errno)
 
 
-def check_sysroot(value):
+def require_sysroot(value):
     # type: (object) -> str
     """Return the sysroot normalized (absolute, no trailing slash) when it is acceptable.
 
@@ -321,7 +321,7 @@ def module_sysroot(module):
     # type: (Any) -> str
     """Return the module's checked ``sysroot`` option; fail the module with the shared message otherwise."""
     try:
-        return check_sysroot(module.params.get("sysroot"))
+        return require_sysroot(module.params.get("sysroot"))
     except HostPathError as exc:
         module.fail_json(msg=str(exc), changed=False)
         raise  # not reached: fail_json exits

@@ -7,7 +7,8 @@
 
 Adapters (APIDs), usage domains and control domains (APQIs) are integers 0..255.
 Masks are the kernel's text: ``0x`` + 64 lowercase hex digits, most significant bit first,
-so the leftmost bit is ID 0. An APQN is ``AA.DDDD`` (2 + 4 lowercase hex digits).
+so the leftmost bit is ID 0. An APQN is ``AA.DDDD`` (2 + 4 lowercase hex digits). An mdev is named
+by a UUID in its canonical form (8-4-4-4-12 lowercase hex digits), as sysfs and mdevctl write it.
 """
 
 import re
@@ -20,6 +21,8 @@ MASK_HEX_DIGITS = MASK_BITS // 4
 _NUMBER_RE = re.compile(r"^(?:0[xX][0-9a-fA-F]+|[0-9]+)$")
 _MASK_RE = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _APQN_RE = re.compile(r"^([0-9a-fA-F]{2})\.([0-9a-fA-F]{4})$")
+# An mdev UUID as sysfs names it (canonical, lowercase): safe as a path component.
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _parse_number(text, what):
@@ -30,7 +33,7 @@ def _parse_number(text, what):
     return int(token, 16) if token[:2].lower() == "0x" else int(token, 10)
 
 
-def _check_range(value, what, maximum):
+def _require_range(value, what, maximum):
     # type: (int, str, int) -> int
     if value < 0 or value > maximum:
         raise ValueError("{0}: ID {1} is outside 0..{2}".format(what, value, maximum))
@@ -46,12 +49,20 @@ def _parse_token(token, what, maximum):
     if sep and not first.strip():
         raise ValueError("{0}: {1!r} is not an ID or a range (IDs are 0..{2}; there are no negative IDs)".format(what, token, maximum))
     if not sep:
-        return [_check_range(_parse_number(first, what), what, maximum)]
-    low = _check_range(_parse_number(first, what), what, maximum)
-    high = _check_range(_parse_number(last, what), what, maximum)
+        return [_require_range(_parse_number(first, what), what, maximum)]
+    low = _require_range(_parse_number(first, what), what, maximum)
+    high = _require_range(_parse_number(last, what), what, maximum)
     if low > high:
         raise ValueError("{0}: range {1!r} runs backwards".format(what, token))
     return list(range(low, high + 1))
+
+
+def is_uuid(value, any_case=False):
+    # type: (Any, bool) -> bool
+    """Return True when value is an mdev UUID (canonical lowercase; ``any_case`` also takes upper-case hex digits)."""
+    if not isinstance(value, str):
+        return False
+    return bool(UUID_RE.fullmatch(value.lower() if any_case else value))
 
 
 def is_mask_text(value):
@@ -74,12 +85,12 @@ def parse_ids(value, what="ids", maximum=MAX_ID, allow_mask=False):
     if isinstance(value, bool):
         raise ValueError("{0}: {1!r} is a boolean, not an ID".format(what, value))
     if isinstance(value, int):
-        return [_check_range(value, what, maximum)]
+        return [_require_range(value, what, maximum)]
     if isinstance(value, str):
         if allow_mask and is_mask_text(value):
             ids = mask_to_ids(value)
             for item in ids:
-                _check_range(item, what, maximum)
+                _require_range(item, what, maximum)
             return ids
         if not value.strip():
             return []
@@ -104,7 +115,7 @@ def ids_to_int(ids):
     """Return the 256-bit integer whose MSB-first bits are the IDs."""
     bits = 0
     for item in ids:
-        _check_range(item, "mask", MAX_ID)
+        _require_range(item, "mask", MAX_ID)
         bits |= 1 << (MASK_BITS - 1 - item)
     return bits
 

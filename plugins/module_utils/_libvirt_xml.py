@@ -16,7 +16,8 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any, Dict, List, Optional
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+# Its own copy of _ids.UUID_RE: the libvirt hook loads this file alone (roles/migratable).
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 def _local(tag):
@@ -73,7 +74,7 @@ def _vfio_ap_uuids(devices):
                 if _local(address.tag) != "address":
                     continue
                 uuid = (address.get("uuid") or "").strip().lower()
-                if _UUID_RE.match(uuid):
+                if UUID_RE.match(uuid):
                     found.append(uuid)
     return found
 

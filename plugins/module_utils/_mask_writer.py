@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather_facts
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import host_path, read_text
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import ids_to_mask, parse_ids, relative_mask_update
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import (
     PlanError,
     plan_mask,
     release_conflicts,

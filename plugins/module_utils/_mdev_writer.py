@@ -24,10 +24,10 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._facts import gather
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import host_path, read_text
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_ids
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._libvirt_xml import parse_domain_xml
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import (
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import (
     KINDS,
     PlanError,
-    check_config,
+    require_config,
     definition_conflicts,
     explain_errno,
     mdev_config,
@@ -234,7 +234,7 @@ def decide(host, options, sysroot, uuid, mdevctl_used, rules_text, definitions):
         writes = plan_writes(before or EMPTY, desired, state["ap_config"])
         if before is None or writes:
             try:
-                check_config(state, uuid, desired)
+                require_config(state, uuid, desired)
             except PlanError as exc:
                 raise PlanError("mdev {0}: {1}".format(uuid, exc), exc.errno, exc.conflicts) from None
         if before is not None and writes:

@@ -14,15 +14,15 @@ is the facts engine's job (_facts.py); this file only writes, plus the small rea
 
 import errno
 import os
-import re
 from typing import Optional
+
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import is_uuid
 
 BUS_AP = "sys/bus/ap"
 MATRIX = "sys/devices/vfio_ap/matrix"
 MDEV_TYPE = MATRIX + "/mdev_supported_types/vfio_ap-passthrough"
 CREATE = MDEV_TYPE + "/create"
 
-_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 # What an errno means, per attribute family, in AP terms.
 _MEANINGS = {
@@ -133,10 +133,10 @@ class SysfsWriteError(Exception):
         return {"file": self.path, "value": self.value, "errno": errno_name(self.errno), "meaning": self.meaning, "detail": self.detail}
 
 
-def check_uuid(text):
+def require_uuid(text):
     # type: (str) -> str
     """Return text when it is a canonical lowercase UUID (safe as a path component); ValueError otherwise."""
-    if not isinstance(text, str) or not _UUID_RE.match(text):
+    if not isinstance(text, str) or not is_uuid(text):
         raise ValueError(
             "uuid: {0!r} is not a canonical UUID (8-4-4-4-12 lowercase hex digits, e.g. 6c1a0000-0000-4000-8000-00000000a101)".format(text)
         )
@@ -152,7 +152,7 @@ def sys_path(sysroot, rel):
 def mdev_attr(uuid, name):
     # type: (str, str) -> str
     """Return the sysroot-relative path of attribute name of the mdev uuid (uuid validated)."""
-    return "{0}/{1}/{2}".format(MATRIX, check_uuid(uuid), name)
+    return "{0}/{1}/{2}".format(MATRIX, require_uuid(uuid), name)
 
 
 def read_attr(sysroot, rel):

@@ -5,11 +5,12 @@
 
 DOCUMENTATION = r"""
 module: _audit_reports
-short_description: Internal - the audit's controller step - plan, summary and report files in one task
-version_added: 0.3.0
+short_description: "[INTERNAL] The audit's controller step - plan, summary and report files in one task; must only be used from roles in this collection"
+version_added: 0.2.0
 description:
-  - Internal to the R(audit role,ansible_collections.s390x.vfio_ap.audit_role), which runs it once (C(run_once)) after the
-    facts are gathered; not meant for playbooks, and it may change without notice.
+  - "[INTERNAL] Used by the C(s390x.vfio_ap.audit) role, which runs it once (C(run_once)) after the facts are gathered;
+    it must only be used from roles in this collection. Its options and results may change in any release, without a
+    deprecation."
   - Reads the C(vfio_ap) facts (and C(vfio_ap_migration_address), C(vfio_ap_migration_level)) of O(hosts) from
     C(hostvars), computes the plan (P(s390x.vfio_ap.migration_plan#filter)), its summary
     (P(s390x.vfio_ap.readiness_summary#filter)) and the reports (P(s390x.vfio_ap.readiness_report#filter)), and writes

@@ -5,11 +5,11 @@
 
 DOCUMENTATION = r"""
 module: _variable_typos
-short_description: Internal - warn about variables that look like a role's own but are not declared
+short_description: "[INTERNAL] Warn about variables that look like a role's own but are not declared"
 version_added: 0.2.0
 description:
-  - Internal to the collection's roles, which run it as their first task; not meant for playbooks, and it may change
-    without notice.
+  - "[INTERNAL] The collection's roles run it as their first task; it must only be used from roles in this collection
+    and may change without notice."
   - Warns about every variable named like the role's own (C(vfio_ap_<role>_*)) that no entry point of the role's
     C(meta/argument_specs.yml) declares, naming the nearest declared one, for example
     C(vfio_ap_audit_report_directory is not a variable of s390x.vfio_ap.audit; did you mean vfio_ap_audit_report_dir?).

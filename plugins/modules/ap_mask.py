@@ -168,7 +168,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _mask_writer as writer
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import PlanError
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import PlanError
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._transaction import Transaction, TransactionError
 
 

@@ -186,9 +186,9 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _mdev_writer as writer
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdev_plan import PlanError
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._config_plan import PlanError
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._mdevctl_cli import manages_sysroot
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import check_uuid
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import require_uuid
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._transaction import Transaction, TransactionError
 
 
@@ -211,7 +211,7 @@ def main():
     module.run_command_environ_update = {"LANG": "C", "LC_ALL": "C", "LANGUAGE": "C"}
     params = module.params
     try:
-        uuid = check_uuid(str(params["uuid"]).strip().lower())
+        uuid = require_uuid(str(params["uuid"]).strip().lower())
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     sysroot = module_sysroot(module)

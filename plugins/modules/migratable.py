@@ -107,7 +107,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _guard_writer as writer
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import HostPathError, module_sysroot
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import check_uuid, exists, mdev_attr
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import require_uuid, exists, mdev_attr
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._transaction import Transaction, TransactionError
 
 
@@ -125,7 +125,7 @@ def main():
     )
     params = module.params
     try:
-        uuid = check_uuid(str(params["uuid"]).strip().lower())
+        uuid = require_uuid(str(params["uuid"]).strip().lower())
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if params["wait"] < 0:

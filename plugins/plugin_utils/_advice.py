@@ -44,7 +44,7 @@ def blocked_advice(guest: Mapping[str, Any]) -> dict[str, Any]:
         for b in guest.get("source_blockers") or []
         if isinstance(b, Mapping)
     ]
-    nearest = []
+    nearest: list[dict[str, Any]] = []
     for near in ((guest.get("blocked") or {}).get("nearest") or [])[:NEAREST_SHOWN]:
         if not isinstance(near, Mapping):
             continue
@@ -131,3 +131,19 @@ def warnings_by_code(guests: list[Mapping[str, Any]], label: Any) -> list[dict[s
         ]
         out.append({"code": code, "guests": rows, "remedy": remedy(code)})
     return out
+
+
+def nearest_text(guest: Mapping[str, Any]) -> str:
+    """Return where a planned guest without a destination came closest, in one line, or "" when nothing is known.
+
+    ``the source: code, ...`` when the source's own blockers hold it everywhere, else ``nearest HOST:
+    code APQN, APQN; code`` (what no preparation fixes on the nearest blocked destination).
+    """
+    advice = blocked_advice(guest)
+    if advice["source"]:
+        return "the source: " + ", ".join(dict.fromkeys(item["code"] for item in advice["source"]))
+    for near in advice["nearest"]:
+        blocking = "; ".join(" ".join([b["code"], ", ".join(b["apqns"])]).strip() for b in near["blocking"])
+        if blocking:
+            return f"nearest {near['host']}: {blocking}"
+    return ""

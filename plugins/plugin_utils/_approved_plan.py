@@ -24,11 +24,10 @@ printed commands, the summary, the verdict and the destination role's inputs (``
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import is_uuid, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gaps_text, host_gaps
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import SCHEMA, evacuation_document
@@ -38,7 +37,6 @@ MAX_GUESTS = 10000
 # The largest plan file the role reads (bytes; the role checks the size before reading it).
 MAX_BYTES = 32 * 1024 * 1024
 STATUSES = ("ready", "prepare", "stranded")
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _shown(value: Any) -> str:
@@ -100,7 +98,7 @@ def _entry(
         return None
     before = len(problems)
     uuid = raw.get("uuid")
-    if not isinstance(uuid, str) or not _UUID.match(uuid):
+    if not isinstance(uuid, str) or not is_uuid(uuid, any_case=True):
         problems.append(f"{at}.uuid: expected an mdev UUID, got {_shown(uuid)}")
         uuid = None
     else:

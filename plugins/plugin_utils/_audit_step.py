@@ -50,7 +50,7 @@ def audit_step(
     try:
         fleet = fleet_view(host_vars, list(hosts))
     except ValueError as exc:
-        raise ValueError(f"s390x.vfio_ap.fleet_facts: {exc}") from exc
+        raise ValueError(f"s390x.vfio_ap._fleet_facts: {exc}") from exc
     try:
         plan = build_plan(
             host_vars, hosts=fleet["gathered"], rules=rules, limit=limit, nearest=nearest, migration_network=migration_network

@@ -19,9 +19,11 @@ from __future__ import annotations
 import ipaddress
 import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_count
 
 try:
     import netaddr
@@ -127,22 +129,21 @@ class MigrateCommand:
         options: Any = ("--live", "--persistent", "--undefinesource", "--verbose"),
         timeout: Any = None,
         uri: Any = "qemu+ssh://{host}/system",
+        names: Mapping[str, str] | None = None,
     ) -> MigrateCommand:
-        """Return a checked MigrateCommand; ValueError naming the part that is wrong."""
-        words = _words(command, "command")
+        """Return a checked MigrateCommand; ValueError naming the part that is wrong.
+
+        ``names``: how a message names each part (``{command, options, timeout, uri}``; default those words), for
+        example the role variable a user set.
+        """
+        name = {"command": "command", "options": "options", "timeout": "timeout", "uri": "uri", **(names or {})}
+        words = _words(command, name["command"])
         if not words:
-            raise ValueError("command: expected the migration program and its verb, got an empty list")
-        seconds = None
-        if timeout not in (None, "", 0, "0"):
-            try:
-                seconds = int(timeout)
-            except (TypeError, ValueError):
-                seconds = 0
-            if isinstance(timeout, bool) or seconds < 1:
-                raise ValueError(f"timeout: expected a positive integer (or 0 for none), got {timeout!r}")
+            raise ValueError(f"{name['command']}: expected the migration program and its verb, got an empty list")
+        seconds = None if timeout in (None, "") else require_count(timeout, f"{name['timeout']} (seconds, 0 for none)") or None
         if not isinstance(uri, str) or "{host}" not in uri or _UNPRINTABLE.search(uri):
-            raise ValueError(f"destination URI template {uri!r} has no {{host}}")
-        return cls(words, _words(options, "options"), seconds, uri)
+            raise ValueError(f"{name['uri']}: {uri!r} has no {{host}} (where the destination's name goes, e.g. qemu+ssh://{{host}}/system)")
+        return cls(words, _words(options, name["options"]), seconds, uri)
 
     def argv(self, guest: Any, destination: Any, address: Any = None) -> list[str]:
         """Return the argument vector migrating ``guest`` live to ``destination``.

@@ -23,8 +23,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import name_list
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_host_names, check_pair, check_rules, host_mapping
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_name, require_mapping, require_names, require_rules
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import check_pair
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
 
 # The action types the destination role runs, in the order it runs them.
 ACTION_TYPES = ("ap_mask", "mdev", "migratable")
@@ -34,8 +35,9 @@ def _hosts(
     source_facts: Any, destination_facts: Any, source: Any, destination: Any, migration_levels: Any = None
 ) -> tuple[H.HostFacts, H.HostFacts]:
     """Return the checked facts of both ends (levels from ``{host: level}``); ValueError naming a bad argument."""
-    check_host_names(source, destination)
-    levels = host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
+    require_host_name(source, "source")
+    require_host_name(destination, "destination")
+    levels = require_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
     return (
         H.HostFacts(source_facts, source, "source_facts", level=levels.get(source) if source else None),
         H.HostFacts(destination_facts, destination, "destination_facts", level=levels.get(destination) if destination else None),
@@ -59,8 +61,8 @@ def destination_checks(
     mdev: [...], migratable: [...]}`` - every check's actions once, in order, by type. Raises
     ValueError for an unknown UUID and for an action of a type the role does not run.
     """
-    rules = check_rules(rules)
-    wanted = list(dict.fromkeys(name_list(uuids, "uuids", lower=True)))
+    rules = require_rules(rules)
+    wanted = list(dict.fromkeys(require_names(uuids, "uuids", lower=True)))
     if not wanted:
         raise ValueError("uuids: expected at least one mdev UUID of the source")
     src, dst = _hosts(source_facts, destination_facts, source, destination, migration_levels)
@@ -95,7 +97,7 @@ def destination_result(
     ``ready_after`` from them. ``after`` is the check again with ``destination_facts`` (gathered
     after the preparation), or None without them (no verification, or check mode).
     """
-    rules = check_rules(rules)
+    rules = require_rules(rules)
     checks = list(checks)
     if not all(isinstance(c, Mapping) and "uuid" in c for c in checks):
         raise ValueError("checks: expected migration_check results")
@@ -115,14 +117,23 @@ def destination_result(
 
 
 def blocker_summary(checks: Iterable[Any]) -> str:
-    """Return ``guest (code, code); guest (code)`` for migration_check results: each guest (or UUID) and its blocker codes.
+    """Return ``guest (code APQN, ...; code); guest (code)`` for migration_check results: what no preparation can fix.
 
-    Codes appear once each, in the check's order. ValueError for anything but mappings.
+    Each guest (or UUID) with the codes of its blockers that the destination role cannot fix, once each
+    in the check's order, with the APQNs they name; a guest whose blockers are all fixable keeps them all
+    (then preparation failed to fix them). ValueError for anything but mappings.
     """
     parts = []
     for check in checks:
         if not isinstance(check, Mapping):
             raise ValueError(f"expected migration_check results, got {type(check).__name__}")
-        codes = [b.get("code") for b in check.get("blockers") or [] if isinstance(b, Mapping)]
-        parts.append(f"{check.get('guest') or check.get('uuid')} ({', '.join(str(c) for c in dict.fromkeys(codes))})")
+        blockers = [b for b in check.get("blockers") or [] if isinstance(b, Mapping)]
+        real = [b for b in blockers if b.get("code") not in FIXABLE_CODES] or blockers
+        apqns: dict[str, list[str]] = {}
+        for b in real:
+            named = apqns.setdefault(str(b.get("code")), [])
+            if b.get("apqn") and str(b["apqn"]) not in named:
+                named.append(str(b["apqn"]))
+        codes = "; ".join(f"{code} {', '.join(named)}" if named else code for code, named in apqns.items())
+        parts.append(f"{check.get('guest') or check.get('uuid')} ({codes})")
     return "; ".join(parts)

@@ -26,15 +26,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import migrate_command
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, listed_hosts, not_audited_sources
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import md_code_block, md_table, md_text
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import require_plan, listed_hosts, not_audited_sources
 
 SCHEMA = 1
 
 
-def _check_plan(plan: Any) -> Mapping[str, Any]:
-    return check_plan(plan, "evacuation")
+def _require_plan(plan: Any) -> Mapping[str, Any]:
+    return require_plan(plan, "evacuation")
 
 
 def _new_mdev_hosts(guest: Mapping[str, Any]) -> set[str]:
@@ -85,6 +85,8 @@ def _place(
         if not fitting:
             if not pools[guest["uuid"]]:
                 why = "no destination is ready" + ("" if guest.get("verdict") == "ready" else " or can be made ready")
+                closest = nearest_text(guest)
+                why += f" ({closest})" if closest else ""
             else:
                 why = f"every candidate is taken: {conflicted} by a guest with a shared APQN, {full} without free mdev instances"
             placed[guest["uuid"]] = (None, why)
@@ -110,7 +112,7 @@ def evacuation_plan(
     status ``ready`` (its destination is ready now), ``prepare`` (its destination needs the
     destination role first) or ``stranded`` (nowhere to go).
     """
-    plan = _check_plan(plan)
+    plan = _require_plan(plan)
     addresses = dict(addresses or {})
     capacity = dict(capacity or {})
     guests = [g for g in plan["guests"] if g.get("guest")]  # idle mdevs need not leave
@@ -200,19 +202,3 @@ def evacuation_document(
             for h, v in sorted(destinations.items())
         },
     }
-
-
-def render_evacuation_markdown(evacuation: Mapping[str, Any]) -> str:
-    """Return the evacuation plan as Markdown (a table per guest and the virsh commands)."""
-    rows = []
-    for e in evacuation["guests"]:
-        note = e["reason"] or ""
-        if e["status"] == "stranded" and e["blockers"]:
-            note = ", ".join(dict.fromkeys(e["blockers"])) + (f" — {note}" if note else "")
-        rows.append([e["guest"] or "mdev " + e["uuid"], e["source"], e["destination"] or "—", e["status"], note])
-    lines = [f"# Evacuation of {md_text(', '.join(evacuation['hosts']))}", "", md_text(evacuation["verdict"] + "."), ""]
-    lines += md_table(["guest", "source", "destination", "status", "blockers / reason"], rows)
-    commands = [e["command"] for e in evacuation["guests"] if e["command"]]
-    if commands:
-        lines += ["", "Run, after any preparation, one at a time:", "", *md_code_block(commands, "sh")]
-    return "\n".join(lines) + "\n"

@@ -7,9 +7,9 @@
 
 Facts reach the filters from hostvars, fact caches and hand-made test data; a wrong type must give
 one message naming the host, the key and the expected type, never a Python error from deep inside
-the rules. ``check_facts`` checks everything the rules read except the per-queue fields, which
-``check_queue`` checks for the queues a guest uses (a big LPAR has 21,760 queues; the plan needs a
-few of them). Booleans given as text are parsed as Ansible parses them (``parse_bool``).
+the rules. ``require_facts`` checks everything the rules read except the per-queue fields, which
+``require_queue`` checks for the queues a guest uses (a big LPAR has 21,760 queues; the plan needs a
+few of them).
 Facts of schema 1 (full queue records) and schema 2 (compact ones) are both read; a schema this
 collection does not know is refused with one message.
 """
@@ -20,9 +20,7 @@ import operator
 from collections.abc import Mapping
 from typing import Any
 
-from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
-
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._guard import _UUID_RE as _UUID
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import UUID_RE as _UUID
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import format_apqn, parse_apqn
 
 MIGRATION_LEVELS = ("none", "attribute", "kernel")
@@ -42,19 +40,6 @@ def _fail(what: str, path: str, expected: str, value: Any) -> ValueError:
     if len(shown) > 60:
         shown = shown[:57] + "..."
     return ValueError(f"{what}: {path}: expected {expected}, got {_kind(value)} {shown}")
-
-
-def parse_bool(value: Any, what: str) -> bool:
-    """Return a boolean option as Ansible reads it (yes/no, true/false, on/off, 1/0); ValueError otherwise."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (str, int)) and not isinstance(value, bool):
-        text = value.lower() if isinstance(value, str) else value
-        if text in BOOLEANS_TRUE:
-            return True
-        if text in BOOLEANS_FALSE:
-            return False
-    raise ValueError(f"{what}: expected a boolean (true/false, yes/no), got {value!r}")
 
 
 def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
@@ -131,7 +116,7 @@ _OPT_INT = (int, type(None))
 _OPT_STR = (str, type(None))
 
 
-def check_facts(facts: Any, what: str) -> Mapping:
+def require_facts(facts: Any, what: str) -> Mapping:
     """Return ``facts`` when it has the shape of ansible_facts.vfio_ap (schema 1 or 2); ValueError naming host, key and type."""
     if not isinstance(facts, Mapping):
         raise _fail(what, "facts", "the ansible_facts.vfio_ap dict", facts)
@@ -208,7 +193,7 @@ def check_facts(facts: Any, what: str) -> Mapping:
     host = facts.get("host")
     if host is not None and not isinstance(host, Mapping):
         raise _fail(what, "host", "a dict (machine identity) or null", host)
-    _check_unread(facts, what)
+    _require_unread(facts, what)
     return facts
 
 
@@ -287,7 +272,7 @@ def _plain_definition(definition: Any) -> bool:
     )
 
 
-def _check_unread(facts: Mapping, what: str) -> None:
+def _require_unread(facts: Mapping, what: str) -> None:
     """Raise ValueError naming the key unless ``complete``, ``unread`` and ``unread_count`` (when there) have their types."""
     _typed(facts, "complete", _OPT_BOOL, what, "complete", "true, false or null")
     _typed(facts, "unread_count", _OPT_INT, what, "unread_count", "an integer or null")
@@ -321,14 +306,14 @@ _PLAIN_KEYS = frozenset(("apqn", "driver", "vfio_status"))
 
 def plain_queue(queue: Mapping) -> bool:
     """Return True for a compact queue record holding only its canonical ``apqn``, its ``driver`` (text or
-    null) and ``vfio_status``: everything else about the queue is its card's (``check_queue`` accepts it)."""
+    null) and ``vfio_status``: everything else about the queue is its card's (``require_queue`` accepts it)."""
     if not queue.keys() <= _PLAIN_KEYS:
         return False
     driver = queue.get("driver")
     return (driver is None or type(driver) is str) and _is_apqn(queue["apqn"])
 
 
-def check_queue(queue: Mapping, what: str) -> Mapping:
+def require_queue(queue: Mapping, what: str) -> Mapping:
     """Return ``queue`` when the fields the rules read have their facts types; ValueError naming the queue and key."""
     path = f"queue {queue['apqn']}"
     if not _is_apqn(queue["apqn"]):

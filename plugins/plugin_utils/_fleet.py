@@ -9,7 +9,7 @@
 once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inventory variables
 ``vfio_ap_migration_address`` and ``vfio_ap_migration_level``. The roles ask three questions of it:
 
-- :func:`fleet_view`: of these hosts, which have AP facts and which not, their facts, migration
+- :func:`fleet_facts`: of these hosts, which have AP facts and which not, their facts, migration
   addresses and free mdev instances (the audit's "not audited" list, the maintenance role's fleet);
 - :func:`select_hosts`: the variables of named hosts that must all have AP facts (the plan input);
 - :func:`mdev_selection`: which mdev UUIDs the user's ``uuids`` and ``guests`` inputs name on
@@ -18,13 +18,14 @@ once ``s390x.vfio_ap.ap_facts`` ran there (or the fact cache had it) and the inv
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import is_uuid
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_names, require_names
+
 ADDRESS_VARIABLE = "vfio_ap_migration_address"
 LEVEL_VARIABLE = "vfio_ap_migration_level"
-_NAME_SEPARATORS = re.compile(r"[^,\s]+")
 
 
 def facts_of(value: Any, host: str) -> tuple[Mapping, Any]:
@@ -71,15 +72,6 @@ def gathered_facts(host_vars: Any) -> Mapping | None:
     return facts if isinstance(facts, Mapping) else None
 
 
-def host_names(value: Any, what: str) -> list[str]:
-    """Return a list of host names (duplicates dropped, order kept); ValueError for anything else."""
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{what}: expected a list of inventory host names, got {value!r}")
-    return list(dict.fromkeys(value))
-
-
 def _variables(host_vars: Any, host: str) -> Mapping | None:
     """Return ``host_vars[host]``, or None when the mapping has no such host."""
     if not isinstance(host_vars, Mapping):
@@ -96,7 +88,7 @@ def select_hosts(host_vars: Any, hosts: Any) -> dict[str, Mapping]:
     Raises one ValueError naming every host that is not in ``host_vars`` and every host without
     ``ansible_facts.vfio_ap`` (facts dicts themselves are accepted as the values too).
     """
-    names = host_names(hosts, "hosts")
+    names = require_host_names(hosts, "hosts")
     if not names:
         raise ValueError("hosts: expected at least one inventory host, got an empty list")
     missing, without = [], []
@@ -119,7 +111,7 @@ def select_hosts(host_vars: Any, hosts: Any) -> dict[str, Mapping]:
     return selected
 
 
-def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
+def fleet_facts(host_vars: Any, hosts: Any) -> dict[str, Any]:
     """Return what ``host_vars`` knows of ``hosts``: which have AP facts, their facts, addresses and capacity.
 
     Result ``{hosts, gathered, missing, facts, addresses, capacity}``: ``hosts`` the names given
@@ -129,7 +121,7 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     of the gathered hosts, ``addresses`` ``{host: vfio_ap_migration_address}`` of the gathered
     hosts that define it.
     """
-    names = host_names(hosts, "hosts")
+    names = require_host_names(hosts, "hosts")
     gathered, missing = [], []
     facts: dict[str, Mapping] = {}
     addresses: dict[str, Any] = {}
@@ -149,45 +141,47 @@ def fleet_view(host_vars: Any, hosts: Any) -> dict[str, Any]:
     return {"hosts": names, "gathered": gathered, "missing": missing, "facts": facts, "addresses": addresses, "capacity": capacity}
 
 
-def name_list(value: Any, what: str, lower: bool = False) -> list[str]:
-    """Return the names of a role input: a list, or one string of names separated by commas or spaces.
-
-    ``None`` and ``""`` give no names; ``lower`` folds them to lower case (mdev UUIDs). Raises
-    ValueError naming ``what`` for other types.
-    """
-    if value is None:
-        return []
-    if isinstance(value, str):
-        names = _NAME_SEPARATORS.findall(value)
-    elif isinstance(value, (list, tuple)):
-        if not all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value):
-            raise ValueError(f"{what}: expected a list of names or one comma-separated string, got {value!r}")
-        names = [str(v) for v in value]
-    else:
-        raise ValueError(f"{what}: expected a list of names or one comma-separated string, got {type(value).__name__}")
-    return [n.lower() for n in names] if lower else names
+def _host_mdevs(host_vars: Any, name: str) -> list[Mapping]:
+    facts = gathered_facts(_variables(host_vars, name))
+    vfio = facts.get("driver") if facts is not None else None
+    mdevs = vfio.get("mdevs") if isinstance(vfio, Mapping) else None
+    return [m for m in mdevs or [] if isinstance(m, Mapping)]
 
 
-def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = None) -> dict[str, list[str]]:
+def mdev_selection(host_vars: Any, hosts: Any, uuids: Any = None, guests: Any = None) -> dict[str, Any]:
     """Return the mdevs the inputs ``uuids`` and ``guests`` name on ``hosts``.
 
-    Result ``{uuids, unknown_uuids, unknown_guests}``: ``uuids`` the UUIDs given (lower case) and
-    then those of the hosts' mdevs whose guest is named, without duplicates, in that order;
-    ``unknown_uuids`` the UUIDs given that no host has as an mdev; ``unknown_guests`` the guests
-    no mdev of the hosts belongs to. Hosts without AP facts (or not in ``host_vars``) have no mdevs.
+    Result ``{uuids, unknown_uuids, unknown_guests, not_uuids, elsewhere, guests_here}``: ``uuids``
+    the UUIDs given (lower case) and then those of the hosts' mdevs whose guest is named, without
+    duplicates, in that order; ``unknown_uuids`` the UUIDs given that no host has as an mdev (among
+    them ``not_uuids``, those that are not written as a UUID at all); ``unknown_guests`` the guests
+    no mdev of the hosts belongs to; ``elsewhere`` ``{unknown UUID or guest: [hosts]}`` for those
+    that other hosts of ``host_vars`` with AP facts have; ``guests_here`` the guests of ``hosts``,
+    sorted. Hosts without AP facts (or not in ``host_vars``) have no mdevs.
     """
-    wanted_uuids = name_list(uuids, "uuids", lower=True)
-    wanted_guests = name_list(guests, "guests")
-    mdevs: list[Mapping] = []
-    for name in host_names(hosts, "hosts"):
-        facts = gathered_facts(_variables(host_vars, name))
-        vfio = facts.get("driver") if facts is not None else None
-        mdevs.extend(m for m in (vfio.get("mdevs") or [] if isinstance(vfio, Mapping) else []) if isinstance(m, Mapping))
+    wanted_uuids = require_names(uuids, "uuids", lower=True)
+    wanted_guests = require_names(guests, "guests")
+    names = require_host_names(hosts, "hosts")
+    mdevs = [m for name in names for m in _host_mdevs(host_vars, name)]
     known_uuids = {str(m.get("uuid")) for m in mdevs}
     known_guests = {m.get("guest") for m in mdevs if isinstance(m.get("guest"), str)}
     from_guests = [str(m.get("uuid")) for m in mdevs if m.get("guest") in wanted_guests]
+    unknown_uuids = [u for u in dict.fromkeys(wanted_uuids) if u not in known_uuids]
+    unknown_guests = [g for g in dict.fromkeys(wanted_guests) if g not in known_guests]
+    elsewhere: dict[str, list[str]] = {}
+    if (unknown_uuids or unknown_guests) and isinstance(host_vars, Mapping):
+        for other in sorted(str(h) for h in host_vars if str(h) not in names):
+            for mdev in _host_mdevs(host_vars, other):
+                for key in (str(mdev.get("uuid")), mdev.get("guest")):
+                    if key in unknown_uuids or key in unknown_guests:
+                        elsewhere.setdefault(key, [])
+                        if other not in elsewhere[key]:
+                            elsewhere[key].append(other)
     return {
         "uuids": list(dict.fromkeys(wanted_uuids + from_guests)),
-        "unknown_uuids": [u for u in dict.fromkeys(wanted_uuids) if u not in known_uuids],
-        "unknown_guests": [g for g in dict.fromkeys(wanted_guests) if g not in known_guests],
+        "unknown_uuids": unknown_uuids,
+        "unknown_guests": unknown_guests,
+        "not_uuids": [u for u in unknown_uuids if not is_uuid(u)],
+        "elsewhere": elsewhere,
+        "guests_here": sorted(known_guests),
     }

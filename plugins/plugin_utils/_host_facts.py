@@ -22,7 +22,7 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import check_facts, check_queue, plain_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import plain_queue, require_facts, require_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
@@ -100,7 +100,7 @@ class HostFacts:
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
-        facts = check_facts(facts, what)
+        facts = require_facts(facts, what)
         vfio = facts["driver"]
         self.name = name
         self.facts = facts
@@ -170,7 +170,7 @@ class HostFacts:
         return full
 
     def _expanded(self, apqn: str, queue: Mapping) -> dict[str, Any]:
-        check_queue(queue, self.what)
+        require_queue(queue, self.what)
         return expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
 
     def traits(self, apqn: str) -> QueueTraits | None:
@@ -200,7 +200,7 @@ class HostFacts:
             if len(_PLAIN_TRAITS) >= _TRAITS_MAX:
                 _PLAIN_TRAITS.clear()
             found = _PLAIN_TRAITS[key] = queue_traits(self, self._expanded(apqn, queue))
-        return found  # (a plain record is one check_queue accepts)
+        return found  # (a plain record is one require_queue accepts)
 
     def selected_traits(self, apqns: set[str]) -> list[tuple[str, QueueTraits]]:
         """Return [(APQN, traits)] of the queues of ``apqns`` the host has (``select``, then ``traits`` of each)."""

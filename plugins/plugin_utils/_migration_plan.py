@@ -27,12 +27,19 @@ from itertools import chain, islice
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import nearest_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import gap_text, gaps_text
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import host_name_problem, migrate_command, uri_address
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, host_names, level_of, select_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, level_of, select_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import (
+    require_bool,
+    require_count,
+    require_host_names,
+    require_mapping,
+    require_rules,
+)
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BLOCKER_CODES, FIXABLE_CODES, ORDER, WARNING_CODES
 
 try:
@@ -70,21 +77,11 @@ def _host_list(value: Any, known: list[str], what: str) -> list[str]:
     """Return the sorted host names of ``value`` (all of ``known`` when None); ValueError for one not known."""
     if value is None:
         return list(known)
-    value = host_names(value, what)
+    value = require_host_names(value, what)
     unknown = sorted(set(value) - set(known))
     if unknown:
         raise ValueError(f"{what}: {', '.join(unknown)} not in facts_by_host")
     return sorted(set(value))
-
-
-def _count(value: Any, what: str, default: int, minimum: int) -> int:
-    if value is None:
-        return default
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{what}: expected an integer >= {minimum}, got {value!r}")
-    return value
 
 
 def _detail_selector(value: Any) -> bool | frozenset[str]:
@@ -95,7 +92,7 @@ def _detail_selector(value: Any) -> bool | frozenset[str]:
         if not all(isinstance(v, str) for v in value):
             raise ValueError(f"detail: expected true/false or a list of guest names, UUIDs or source hosts, got {value!r}")
         return frozenset(v.strip().lower() if len(v) == 36 else v for v in value)
-    return parse_bool(value, "detail")
+    return require_bool(value, "detail")
 
 
 # --------------------------------------------------------------------------- bitsets
@@ -233,14 +230,14 @@ class _Planner:
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts}")
-        R.check_rules(rules)
+        require_rules(rules)
         if mkvps is not None and not isinstance(mkvps, Mapping):
             raise ValueError(f"mkvps: expected {{host: {{apqn: {{slot: pattern}}}}}}, got {type(mkvps).__name__}")
         if migration_addresses is not None and not isinstance(migration_addresses, Mapping):
             raise ValueError(f"migration_addresses: expected {{host: address}}, got {type(migration_addresses).__name__}")
         self.rules = rules
-        self.limit = _count(limit, "limit", DEFAULT_LIMIT, 1)
-        self.nearest = _count(nearest, "nearest", DEFAULT_NEAREST, 0)
+        self.limit = require_count(limit, "limit", 1, DEFAULT_LIMIT)
+        self.nearest = require_count(nearest, "nearest", 0, DEFAULT_NEAREST)
         self.detail = _detail_selector(detail)
         names = sorted(str(name) for name in facts_by_host)
         self.source_names = _host_list(sources, names, "sources")
@@ -248,7 +245,7 @@ class _Planner:
         self.hosts: dict[str, H.HostFacts] = {}
         self.addresses: dict[str, Any] = {}
         mkvps = mkvps or {}
-        levels = R.host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
+        levels = require_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
         for name in sorted(set(self.source_names) | set(self.destination_names)):
             facts, address = facts_of(facts_by_host[name], name)
             level = levels.get(name, level_of(facts_by_host[name], facts))
@@ -531,7 +528,8 @@ class _Planner:
         if not entry["guest"]:
             return None, "the mdev is not attached to a guest"
         if entry["suggested"] is None:
-            return None, "no destination is ready or can be made ready"
+            closest = nearest_text(entry)
+            return None, "no destination is ready or can be made ready" + (f" ({closest})" if closest else "")
         problem = host_name_problem(entry["suggested"])
         if problem:
             return None, problem

@@ -51,7 +51,7 @@ def listed_hosts(guest: Mapping[str, Any], verdict: str) -> list[str]:
     return list(part.get("hosts") or [])
 
 
-def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
+def require_plan(plan: Any, what: str) -> Mapping[str, Any]:
     """Return ``plan`` when it is a migration_plan result of schema 2 that consumers can read; ValueError otherwise."""
     if not isinstance(plan, Mapping) or not isinstance(plan.get("guests"), list) or not isinstance(plan.get("summary"), Mapping):
         raise ValueError(f"{what}: expected a migration_plan result (a dict with 'guests' and 'summary')")
@@ -117,11 +117,11 @@ def check_plan(plan: Any, what: str) -> Mapping[str, Any]:
         for items in gaps.values()
     ):
         raise _bad(what, "facts_gaps", "a dict {host: [{what, path, errno, detail, fix}]}", gaps)
-    _check_summary(plan["summary"], what)
+    _require_summary(plan["summary"], what)
     return plan
 
 
-def _check_summary(summary: Mapping[str, Any], what: str) -> None:
+def _require_summary(summary: Mapping[str, Any], what: str) -> None:
     for key in ("guests", "idle_mdevs", "ready", "ready_after", "blocked"):
         if not isinstance(summary.get(key), int) or isinstance(summary.get(key), bool):
             raise _bad(what, f"summary.{key}", "a number", summary.get(key))

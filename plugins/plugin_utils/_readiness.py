@@ -29,16 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import facts_rules, incomplete_bits
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._destination_actions import destination_actions
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import TAPQ_MASK, Word, bind_state, differences, word_problem
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_host_name, require_mapping, require_rules
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import BY_CODE, FIXABLE_CODES, ORDER
 
-RULES = ("auto", "attribute", "kernel", "strict")
 LEVELS = H.LEVELS
-# Codes an mdev action is needed for even when the mdev exists.
-_MDEV_ACTION_CODES = frozenset(("apqn_set_mismatch", "not_persistent"))
 
 Detail = str | Callable[[int], str]
 
@@ -62,20 +60,6 @@ def host_support_problem(host: H.HostFacts) -> str | None:
     return None
 
 
-def check_rules(rules: Any) -> str:
-    """Return ``rules`` when it names a rule set (RULES); ValueError naming the option otherwise."""
-    if rules not in RULES:
-        raise ValueError(f"rules: expected one of {', '.join(RULES)}, got {rules!r}")
-    return str(rules)
-
-
-def check_host_names(source: Any, destination: Any) -> None:
-    """Raise ValueError naming ``source`` or ``destination`` when one is given and is not a host name."""
-    for name, value in (("source", source), ("destination", destination)):
-        if value is not None and not isinstance(value, str):
-            raise ValueError(f"{name}: expected a host name, got {type(value).__name__}")
-
-
 def resolve_rules(rules: str, source_level: str, destination_level: str) -> tuple[str, bool]:
     """Return (rule set applied, mixed) for a requested rule set and the two hosts' migration levels.
 
@@ -83,7 +67,7 @@ def resolve_rules(rules: str, source_level: str, destination_level: str) -> tupl
     whose level is ``series`` (the facts cannot tell attribute from kernel) gives ``strict`` with
     mixed False; a host without support does not vote (``kernel`` when neither does).
     """
-    if check_rules(rules) != "auto":
+    if require_rules(rules) != "auto":
         return rules, False
     if "series" in (source_level, destination_level):
         return "strict", False
@@ -632,74 +616,6 @@ def verdict_bits(ev: Evaluation) -> tuple[int, int, int]:
     return ev.candidates & ~any_blocker, any_blocker & ~unfixable, unfixable
 
 
-# --------------------------------------------------------------------------- actions
-
-
-def reservation_action(apqns: list[str]) -> dict[str, Any] | None:
-    """Return the ap_mask action that hands ``apqns`` (existing, host-owned) to vfio_ap, or None for none.
-
-    Clearing a domain's aqmask bit frees that domain on every adapter, which is always enough; the
-    action reserves the domains and leaves apmask alone, the layout of sites that give each LPAR its
-    own domains (and the one that keeps mirrored LPARs on two CPCs alike).
-    """
-    if not apqns:
-        return None
-    domains = sorted({parse_apqn(a)[1] for a in apqns})
-    return {"type": "ap_mask", "adapters": [], "domains": domains, "state": "reserved", "persistent": True}
-
-
-def mdev_action(
-    destination: H.HostFacts, uuid: str, wanted: list[str], control_domains: list[int], attribute_checks: bool, codes: set[str]
-) -> dict[str, Any] | None:
-    """Return the mdev action for the destination (create, assign, persist), or None when nothing is needed."""
-    existing = destination.mdevs.get(uuid)
-    if existing is not None and not (_MDEV_ACTION_CODES & codes):
-        return None
-    if attribute_checks or "apqn_set_mismatch" in codes:
-        pairs = [parse_apqn(a) for a in wanted]
-        adapters = sorted({a for a, _unused in pairs})
-        domains = sorted({d for _unused, d in pairs})
-        cdoms = sorted(control_domains)
-    elif existing is not None:
-        if any(existing.get(key) is None for key in ("adapters", "domains", "control_domains")):
-            return None  # its configuration is not known: persisting it would write a guess
-        adapters = sorted(existing["adapters"])
-        domains = sorted(existing["domains"])
-        cdoms = sorted(existing["control_domains"])
-    else:
-        adapters, domains, cdoms = [], [], []
-    return {
-        "type": "mdev",
-        "uuid": uuid,
-        "state": "present",
-        "adapters": adapters,
-        "domains": domains,
-        "control_domains": cdoms,
-        "persistent": True,
-        "start": "auto",
-    }
-
-
-def destination_actions(
-    destination: H.HostFacts,
-    uuid: str,
-    wanted: list[str],
-    control_domains: list[int],
-    attribute_checks: bool,
-    unbound: list[str],
-    codes: set[str],
-) -> list[dict[str, Any]]:
-    """Return the ordered actions that make the destination ready: reserve ``unbound`` APQNs, then the mdev."""
-    actions = []
-    reserve = reservation_action(sorted(unbound))
-    if reserve:
-        actions.append(reserve)
-    create = mdev_action(destination, uuid, wanted, control_domains, attribute_checks, codes)
-    if create:
-        actions.append(create)
-    return actions
-
-
 # --------------------------------------------------------------------------- one pair
 
 
@@ -761,10 +677,11 @@ def migration_check(
     ``migration_levels`` ({host: attribute|kernel}) the migration level of a host whose facts cannot
     show it, both for the hosts named ``source``/``destination``. Raises ValueError naming the bad argument.
     """
-    mkvps = host_mapping(mkvps, "mkvps", "{host: {apqn: {slot: pattern}}}")
-    levels = host_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
-    check_host_names(source, destination)
-    check_rules(rules)
+    mkvps = require_mapping(mkvps, "mkvps", "{host: {apqn: {slot: pattern}}}")
+    levels = require_mapping(migration_levels, "migration_levels", "{host: attribute|kernel}")
+    require_host_name(source, "source")
+    require_host_name(destination, "destination")
+    require_rules(rules)
     src = H.HostFacts(source_facts, source, "source_facts", mkvps.get(source) if source else None, levels.get(source) if source else None)
     if destination_facts is source_facts and (destination is None or destination == source):
         dst = src
@@ -777,12 +694,3 @@ def migration_check(
             levels.get(destination) if destination else None,
         )
     return check_pair(src, dst, uuid, rules)
-
-
-def host_mapping(value: Any, what: str, shape: str) -> Mapping:
-    """Return a ``{host: ...}`` option (an empty one for None); ValueError naming the option otherwise."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{what}: expected {shape}, got {type(value).__name__}")
-    return value

@@ -18,7 +18,7 @@ in its format and shows the string as text, never as markup.
 - XML (JUnit): :func:`xml_text`, :func:`xml_attr`, :func:`junit`;
 - JSON: :func:`json_text` (lone surrogates replaced, so that the file is valid UTF-8 JSON).
 
-Report files (``_reports.py``, ``_drain_report.py``, ``_evacuation.py``) keep only their content.
+Report files (``_reports.py``, ``_drain_report.py``, ``_rolling_report.py``) keep only their content.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._advice import blocked_advice, host_flags, remedy, warnings_by_code
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import check_plan, is_idle, listed_hosts
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._plan_shape import require_plan, is_idle, listed_hosts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import FIXABLE_CODES
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
     Case,
@@ -48,8 +48,8 @@ FORMATS = {
 _VERDICT_TEXT = {"ready": "ready", "ready_after": "ready after preparation", "blocked": "blocked"}
 
 
-def _check_plan(plan: Any) -> Mapping[str, Any]:
-    return check_plan(plan, "readiness report")
+def _require_plan(plan: Any) -> Mapping[str, Any]:
+    return require_plan(plan, "readiness report")
 
 
 def running_guests(plan: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -86,9 +86,9 @@ def guest_label(guest: Mapping[str, Any]) -> str:
     return guest.get("guest") or f"mdev {guest['uuid']}"
 
 
-def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), report_dir: str | None = None) -> dict[str, Any]:
+def readiness_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), report_dir: str | None = None) -> dict[str, Any]:
     """Return the audit summary (set_stats data): counts, guests without destination, hosts that cannot be evacuated."""
-    plan = _check_plan(plan)
+    plan = _require_plan(plan)
     summary = plan["summary"]
     hosts = summary.get("hosts") or {}
     stranded = [
@@ -129,13 +129,13 @@ def report_summary(plan: Mapping[str, Any], not_audited: Iterable[str] = (), rep
 
 def report_document(plan: Mapping[str, Any], title: str, not_audited: Iterable[str] = ()) -> dict[str, Any]:
     """Return the readiness.json document: ``{schema, title, summary, not_audited, plan}``."""
-    plan = _check_plan(plan)
+    plan = _require_plan(plan)
     missing = sorted(set(not_audited))
     return {
         "schema": REPORT_SCHEMA,
         "generator": "s390x.vfio_ap.audit",
         "title": title,
-        "summary": report_summary(plan, missing),
+        "summary": readiness_summary(plan, missing),
         "not_audited": missing,
         "plan": plan,
     }
@@ -572,7 +572,7 @@ def _coverage_suite(document: Mapping[str, Any]) -> Suite:
 _RENDERERS = {"json": render_json, "markdown": render_markdown, "html": render_html, "junit": render_junit}
 
 
-def render_reports(plan: Mapping[str, Any], formats: Iterable[str], title: str, not_audited: Iterable[str] = ()) -> dict[str, str]:
+def readiness_report(plan: Mapping[str, Any], formats: Iterable[str], title: str, not_audited: Iterable[str] = ()) -> dict[str, str]:
     """Return {file name: text} of the requested report formats (json, markdown, html, junit)."""
     formats = list(formats)
     unknown = [f for f in formats if f not in FORMATS]

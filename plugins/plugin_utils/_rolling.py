@@ -44,8 +44,8 @@ from typing import Any
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _host_facts as H
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import parse_bool
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of, name_list
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import facts_of
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._options import require_bool, require_count, require_names, require_rules
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import positions, stranding_codes
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reason_codes import ORDER
 
@@ -57,14 +57,6 @@ _LOOKAHEAD = 4  # a guest with at most this many hosts due later to go to: check
 
 
 # --------------------------------------------------------------------------- inputs
-
-
-def _batch_size(value: Any) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"batch_size: expected an integer >= 1, got {value!r}")
-    return value
 
 
 def _known(names: list[str], known: Mapping[str, Any], what: str) -> list[str]:
@@ -114,23 +106,24 @@ class _Planner:
         prepare: Any,
         enable_migration: Any,
         mkvps: Any,
+        maintained: Any = None,
     ) -> None:
         if not isinstance(facts_by_host, Mapping) or not facts_by_host:
             raise ValueError("facts_by_host: expected a non-empty mapping {host: facts} (for example hostvars)")
-        self.rules = R.check_rules(rules)
-        self.batch_size = _batch_size(batch_size)
-        self.prepare = parse_bool(prepare, "prepare")
-        self.enable_migration = parse_bool(enable_migration, "enable_migration")
+        self.rules = require_rules(rules)
+        self.batch_size = require_count(batch_size, "batch_size", 1)
+        self.prepare = require_bool(prepare, "prepare")
+        self.enable_migration = require_bool(enable_migration, "enable_migration")
         if mkvps is not None and not isinstance(mkvps, Mapping):
             raise ValueError(f"mkvps: expected {{host: {{apqn: {{slot: pattern}}}}}}, got {type(mkvps).__name__}")
         mkvps = mkvps or {}
-        self.maintain = _known(name_list(hosts, "hosts"), facts_by_host, "hosts")
+        self.maintain = _known(require_names(hosts, "hosts"), facts_by_host, "hosts")
         if not self.maintain:
             raise ValueError("hosts: expected at least one host to maintain, got none")
-        self.avoid = sorted(set(_known(name_list(avoid, "avoid"), facts_by_host, "avoid")))
+        self.avoid = sorted(set(_known(require_names(avoid, "avoid"), facts_by_host, "avoid")))
         facts: dict[str, Mapping] = {}
         without = []
-        names = name_list(destinations, "destinations") if destinations is not None else sorted(str(n) for n in facts_by_host)
+        names = require_names(destinations, "destinations") if destinations is not None else sorted(str(n) for n in facts_by_host)
         _known(names, facts_by_host, "destinations")
         for name in sorted(set(names) | set(self.maintain)):
             try:
@@ -143,6 +136,8 @@ class _Planner:
                     ) from None
                 without.append(name)  # not audited: never a destination
         self.not_audited = without
+        # hosts maintained already (an earlier part of the same rolling maintenance): final destinations, second choice
+        self.maintained = sorted(set(_known(require_names(maintained, "maintained"), facts_by_host, "maintained")) - set(self.maintain))
         # the running guests of the hosts to maintain, once per UUID (first host by name)
         self.guests: list[_Guest] = []
         self.warnings: list[str] = []
@@ -171,6 +166,7 @@ class _Planner:
         self.bit = {name: 1 << i for name, i in pos.items()}
         self.maintain_bits = _bits(pos, self.maintain)
         self.avoid_bits = _bits(pos, self.avoid)
+        self.maintained_bits = _bits(pos, self.maintained)
         self.capacity = {i: h.facts["driver"].get("available_instances") for i, h in enumerate(dest_hosts)}
         # running guests per host as gathered (the index's copies of the hosts to maintain have theirs idle)
         self.residents: Counter[Any] = Counter()
@@ -271,7 +267,7 @@ class _Run:
         for g in self.guests:
             self.on.setdefault(g.host, []).append(g)
         self.done: list[str] = []
-        self.done_bits = 0
+        self.done_bits = planner.maintained_bits
         self.taken: dict[int, dict[str, str]] = {}  # destination -> {apqn: uuid} taken by the plan
         self.new_mdevs: Counter[int] = Counter()
         self.created: set[tuple[str, int]] = set()
@@ -431,7 +427,7 @@ class _Run:
         batch_bits = _bits(p.index.position, members)
         later_bits = _bits(p.index.position, later) & ~p.avoid_bits
         tiers = (
-            ("outside", p.index.all & ~p.maintain_bits & ~p.avoid_bits),
+            ("outside", p.index.all & ~p.maintain_bits & ~p.maintained_bits & ~p.avoid_bits),
             ("maintained", self.done_bits & ~p.avoid_bits),
             ("later", later_bits),
         )
@@ -591,6 +587,7 @@ def rolling_plan(
     enable_migration: Any = False,
     order: Any = "planned",
     mkvps: Any = None,
+    maintained: Any = None,
 ) -> dict[str, Any]:
     """Return the rolling maintenance plan of ``hosts`` (schema in docs/rolling-maintenance.md); ValueError naming a bad argument.
 
@@ -601,14 +598,16 @@ def rolling_plan(
     facts; the hosts to maintain always may, once maintained or while due later); ``prepare``:
     destinations the destination role can make ready count; ``enable_migration``: a guest whose
     migration is disabled counts as movable (the run enables it); ``order``: ``planned`` tries the
-    planned and the given order and keeps the better, ``given`` keeps the given order.
+    planned and the given order and keeps the better, ``given`` keeps the given order; ``maintained``:
+    hosts maintained already in the same rolling maintenance (destinations after those not due for
+    maintenance, as the plan's own earlier batches; used when a rolling run plans its next batch).
     """
     if order not in ORDERS:
         raise ValueError(f"order: expected one of {', '.join(ORDERS)}, got {order!r}")
     paused = gc.isenabled()
     gc.disable()
     try:
-        planner = _Planner(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, mkvps)
+        planner = _Planner(facts_by_host, hosts, batch_size, avoid, destinations, rules, prepare, enable_migration, mkvps, maintained)
         tried = [_Run(planner, name).run() for name in (ORDERS if order == "planned" else ("given",))]
         chosen = min(tried, key=_Run.key)
         return _result(planner, chosen, tried)
@@ -639,6 +638,7 @@ def _result(planner: _Planner, chosen: _Run, tried: list[_Run]) -> dict[str, Any
         "batch_size": planner.batch_size,
         "order": chosen.order,
         "avoid": planner.avoid,
+        "maintained": planner.maintained,
         "destinations": list(planner.index.names),
         "not_audited": planner.not_audited,
         "rules": planner.rules,

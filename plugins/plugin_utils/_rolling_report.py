@@ -3,22 +3,30 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 #
 # Private to the collection: may change without notice. Controller only (Python 3.11+).
-"""The rolling maintenance plan as JSON, Markdown and HTML (rolling-plan.json, .md, .html).
+"""The rolling maintenance plan as JSON, Markdown and HTML (rolling-plan.json, .md, .html): its content only.
 
 Text in, text out: every figure and sentence comes from the plan (``_rolling.rolling_plan``).
 Everything a host reported (host, guest and mdev names, reason details) is escaped for the format
-it lands in: Markdown escapes HTML and its own inline and table syntax, HTML escapes for element
-text and attribute values. The escaping is local to this file so that it can move onto a shared
-rendering layer unchanged.
+it lands in by the one rendering layer (``_render``), as in the audit's and the drain's reports.
 """
 
 from __future__ import annotations
 
-import html
-import json
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._render import (
+    Cell,
+    Row,
+    html_attrs,
+    html_page,
+    html_table,
+    html_text,
+    json_text,
+    md_paragraph,
+    md_table,
+    md_text,
+)
 
 FORMATS = {"json": "rolling-plan.json", "markdown": "rolling-plan.md", "html": "rolling-plan.html"}
 TIER_TEXT = {
@@ -36,7 +44,7 @@ UNAVAILABLE_TEXT = {
 PLAN_KEYS = ("hosts", "batch_size", "order", "verdict", "summary", "batches", "stranded", "unavoidable", "orders", "guests")
 
 
-def check_rolling_plan(plan: Any) -> Mapping[str, Any]:
+def require_rolling_plan(plan: Any) -> Mapping[str, Any]:
     """Return ``plan`` when it is a rolling_plan result; ValueError naming what is missing otherwise."""
     if not isinstance(plan, Mapping):
         raise ValueError(f"expected a rolling_plan result (a dict), got {type(plan).__name__}")
@@ -49,20 +57,6 @@ def check_rolling_plan(plan: Any) -> Mapping[str, Any]:
 
 
 # ------------------------------------------------------------------------------------- text
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|~])")
-
-
-def md(text: Any) -> str:
-    """Return text safe inside a Markdown line or table cell (never at the start of a line): HTML escaped,
-    inline and table syntax (emphasis, code, links, pipes, strike-through) backslash-escaped, one line."""
-    one_line = " ".join(str(text).split())
-    return _MD_SPECIAL.sub(r"\\\1", html.escape(one_line, quote=False))
-
-
-def e(text: Any) -> str:
-    """Return text escaped for HTML element content and attribute values."""
-    return html.escape(str(text), quote=True)
 
 
 def _names(items: Iterable[Any]) -> list[str]:
@@ -101,6 +95,16 @@ def _paths(plan: Mapping[str, Any]) -> list[tuple[Mapping[str, Any], str]]:
     return out
 
 
+def _stranded_blockers(item: Mapping[str, Any]) -> str:
+    """Return the blockers of a stranded guest's destinations, else those of its source, else a dash."""
+    return _codes(item.get("blockers")) or ", ".join(b.get("code", "") for b in item.get("source_blockers") or []) or "\u2014"
+
+
+def _batches(item: Mapping[str, Any]) -> str:
+    """Return an order's batches as ``a, b / c``."""
+    return " / ".join(", ".join(_names(b)) for b in item["batches"])
+
+
 def _figures(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
     s = plan["summary"]
     stranded = str(s["stranded"])
@@ -125,7 +129,7 @@ def _figures(plan: Mapping[str, Any]) -> list[tuple[str, str]]:
 
 def render_json(plan: Mapping[str, Any]) -> str:
     """Return rolling-plan.json: the plan, sorted keys, two-space indent, newline-terminated."""
-    return json.dumps(check_rolling_plan(plan), indent=2, sort_keys=True) + "\n"
+    return json_text(require_rolling_plan(plan))
 
 
 # --------------------------------------------------------------------------------- Markdown
@@ -133,63 +137,45 @@ def render_json(plan: Mapping[str, Any]) -> str:
 
 def render_markdown(plan: Mapping[str, Any], title: str | None = None) -> str:
     """Return rolling-plan.md: what a person pastes into the change ticket of the maintenance."""
-    plan = check_rolling_plan(plan)
-    lines = [f"# {md(title or 'Rolling maintenance plan')}", "", f"**{md(plan['verdict'])}.**", ""]
-    lines += ["| | |", "|---|---:|"] + [f"| {md(k)} | {md(v)} |" for k, v in _figures(plan)] + [""]
-    lines.append(f"Hosts to maintain: {md(', '.join(_names(plan['hosts'])))}.")
+    plan = require_rolling_plan(plan)
+    lines = [f"# {md_text(title or 'Rolling maintenance plan')}", "", f"**{md_text(plan['verdict'])}.**", ""]
+    lines += md_table(["", ""], _figures(plan), "lr") + [""]
+    lines.append(md_paragraph(f"Hosts to maintain: {', '.join(_names(plan['hosts']))}."))
     if plan.get("avoid"):
-        lines.append(f"Never used as destinations (avoid): {md(', '.join(_names(plan['avoid'])))}.")
+        lines.append(md_paragraph(f"Never used as destinations (avoid): {', '.join(_names(plan['avoid']))}."))
     if plan.get("not_audited"):
-        lines.append(f"**Not audited (no vfio_ap facts), not used as destinations:** {md(', '.join(_names(plan['not_audited'])))}.")
+        lines.append(f"**Not audited (no vfio_ap facts), not used as destinations:** {md_text(', '.join(_names(plan['not_audited'])))}.")
     if not plan.get("prepare"):
         lines.append("Destinations that need preparation are not used (prepare: false).")
     lines.append("")
     lines += ["## Batches", ""]
     for batch in plan["batches"]:
-        lines += [f"### Batch {batch['index']}: {md(', '.join(_names(batch['hosts'])))}", ""]
+        lines += [f"### Batch {batch['index']}: {md_text(', '.join(_names(batch['hosts'])))}", ""]
         if batch["moves"]:
-            lines += ["| guest | from | to | destination | first |", "|---|---|---|---|---|"]
-            for move in batch["moves"]:
-                prep = _preparation(move)
-                lines.append(
-                    f"| {md(_label(move))} | {md(move['from'])} | {md(move['to'])} | {md(TIER_TEXT.get(move['tier'], move['tier']))} "
-                    f"| {md(prep)} |"
-                )
-            lines.append("")
-            notes = [f"Note: {md(_label(m))}: {md(m['note'])}." for m in batch["moves"] if m.get("note")]
+            rows = [[_label(m), m["from"], m["to"], TIER_TEXT.get(m["tier"], m["tier"]), _preparation(m)] for m in batch["moves"]]
+            lines += md_table(["guest", "from", "to", "destination", "first"], rows) + [""]
+            notes = [md_paragraph(f"Note: {_label(m)}: {m['note']}.") for m in batch["moves"] if m.get("note")]
             lines += notes + ([""] if notes else [])
         else:
             lines += ["No guest to move.", ""]
         if batch["stranded"]:
-            lines.append("Stranded (stay on their host): " + md("; ".join(f"{_label(s)} on {s['host']}" for s in batch["stranded"])) + ".")
-            lines.append("")
+            stranded = "; ".join(f"{_label(s)} on {s['host']}" for s in batch["stranded"])
+            lines += [md_paragraph(f"Stranded (stay on their host): {stranded}."), ""]
     if plan["stranded"]:
         unavoidable = {item["uuid"] for item in plan["unavoidable"]}
-        lines += [
-            "## Stranded guests",
-            "",
-            "| guest | host | batch | blockers (destinations) | other destinations unavailable | every order |",
-            "|---|---|---:|---|---|---|",
-        ]
-        for item in plan["stranded"]:
-            blockers = _codes(item.get("blockers")) or ", ".join(b.get("code", "") for b in item.get("source_blockers") or []) or "\u2014"
-            lines.append(
-                f"| {md(_label(item))} | {md(item['host'])} | {item['batch']} | {md(blockers)} "
-                f"| {md(_unavailable(item.get('unavailable')) or chr(0x2014))} | {'yes' if item['uuid'] in unavoidable else 'no'} |"
-            )
-        lines.append("")
+        rows = [
+            [_label(item), item["host"], item["batch"], _stranded_blockers(item), _unavailable(item.get("unavailable")) or "\u2014",
+             "yes" if item["uuid"] in unavoidable else "no"]
+            for item in plan["stranded"]
+        ]  # fmt: skip
+        headers = ["guest", "host", "batch", "blockers (destinations)", "other destinations unavailable", "every order"]
+        lines += ["## Stranded guests", "", *md_table(headers, rows, "llr"), ""]
     paths = _paths(plan)
     if paths:
-        lines += ["## Guests that move more than once", "", "| guest | path |", "|---|---|"]
-        lines += [f"| {md(_label(g))} | {md(path)} |" for g, path in paths]
-        lines.append("")
-    lines += ["## Orders tried", "", "| order | batches | migrations | moving again | stranded |", "|---|---|---:|---:|---:|"]
-    for item in plan["orders"]:
-        batches = " / ".join(", ".join(_names(b)) for b in item["batches"])
-        lines.append(f"| {md(item['order'])} | {md(batches)} | {item['moves']} | {item['moved_again']} | {item['stranded']} |")
-    lines.append("")
-    for warning in plan.get("warnings") or []:
-        lines.append(f"Warning: {md(warning)}")
+        lines += ["## Guests that move more than once", "", *md_table(["guest", "path"], [[_label(g), path] for g, path in paths]), ""]
+    rows = [[item["order"], _batches(item), item["moves"], item["moved_again"], item["stranded"]] for item in plan["orders"]]
+    lines += ["## Orders tried", "", *md_table(["order", "batches", "migrations", "moving again", "stranded"], rows, "llrrr"), ""]
+    lines += [md_paragraph(f"Warning: {warning}") for warning in plan.get("warnings") or []]
     lines += ["Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.", ""]
     return "\n".join(lines)
 
@@ -210,82 +196,63 @@ th{background:#f3f3f3}
 
 def render_html(plan: Mapping[str, Any], title: str | None = None) -> str:
     """Return rolling-plan.html: one self-contained page (inline CSS, no scripts or external assets)."""
-    plan = check_rolling_plan(plan)
+    plan = require_rolling_plan(plan)
     heading = title or "Rolling maintenance plan"
     verdict_class = "feasible" if not plan["summary"]["stranded"] else "infeasible"
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{e(heading)}</title>",
-        f"<style>{_CSS}</style></head><body>",
-        f"<h1>{e(heading)}</h1>",
-        f'<p id="verdict" class="{verdict_class}">{e(plan["verdict"])}.</p>',
-        '<table class="counts" id="summary"><tbody>',
-    ]
-    out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _figures(plan)]
+    out = [f"<h1>{html_text(heading)}</h1>", f"<p{html_attrs({'id': 'verdict', 'class': verdict_class})}>{html_text(plan['verdict'])}.</p>"]
+    out.append('<table class="counts" id="summary"><tbody>')
+    out += [Row([Cell(k, "th"), v]).render() for k, v in _figures(plan)]
     out.append("</tbody></table>")
-    out.append(f"<p>Hosts to maintain: {e(', '.join(_names(plan['hosts'])))}.</p>")
+    out.append(f"<p>Hosts to maintain: {html_text(', '.join(_names(plan['hosts'])))}.</p>")
     if plan.get("avoid"):
-        out.append(f'<p id="avoid">Never used as destinations (avoid): {e(", ".join(_names(plan["avoid"])))}.</p>')
+        out.append(f'<p id="avoid">Never used as destinations (avoid): {html_text(", ".join(_names(plan["avoid"])))}.</p>')
     if plan.get("not_audited"):
-        out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {e(", ".join(_names(plan["not_audited"])))}.</p>')
+        names = html_text(", ".join(_names(plan["not_audited"])))
+        out.append(f'<p id="not-audited"><strong>Not audited (no vfio_ap facts):</strong> {names}.</p>')
     out.append("<h2>Batches</h2>")
     for batch in plan["batches"]:
-        out.append(f'<h3 id="batch-{batch["index"]}">Batch {batch["index"]}: {e(", ".join(_names(batch["hosts"])))}</h3>')
+        out.append(f'<h3 id="batch-{batch["index"]}">Batch {batch["index"]}: {html_text(", ".join(_names(batch["hosts"])))}</h3>')
         rows = [
-            f'<tr class="{e(m["tier"])}" data-uuid="{e(m["uuid"])}"><td>{e(_label(m))}</td><td>{e(m["from"])}</td><td>{e(m["to"])}</td>'
-            f"<td>{e(TIER_TEXT.get(m['tier'], m['tier']))}</td>"
-            f"<td>{e(_preparation(m))}</td></tr>"
+            Row(
+                [_label(m), m["from"], m["to"], TIER_TEXT.get(m["tier"], m["tier"]), _preparation(m)],
+                {"class": m["tier"], "data-uuid": m["uuid"]},
+            )
             for m in batch["moves"]
         ]
         rows += [
-            f'<tr class="stranded" data-uuid="{e(s["uuid"])}"><td>{e(_label(s))}</td><td>{e(s["host"])}</td><td>&mdash;</td>'
-            f"<td>stranded</td><td>{e(_codes(s.get('blockers')) or _unavailable(s.get('unavailable')))}</td></tr>"
+            Row([_label(s), s["host"], "\u2014", "stranded", _codes(s.get("blockers")) or _unavailable(s.get("unavailable"))],
+                {"class": "stranded", "data-uuid": s["uuid"]})
             for s in batch["stranded"]
-        ]
-        out += [f'<p class="note">{e(_label(m))}: {e(m["note"])}.</p>' for m in batch["moves"] if m.get("note")]
-        if rows:
-            out.append(
-                "<table><thead><tr><th>guest</th><th>from</th><th>to</th><th>destination</th><th>first / why</th></tr></thead><tbody>"
-            )
-            out += rows
-            out.append("</tbody></table>")
-        else:
-            out.append("<p>No guest to move.</p>")
+        ]  # fmt: skip
+        out += [f'<p class="note">{html_text(_label(m))}: {html_text(m["note"])}.</p>' for m in batch["moves"] if m.get("note")]
+        out += html_table(["guest", "from", "to", "destination", "first / why"], rows) if rows else ["<p>No guest to move.</p>"]
     if plan["stranded"]:
         unavoidable = {item["uuid"] for item in plan["unavoidable"]}
-        out += [
-            "<h2>Stranded guests</h2>",
-            '<table id="stranded"><thead><tr><th>guest</th><th>host</th><th>batch</th><th>blockers (destinations)</th>'
-            "<th>other destinations unavailable</th><th>every order</th></tr></thead><tbody>",
-        ]
-        for item in plan["stranded"]:
-            out.append(
-                f'<tr data-uuid="{e(item["uuid"])}"><td>{e(_label(item))}</td><td>{e(item["host"])}</td><td>{item["batch"]}</td>'
-                f"<td>{e(_codes(item.get('blockers')))}</td><td>{e(_unavailable(item.get('unavailable')))}</td>"
-                f"<td>{'yes' if item['uuid'] in unavoidable else 'no'}</td></tr>"
-            )
-        out.append("</tbody></table>")
+        rows = [
+            Row([_label(item), item["host"], item["batch"], _codes(item.get("blockers")), _unavailable(item.get("unavailable")),
+                 "yes" if item["uuid"] in unavoidable else "no"], {"data-uuid": item["uuid"]})
+            for item in plan["stranded"]
+        ]  # fmt: skip
+        headers = ["guest", "host", "batch", "blockers (destinations)", "other destinations unavailable", "every order"]
+        out += ["<h2>Stranded guests</h2>", *html_table(headers, rows, {"id": "stranded"})]
     paths = _paths(plan)
     if paths:
         out.append('<h2>Guests that move more than once</h2><table id="again"><tbody>')
-        out += [f"<tr><th>{e(_label(g))}</th><td>{e(path)}</td></tr>" for g, path in paths]
+        out += [Row([Cell(_label(g), "th"), path]).render() for g, path in paths]
         out.append("</tbody></table>")
-    out.append('<h2>Orders tried</h2><table id="orders"><thead><tr><th>order</th><th>batches</th><th>migrations</th>'
-               "<th>moving again</th><th>stranded</th></tr></thead><tbody>")  # fmt: skip
-    for item in plan["orders"]:
-        batches = " / ".join(", ".join(_names(b)) for b in item["batches"])
-        out.append(
-            f"<tr><td>{e(item['order'])}</td><td>{e(batches)}</td><td>{item['moves']}</td>"
-            f"<td>{item['moved_again']}</td><td>{item['stranded']}</td></tr>"
-        )
-    out.append("</tbody></table>")
-    out += [f'<p class="warning">{e(w)}</p>' for w in plan.get("warnings") or []]
-    out.append("<p>Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p></body></html>")
-    return "\n".join(out) + "\n"
+    order_rows: list[list[Any]] = [
+        [item["order"], _batches(item), item["moves"], item["moved_again"], item["stranded"]] for item in plan["orders"]
+    ]
+    out += [
+        "<h2>Orders tried</h2>",
+        *html_table(["order", "batches", "migrations", "moving again", "stranded"], order_rows, {"id": "orders"}),
+    ]
+    out += [f'<p class="warning">{html_text(w)}</p>' for w in plan.get("warnings") or []]
+    out.append("<p>Reason codes and remedies: docs/reason-codes.md of the s390x.vfio_ap collection.</p>")
+    return html_page(heading, out, _CSS)
 
 
-def render(plan: Mapping[str, Any], fmt: str, title: str | None = None) -> str:
+def rolling_report(plan: Mapping[str, Any], fmt: str, title: str | None = None) -> str:
     """Return the plan rendered in one of FORMATS; ValueError for another format."""
     if fmt == "json":
         return render_json(plan)

@@ -14,6 +14,8 @@ Layout of a mount point ``DIR``::
                                  between two hosts (apsim.migration); the errno of the write is the
                                  refusal's, 0 when the guest moved
     DIR/.apsim/migrations        read: JSON list of every migration attempt's record (with its ID)
+                                 ``start HOST ID GUEST_HEX`` on the same control file starts a defined
+                                 guest as libvirt does (apsim.domains); DIR/.apsim/starts lists them
     DIR/.apsim/<host>/control    write one Host.control command, e.g. ``attach UUID GUEST``,
                                  ``detach UUID``, ``migrating UUID 1``, ``reset-writes``, or
                                  ``reboot`` (apsim.boot); a refused command fails the write with
@@ -53,14 +55,14 @@ from pathlib import Path
 from typing import Any
 from collections.abc import Iterator
 
-from . import boot, migration
+from . import boot, domains, migration
 from .fleet import FleetError, load_fleet
 from .model import Host
 from .render import write_host_files
 from .view import Dir, File, HostView, Link
 
 CONTROL_DIR = ".apsim"
-MOUNT_FILES = ("pid", "control", migration.RECORDS)  # DIR/.apsim/<name>
+MOUNT_FILES = ("pid", "control", migration.RECORDS, domains.RECORDS)  # DIR/.apsim/<name>
 PASS_DIRS = ("etc", "proc", "run", "var")  # ordinary directories of a host (backing tree)
 KERN_LOG = "var/log/kern.log"
 ATTR_SIZE = 4096
@@ -152,6 +154,7 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
         self.handle_lock = threading.Lock()
         self.now = time.time_ns()
         self.records: list[dict[str, Any]] = []  # migration attempts, oldest first
+        self.starts: list[dict[str, Any]] = []  # guest starts (virsh start), oldest first
         self.records_lock = threading.Lock()
         self.boots: dict[str, list[dict[str, Any]]] = {name: [] for name in hosts}  # reboot records per host
         for name, host in hosts.items():
@@ -394,6 +397,8 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
                 return File(0o200, None, self._mount_control)
             if name == migration.RECORDS:
                 return File(0o444, lambda: json.dumps(self.records, indent=1) + "\n")
+            if name == domains.RECORDS:
+                return File(0o444, lambda: json.dumps(self.starts, indent=1) + "\n")
             return File(0o444, lambda: f"{os.getpid()}\n")
         h = self.hosts[host]
         if name == "control":
@@ -421,12 +426,27 @@ class SimFS(_operations_base() if fuse_unavailable() is None else object):  # ty
             self.boots[host].append(record)
 
     def _mount_control(self, text: str) -> None:
-        """Run a mount-wide command: ``migrate SOURCE DEST UUID [ID]`` (apsim.migration.migrate).
+        """Run a mount-wide command: ``migrate SOURCE DEST UUID [ID]`` (apsim.migration.migrate) or
+        ``start HOST ID GUEST_HEX`` (apsim.domains.start: libvirt starts a defined guest).
 
-        The record of the attempt (with ID) is appended to DIR/.apsim/migrations; a refusal or a
-        wrong request fails the write with the record's errno. Anything else is EINVAL.
+        The record of the attempt (with ID) is appended to DIR/.apsim/migrations (or starts); a
+        refusal or a wrong request fails the write with the record's errno. Anything else is EINVAL.
         """
         words = text.split()
+        if words and words[0] == "start":
+            if len(words) != 4:
+                raise _oserror(errno.EINVAL)
+            try:
+                guest = domains.decode_name(words[3])
+            except ValueError:
+                raise _oserror(errno.EINVAL) from None
+            record = domains.start(self.hosts, {name: self.backing / name for name in self.hosts}, words[1], guest)
+            record["id"] = words[2]
+            with self.records_lock:
+                self.starts.append(record)
+            if record["errno"]:
+                raise _oserror(record["errno"])
+            return
         if not words or words[0] != "migrate" or len(words) not in (4, 5):
             raise _oserror(errno.EINVAL)
         roots = {name: self.backing / name for name in self.hosts}

@@ -10,6 +10,8 @@ is there:
   destination's libvirt ``qemu`` hooks as libvirt does for an incoming migration, then asks the
   mount's server to migrate (apsim.migration). ``--persistent`` copies the domain definition to
   the destination, ``--undefinesource`` removes the source's.
+* ``start GUEST``: starts the host's defined guest (apsim.domains: its definition, not running,
+  its mdevs there and free); ``Domain 'GUEST' started``.
 * ``domstate GUEST``: ``running``, ``shut off`` or ``error: failed to get domain 'GUEST'``.
 * ``list [--all] [--inactive] [--name]``: the host's guests.
 
@@ -26,7 +28,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from . import migration
+from . import domains, migration
 
 HOOK_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin"
 HOOK_TIMEOUT = 600  # a hang guard for a hook that never ends (libvirt itself waits for hooks without a limit)
@@ -235,6 +237,22 @@ def cmd_migrate(sim: Sim, uri: str | None, args: list[str], err) -> int:
     return 0
 
 
+def cmd_start(sim: Sim, uri: str | None, args: list[str], out) -> int:
+    options, positional = _split_options("start", args, {"--paused", "--autodestroy", "--bypass-cache", "--force-boot", "--reset-nvram"},
+                                         set(), {"--domain"})  # fmt: skip
+    guest = options.get("--domain") or (positional.pop(0) if positional else None)
+    if positional:
+        raise VirshError(f"error: unexpected data '{positional[0]}'")
+    if not guest:
+        raise VirshError("error: command 'start' requires <domain> option")
+    host = sim.connected_host(uri)
+    record = domains.request(sim.mount, host, str(guest))
+    if record["result"] != "started":
+        raise VirshError("\n".join(record["virsh"]))
+    print(f"Domain '{guest}' started\n", file=out)
+    return 0
+
+
 def cmd_domstate(sim: Sim, uri: str | None, args: list[str], out) -> int:
     _options, positional = _split_options("domstate", args, {"--reason"}, set(), {"--domain"})
     guest = _options.get("--domain") or (positional.pop(0) if positional else None)
@@ -273,7 +291,7 @@ def cmd_list(sim: Sim, uri: str | None, args: list[str], out) -> int:
     return 0
 
 
-COMMANDS = {"migrate": cmd_migrate, "domstate": cmd_domstate, "list": cmd_list}
+COMMANDS = {"migrate": cmd_migrate, "start": cmd_start, "domstate": cmd_domstate, "list": cmd_list}
 
 
 def main(argv: list[str], environ: dict[str, str] | None = None, out=None, err=None) -> int:

@@ -5,7 +5,7 @@ same tree and with an ``ansible.builtin.ping`` play (``make bench BENCH=facts``)
 Figures (timings are the best of ``ROUNDS`` interleaved rounds, warm page cache):
 - ``lszcrypt_v_s``: wall time of ``lszcrypt -V`` in the host's mount namespace (``apsim ns-exec``).
   The lszcrypt here is Debian's s390x build under qemu user-mode emulation
-  (tests/tools/s390-tools.sh), so its user-space part runs several times slower than on an s390x;
+  (tools/s390-tools.sh), so its user-space part runs several times slower than on an s390x;
   ``lszcrypt_v_sys_s`` is its kernel (system) CPU time alone: the file reads and directory scans a
   native lszcrypt makes as well, so a lower bound of a native run's time;
 - ``ping_playbook_s``: ``ansible-playbook`` of one play (``gather_facts: false``, connection local,
@@ -31,7 +31,7 @@ Stdout callback: ``ansible.builtin.default`` without ``-v``, which prints one ``
 line per task and not the result: what an ``ansible-playbook`` run from a shell or CI job pays.
 AWX's own callback additionally serialises every result into its job events; the result size and
 the 100-host fact cache figure stand for that cost. lszcrypt and the playbooks run with a warm page
-cache (the tree was just written and read). Without lszcrypt (no root, or tests/tools/s390-tools.sh
+cache (the tree was just written and read). Without lszcrypt (no root, or tools/s390-tools.sh
 not run) the lszcrypt figures are the reason and the ratios are left out.
 """
 

@@ -4,7 +4,7 @@ For each shape of ``bench_plan`` (``BENCH_PLAN_SHAPES``) at ``BENCH_PROFILE_HOST
 (default 10,000), in fresh processes (``plan_worker.py``):
 
 - ``phases``: ``BENCH_ROUNDS`` runs with light timers around the engine's parts, the median of
-  each part's exclusive time: the door check (``check_facts``), the queues' check and expansion
+  each part's exclusive time: the door check (``require_facts``), the queues' check and expansion
   (``HostFacts.queue``), the rest of the ``HostFacts`` construction, the ``DestinationIndex``,
   the per-guest ``evaluate``, the rest of each guest's entry (the output), the summary, the JSON,
   and the RSS once the hosts and the index are built beside the peak;

@@ -8,7 +8,7 @@ comparison), serialises the plan to JSON and prints one JSON line of figures. MO
 
 - ``time`` (default): wall and CPU time of the plan and of its JSON, peak RSS;
 - ``phases``: the same run with light timers around the engine's parts (exclusive times: a part
-  nested in another is not counted twice): the door check (``check_facts``; ``check_queue`` and
+  nested in another is not counted twice): the door check (``require_facts``; ``require_queue`` and
   the expansion of the queues the rules read, ``HostFacts.queue``), the rest of the ``HostFacts``
   construction, the ``DestinationIndex``, the per-guest ``evaluate``, the rest of a guest's entry
   (the output: positions, preparations, nearest, suggestion), the summary, the JSON; and the RSS
@@ -75,7 +75,7 @@ def _instrument(phases: Phases, marks: dict[str, float]) -> None:
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _migration_plan as P
     from ansible_collections.s390x.vfio_ap.plugins.plugin_utils import _readiness as R
 
-    H.check_facts = phases.wrap("door_check_facts", H.check_facts)
+    H.require_facts = phases.wrap("door_check_facts", H.require_facts)
     H.HostFacts.queue = phases.wrap("queue_check_and_expand", H.HostFacts.queue)
     H.HostFacts.__init__ = phases.wrap("hostfacts_construction", H.HostFacts.__init__)
     R.DestinationIndex.__init__ = phases.wrap("destination_index", R.DestinationIndex.__init__)

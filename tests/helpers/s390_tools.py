@@ -1,6 +1,6 @@
 """s390-tools' own lszcrypt, run against a simulated host (tests and the facts benchmark).
 
-``tests/tools/s390-tools.sh`` (run by ``make system-deps``) provides Debian's s390x lszcrypt under
+``tools/s390-tools.sh`` (run by ``make system-deps``) provides Debian's s390x lszcrypt under
 qemu user-mode emulation in ``$S390_TOOLS_DIR`` (default ``~/.cache/s390x-vfio-ap/s390-tools``);
 on an s390x machine with s390-tools installed the machine's own ``lszcrypt`` is used.
 lszcrypt reads ``/sys/bus/ap`` and ``/sys/devices/ap`` with fixed paths, so it runs in the host's
@@ -20,11 +20,11 @@ from helpers.hang import HANG_GUARD
 from helpers.needs import require
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "tools" / "s390-tools.sh"
+SCRIPT = ROOT / "tools" / "s390-tools.sh"
 
 
 def tools_dir() -> Path:
-    """Return the directory tests/tools/s390-tools.sh fills (``bin/lszcrypt`` runs the tool)."""
+    """Return the directory tools/s390-tools.sh fills (``bin/lszcrypt`` runs the tool)."""
     default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "s390x-vfio-ap" / "s390-tools"
     return Path(os.environ.get("S390_TOOLS_DIR") or default)
 

@@ -34,6 +34,7 @@ def isolated_env(collections_path: Path) -> dict[str, str]:
         {
             "ANSIBLE_COLLECTIONS_PATH": str(collections_path),
             "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "false",
+            "ANSIBLE_DEPRECATION_WARNINGS": "false",  # evacuation_report is deprecated on purpose (meta/runtime.yml)
             "ANSIBLE_NOCOLOR": "1",
             "ANSIBLE_LOCAL_TEMP": str(collections_path.parent / "ansible-tmp"),
             "ANSIBLE_HOME": str(collections_path.parent / "ansible-home"),

@@ -26,7 +26,7 @@ def load(path: Path):
     return module
 
 
-md2rst = load(ROOT / "docs" / "docsite" / "md2rst.py")
+md2rst = load(ROOT / "tools" / "docsite" / "md2rst.py")
 ee_check = load(ROOT / "tests" / "sanity" / "ee_check.py")
 oldpy_check = load(ROOT / "tests" / "sanity" / "oldpy_check.py")
 

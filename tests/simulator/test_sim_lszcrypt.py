@@ -1,6 +1,6 @@
 """s390-tools' own lszcrypt reads the simulator's rendered hosts as a real host's sysfs.
 
-lszcrypt (Debian's s390x build under qemu-user, tests/tools/s390-tools.sh) runs in each host's
+lszcrypt (Debian's s390x build under qemu-user, tools/s390-tools.sh) runs in each host's
 private mount namespace (``apsim ns-exec``: the host's sys/ bound over /sys). What it prints is
 compared with the fleet file, through the kernel's rules for what a host shows:
 

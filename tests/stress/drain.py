@@ -70,7 +70,7 @@ from helpers.ansible_run import ansible_env, local_inventory  # noqa: E402
 from helpers.fleet_facts import facts_for_fleet  # noqa: E402
 
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._commands import guest_name_problem  # noqa: E402
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document  # noqa: E402
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document  # noqa: E402
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan  # noqa: E402
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan  # noqa: E402
 
@@ -284,7 +284,7 @@ def approved_plan(world: World, round_dir: Path) -> dict[str, Any]:
     """Return the evacuation.json a plan-only run of s1 writes (computed in-process from the round's fleet)."""
     facts = facts_for_fleet(world.fleet, round_dir / "render")
     plan = build_plan(facts, sources=["s1"], destinations=["d1", "d2"], limit=10)
-    return json.loads(json.dumps(drain_document(evacuation_plan(plan), {}, {}, "plan", {}, plan=plan)))
+    return json.loads(json.dumps(drain_document(evacuation_plan(plan), Progress("plan"), {}, plan)))
 
 
 def _entries_with(document: dict[str, Any], names: set[str]) -> list[int]:

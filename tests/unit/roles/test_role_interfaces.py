@@ -62,7 +62,7 @@ def _drifted(tmp_path: Path, role: str, edits: list[tuple[str, str, str]]) -> Pa
 
 
 DEST_ROW_RULES = "| `vfio_ap_destination_rules` | `main` | `auto` |"
-MAINT_ROW_RULES = "| `vfio_ap_maintenance_rules` | `auto` |"
+MAINT_ROW_RULES = "| `vfio_ap_maintenance_rules` | `main`, `rolling` | `auto` |"
 
 # (case id, role, edits, entry point or None for the role-wide comparison, words the failure names)
 DRIFTS = [
@@ -144,14 +144,20 @@ DRIFTS = [
     (
         "readme-says-required-for-an-optional-input",
         "maintenance",
-        [("README.md", MAINT_ROW_RULES, "| `vfio_ap_maintenance_rules` | (required) |")],
+        [("README.md", MAINT_ROW_RULES, "| `vfio_ap_maintenance_rules` | `main`, `rolling` | (required) |")],
         None,
         ["vfio_ap_maintenance_rules", "README says (required)"],
     ),
     (
         "readme-default-for-a-required-input",
         "maintenance",
-        [("README.md", "| `vfio_ap_maintenance_hosts` | (required) |", "| `vfio_ap_maintenance_hosts` | `[]` |")],
+        [
+            (
+                "README.md",
+                "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | (required) |",
+                "| `vfio_ap_maintenance_hosts` | `main`, `rolling` | `[]` |",
+            )
+        ],
         None,
         ["vfio_ap_maintenance_hosts", "required in meta/argument_specs.yml, README default says `[]`"],
     ),
@@ -196,7 +202,7 @@ DRIFTS = [
     (
         "readme-misses-a-result",
         "maintenance",
-        [("README.md", "| `vfio_ap_maintenance_report` | fact |", "| `vfio_ap_maintenance_reports` | fact |")],
+        [("README.md", "| `vfio_ap_maintenance_report` | fact | `main` |", "| `vfio_ap_maintenance_reports` | fact | `main` |")],
         None,
         ["vfio_ap_maintenance_report: set by the tasks", "not in the README Results table"],
     ),

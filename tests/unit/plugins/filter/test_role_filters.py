@@ -1,5 +1,5 @@
 """The filters the roles compute with (fleet_facts, mdev_selection, migration_plan(hosts=), destination_checks,
-destination_result, blocker_summary, maintenance_migrations, maintenance_outcomes' undo_actions, drain_messages).
+destination_result, blocker_summary).
 
 Facts come from the demo fleet (tests/fleets/demo.yml) gathered with the real gatherer; ``hostvars`` is
 a plain ``{host: variables}`` mapping shaped as Ansible's (``ansible_facts.vfio_ap`` plus inventory
@@ -14,14 +14,11 @@ import pytest
 from ansible.errors import AnsibleFilterError
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.filter.blocker_summary import blocker_summary
-from ansible_collections.s390x.vfio_ap.plugins.filter.destination_checks import destination_checks
-from ansible_collections.s390x.vfio_ap.plugins.filter.destination_result import destination_result
-from ansible_collections.s390x.vfio_ap.plugins.filter.drain_messages import drain_messages
-from ansible_collections.s390x.vfio_ap.plugins.filter.fleet_facts import fleet_facts
-from ansible_collections.s390x.vfio_ap.plugins.filter.maintenance_migrations import maintenance_migrations
-from ansible_collections.s390x.vfio_ap.plugins.filter.maintenance_outcomes import maintenance_outcomes
-from ansible_collections.s390x.vfio_ap.plugins.filter.mdev_selection import mdev_selection
+from ansible_collections.s390x.vfio_ap.plugins.filter._blocker_summary import _blocker_summary as blocker_summary
+from ansible_collections.s390x.vfio_ap.plugins.filter._destination_checks import _destination_checks as destination_checks
+from ansible_collections.s390x.vfio_ap.plugins.filter._destination_result import _destination_result as destination_result
+from ansible_collections.s390x.vfio_ap.plugins.filter._fleet_facts import _fleet_facts as fleet_facts
+from ansible_collections.s390x.vfio_ap.plugins.filter._mdev_selection import _mdev_selection as mdev_selection
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "fleets" / "demo.yml"
@@ -78,7 +75,7 @@ def test_fleet_facts(hostvars, facts, hosts, gathered, missing):
     ],
 )
 def test_fleet_facts_refuses(hostvars, source, hosts, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.fleet_facts: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._fleet_facts: ") as caught:
         fleet_facts(hostvars if source == "hostvars" else [], hosts)
     assert message in str(caught.value)
 
@@ -103,7 +100,9 @@ SELECTION_CASES = {
 )
 def test_mdev_selection(hostvars, hosts, uuids, guests, selected, unknown_uuids, unknown_guests):
     got = mdev_selection(hostvars, hosts, uuids=uuids, guests=guests)
-    assert got == {"uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests}
+    assert {k: got[k] for k in ("uuids", "unknown_uuids", "unknown_guests")} == {
+        "uuids": selected, "unknown_uuids": unknown_uuids, "unknown_guests": unknown_guests
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -115,7 +114,7 @@ def test_mdev_selection(hostvars, hosts, uuids, guests, selected, unknown_uuids,
     ],
 )
 def test_mdev_selection_refuses(hostvars, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.mdev_selection: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._mdev_selection: ") as caught:
         mdev_selection(hostvars, ["kvm-a1"], **kwargs)
     assert message in str(caught.value)
 
@@ -230,7 +229,7 @@ def test_destination_checks_actions_once_in_order(facts, monkeypatch):
     ],
 )
 def test_destination_checks_refuses(facts, uuids, kwargs, message):
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.destination_checks: ") as caught:
+    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\._destination_checks: ") as caught:
         destination_checks(facts["kvm-a1"], facts["kvm-b1"], uuids, **kwargs)
     assert message in str(caught.value)
 
@@ -286,7 +285,26 @@ SUMMARY_CASES = {
     "none": ([], ""),
     "one guest, codes once each in order": (
         [{"guest": "hsm1", "uuid": HSM1, "blockers": [{"code": "b"}, {"code": "a"}, {"code": "b"}]}],
-        "hsm1 (b, a)",
+        "hsm1 (b; a)",
+    ),
+    "only what preparation cannot fix, with the APQNs it names": (
+        [
+            {
+                "guest": "app9",
+                "blockers": [
+                    {"code": "no_migration_support"},
+                    {"code": "mdev_missing"},
+                    {"code": "apqn_not_bound", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0003"},
+                    {"code": "apqn_not_installed", "apqn": "02.0004"},
+                ],
+            }
+        ],  # fmt: skip
+        "app9 (no_migration_support; apqn_not_installed 02.0003, 02.0004)",
+    ),
+    "all fixable (preparation failed): all shown": (
+        [{"guest": "web1", "blockers": [{"code": "mdev_missing"}]}],
+        "web1 (mdev_missing)",
     ),
     "an unnamed mdev by UUID, several joined": (
         [{"guest": None, "uuid": HSM1, "blockers": [{"code": "mdev_missing"}]}, {"guest": "db1", "blockers": []}],
@@ -302,132 +320,9 @@ def test_blocker_summary(checks, text):
 
 def test_blocker_summary_of_real_checks(facts):
     got = destination_checks(facts["kvm-a1"], facts["kvm-b1"], [DB1, HSM1], source="kvm-a1", destination="kvm-b1")
-    assert blocker_summary(got["unfixable"]) == "db1 (mdev_missing, hw_type_older)"
+    assert blocker_summary(got["unfixable"]) == "db1 (hw_type_older 00.0005)"
 
 
 def test_blocker_summary_refuses():
     with pytest.raises(AnsibleFilterError, match="expected migration_check results, got str"):
         blocker_summary(["hsm1"])
-
-
-# --------------------------------------------------------------------------- maintenance_migrations / undo_actions
-
-STEPS = {
-    "hosts": ["kvm-a1", "kvm-b1", "kvm-b2"],
-    "migrate": {
-        "kvm-a1": [
-            {"uuid": WEB1, "guest": "web1", "destination": "kvm-b1", "argv": ["virsh"]},
-            {"uuid": HSM1, "guest": "hsm1", "destination": "kvm-b2", "argv": ["virsh"]},
-        ]
-    },
-}
-
-MIGRATION_CASES = {
-    "nothing failed": ({}, [WEB1, HSM1]),
-    "a failed preparation drops that guest": ({"kvm-b2": {"__vfio_ap_maintenance_prepare_errors": {HSM1: "boom"}}}, [WEB1]),
-    "errors on a host outside the wave are not read": ({"kvm-zz": {"__vfio_ap_maintenance_prepare_errors": {WEB1: "x"}}}, [WEB1, HSM1]),
-}
-
-
-@pytest.mark.parametrize(("host_vars", "uuids"), list(MIGRATION_CASES.values()), ids=list(MIGRATION_CASES))
-def test_maintenance_migrations(host_vars, uuids):
-    got = maintenance_migrations(STEPS, host_vars)
-    assert list(got) == ["kvm-a1"]
-    assert [m["uuid"] for m in got["kvm-a1"]] == uuids
-
-
-def test_maintenance_migrations_refuses():
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.maintenance_migrations: steps.migrate: expected"):
-        maintenance_migrations({"hosts": [], "migrate": ["x"]}, {})
-
-
-MASK = {"type": "ap_mask", "state": "released", "adapters": [], "domains": [3], "persistent": True}
-MDEV = {"type": "mdev", "uuid": HSM1, "state": "absent", "persistent": True}
-
-
-@pytest.mark.parametrize(
-    ("recorded", "keep", "expected"),
-    [
-        ({HSM1: [MDEV, MASK]}, False, {"kvm-b1": [MDEV, MASK]}),
-        ({HSM1: [MDEV, MASK], WEB1: [MASK]}, False, {"kvm-b1": [MDEV, MASK]}),
-        ({HSM1: [MDEV, MASK]}, True, {}),
-        ({}, False, {"kvm-b1": []}),
-    ],
-    ids=["the failed guest's actions", "only the guests to undo", "keep", "nothing recorded"],
-)
-def test_maintenance_outcomes_undo_actions(recorded, keep, expected):
-    """A prepared guest whose migration did not run: its destination's recorded actions are to be undone."""
-    steps = {
-        "hosts": ["kvm-a1", "kvm-b1"],
-        "guests": [{"uuid": HSM1, "guest": "hsm1", "source": "kvm-a1", "planned": "kvm-b1", "destination": "kvm-b1", "action": "prepare"}],
-    }
-    host_vars = {"kvm-b1": {"__vfio_ap_maintenance_undo": recorded}}
-    got = maintenance_outcomes(steps, host_vars, keep=keep)
-    assert got["outcomes"][HSM1]["result"] == "failed"
-    assert got["undo"] == ({} if keep else {"kvm-b1": [HSM1]})
-    assert got["undo_actions"] == expected
-    assert (got["moved"], got["failed"]) == ({}, True)
-
-
-# --------------------------------------------------------------------------- drain_messages
-
-
-def _guest(name, result, destination=None, codes=(), message="", command=None):
-    return {"uuid": f"u-{name}", "guest": name, "result": result, "actual_destination": destination, "codes": list(codes),
-            "message": message, "command": command}  # fmt: skip
-
-
-DRAIN_CASES = {
-    "plan: the verdict and the commands": (
-        {
-            "mode": "plan",
-            "outcome": "kvm-a1 can be evacuated",
-            "guests": [_guest("web1", "planned", command="virsh migrate web1"), _guest("db1", "stranded")],
-        },  # fmt: skip
-        ["kvm-a1 can be evacuated", "virsh migrate web1"],
-        "",
-        "",
-    ),
-    "execute: one line per guest and the failures": (
-        {
-            "mode": "execute",
-            "outcome": "1 of 3 vfio-ap guests of kvm-a1 left",
-            "guests": [
-                _guest("web1", "moved", "kvm-b1"),
-                _guest("hsm1", "failed", codes=["mdev_missing"], message="no mdev"),
-                _guest(None, "not_attempted", codes=["not_attempted"]),
-            ],
-        },  # fmt: skip
-        [
-            "1 of 3 vfio-ap guests of kvm-a1 left",
-            "web1: moved on kvm-b1",
-            "hsm1: failed (mdev_missing)",
-            "mdev u-None: not attempted (not_attempted)",
-        ],
-        "1 of 3 vfio-ap guests of kvm-a1 left: hsm1 (mdev_missing: no mdev) (see /srv/r/evacuation.md)",
-        "",
-    ),
-    "execute: a host not empty, terminal escapes shown as text": (
-        {
-            "mode": "execute",
-            "outcome": "0 of 1 vfio-ap guests of kvm-a1 left",
-            "host_status": {"kvm-a1": {"empty": False, "running": ["db\x1b[31m1"]}, "kvm-a2": {"empty": True, "running": []}},
-            "guests": [_guest("db\x1b[31m1", "stranded", codes=["hw_type_older"])],
-        },  # fmt: skip
-        ["0 of 1 vfio-ap guests of kvm-a1 left", "db\\x1b[31m1: stranded (hw_type_older)"],
-        "",
-        "not empty after the drain - kvm-a1: db\\x1b[31m1 (see /srv/r/evacuation.md; "
-        "vfio_ap_maintenance_fail_when_not_empty: false lets the run end without failing)",
-    ),
-}
-
-
-@pytest.mark.parametrize(("document", "lines", "failed", "not_empty"), list(DRAIN_CASES.values()), ids=list(DRAIN_CASES))
-def test_drain_messages(document, lines, failed, not_empty):
-    got = drain_messages(document, report_dir="/srv/r")
-    assert got == {"lines": lines, "failed": failed, "not_empty": not_empty}
-
-
-def test_drain_messages_refuses():
-    with pytest.raises(AnsibleFilterError, match=r"^s390x\.vfio_ap\.drain_messages: expected a drain document"):
-        drain_messages({"outcome": "x"})

@@ -3,7 +3,7 @@
 Every read a verdict depends on that fails is one ``unread`` record ``{what, path, errno, error}``;
 ``complete`` is false then. The failures are injected at the system call (``os.scandir``, ``os.stat``,
 the reader's ``raw``), because the unit tests run as root, which permission bits do not stop; the
-real unprivileged run is tests/integration/test_unaudited.py.
+real unprivileged run is tests/system/test_unaudited.py.
 """
 
 from __future__ import annotations

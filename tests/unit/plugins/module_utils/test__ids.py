@@ -91,3 +91,27 @@ def test_apqn_text():
     assert _ids.expand_apqns([2, 1], [4, 3]) == [(1, 3), (1, 4), (2, 3), (2, 4)]
     with pytest.raises(ValueError, match="AA.DDDD"):
         _ids.parse_apqn("5.4")
+
+
+@pytest.mark.parametrize(
+    ("value", "any_case", "expected"),
+    [
+        ("6c1a0000-0000-4000-8000-00000000a101", False, True),
+        ("6C1A0000-0000-4000-8000-00000000A101", False, False),
+        ("6C1A0000-0000-4000-8000-00000000A101", True, True),
+        ("6c1a0000000040008000-00000000a101", True, False),
+        ("6c1a0000-0000-4000-8000-00000000a101\n", False, False),
+        ("../../0000-0000-4000-8000-00000000a101", True, False),
+        (None, True, False),
+        (12, True, False),
+    ],
+)
+def test_is_uuid(value, any_case, expected):
+    assert _ids.is_uuid(value, any_case=any_case) is expected
+
+
+def test_the_hook_files_copy_the_one_uuid_grammar():
+    """_guard.py and _libvirt_xml.py are loaded alone by the libvirt hook: their copies of UUID_RE stay _ids's."""
+    from ansible_collections.s390x.vfio_ap.plugins.module_utils import _guard, _libvirt_xml
+
+    assert _guard.UUID_RE.pattern == _libvirt_xml.UUID_RE.pattern == _ids.UUID_RE.pattern

@@ -9,7 +9,7 @@ import pytest
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._sysfs_io import (
     CREATE,
     SysfsWriteError,
-    check_uuid,
+    require_uuid,
     errno_meaning,
     mdev_attr,
     read_attr,
@@ -53,12 +53,12 @@ live = live_fleet_fixture(FLEET)
         ("", False),
     ],
 )
-def test_check_uuid_accepts_only_a_canonical_uuid(text, ok):
+def test_require_uuid_accepts_only_a_canonical_uuid(text, ok):
     if ok:
-        assert check_uuid(text) == text
+        assert require_uuid(text) == text
     else:
         with pytest.raises(ValueError, match="not a canonical UUID"):
-            check_uuid(text)
+            require_uuid(text)
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._aplock import LOCK_PATH
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import (
     HostPathError,
-    check_sysroot,
+    require_sysroot,
     replace_file,
     sweep_debris,
     temp_dir_for,
@@ -140,19 +140,19 @@ def test_a_lock_that_cannot_be_taken_changes_nothing(tmp_path):
         (lambda p: "", "is empty"),
     ],
 )
-def test_check_sysroot(tmp_path, make, words):
+def test_require_sysroot(tmp_path, make, words):
     value = make(tmp_path)
     if value is None:
-        assert check_sysroot("/") == "/"
+        assert require_sysroot("/") == "/"
         return
     with pytest.raises(HostPathError) as info:
-        check_sysroot(str(value))
+        require_sysroot(str(value))
     assert words in str(info.value) and "must be / or an existing directory holding sys/" in str(info.value)
 
 
-def test_check_sysroot_accepts_a_tree_with_sys(tmp_path):
+def test_require_sysroot_accepts_a_tree_with_sys(tmp_path):
     (tmp_path / "sys").mkdir()
-    assert check_sysroot(str(tmp_path) + "/") == str(tmp_path)
+    assert require_sysroot(str(tmp_path) + "/") == str(tmp_path)
 
 
 @pytest.mark.parametrize("link", ["etc/vfio_ap", "etc", "run/lock"])

@@ -18,11 +18,14 @@ from hypothesis import strategies as st
 
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.filter.maintenance_approved_plan import maintenance_approved_plan
+from ansible_collections.s390x.vfio_ap.plugins.filter._maintenance_approved_plan import (
+    _maintenance_approved_plan as maintenance_approved_plan,
+)
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._approved_plan import MAX_GUESTS, approved_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import drain_document
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import Progress, drain_document
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._maintenance import execution_waves
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_options import DrainOptions
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._waves import order_waves
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
 
 DEMO = Path(__file__).resolve().parents[3] / "fleets" / "demo.yml"
@@ -44,7 +47,7 @@ def fleet(tmp_path_factory):
 def approved(fleet):
     """The evacuation.json of a plan-only run for kvm-a1 (what a change board approves)."""
     plan = build_plan(fleet, sources=["kvm-a1"], destinations=sorted(set(fleet) - {"kvm-a1"}), limit=10)
-    return json.loads(json.dumps(drain_document(evacuation_plan(plan, prepare=True), {}, {}, "plan", {}, plan=plan)))
+    return json.loads(json.dumps(drain_document(evacuation_plan(plan, prepare=True), Progress("plan"), {}, plan)))
 
 
 def index(document, uuid):
@@ -199,7 +202,7 @@ def test_a_bystanders_entry_is_skipped_never_moved(approved, fleet):
     skipped = result["plan"]["guests"][-1]
     assert (skipped["status"], skipped["destination"]) == ("skipped", None)
     assert f"it is used by guest {mdev['guest']!r} on {host}" in skipped["reason"]
-    waves = execution_waves(result["plan"], None, 1, 1, True)
+    waves = order_waves(result["plan"], None, DrainOptions.of(prepare=True))
     assert waves["held"][mdev["uuid"]] == "skipped" and mdev["uuid"] not in {g["uuid"] for w in waves["waves"] for g in w["guests"]}
 
 

@@ -5,7 +5,7 @@ without root), that has no AP bus under its sysroot, that lacks a subset, or who
 say what they could not read, is not fully audited: never "can leave", never "empty", its mdevs
 never "idle", and offered to no guest as a destination. The facts here are gathered from the
 rendered demo fleet with the refusals injected at ``os.scandir`` (the unit tests run as root);
-tests/integration/test_unaudited.py runs the module as another user.
+tests/system/test_unaudited.py runs the module as another user.
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from ansible_collections.s390x.vfio_ap.plugins.filter.migration_check import mig
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
 from ansible_collections.s390x.vfio_ap.plugins.module_utils import _facts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import BECOME, host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_report import host_status
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._drain_document import host_status
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._evacuation import evacuation_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports, report_summary
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_report, readiness_summary
 
 LIBVIRT = {"run/libvirt/qemu": errno.EACCES, "etc/libvirt/qemu": errno.EACCES}
 
@@ -169,7 +169,7 @@ def test_no_ap_bus_is_not_fully_audited(demo_root, complete):
 
 def test_reports_show_hosts_not_fully_audited(a1_unprivileged, demo_root):
     plan = migration_plan(a1_unprivileged)
-    files = render_reports(plan, ["json", "markdown", "html", "junit"], "t", not_audited=["kvm-x9"])
+    files = readiness_report(plan, ["json", "markdown", "html", "junit"], "t", not_audited=["kvm-x9"])
     root = demo_root / "kvm-a1"
     markdown = files["readiness.md"].replace("\\", "")  # the text without Markdown's escapes
     assert "Not fully audited: kvm-a1, kvm-x9." in markdown
@@ -198,8 +198,8 @@ def test_reports_show_hosts_not_fully_audited(a1_unprivileged, demo_root):
 def test_complete_fleet_is_fully_audited(complete):
     plan = migration_plan(complete)
     assert plan["facts_gaps"] == {} and all(h["audited"] for h in plan["summary"]["hosts"].values())
-    assert report_summary(plan)["fully_audited"] is True
-    junit = ET.fromstring(render_reports(plan, ["junit"], "t")["readiness.xml"])
+    assert readiness_summary(plan)["fully_audited"] is True
+    junit = ET.fromstring(readiness_report(plan, ["junit"], "t")["readiness.xml"])
     coverage = next(s for s in junit.iter("testsuite") if s.get("name") == "vfio_ap audit coverage")
     assert coverage.get("failures") == "0" and int(coverage.get("tests")) == len(complete)
 

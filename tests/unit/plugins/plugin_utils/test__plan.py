@@ -4,6 +4,7 @@ with migration_check, the bounded shape, summary, virsh commands, queries and ba
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import shlex
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
+from ansible.utils.display import Display
 from helpers.fleet_facts import facts_for_fleet
 
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_check import migration_check
@@ -191,9 +193,16 @@ def test_migrate_commands(pair_facts, network, addresses, command_end, error):
             assert command_end in entry["command"] and entry["command_error"] is None
 
 
-def test_query_selects_from_the_plan(demo_facts):
+def test_query_selects_from_the_plan_and_is_deprecated(demo_facts, monkeypatch):
+    said = []
+    monkeypatch.setattr(Display, "deprecated", lambda self, msg, **kwargs: said.append((msg, kwargs)))
     result = migration_plan(demo_facts, query="guests[?verdict=='ready'].guest")
     assert sorted(result) == ["v1ok", "web1"]
+    assert said == [("s390x.vfio_ap.migration_plan: the query option is deprecated; pipe the plan to community.general.json_query "
+                     "instead", {"version": "1.0.0", "collection_name": "s390x.vfio_ap"})]  # fmt: skip
+    said.clear()
+    migration_plan(demo_facts)
+    assert said == []
 
 
 def test_sources_and_destinations_limit_the_plan(demo_facts):
@@ -307,8 +316,12 @@ def test_check_filter_names_the_argument(demo_facts):
 
 
 def test_reason_codes_page_is_rendered_from_the_rule_table():
-    text = (Path(__file__).resolve().parents[4] / "docs" / "reason-codes.md").read_text()
-    assert text == _reason_codes.render_markdown(), "docs/reason-codes.md is stale: run python tests/gen_reason_codes.py"
+    root = Path(__file__).resolve().parents[4]
+    spec = importlib.util.spec_from_file_location("gen_reason_codes", root / "tools" / "gen_reason_codes.py")
+    generator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(generator)
+    text = (root / "docs" / "reason-codes.md").read_text()
+    assert text == generator.render_markdown(), "docs/reason-codes.md is stale: run python tools/gen_reason_codes.py"
     for code in _reason_codes.BLOCKER_CODES + _reason_codes.WARNING_CODES:
         assert f"`{code}`" in text, code
 

@@ -289,3 +289,19 @@ def test_garbage_facts_are_refused_not_planned(demo_facts):
     broken["kvm-b1"]["queues"] = "lots"
     with pytest.raises(AnsibleFilterError, match="kvm-b1"):
         rolling_plan(broken, hosts=["kvm-a1"])
+
+
+def test_maintained_hosts_are_final_destinations_after_those_not_due(facts):
+    """What is left of a rolling maintenance, planned with the hosts maintained already (as a rolling run plans its next batch)."""
+    fleet = {**SWAP, "c": lpar(), "d": lpar()}
+    plan = rolling_plan(facts(fleet), hosts=["a", "b"], maintained=["c"], avoid=["d"])
+    assert plan["maintained"] == ["c"]
+    moves = {m["guest"]: (m["to"], m["tier"]) for b in plan["batches"] for m in b["moves"]}
+    assert moves["g1"] == ("c", "maintained")  # before: a and b go down first, c is maintained, d avoided
+    assert moves["g2"][1] == "maintained" and moves["g2"][0] in ("a", "c")
+    # a host not due for maintenance comes first, a maintained one second
+    plan = rolling_plan(facts(fleet), hosts=["a", "b"], maintained="c")
+    assert {m["tier"] for b in plan["batches"] for m in b["moves"]} == {"outside"}
+    assert {m["to"] for b in plan["batches"] for m in b["moves"]} == {"d"}
+    with pytest.raises(AnsibleFilterError, match="maintained: zz not in facts_by_host"):
+        rolling_plan(facts(fleet), hosts=["a"], maintained=["zz"])

@@ -1,0 +1,106 @@
+"""The destination role's undo takes back everything its preparation made persistent: proven by a reboot.
+
+kvm-b1 of the demo fleet is prepared for hsm1 (domain 3 reserved persistently, mdev created with
+an auto-start definition), then undone, then rebooted in the simulator. The host must come back
+exactly as the same host rebooted without the preparation (a fresh mount of the same fleet): same
+masks, mdevs, definitions and persistent rule. Once without a rule file before the preparation
+(the preparation creates 41-ap.rules, the undo removes it) and once with a chzdev rule (the
+preparation changes it, the undo gives its bits back).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from apsim.fleet import chzdev_rules
+from apsim.testing import fresh_live_fleet  # noqa: F401  # pylint: disable=unused-import
+from helpers.ansible_run import ROOT, local_inventory, run_playbook
+
+pytestmark = pytest.mark.live
+
+DEMO = yaml.safe_load((ROOT / "tests" / "fleets" / "demo.yml").read_text())
+HSM1 = "6c1a0000-0000-4000-8000-00000000a103"
+RULES = "etc/udev/rules.d/41-ap.rules"
+HOSTS = ("kvm-a1", "kvm-b1")
+
+
+def fleet(persistent_masks: dict | None) -> dict:
+    data = copy.deepcopy(DEMO)
+    data["hosts"] = {h: data["hosts"][h] for h in HOSTS}
+    if persistent_masks is not None:
+        data["hosts"]["kvm-b1"]["persistent_masks"] = persistent_masks
+    return data
+
+
+def etc_tree(root: Path) -> dict[str, str]:
+    """Return {path: text} of the files under the host's etc/ that boot reads or the roles write."""
+    out = {}
+    for top in ("etc/udev/rules.d", "etc/mdevctl.d/matrix", "etc/vfio_ap"):
+        for path in sorted((root / top).rglob("*")) if (root / top).is_dir() else []:
+            if path.is_file():
+                out[str(path.relative_to(root))] = path.read_text()
+    return out
+
+
+def play(tasks_from: str) -> dict:
+    """Return a play running one entry point of the destination role on kvm-b1."""
+    include = {"name": "s390x.vfio_ap.destination", "tasks_from": tasks_from}
+    task = {"name": f"destination {tasks_from}", "ansible.builtin.include_role": include}
+    if tasks_from == "undo":  # what the main entry point recorded
+        task["vars"] = {"vfio_ap_destination_undo": "{{ vfio_ap_destination_undo_actions }}"}
+    return {"hosts": "kvm-b1", "gather_facts": False, "tasks": [task]}
+
+
+CASES = {
+    "no rule before: the preparation creates it, the undo removes it": None,
+    "a chzdev rule before: the undo gives its bits back": {"apmask": "0-255", "aqmask": "0-3,16-255"},
+}
+
+
+@pytest.mark.parametrize("persistent", list(CASES.values()), ids=list(CASES))
+def test_prepare_undo_reboot_is_a_plain_reboot(fresh_live_fleet, tmp_path, persistent):  # noqa: F811
+    data = fleet(persistent)
+    reference = fresh_live_fleet(data)
+    reference.reboot("kvm-b1")
+    want_state, want_etc = reference.state("kvm-b1"), etc_tree(reference.host_dir("kvm-b1"))
+
+    live = fresh_live_fleet(data)
+    b1 = live.host_dir("kvm-b1")
+    before_state, before_etc = live.state("kvm-b1"), etc_tree(b1)
+    inventory = local_inventory({h: {"vfio_ap_sysroot": str(live.host_dir(h))} for h in HOSTS}, tmp_path / "inventory.yml")
+    both = yaml.safe_dump([play("main"), play("undo")], sort_keys=False)
+    result = run_playbook(both, inventory, extra_vars={"vfio_ap_destination_source": "kvm-a1", "vfio_ap_destination_guests": "hsm1"})
+    assert result.rc == 0, result.stdout[-3000:]
+    # the preparation really made something persistent (else the test proves nothing)
+    reserve = [t for t in _tasks(result) if "Reserve the APQNs" in t["task"]["name"]][0]["hosts"]["kvm-b1"]
+    assert reserve["changed"] and reserve["results"][0]["persisted_with"] == "file"
+    assert reserve["results"][0]["persistent"]["created"] is (persistent is None)
+    undo = [t for t in _tasks(result) if "Give the reserved IDs back" in t["task"]["name"]][0]["hosts"]["kvm-b1"]
+    assert undo["results"][0]["persistent"]["removed"] is (persistent is None)
+
+    # after the undo: the running host is as before the preparation; the rule's masks too
+    assert live.state("kvm-b1") == before_state
+    after_etc = etc_tree(b1)
+    assert sorted(after_etc) == sorted(before_etc)
+    if persistent is None:
+        assert RULES not in after_etc
+
+    record = live.reboot("kvm-b1")
+    assert live.state("kvm-b1") == want_state, record
+    assert {k: v for k, v in etc_tree(b1).items() if k != RULES} == {k: v for k, v in want_etc.items() if k != RULES}
+    assert (RULES in etc_tree(b1)) == (RULES in want_etc)
+    assert HSM1 not in live.state("kvm-b1")["mdevs"]
+
+
+def test_chzdev_rule_fixture_is_what_chzdev_writes():
+    """The fleet key writes the rule in chzdev's layout (the case above starts from it)."""
+    text = chzdev_rules(set(range(256)), set(range(4)) | set(range(16, 256)))
+    assert text.startswith("# Generated by chzdev\n") and text.count("ATTR{../../bus/ap/") == 2
+
+
+def _tasks(result):
+    return [t for p in result.data.get("plays", []) for t in p.get("tasks", [])]
