@@ -7,7 +7,7 @@
 
 The audit role gathers facts per host; everything after that needs the whole fleet and runs once on
 the controller (the ``s390x.vfio_ap._audit_reports`` action). ``audit_step`` computes what the role
-publishes (``fleet_view``, ``build_plan``, ``report_summary``, ``render_reports``: the functions the
+publishes (``fleet_facts``, ``build_plan``, ``readiness_summary``, ``readiness_report``: the functions the
 filters of the same names call); ``write_reports`` writes the files, each only when its text changed.
 """
 
@@ -26,9 +26,9 @@ from ansible_collections.s390x.vfio_ap.plugins.module_utils._hostpath import (
     os_error,
     replace_file,
 )
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_view
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import fleet_facts
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import build_plan
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import render_reports, report_summary
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._reports import readiness_report, readiness_summary
 
 
 def audit_step(
@@ -48,7 +48,7 @@ def audit_step(
     prefixed by the filter whose input it is.
     """
     try:
-        fleet = fleet_view(host_vars, list(hosts))
+        fleet = fleet_facts(host_vars, list(hosts))
     except ValueError as exc:
         raise ValueError(f"s390x.vfio_ap._fleet_facts: {exc}") from exc
     try:
@@ -59,8 +59,8 @@ def audit_step(
         raise ValueError(f"s390x.vfio_ap.migration_plan: {exc}") from exc
     missing = fleet["missing"]
     try:
-        summary = report_summary(plan, not_audited=missing, report_dir=report_dir)
-        files = render_reports(plan, list(formats), title, missing) if formats else {}
+        summary = readiness_summary(plan, not_audited=missing, report_dir=report_dir)
+        files = readiness_report(plan, list(formats), title, missing) if formats else {}
     except (ValueError, TypeError, KeyError) as exc:
         raise ValueError(f"s390x.vfio_ap.readiness_report: {exc}") from exc
     return {"plan": plan, "summary": summary, "not_audited": missing, "files": files}

@@ -1,7 +1,7 @@
 """The audit's controller step: the same plan, summary and reports as the filters, written only when they changed.
 
 ``audit_step`` is what the audit role's one controller task (the ``_audit_reports`` action) computes:
-it must agree with ``fleet_facts``, ``migration_plan``, ``readiness_summary`` and ``readiness_report``
+it must agree with ``_fleet_facts``, ``migration_plan``, ``readiness_summary`` and ``readiness_report``
 as the role used them. ``write_reports`` writes the files the way the role's copy tasks did - 0644 in
 a 0755 directory whatever the umask, atomically, nothing changed when nothing changed - and refuses
 what it must not write through.
@@ -15,7 +15,7 @@ import stat
 import pytest
 from helpers.fleet_facts import facts_for_fleet
 
-from ansible_collections.s390x.vfio_ap.plugins.filter.fleet_facts import fleet_facts
+from ansible_collections.s390x.vfio_ap.plugins.filter._fleet_facts import _fleet_facts as fleet_facts
 from ansible_collections.s390x.vfio_ap.plugins.filter.migration_plan import migration_plan
 from ansible_collections.s390x.vfio_ap.plugins.filter.readiness_report import readiness_report
 from ansible_collections.s390x.vfio_ap.plugins.filter.readiness_summary import readiness_summary
@@ -58,7 +58,7 @@ def test_no_formats_no_files(demo_hostvars):
 
 @pytest.mark.parametrize(
     ("hosts", "words"),
-    [(["kvm-new"], "s390x.vfio_ap.migration_plan: hosts: expected at least one inventory host"), ("kvm-a1", "s390x.vfio_ap.fleet_facts")],
+    [(["kvm-new"], "s390x.vfio_ap.migration_plan: hosts: expected at least one inventory host"), ("kvm-a1", "s390x.vfio_ap._fleet_facts")],
 )
 def test_bad_input_is_named(demo_hostvars, hosts, words):
     with pytest.raises(ValueError, match=words.replace(".", r"\.")):
