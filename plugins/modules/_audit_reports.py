@@ -5,7 +5,7 @@
 
 DOCUMENTATION = r"""
 module: _audit_reports
-short_description: "[INTERNAL] The audit's controller step - plan, summary and report files in one task; must only be used from roles in this collection"
+short_description: "[INTERNAL] The audit's controller step (plan, summary, reports); must only be used from roles in this collection"
 version_added: 0.2.0
 description:
   - "[INTERNAL] Used by the C(s390x.vfio_ap.audit) role, which runs it once (C(run_once)) after the facts are gathered;
