@@ -16,6 +16,7 @@ collection does not know is refused with one message.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,25 +45,61 @@ def _fail(what: str, path: str, expected: str, value: Any) -> ValueError:
 def _ids(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
+    if type(value) is list and _small_ints(value):
+        return
     if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in value):
         raise _fail(what, path, "a list of AP IDs (integers 0-255)" + (" or null" if nullable else ""), value)
 
 
+def _small_ints(values: list) -> bool:
+    """Return True when every value is a plain int 0-255 (the common case, checked at C speed; False: look closer)."""
+    return not values or (set(map(type, values)) == {int} and min(values) >= 0 and max(values) <= 255)
+
+
+# APQN texts known to be canonical: facts repeat the same few thousand on every host (bounded, so
+# that hostile facts cannot grow it without end)
+_CANONICAL: set[str] = set()
+_CANONICAL_MAX = 1 << 17
+
+
 def _is_apqn(value: Any) -> bool:
     """Return True for an APQN in the facts' form ('05.0004': the collection's parser, canonical text)."""
+    if value in _CANONICAL:
+        return True
     if not isinstance(value, str):
         return False
     try:
-        return format_apqn(*parse_apqn(value)) == value
+        canonical = format_apqn(*parse_apqn(value)) == value
     except ValueError:
         return False
+    if canonical and len(_CANONICAL) < _CANONICAL_MAX:
+        _CANONICAL.add(value)
+    return canonical
 
 
 def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
+    if type(value) is list and _CANONICAL.issuperset(value):
+        return
     if not isinstance(value, list) or not all(_is_apqn(v) for v in value):
         raise _fail(what, path, "a list of APQNs ('05.0004')" + (" or null" if nullable else ""), value)
+
+
+_APQN_OF = operator.itemgetter("apqn")
+
+
+def _queue_records(queues: list) -> bool:
+    """Return True when every queue is a mapping with an ``apqn`` string (checked at C speed; False: look closer).
+
+    A large fleet's facts hold millions of queue records; the few distinct types are checked, not each record.
+    """
+    try:
+        return all(issubclass(t, Mapping) for t in set(map(type, queues))) and all(
+            issubclass(t, str) for t in set(map(type, map(_APQN_OF, queues)))
+        )
+    except (KeyError, TypeError):  # a record without an apqn, or not a mapping: the slow check names it
+        return False
 
 
 def _typed(container: Mapping, key: str, kinds: tuple, what: str, path: str, expected: str) -> Any:
@@ -98,6 +135,8 @@ def require_facts(facts: Any, what: str) -> Mapping:
     bus = facts["bus"]
     _ids(bus.get("host_control_domains"), what, "bus.host_control_domains", nullable=True)
     for i, card in enumerate(facts["cards"]):
+        if _plain_card(card):
+            continue
         path = f"cards[{i}]"
         if not isinstance(card, Mapping):
             raise _fail(what, path, "a dict", card)
@@ -108,9 +147,10 @@ def require_facts(facts: Any, what: str) -> Mapping:
         _capabilities(card.get("capabilities"), what, path + ".capabilities")
         for key in ("online", "config", "chkstop"):
             _typed(card, key, _OPT_BOOL, what, f"{path}.{key}", "true, false or null")
-    for i, queue in enumerate(facts["queues"]):
-        if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
-            raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
+    if not _queue_records(facts["queues"]):
+        for i, queue in enumerate(facts["queues"]):
+            if not isinstance(queue, Mapping) or not isinstance(queue.get("apqn"), str):
+                raise _fail(what, f"queues[{i}]", "a dict with an 'apqn'", queue)
     vfio = facts["driver"]
     _typed(vfio, "loaded", (bool,), what, "driver.loaded", "true or false")
     _typed(vfio, "features", (list,), what, "driver.features", "a list")
@@ -123,6 +163,8 @@ def require_facts(facts: Any, what: str) -> Mapping:
     if guard is not None and not isinstance(guard, Mapping):
         raise _fail(what, "driver.migration_guard", "a dict {uuid: {migratable, reason}} or null", guard)
     for i, mdev in enumerate(vfio["mdevs"]):
+        if _plain_mdev(mdev):
+            continue
         path = f"driver.mdevs[{i}]"
         if not isinstance(mdev, Mapping):
             raise _fail(what, path, "a dict", mdev)
@@ -138,6 +180,8 @@ def require_facts(facts: Any, what: str) -> Mapping:
         _typed(mdev, "migratable", _OPT_BOOL, what, path + ".migratable", "true, false or null")
         _typed(mdev, "guest", _OPT_STR, what, path + ".guest", "a libvirt domain name or null")
     for i, definition in enumerate(vfio["definitions"]):
+        if _plain_definition(definition):
+            continue
         path = f"driver.definitions[{i}]"
         if not isinstance(definition, Mapping):
             raise _fail(what, path, "a dict", definition)
@@ -151,6 +195,81 @@ def require_facts(facts: Any, what: str) -> Mapping:
         raise _fail(what, "host", "a dict (machine identity) or null", host)
     _require_unread(facts, what)
     return facts
+
+
+# The common case of the records above, checked in one expression each: a record of plain JSON types that
+# passes needs no closer look; one that does not is checked key by key (and the first bad key named).
+_NULL = type(None)
+_BOOL_OR_NULL = frozenset((bool, _NULL))
+_INT_OR_NULL = frozenset((int, _NULL))
+_STR_OR_NULL = frozenset((str, _NULL))
+
+
+def _id_list(value: Any) -> bool:
+    return value is None or (type(value) is list and _small_ints(value))
+
+
+def _apqn_list(value: Any) -> bool:
+    return value is None or (type(value) is list and _CANONICAL.issuperset(value))
+
+
+def _plain_card(card: Any) -> bool:
+    if type(card) is not dict:
+        return False
+    get = card.get
+    caps = get("capabilities")
+    return (
+        type(get("id")) is int
+        and type(get("hwtype")) in _INT_OR_NULL
+        and type(get("raw_hwtype")) in _INT_OR_NULL
+        and type(get("functions")) in _STR_OR_NULL
+        and (
+            caps is None
+            or (
+                type(caps) is dict
+                and type(caps.get("mode")) in _STR_OR_NULL
+                and type(caps.get("bs")) in _INT_OR_NULL
+                and type(caps.get("hwtype")) in _INT_OR_NULL
+            )
+        )  # fmt: skip
+        and type(get("online")) in _BOOL_OR_NULL
+        and type(get("config")) in _BOOL_OR_NULL
+        and type(get("chkstop")) in _BOOL_OR_NULL
+    )
+
+
+def _plain_mdev(mdev: Any) -> bool:
+    if type(mdev) is not dict:
+        return False
+    get = mdev.get
+    uuid = get("uuid")
+    return (
+        type(uuid) is str
+        and _UUID.match(uuid) is not None
+        and _id_list(get("adapters"))
+        and _id_list(get("domains"))
+        and _id_list(get("control_domains"))
+        and _apqn_list(get("apqns"))
+        and _apqn_list(get("guest_apqns"))
+        and type(get("in_use")) in _BOOL_OR_NULL
+        and type(get("defined")) in _BOOL_OR_NULL
+        and type(get("migratable")) in _BOOL_OR_NULL
+        and type(get("guest")) in _STR_OR_NULL
+    )
+
+
+def _plain_definition(definition: Any) -> bool:
+    if type(definition) is not dict:
+        return False
+    get = definition.get
+    return (
+        type(get("uuid")) is str
+        and type(get("start")) in _STR_OR_NULL
+        and type(get("active")) in _BOOL_OR_NULL
+        and _id_list(get("adapters"))
+        and _id_list(get("domains"))
+        and _id_list(get("control_domains"))
+    )
 
 
 def _require_unread(facts: Mapping, what: str) -> None:
@@ -180,6 +299,18 @@ def _capabilities(caps: Any, what: str, path: str) -> None:
     _typed(caps, "mode", _OPT_STR, what, path + ".mode", "cca, ep11, accel or null")
     for key in ("bs", "hwtype"):
         _typed(caps, key, _OPT_INT, what, f"{path}.{key}", "an integer or null")
+
+
+_PLAIN_KEYS = frozenset(("apqn", "driver", "vfio_status"))
+
+
+def plain_queue(queue: Mapping) -> bool:
+    """Return True for a compact queue record holding only its canonical ``apqn``, its ``driver`` (text or
+    null) and ``vfio_status``: everything else about the queue is its card's (``require_queue`` accepts it)."""
+    if not queue.keys() <= _PLAIN_KEYS:
+        return False
+    driver = queue.get("driver")
+    return (driver is None or type(driver) is str) and _is_apqn(queue["apqn"])
 
 
 def require_queue(queue: Mapping, what: str) -> Mapping:

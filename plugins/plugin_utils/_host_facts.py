@@ -13,14 +13,16 @@ Each returns data; none decides readiness (``_readiness.py`` does).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping
+from itertools import compress
 from typing import Any
 
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._hwinfo import MODE_CCA, MODE_EP11, MODE_MASK, functions_of_capabilities
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._ids import compress_ids, format_apqn, parse_apqn
 from ansible_collections.s390x.vfio_ap.plugins.module_utils._queue_facts import card_ap_type, expand_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._audit_gaps import host_gaps
-from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import require_facts, require_queue
+from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._facts_schema import plain_queue, require_facts, require_queue
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._fleet import LEVEL_VARIABLE
 from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CACHED_MASK, TAPQ_MASK, Word
 
@@ -28,6 +30,48 @@ from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._hw_compat import CA
 # (series v3+: restore), and "series": the series is there but the facts cannot tell which interface
 # (a host without any mdev shows no per-mdev migratable file), so both rule sets apply.
 LEVELS = ("none", "attribute", "kernel", "series")
+_APQN_OF = operator.itemgetter("apqn")
+_PLAIN_KEYS = frozenset(("apqn", "driver", "vfio_status"))  # a plain record (``plain_queue``) has no other key
+
+
+class QueueTraits:
+    """What the readiness rules read of one queue, computed once from its full record (``queue_traits``).
+
+    Equal traits are one object (``queue_traits`` keeps them), so that they are compared and hashed by
+    identity: the destination index groups a fleet's queues by them.
+    """
+
+    __slots__ = ("unbound", "unusable", "tapq", "cached", "tapq_key", "cached_key", "master_keys", "mkvps")
+
+    def __init__(self, values: tuple) -> None:
+        self.unbound: bool  # not bound to vfio_ap (queue_binding_problem)
+        self.unusable: bool  # deconfigured, check-stopped or its card offline (queue_unusable_problem)
+        self.tapq: Word  # tapq_word
+        self.cached: Word  # cached_word
+        self.tapq_key: tuple[int | None, int | None]  # tapq_key
+        self.cached_key: tuple[int | None, int | None]  # cached_key
+        self.master_keys: bool  # has_master_keys
+        self.mkvps: tuple[tuple[str, str], ...] | None  # current_mkvps
+        for name, value in zip(self.__slots__, values, strict=True):
+            setattr(self, name, value)
+
+    def __repr__(self) -> str:
+        return "QueueTraits(" + ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__) + ")"
+
+
+_TRAITS: dict[tuple, QueueTraits] = {}  # every distinct QueueTraits, by value (bounded: see queue_traits)
+_TRAITS_MAX = 1 << 16
+# the traits of plain queue records by (driver, card facts): a fleet has few kinds of cards (bounded as _TRAITS)
+_PLAIN_TRAITS: dict[tuple, QueueTraits] = {}
+
+
+def _frozen(value: Any) -> Any:
+    """Return a hashable copy of JSON-like data (dicts as sorted item tuples, lists as tuples)."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _frozen(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v) for v in value)
+    return value
 
 
 class HostFacts:
@@ -39,7 +83,6 @@ class HostFacts:
         "what",
         "level",
         "loaded",
-        "queues",
         "cards",
         "mdevs",
         "definitions",
@@ -50,6 +93,10 @@ class HostFacts:
         "identity",
         "gaps",
         "_full",
+        "_queues",
+        "_some",
+        "_selected",
+        "_plain",
     )
 
     def __init__(self, facts: Any, name: str | None = None, what: str = "facts", mkvps: Any = None, level: Any = None) -> None:
@@ -60,7 +107,10 @@ class HostFacts:
         self.what = what
         self.loaded: bool = vfio["loaded"]
         self.level: str = migration_level(vfio, level, f"{what} {LEVEL_VARIABLE}")
-        self.queues: dict[str, Mapping] = {q["apqn"]: q for q in facts["queues"]}
+        self._queues: dict[str, Mapping] | None = None  # every queue by APQN (``queues``), built when first needed
+        self._some: dict[str, Mapping] = {}  # the records of the APQNs looked up by ``select``
+        self._selected: frozenset[str] | set[str] = frozenset()
+        self._plain: dict[tuple[str, Any], QueueTraits] = {}  # traits of plain records per (adapter, driver)
         self.cards: dict[int, Mapping] = {c["id"]: c for c in facts["cards"]}
         self.mdevs: dict[str, Mapping] = {m["uuid"]: m for m in vfio["mdevs"]}
         self.definitions: dict[str, Mapping] = {d["uuid"].lower(): d for d in vfio["definitions"]}
@@ -79,16 +129,95 @@ class HostFacts:
         """Return the host name, or a neutral word when none was given."""
         return self.name or "the host"
 
+    @property
+    def queues(self) -> dict[str, Mapping]:
+        """Return every queue record of the facts by APQN (compact or full, as the facts hold them)."""
+        if self._queues is None:
+            queues = self.facts["queues"]
+            self._queues = dict(zip(map(_APQN_OF, queues), queues, strict=True))
+        return self._queues
+
+    def select(self, apqns: set[str]) -> list[str]:
+        """Look up the records of ``apqns`` in one pass over the facts; return those the host has.
+
+        The plan needs a few of a large LPAR's queues: this finds them without indexing every queue
+        (``queues``). Later lookups of these APQNs (``record``, ``queue``, ``traits``) use what it found.
+        """
+        if apqns is not self._selected:
+            if self._queues is not None:
+                found = [self._queues[a] for a in apqns if a in self._queues]
+            else:
+                queues = self.facts["queues"]
+                found = list(compress(queues, map(apqns.__contains__, map(_APQN_OF, queues))))
+            self._some = {q["apqn"]: q for q in found}  # the last record of an APQN, as ``queues`` keeps it
+            self._selected = apqns
+        return list(self._some)
+
+    def record(self, apqn: str) -> Mapping | None:
+        """Return the facts' record of ``apqn`` as they hold it (not checked, compact or full), or None."""
+        if apqn in self._selected:
+            return self._some.get(apqn)
+        return self.queues.get(apqn)
+
     def queue(self, apqn: str) -> Mapping | None:
         """Return the checked queue facts of ``apqn`` in their full form (every key), or None when the host has no such queue."""
         full = self._full.get(apqn)
         if full is None:
-            queue = self.queues.get(apqn)
+            queue = self.record(apqn)
             if queue is None:
                 return None
-            require_queue(queue, self.what)
-            full = self._full[apqn] = expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
+            full = self._full[apqn] = self._expanded(apqn, queue)
         return full
+
+    def _expanded(self, apqn: str, queue: Mapping) -> dict[str, Any]:
+        require_queue(queue, self.what)
+        return expand_queue(queue, self.cards.get(parse_apqn(apqn)[0]))
+
+    def traits(self, apqn: str) -> QueueTraits | None:
+        """Return what the rules read of the queue ``apqn`` (``queue_traits``), or None when the host has no such queue.
+
+        A plain compact record (``plain_queue``) is its card's queue with a driver: its traits are
+        computed once per adapter and driver.
+        """
+        queue = self.record(apqn)
+        if queue is None:
+            return None
+        if not self.mkvps and plain_queue(queue):
+            key = (apqn.partition(".")[0], queue.get("driver"))
+            found = self._plain.get(key)
+            if found is None:
+                found = self._plain[key] = self._plain_traits(apqn, queue)
+            return found
+        full = self._full.get(apqn)
+        return queue_traits(self, full if full is not None else self._expanded(apqn, queue))
+
+    def _plain_traits(self, apqn: str, queue: Mapping) -> QueueTraits:
+        """Return the traits of a plain record: its card's with its driver, the same on every host with such a card."""
+        card = self.cards.get(parse_apqn(apqn)[0])
+        key = (queue.get("driver"), _frozen(card))
+        found = _PLAIN_TRAITS.get(key)
+        if found is None:
+            if len(_PLAIN_TRAITS) >= _TRAITS_MAX:
+                _PLAIN_TRAITS.clear()
+            found = _PLAIN_TRAITS[key] = queue_traits(self, self._expanded(apqn, queue))
+        return found  # (a plain record is one require_queue accepts)
+
+    def selected_traits(self, apqns: set[str]) -> list[tuple[str, QueueTraits]]:
+        """Return [(APQN, traits)] of the queues of ``apqns`` the host has (``select``, then ``traits`` of each)."""
+        self.select(apqns)
+        out = []
+        plain = self._plain
+        for apqn, queue in self._some.items():
+            # the common case of traits(): a plain record (its APQN is one of apqns, the guests' checked ones)
+            driver = queue.get("driver")
+            if self.mkvps or not queue.keys() <= _PLAIN_KEYS or not (driver is None or type(driver) is str):
+                found = self.traits(apqn)
+            else:
+                found = plain.get((apqn.partition(".")[0], driver))
+                if found is None:
+                    found = self.traits(apqn)
+            out.append((apqn, found))
+        return out  # type: ignore[return-value]
 
     def existing_queue(self, apqn: str) -> Mapping:
         """Return the checked queue facts of an APQN the host has (KeyError otherwise)."""
@@ -214,6 +343,27 @@ def cached_key(host: HostFacts, queue: Mapping) -> tuple[int | None, int | None]
     return word_key(cached_word(host, queue), CACHED_MASK)
 
 
+def queue_traits(host: HostFacts, queue: Mapping) -> QueueTraits:
+    """Return what the readiness rules read of a queue (its checked full record on ``host``): one object per value."""
+    tapq, cached = tapq_word(host, queue), cached_word(host, queue)
+    values = (
+        queue_binding_problem(queue) is not None,
+        queue_unusable_problem(host, queue) is not None,
+        tapq,
+        cached,
+        word_key(tapq, TAPQ_MASK),
+        word_key(cached, CACHED_MASK),
+        has_master_keys(host, queue),
+        current_mkvps(host, queue),
+    )
+    found = _TRAITS.get(values)
+    if found is None:
+        if len(_TRAITS) >= _TRAITS_MAX:  # hostile facts with ever new master-key patterns: start afresh
+            _TRAITS.clear()
+        found = _TRAITS[values] = QueueTraits(values)
+    return found
+
+
 def queue_binding_problem(queue: Mapping) -> str | None:
     """Return why an existing queue is not available to vfio_ap, or None when it is bound to vfio_ap."""
     driver = queue.get("driver")
@@ -317,6 +467,8 @@ def definition_drift(mdev: Mapping, definition: Mapping | None) -> str | None:
     for key, label in (("adapters", "adapters"), ("domains", "domains"), ("control_domains", "control domains")):
         if mdev.get(key) is None or definition.get(key) is None:
             continue  # not known on one side: no claim either way
+        if mdev[key] == definition[key]:
+            continue
         active, defined = sorted(mdev[key]), sorted(definition[key])
         if active != defined:
             parts.append(f"{label} {compress_ids(active) or 'none'} active, {compress_ids(defined) or 'none'} defined")

@@ -12,13 +12,18 @@ blockers first, then fewest the destination role cannot fix) with their reasons.
 plan therefore grows with the number of guests, not with guests × hosts; ``detail`` lifts the
 bounds for named guests or source hosts and adds the full migration_check result per destination.
 
-Every verdict comes from one ``_readiness.evaluate`` per guest over all destinations.
+Every verdict comes from one ``_readiness.evaluate`` per guest over all destinations, or from the
+evaluation the guest shares with the guests the rules cannot tell apart (``_readiness.shared_evaluation``:
+the same verdicts, counts and findings, computed once per kind of guest; ``_Planner.shared_class``).
+Entries share equal parts (lists, counts, findings): the plan is data to read, never to change in place.
 """
 
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections import Counter
+from itertools import chain, islice
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -256,9 +261,12 @@ class _Planner:
                 raise ValueError(f"migration_network: {migration_network!r} is not a CIDR network") from None
         needed = {apqn for name in self.source_names for mdev in self.hosts[name].mdevs.values() for apqn in H.guest_queues(mdev)}
         self.index = R.DestinationIndex([self.hosts[n] for n in self.destination_names], needed)
-        self.load: Counter[int] = Counter()
+        self.load: list[int] = [0] * len(self.index.names)  # guests suggested per destination
+        self.interned: dict[tuple, Any] = {}  # equal parts of the entries, kept once (intern)
         self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
         self.stranding: dict[str, dict[str, int]] = {}
+        self.classes: dict[tuple, _SharedClass] = {}  # guests alike for the rules (shared_class)
+        self.seen: set[tuple] = set()  # kinds of guests met once
 
     def plan(self) -> dict[str, Any]:
         guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
@@ -316,26 +324,43 @@ class _Planner:
     def guest(self, source: H.HostFacts, mdev: Mapping, others: list[tuple[str, Mapping]]) -> dict[str, Any]:
         index = self.index
         candidates = index.all
-        if source.name in index.position:
-            candidates &= ~(1 << index.position[source.name])
-        ev = R.evaluate(index, source, mdev, self.rules, candidates)
+        position = index.position.get(source.name)
+        if position is not None:
+            candidates &= ~(1 << position)
         attached_elsewhere = [h for h, m in others if m.get("guest") or m.get("in_use")]
+        duplicate = None
         if attached_elsewhere and (mdev.get("guest") or mdev.get("in_use")):
-            ev.mark_source(
-                "duplicate_uuid",
-                None,
-                f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}",
-            )
-        ready, after, blocked = R.verdict_bits(ev)
+            duplicate = f"mdev {mdev['uuid']} is also attached to a guest on {', '.join(attached_elsewhere)}: planned from {source.name}"
         full = self.wants_detail(source, mdev)
+        shared = None if full else self.shared_class(source, mdev, position, candidates, duplicate)
+        if shared is None:
+            ev = R.evaluate(index, source, mdev, self.rules, candidates)
+            if duplicate:
+                ev.mark_source("duplicate_uuid", None, duplicate)
+            ready, after, blocked = R.verdict_bits(ev)
+            usable = ready | after
+            reasons, warnings = reason_counts(ev, blocked), warning_counts(ev, usable)
+            nearest = [
+                {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
+                for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
+            ]
+        else:
+            found, ev = shared
+            ready, after, blocked = found.ready & candidates, found.after & candidates, found.blocked & candidates
+            usable = ready | after
+            reasons, warnings, nearest = found.reasons_for(position), found.warnings_for(position), found.nearest_for(position)
         cap = len(index.names) if full else self.limit
         verdict = "ready" if ready else "ready_after" if after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
-        ready_pos = positions(ready, max(cap, _WINDOW), start)
-        after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+        if shared is None:
+            ready_pos = positions(ready, max(cap, _WINDOW), start)
+            after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+        else:
+            ready_pos = found.positions("ready", max(cap, _WINDOW), start, position)
+            after_pos = found.positions("after", max(cap, _WINDOW), start, position) if after else []
         suggested = self.suggest(ready_pos or after_pos)
         ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
-        usable = ready | after
+        listed: dict[int, Any] = {}  # the actions of the listed preparations (the suggestion's may be among them)
         entry: dict[str, Any] = {
             "uuid": mdev["uuid"],
             "guest": mdev.get("guest"),
@@ -343,26 +368,17 @@ class _Planner:
             "idle": not (mdev.get("guest") or mdev.get("in_use") is not False or source.gaps),
             "source": source.name,
             "also_on": [h for h, _m in others],
-            "apqns": H.guest_queues(mdev),
-            "control_domains": R.guest_control_domains(source, mdev),
+            "apqns": self.intern("apqns", ev.wanted),
+            "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
-            "ready": {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]},
-            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos)},
-            "blocked": {
-                "count": blocked.bit_count(),
-                "reasons": {
-                    code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked
-                },
-                "nearest": [
-                    {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
-                    for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
-                ],
-            },
-            "warnings": {code: (ev.warnings[code] & usable).bit_count() for code in WARNING_CODES if ev.warnings.get(code, 0) & usable},
-            "source_blockers": R.sort_findings(ev.source_blockers),
-            "source_warnings": R.sort_findings(ev.source_warnings),
+            "ready": self.intern("ready", {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]}),
+            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos, listed)},
+            "blocked": self.intern("blocked", {"count": blocked.bit_count(), "reasons": reasons, "nearest": nearest}),
+            "warnings": warnings,
+            "source_blockers": self.intern_findings(ev.source_blockers),
+            "source_warnings": self.intern_findings(ev.source_warnings),
             "suggested": index.names[suggested] if suggested is not None else None,
-            "actions": ev.actions(suggested) if suggested is not None else [],
+            "actions": (listed.get(suggested) or ev.actions(suggested)) if suggested is not None else [],
             "command": None,
             "command_error": None,
         }
@@ -373,6 +389,72 @@ class _Planner:
         if blocked and mdev.get("guest") and not usable:
             self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked)
         return entry
+
+    def shared_class(
+        self, source: H.HostFacts, mdev: Mapping, position: int | None, candidates: int, duplicate: str | None
+    ) -> tuple[_SharedClass, R.Evaluation] | None:
+        """Return (the evaluation shared by the guests alike to this one, this guest's view of it), or None.
+
+        None when the guest must be evaluated on its own: no candidates, a destination other than its
+        source that holds an mdev or a claim of its UUID or shares its machine (the shared evaluation
+        does not hold there), or the first guest of its kind (sharing pays from the second one on).
+        The view has the guest's own source-side findings, mdev and candidates and the shared tables.
+        """
+        index = self.index
+        uuid = mdev["uuid"]
+        mine = 1 << position if position is not None else 0
+        if not candidates or any(i != position for i in index.mdevs.get(uuid, ())):
+            return None
+        if source.identity is not None and index.identities.get(source.identity, 0) & ~mine:
+            return None
+        ev = R.Evaluation(index, source, mdev, self.rules, 0)
+        for apqn in ev.wanted:
+            if index.claims.get(apqn, {}).get(uuid, 0) & ~mine:
+                return None
+        R.source_rules(ev)  # the guest's own source-side findings (candidates 0: nothing else)
+        if duplicate:
+            ev.mark_source("duplicate_uuid", None, duplicate)
+        domains, why = R.checked_control_domains(source, mdev)
+        codes = sorted({f["code"] for f in ev.source_blockers} | {f["code"] for f in ev.source_warnings})
+        key = (
+            source.level,
+            tuple(ev.wanted),
+            tuple(source.traits(apqn) for apqn in ev.wanted),
+            None if domains is None else tuple(domains),
+            why,
+            tuple(codes),
+        )
+        found = self.classes.get(key)
+        if found is None:
+            if key not in self.seen:
+                self.seen.add(key)  # the first of its kind: evaluated on its own
+                return None
+            found = self.classes[key] = _SharedClass(R.shared_evaluation(index, source, mdev, self.rules, codes), self.nearest)
+        ev.candidates = candidates
+        ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
+        return found, ev
+
+    def intern(self, kind: str, value: Any) -> Any:
+        """Return ``value``, or an equal one an earlier entry holds (entries share their equal parts; never changed).
+
+        Lists of names or numbers, None, and dicts of those ({count, hosts}) or of kept values
+        ({count, reasons, nearest}: by their identity, which the kept dict keeps theirs) are kept by what they hold.
+        """
+        if value is None:
+            return None
+        if isinstance(value, list):
+            key: tuple = (kind, *value)
+        else:
+            key = (kind, *((k, v if not isinstance(v, (list, dict)) else id(v) if k != "hosts" else tuple(v)) for k, v in value.items()))
+        found = self.interned.get(key)
+        if found is None:
+            found = self.interned[key] = value
+        return found
+
+    def intern_findings(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Return the findings sorted (``sort_findings``), each finding and the list kept once for equal ones."""
+        kept = R.sort_findings([self.interned.setdefault(("finding", f["code"], f["apqn"], f["detail"]), f) for f in findings])
+        return self.interned.setdefault(("findings", *map(id, kept)), kept)  # the findings are kept: their ids stay theirs
 
     def suggest(self, pool: list[int]) -> int | None:
         """Return the least loaded destination of a window of the pool that rotates from guest to guest (spreads guests).
@@ -386,42 +468,49 @@ class _Planner:
         self.placed += 1
         return chosen
 
-    def preparations(self, ev: R.Evaluation, chosen: list[int]) -> list[dict[str, Any]]:
+    def preparations(self, ev: R.Evaluation, chosen: list[int], listed: dict[int, Any] | None = None) -> list[dict[str, Any]]:
         """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}].
 
         Destinations with the same blocker and warning codes, the same unbound APQNs and no mdev of
-        the UUID yet need the same actions: the chosen set is split by each code's bitset (a few
-        bitset operations per code, whatever the number of destinations) and the actions computed
-        once per group; a destination that already has the mdev keeps a group of its own.
+        the UUID yet need the same actions: the chosen destinations are grouped by those (their
+        signature) and the actions computed once per group; a destination that already has the mdev
+        keeps a group of its own. ``listed`` receives {first destination of a group: its actions}.
         """
-        if not chosen:
-            return []
-        mask = 0
-        for i in chosen:
-            mask |= 1 << i
-        splits = list(ev.blockers.items()) + list(ev.warnings.items())
-        splits += [(apqn, self.index.unbound.get(apqn, 0)) for apqn in ev.wanted]
-        groups: list[tuple[int, tuple[str, ...]]] = [(mask, ())]
-        for label, bits in splits:
-            if not bits & mask:
-                continue
-            split: list[tuple[int, tuple[str, ...]]] = []
-            for members, signature in groups:
-                inside, outside = members & bits, members & ~bits
-                if inside:
-                    split.append((inside, (*signature, label)))
-                if outside:
-                    split.append((outside, signature))
-            groups = split
-        out: list[dict[str, Any]] = []
-        for members, signature in groups:
-            hosts = sorted(positions(members, len(chosen)))
-            subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
-            for part in subgroups:
-                codes = sorted((c for c in signature if c in ev.blockers), key=ORDER.__getitem__)
-                out.append({"hosts": [self.index.names[i] for i in part], "codes": codes, "actions": ev.actions(part[0])})
-        out.sort(key=lambda group: group["hosts"][0])
+        key = tuple(chosen)
+        memo = ev.memo["groups"] if ev.memo is not None else None
+        skeleton = memo.get(key) if memo is not None else None
+        if skeleton is None:
+            groups: dict[tuple[str, ...], list[int]] = {}
+            signatures = ev.memo["signature"] if ev.memo is not None else {}
+            for i in sorted(chosen):
+                groups.setdefault(signatures.get(i) or self.signature(ev, i), []).append(i)
+            skeleton = []
+            for signature, hosts in groups.items():
+                subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
+                codes = [c for c in signature if c in ev.blockers]
+                skeleton += [([self.index.names[i] for i in part], codes, part[0]) for part in subgroups]
+            skeleton.sort(key=lambda group: group[0][0])
+            if memo is not None:
+                memo[key] = skeleton
+        out = []
+        for hosts, codes, first in skeleton:
+            actions = ev.actions(first)
+            if listed is not None:
+                listed[first] = actions
+            out.append({"hosts": hosts, "codes": codes, "actions": actions})
         return out
+
+    def signature(self, ev: R.Evaluation, i: int) -> tuple[str, ...]:
+        """Return what prepares destination i: its blocker and warning codes (the rule table's order), then its unbound APQNs."""
+        memo = ev.memo["signature"] if ev.memo is not None else None
+        found = memo.get(i) if memo is not None else None
+        if found is None:
+            bit = 1 << i
+            codes = [c for c, b in ev.blockers.items() if b & bit] + [c for c, b in ev.warnings.items() if b & bit]
+            found = (*sorted(codes, key=ORDER.__getitem__), *(a for a in ev.wanted if self.index.unbound.get(a, 0) & bit))
+            if memo is not None:
+                memo[i] = found
+        return found
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
         blockers, warnings = ev.findings(i)
@@ -454,6 +543,86 @@ class _Planner:
             return migrate_command(entry["guest"], entry["suggested"], uri_host), None
         except ValueError as exc:  # a guest name virsh cannot be given safely
             return None, str(exc)
+
+
+def reason_counts(ev: R.Evaluation, blocked: int) -> dict[str, int]:
+    """Return {blocker code: number of the blocked destinations it blocks}, in the rule table's order."""
+    return {code: (ev.blockers[code] & blocked).bit_count() for code in BLOCKER_CODES if ev.blockers.get(code, 0) & blocked}
+
+
+def warning_counts(ev: R.Evaluation, usable: int) -> dict[str, int]:
+    """Return {warning code: number of the usable destinations (ready or after preparation) it warns about}."""
+    return {code: (ev.warnings[code] & usable).bit_count() for code in WARNING_CODES if ev.warnings.get(code, 0) & usable}
+
+
+class _SharedClass:
+    """The plan's view of a shared evaluation (``_readiness.shared_evaluation``): verdicts, counts and nearest
+    destinations over every destination, and each guest's figures without its source (``*_for``).
+
+    A guest of the class differs from the shared evaluation at its source's position only (it is not
+    its own candidate): its counts are the shared ones less what that position adds, its nearest
+    destinations the shared ranking without it. Results are kept and handed to every guest alike (the
+    plan's entries share them; they are read, never changed).
+    """
+
+    __slots__ = ("ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries")
+
+    def __init__(self, ev: R.Evaluation, nearest: int) -> None:
+        self.ev = ev
+        self.ready, self.after, self.blocked = R.verdict_bits(ev)
+        self.usable = self.ready | self.after
+        self.reasons = reason_counts(ev, self.blocked)
+        self.warnings = warning_counts(ev, self.usable)
+        self.nearest = nearest
+        self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
+        self._memo: dict[Any, Any] = {}
+        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
+        self._entries: dict[int, dict[str, Any]] = {}
+
+    def reasons_for(self, position: int | None) -> dict[str, int]:
+        """Return the blocker counts of a guest whose source is at ``position`` (None: not a destination)."""
+        if position is None or not self.blocked >> position & 1:
+            return self.reasons
+        return self._without(self.reasons, self.ev.blockers, position)
+
+    def warnings_for(self, position: int | None) -> dict[str, int]:
+        """Return the warning counts of a guest whose source is at ``position`` (None: not a destination)."""
+        if position is None or not self.usable >> position & 1:
+            return self.warnings
+        return self._without(self.warnings, self.ev.warnings, position)
+
+    def _without(self, counts: dict[str, int], table: dict[str, int], position: int) -> dict[str, int]:
+        here = frozenset(code for code, bits in table.items() if bits >> position & 1)
+        key = (id(counts), here)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = {code: n - (code in here) for code, n in counts.items() if n - (code in here)}
+        return found
+
+    def positions(self, verdict: str, n: int, start: int, position: int | None) -> list[int]:
+        """Return ``positions`` of a guest's ready (``verdict`` "ready") or ready-after destinations: the shared
+        ones but its source's, up to n ascending from ``start`` and wrapping around."""
+        ordered = self._memo.get(verdict)
+        if ordered is None:
+            bits = self.ready if verdict == "ready" else self.after
+            ordered = self._memo[verdict] = positions(bits, bits.bit_count())
+        k = bisect_left(ordered, start)
+        wrapped = chain(islice(ordered, k, None), islice(ordered, 0, k))
+        return [i for i in islice(wrapped, n + 1) if i != position][:n]
+
+    def nearest_for(self, position: int | None) -> list[dict[str, Any]]:
+        """Return the nearest blocked destinations ({host, blockers}) of a guest whose source is at ``position``."""
+        chosen = tuple(i for i in self.ranking if i != position)[: self.nearest]
+        found = self._memo.get(chosen)
+        if found is None:
+            found = self._memo[chosen] = [self._entry(i) for i in chosen]
+        return found
+
+    def _entry(self, i: int) -> dict[str, Any]:
+        found = self._entries.get(i)
+        if found is None:
+            found = self._entries[i] = {"host": self.ev.index.names[i], "blockers": self.ev.apqns_by_code(i)}
+        return found
 
 
 def stranding_codes(ev: R.Evaluation, blocked: int) -> dict[str, int]:

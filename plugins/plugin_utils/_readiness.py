@@ -115,9 +115,37 @@ class DestinationIndex:
         self.identities: dict[tuple, int] = {}
         self._hw_memo: dict[tuple, list] = {}
         self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
+        self._traits: dict[str, dict[H.QueueTraits, int]] = {}  # per APQN: hosts per queue traits
         for i, host in enumerate(hosts):
             self._add(i, 1 << i, host, apqns)
+        for apqn, by_traits in self._traits.items():
+            self._queue_tables(apqn, by_traits)
+        del self._traits
         self.incomplete = incomplete_bits(hosts)  # hosts whose facts have gaps (_audit_gaps)
+
+    def _queue_tables(self, apqn: str, by_traits: dict[H.QueueTraits, int]) -> None:
+        """Fill the per-APQN tables from the hosts grouped by the traits of their queue (in host order)."""
+        tapq: dict[tuple, int] = {}
+        cached: dict[tuple, int] = {}
+        mkvp: dict[Any, int] = {}
+        installed = unbound = unusable = bound_se = master_keys = 0
+        for traits, bits in by_traits.items():
+            installed |= bits
+            if traits.unbound:
+                unbound |= bits
+            if traits.unusable:
+                unusable |= bits
+            tapq[traits.tapq_key] = tapq.get(traits.tapq_key, 0) | bits
+            if bind_state(traits.tapq_key[0]):
+                bound_se |= bits
+            cached[traits.cached_key] = cached.get(traits.cached_key, 0) | bits
+            if traits.master_keys:
+                master_keys |= bits
+            mkvp[traits.mkvps] = mkvp.get(traits.mkvps, 0) | bits
+        self.installed[apqn], self.tapq[apqn], self.cached[apqn], self.mkvp[apqn] = installed, tapq, cached, mkvp
+        for table, bits in ((self.unbound, unbound), (self.unusable, unusable), (self.bound_se, bound_se), (self.master_keys, master_keys)):
+            if bits:
+                table[apqn] = bits
 
     def _add(self, i: int, bit: int, host: H.HostFacts, wanted: set[str] | None) -> None:
         self.level_bits[host.level] |= bit
@@ -125,27 +153,14 @@ class DestinationIndex:
             self.unsupported |= bit
         if host.identity is not None:
             self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
-        names = host.queues if wanted is None else [apqn for apqn in wanted if apqn in host.queues]
-        for apqn in names:
-            queue = host.existing_queue(apqn)
-            self.installed[apqn] = self.installed.get(apqn, 0) | bit
-            if H.queue_binding_problem(queue):
-                self.unbound[apqn] = self.unbound.get(apqn, 0) | bit
-            if H.queue_unusable_problem(host, queue):
-                self.unusable[apqn] = self.unusable.get(apqn, 0) | bit
-            key = H.tapq_key(host, queue)
-            by_key = self.tapq.setdefault(apqn, {})
-            by_key[key] = by_key.get(key, 0) | bit
-            if bind_state(key[0]):
-                self.bound_se[apqn] = self.bound_se.get(apqn, 0) | bit
-            key = H.cached_key(host, queue)
-            by_key = self.cached.setdefault(apqn, {})
-            by_key[key] = by_key.get(key, 0) | bit
-            if H.has_master_keys(host, queue):
-                self.master_keys[apqn] = self.master_keys.get(apqn, 0) | bit
-            by_pattern = self.mkvp.setdefault(apqn, {})
-            pattern = H.current_mkvps(host, queue)
-            by_pattern[pattern] = by_pattern.get(pattern, 0) | bit
+        found = [(apqn, host.traits(apqn)) for apqn in host.queues] if wanted is None else host.selected_traits(wanted)
+        for apqn, traits in found:
+            if traits is None:  # (the host has every queue found)
+                continue
+            by_traits = self._traits.get(apqn)
+            if by_traits is None:
+                by_traits = self._traits[apqn] = {}
+            by_traits[traits] = by_traits.get(traits, 0) | bit
         for apqn, holders in host.claims.items():
             if wanted is not None and apqn not in wanted:
                 continue
@@ -208,6 +223,7 @@ class Evaluation:
         "source_blockers",
         "source_warnings",
         "wanted",
+        "memo",
     )
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
@@ -223,6 +239,7 @@ class Evaluation:
         self.source_blockers: list[dict[str, Any]] = []
         self.source_warnings: list[dict[str, Any]] = []
         self.wanted = H.guest_queues(mdev)
+        self.memo: dict[str, dict] | None = None  # per-destination results kept by a shared evaluation's views
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -268,35 +285,83 @@ class Evaluation:
 
     def codes(self, i: int) -> set[str]:
         """Return every blocker and warning code of destination i."""
-        bit = 1 << i
-        return {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
+        kept = self.memo["codes"] if self.memo is not None else None
+        found = kept.get(i) if kept is not None else None
+        if found is None:
+            bit = 1 << i
+            found = {c for c, b in self.blockers.items() if b & bit} | {c for c, b in self.warnings.items() if b & bit}
+            if kept is not None:
+                kept[i] = found
+        return found
 
     def actions(self, i: int) -> list[dict[str, Any]]:
-        """Return the ordered actions that make destination i ready (reserve, then the mdev)."""
+        """Return the ordered actions that make destination i ready (reserve, then the mdev).
+
+        A view of a shared evaluation keeps them per destination and control domains: its guests have
+        no mdev on destination i (``shared_evaluation``), so theirs differ in the mdev's UUID only.
+        """
+        uuid = self.mdev["uuid"]
+        control_domains = sorted(self.mdev.get("control_domains") or [])
+        key = (i, *control_domains)
+        memo = self.memo["actions"] if self.memo is not None else None
+        kept = memo.get(key) if memo is not None else None
+        if kept is not None:
+            return [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
         host = self.index.hosts[i]
         bit = 1 << i
         unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
-        return destination_actions(
-            host,
-            self.mdev["uuid"],
-            self.wanted,
-            sorted(self.mdev.get("control_domains") or []),
-            bool(self.attribute & bit),
-            unbound,
-            self.codes(i),
-        )
+        found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
+        if memo is not None:
+            memo[key] = found
+        return found
 
 
 def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> Evaluation:
     """Return the Evaluation of every rule for the source mdev over the candidate destinations."""
     ev = Evaluation(index, source, mdev, rules, candidates)
-    _source_rules(ev)
-    _host_rules(ev)
-    facts_rules(ev)
+    source_rules(ev)
+    _same_host_rule(ev)
     _mdev_rules(ev)
+    _shared_rules(ev)
+    return ev
+
+
+def source_rules(ev: Evaluation) -> None:
+    """Apply the rules of the source side (``mark_source``; with candidates 0 only those) and the facts' gaps."""
+    _source_rules(ev)
+    if ev.source.level == "series":
+        ev.mark_source(
+            "migration_level_unknown",
+            None,
+            f"{ev.source.label}'s facts do not show which interface of the migration series it runs: both rule sets are checked",
+        )
+    facts_rules(ev)
+
+
+def _shared_rules(ev: Evaluation) -> None:
+    """Apply the destination rules that read of the guest only its queues (and their traits on the source), its
+    control domains and the source's migration level (``shared_evaluation``)."""
+    _host_rules(ev)
     for apqn in ev.wanted:
         _queue_rules(ev, apqn)
     _control_domain_rules(ev)
+
+
+def shared_evaluation(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, source_codes: list[str]) -> Evaluation:
+    """Return the Evaluation over every destination that all guests alike in what the rules read share.
+
+    Guests with the same queues, source traits of those queues (``QueueTraits``), checked control
+    domains, source migration level and source-side finding codes (``source_codes``) are evaluated
+    alike at every destination that holds no mdev of their UUID, no claim of their UUID and no twin
+    of their source machine: there, this evaluation of ``mdev`` under a UUID no host has (so
+    ``mdev_missing`` everywhere) is theirs. Its source-side findings carry the codes only.
+    """
+    ev = Evaluation(index, source, {**mdev, "uuid": None}, rules, index.all)
+    for code in source_codes:
+        ev.mark_source(code, None, "")
+    facts_rules(ev)
+    _mdev_rules(ev)
+    _shared_rules(ev)
     return ev
 
 
@@ -365,29 +430,30 @@ def _source_rules(ev: Evaluation) -> None:
         ev.mark_source("migration_disabled", None, f"a migration guard is set on {source.label}{': ' + str(reason) if reason else ''}")
     if mdev.get("migratable") is False and source.facts["driver"]["migration"] == "attribute":  # the v1 file, not the guard
         ev.mark_source("migration_disabled", None, "the source mdev's migratable attribute is 0")
-    extra = sorted(set(mdev.get("apqns") or []) - set(H.guest_queues(mdev)))
+    assigned = mdev.get("apqns") or []
+    extra = sorted(set(assigned) - set(ev.wanted)) if assigned != ev.wanted else []
     if extra:
         ev.mark_source("over_provisioned", None, "assigned but not in the guest matrix: " + ", ".join(extra))
     drift = H.definition_drift(mdev, source.definitions.get(mdev["uuid"]))
     if drift:
         ev.mark_source("drift", None, "source: " + drift)
-    for apqn in H.guest_queues(mdev):
-        queue = source.queue(apqn)
-        if queue is None:
+    for apqn in ev.wanted:
+        traits = source.traits(apqn)
+        if traits is None:
             ev.mark_source(
                 "hw_query_failed", apqn, f"source: queue {apqn} is not in the facts of {source.label} (were its queues gathered?)"
             )
             continue
-        problem = word_problem(saved_word(source, queue))
+        problem = word_problem(saved_word(source, traits))
         if problem:
             ev.mark_source("hw_query_failed", apqn, f"source: queue {apqn} on {source.label}: {problem}")
-        if H.has_master_keys(source, queue) and H.current_mkvps(source, queue) is None:
+        if traits.master_keys and traits.mkvps is None:
             ev.mark_source("mkvp_unknown", apqn, "master-key verification pattern unknown on the source")
 
 
-def saved_word(source: H.HostFacts, queue: Mapping) -> Word:
-    """Return the word the source saves for a queue: the card-cached one on series v1/v2, else a fresh TAPQ's."""
-    return H.cached_word(source, queue) if source.level == "attribute" else H.tapq_word(source, queue)
+def saved_word(source: H.HostFacts, traits: H.QueueTraits) -> Word:
+    """Return the word the source saves for a queue (its traits): the card-cached one on series v1/v2, else a fresh TAPQ's."""
+    return traits.cached if source.level == "attribute" else traits.tapq
 
 
 def _host_rules(ev: Evaluation) -> None:
@@ -410,12 +476,12 @@ def _host_rules(ev: Evaluation) -> None:
                 f"attribute or v3+ kernel): both rule sets are checked; set {H.LEVEL_VARIABLE} for it to check one"
             ),
         )
-    if source.level == "series":
-        ev.mark_source(
-            "migration_level_unknown",
-            None,
-            f"{source.label}'s facts do not show which interface of the migration series it runs: both rule sets are checked",
-        )
+    ev.mark("no_migration_support", index.unsupported, None, lambda i: "destination: " + str(host_support_problem(hosts[i])))
+
+
+def _same_host_rule(ev: Evaluation) -> None:
+    index, source = ev.index, ev.source
+    hosts = index.hosts
     same = index.identities.get(source.identity, 0) if source.identity is not None else 0
     if source.name is not None and source.name in index.position:
         same |= 1 << index.position[source.name]
@@ -429,7 +495,6 @@ def _host_rules(ev: Evaluation) -> None:
             else "source and destination are the same host"
         ),
     )
-    ev.mark("no_migration_support", index.unsupported, None, lambda i: "destination: " + str(host_support_problem(hosts[i])))
 
 
 def _mdev_rules(ev: Evaluation) -> None:
@@ -478,12 +543,12 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
         return "assigned to " + ", ".join(f"{kind} {u}" for u, kind in holders)
 
     ev.mark("apqn_in_use", others, apqn, claimed_by)
-    source_queue = source.queue(apqn)
+    source_queue = source.traits(apqn)
     if source_queue is not None:
         _hardware_rules(ev, apqn, source_queue)
-    src_keys = source_queue is not None and H.has_master_keys(source, source_queue)
+    src_keys = source_queue is not None and source_queue.master_keys
     relevant = (installed if src_keys else index.master_keys.get(apqn, 0)) & ev.candidates
-    src_mk = H.current_mkvps(source, source_queue) if relevant and source_queue is not None else None
+    src_mk = source_queue.mkvps if relevant and source_queue is not None else None
     if src_mk is None:  # unknown on the source: a source warning (_source_rules), not per destination
         return
     for pattern, bits in index.mkvp.get(apqn, {}).items():
@@ -497,7 +562,7 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
                 ev.mark("mkvp_mismatch", bits & relevant, apqn, diff)
 
 
-def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
+def _hardware_rules(ev: Evaluation, apqn: str, source_queue: H.QueueTraits) -> None:
     """Mark the hardware findings of one guest queue: the restore design's comparison of fresh TAPQ words on
     destinations where the kernel rules apply, the validation design's comparison with card-cached words where
     the attribute rules apply; a destination word that cannot be compared is hw_query_failed."""
@@ -520,7 +585,7 @@ def _hardware_rules(ev: Evaluation, apqn: str, source_queue: Mapping) -> None:
                 ev.mark(code, part, apqn, detail)
     # Card-cached words hide a bind state (a series v1/v2 source saves one, a v1/v2 destination compares one): the
     # kernel does not see it there, orchestration still refuses a queue bound to a Secure Execution guest.
-    src_bs = bind_state(H.tapq_word(ev.source, source_queue).fac)
+    src_bs = bind_state(source_queue.tapq.fac)
     hidden = index.installed.get(apqn, 0) if src_bs and not bind_state(saved.fac) else 0
     bound = ev.candidates & (hidden | (index.bound_se.get(apqn, 0) & ev.attribute & ~ev.kernel))
     if bound:

@@ -84,7 +84,9 @@ def facts_from_templates(fleet: dict[str, Any], templates: dict[str, Any]) -> di
             "cpc": cpc,
             "lpar": {"name": name[-8:].upper(), "number": number % 85},
         }
-        out[name] = dict(base, vfio_ap=vfio, host=identity)
+        # the driver block under both of its names: "driver" (facts schema 2, today's engine) and "vfio_ap"
+        # (the engines before the rename, e.g. the baseline main), so that every engine reads the same mdevs
+        out[name] = dict(base, driver=vfio, vfio_ap=vfio, host=identity)
     return out
 
 
