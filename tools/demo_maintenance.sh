@@ -6,16 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=tests/output/demo-maintenance
-mnt="$PWD/$out/mnt"
-export PYTHONPATH=".collections:tests"
-export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_RETRY_FILES_ENABLED=0
-.venv/bin/python -m apsim unmount "$mnt" >/dev/null 2>&1 || true
-rm -rf "$out/reports"
-mkdir -p "$out"
-.venv/bin/python -m apsim mount tests/fleets/demo.yml "$mnt" --background --pidfile "$out/pid"
-trap '.venv/bin/python -m apsim unmount "$mnt"' EXIT
-.venv/bin/python tools/demo_inventory.py "$mnt" "$out/inventory.yml"
+. tools/demo_live.sh
+demo_live "$out" tests/fleets/demo.yml
 rc=0
 .venv/bin/ansible-playbook -i "$out/inventory.yml" playbooks/pre_maintenance.yml -e "{
   \"vfio_ap_maintenance_hosts\": \"kvm-a1\",

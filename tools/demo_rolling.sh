@@ -9,12 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=tests/output/demo-rolling
-mnt="$PWD/$out/mnt"
-export PYTHONPATH=".collections:tests"
-export ANSIBLE_COLLECTIONS_PATH="$PWD/.collections"
-export ANSIBLE_NOCOLOR=1 ANSIBLE_DEPRECATION_WARNINGS=0 ANSIBLE_RETRY_FILES_ENABLED=0
-.venv/bin/python -m apsim unmount "$mnt" >/dev/null 2>&1 || true
-rm -rf "$out/reports"
+. tools/demo_live.sh
 mkdir -p "$out"
 .venv/bin/python - "$out/fleet.yml" <<'PY'
 import sys, yaml
@@ -22,9 +17,7 @@ from helpers.rolling import persistent
 fleet = persistent(yaml.safe_load(open("tests/fleets/demo.yml")))
 open(sys.argv[1], "w").write(yaml.safe_dump(fleet, sort_keys=False))
 PY
-.venv/bin/python -m apsim mount "$out/fleet.yml" "$mnt" --background --pidfile "$out/pid"
-trap '.venv/bin/python -m apsim unmount "$mnt"' EXIT
-.venv/bin/python tools/demo_inventory.py "$mnt" "$out/inventory.yml"
+demo_live "$out" "$out/fleet.yml"
 extra="{
   \"vfio_ap_maintenance_hosts\": \"kvm-a1,kvm-a2,kvm-a3,kvm-b1,kvm-b2,kvm-b3\",
   \"vfio_ap_maintenance_fail_when_not_empty\": false,
