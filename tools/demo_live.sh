@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by the live demos (demo_maintenance.sh, demo_rolling.sh), from the repository root:
 # demo_live OUT FLEET mounts FLEET live at OUT/mnt (unmounted when the demo exits), writes
 # OUT/inventory.yml for it, and sets the environment the playbooks run with; $mnt is the mount.

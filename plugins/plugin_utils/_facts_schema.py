@@ -16,6 +16,10 @@ collection does not know is refused with one message.
 
 from __future__ import annotations
 
+# The fast paths compare exact types on purpose: type(x) is int excludes bool (isinstance does not), and
+# a subclass of a JSON type is not a plain record; what fails them is checked key by key with isinstance.
+# pylint: disable=unidiomatic-typecheck
+
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -64,10 +68,10 @@ _CANONICAL_MAX = 1 << 17
 
 def _is_apqn(value: Any) -> bool:
     """Return True for an APQN in the facts' form ('05.0004': the collection's parser, canonical text)."""
-    if value in _CANONICAL:
-        return True
     if not isinstance(value, str):
         return False
+    if value in _CANONICAL:
+        return True
     try:
         canonical = format_apqn(*parse_apqn(value)) == value
     except ValueError:
@@ -77,10 +81,18 @@ def _is_apqn(value: Any) -> bool:
     return canonical
 
 
+def _known_apqns(values: list) -> bool:
+    """Return True when every value is an APQN text known to be canonical (False: look closer, also for unhashable values)."""
+    try:
+        return _CANONICAL.issuperset(values)
+    except TypeError:
+        return False
+
+
 def _apqns(value: Any, what: str, path: str, nullable: bool = False) -> None:
     if value is None and nullable:
         return
-    if type(value) is list and _CANONICAL.issuperset(value):
+    if type(value) is list and _known_apqns(value):
         return
     if not isinstance(value, list) or not all(_is_apqn(v) for v in value):
         raise _fail(what, path, "a list of APQNs ('05.0004')" + (" or null" if nullable else ""), value)
@@ -210,7 +222,7 @@ def _id_list(value: Any) -> bool:
 
 
 def _apqn_list(value: Any) -> bool:
-    return value is None or (type(value) is list and _CANONICAL.issuperset(value))
+    return value is None or (type(value) is list and _known_apqns(value))
 
 
 def _plain_card(card: Any) -> bool:

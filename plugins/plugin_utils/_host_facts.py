@@ -210,7 +210,7 @@ class HostFacts:
         for apqn, queue in self._some.items():
             # the common case of traits(): a plain record (its APQN is one of apqns, the guests' checked ones)
             driver = queue.get("driver")
-            if self.mkvps or not queue.keys() <= _PLAIN_KEYS or not (driver is None or type(driver) is str):
+            if self.mkvps or not queue.keys() <= _PLAIN_KEYS or not (driver is None or isinstance(driver, str)):
                 found = self.traits(apqn)
             else:
                 found = plain.get((apqn.partition(".")[0], driver))

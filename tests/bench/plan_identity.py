@@ -291,6 +291,21 @@ def capture(store: Path) -> int:
 # --------------------------------------------------------------------------- the capture plugin (pytest -p plan_identity)
 
 
+def _capturing(original: Any, folder: str) -> Any:
+    """Return ``original`` (a test module's gather) wrapped to write each fleet's facts into ``folder`` as NNNN.json."""
+    count = 0
+
+    def gather(fleet: Any, guards: Any, workdir: Any) -> Any:
+        nonlocal count
+        facts = original(fleet, guards, workdir)
+        count += 1
+        Path(folder, f"{count:04d}.json").write_text(json.dumps({"facts": facts}, sort_keys=True))
+        return facts
+
+    gather.captures = True  # type: ignore[attr-defined]
+    return gather
+
+
 def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -> None:
     """Wrap the property test's ``gather`` so that every fleet's facts land in $PLAN_IDENTITY_CAPTURE."""
     folder = os.environ.get("PLAN_IDENTITY_CAPTURE")
@@ -301,15 +316,7 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
         original = getattr(module, "gather", None)
         if original is None or getattr(original, "captures", False):
             continue
-        counter = [0]
-
-        def gather(fleet: Any, guards: Any, workdir: Any, _original: Any = original, _counter: list[int] = counter) -> Any:
-            facts = _original(fleet, guards, workdir)
-            _counter[0] += 1
-            Path(folder, f"{_counter[0]:04d}.json").write_text(json.dumps({"facts": facts}, sort_keys=True))
-            return facts
-
-        gather.captures = True  # type: ignore[attr-defined]
+        gather = _capturing(original, folder)
         module.gather = gather
 
 

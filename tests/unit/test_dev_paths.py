@@ -10,8 +10,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # files a make target runs, and the scripts in tools/ they call
 SCRIPTS = sorted([ROOT / "Makefile", *(ROOT / "mk").glob("*.mk"), *(ROOT / "tools").glob("*.sh"), *(ROOT / "tools").glob("*.py")])
-# a repository path (alone, or after $PWD/ or $(CURDIR)/): one of the top-level trees, then at least one path part, ending in a file name with a suffix
-PATH = re.compile(r"(?:(?<=\$PWD/)|(?<=\$\(CURDIR\)/)|(?<![\w./$-]))((?:tests|tools|playbooks|roles|docs|plugins|changelogs|meta)/[\w./-]*\w\.(?:py|sh|yml|yaml|md|json|txt))\b")
+# a repository path (alone, or after $PWD/ or $(CURDIR)/): a top-level tree, then a file name with a suffix
+_TREES = "tests|tools|playbooks|roles|docs|plugins|changelogs|meta"
+PATH = re.compile(
+    r"(?:(?<=\$PWD/)|(?<=\$\(CURDIR\)/)|(?<![\w./$-]))"
+    r"((?:" + _TREES + r")/[\w./-]*\w\.(?:py|sh|yml|yaml|md|json|txt))\b"
+)
 
 
 def named_paths(text: str) -> list[str]:

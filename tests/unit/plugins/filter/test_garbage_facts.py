@@ -99,6 +99,20 @@ def test_readiness_filters_name_what_is_wrong(demo_facts, data):
     _clear(lambda: migration_plan({"kvm-a1": src, "kvm-b1": damaged}))
 
 
+@pytest.mark.parametrize("value", [[["05.0004"]], [{"apqn": "05.0004"}], [[5, 4]]], ids=["list", "dict", "ids"])
+@pytest.mark.parametrize("side", ["source", "destination"])
+@pytest.mark.parametrize("key", ["apqns", "guest_apqns", "adapters", "domains", "control_domains"])
+def test_unhashable_items_in_a_list_are_named(demo_facts, value, side, key):
+    """Lists of lists or dicts where the facts hold IDs or APQNs get one message, not 'unhashable type'."""
+    src, dst = demo_facts["kvm-a1"], demo_facts["kvm-b1"]
+    facts = src if side == "source" else dst
+    index = next(i for i, m in enumerate(facts["driver"]["mdevs"]) if m["uuid"] == WEB1 or side == "destination")
+    damaged = _damage(facts, ("driver", "mdevs", index, key), value)
+    pair = (damaged, dst) if side == "source" else (src, damaged)
+    _clear(lambda: migration_check(*pair, WEB1, source="kvm-a1", destination="kvm-b1"))
+    _clear(lambda: migration_plan({"kvm-a1": pair[0], "kvm-b1": pair[1]}))
+
+
 @settings(max_examples=100, deadline=None)
 @given(value=GARBAGE)
 def test_id_filters_name_what_is_wrong(value):
