@@ -161,7 +161,9 @@ def test_generated_fleet_killed_mid_run_and_taken_up(fresh_live_fleet, tmp_path)
     report = check_finished(live, out, hosts, guests)
     assert report["summary"]["returned"] > 0 and report["summary"]["stranded"] == []
     away = {g: h[0] for g, h in running(live).items() if h[0] != homes[g]}
-    assert away and all(homes[g] == "kvm0009" for g in away), away  # return: original - every other guest is home again
+    # return: original - every other guest is home again (on failure: where each batch moved and returned whom)
+    trail = [(b["index"], b["hosts"], (b["drain"] or {}).get("planned"), b["returns"]) for b in report["batches"]]
+    assert away and all(homes[g] == "kvm0009" for g in away), (away, trail)
     staying = [s for b in report["batches"] for s in (b["returns"] or {}).get("staying") or []]
     assert {s["guest"] for s in staying} == set(away) and all(s["codes"] == ["hw_type_older"] for s in staying), staying
     resumed = next(b for b in report["batches"] if b["index"] == at["index"])
