@@ -74,6 +74,18 @@ def _frozen(value: Any) -> Any:
     return value
 
 
+def _card_key(card: Any) -> Any:
+    """Return a hashable key of a card's facts: equal for equal facts (``_frozen``; flat ones, the common case, quicker)."""
+    if type(card) is dict:
+        try:
+            key = tuple(sorted((k, tuple(sorted(v.items())) if type(v) is dict else v) for k, v in card.items()))
+            hash(key)
+            return key
+        except TypeError:  # keys that do not sort, or values that do not hash: the general form
+            pass
+    return _frozen(card)
+
+
 class HostFacts:
     """The facts of one host, checked (``_facts_schema``) and indexed by APQN, UUID and ID."""
 
@@ -194,7 +206,7 @@ class HostFacts:
     def _plain_traits(self, apqn: str, queue: Mapping) -> QueueTraits:
         """Return the traits of a plain record: its card's with its driver, the same on every host with such a card."""
         card = self.cards.get(parse_apqn(apqn)[0])
-        key = (queue.get("driver"), _frozen(card))
+        key = (queue.get("driver"), _card_key(card))
         found = _PLAIN_TRAITS.get(key)
         if found is None:
             if len(_PLAIN_TRAITS) >= _TRAITS_MAX:

@@ -267,6 +267,7 @@ class _Planner:
         self.stranding: dict[str, dict[str, int]] = {}
         self.classes: dict[tuple, _SharedClass] = {}  # guests alike for the rules (shared_class)
         self.seen: set[tuple] = set()  # kinds of guests met once
+        self.no_findings: list[dict[str, Any]] = []  # the one empty list of findings the entries share
 
     def plan(self) -> dict[str, Any]:
         guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
@@ -371,9 +372,9 @@ class _Planner:
             "apqns": self.intern("apqns", ev.wanted),
             "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
-            "ready": self.intern("ready", {"count": ready.bit_count(), "hosts": [index.names[i] for i in ready_pos]}),
+            "ready": self.ready_part(ready.bit_count(), ready_pos),
             "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos, listed)},
-            "blocked": self.intern("blocked", {"count": blocked.bit_count(), "reasons": reasons, "nearest": nearest}),
+            "blocked": self.blocked_part(blocked.bit_count(), reasons, nearest),
             "warnings": warnings,
             "source_blockers": self.intern_findings(ev.source_blockers),
             "source_warnings": self.intern_findings(ev.source_warnings),
@@ -434,25 +435,39 @@ class _Planner:
         ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
         return found, ev
 
-    def intern(self, kind: str, value: Any) -> Any:
-        """Return ``value``, or an equal one an earlier entry holds (entries share their equal parts; never changed).
-
-        Lists of names or numbers, None, and dicts of those ({count, hosts}) or of kept values
-        ({count, reasons, nearest}: by their identity, which the kept dict keeps theirs) are kept by what they hold.
-        """
+    def intern(self, kind: str, value: list | None) -> list | None:
+        """Return ``value`` (a list of names or numbers, or None), or an equal list an earlier entry holds (entries
+        share their equal parts; never changed)."""
         if value is None:
             return None
-        if isinstance(value, list):
-            key: tuple = (kind, *value)
-        else:
-            key = (kind, *((k, v if not isinstance(v, (list, dict)) else id(v) if k != "hosts" else tuple(v)) for k, v in value.items()))
+        key = (kind, *value)
         found = self.interned.get(key)
         if found is None:
             found = self.interned[key] = value
         return found
 
+    def ready_part(self, count: int, chosen: list[int]) -> dict[str, Any]:
+        """Return the entry's ``ready`` part {count, hosts} of the listed destinations, kept once for equal ones."""
+        key = ("ready", count, *chosen)
+        found = self.interned.get(key)
+        if found is None:
+            names = self.index.names
+            found = self.interned[key] = {"count": count, "hosts": [names[i] for i in chosen]}
+        return found
+
+    def blocked_part(self, count: int, reasons: dict[str, int], nearest: list[dict[str, Any]]) -> dict[str, Any]:
+        """Return the entry's ``blocked`` part {count, reasons, nearest}, kept once for the same count and parts
+        (kept parts: by their identity, which the kept dict keeps theirs)."""
+        key = ("blocked", count, id(reasons), id(nearest))
+        found = self.interned.get(key)
+        if found is None:
+            found = self.interned[key] = {"count": count, "reasons": reasons, "nearest": nearest}
+        return found
+
     def intern_findings(self, findings: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Return the findings sorted (``sort_findings``), each finding and the list kept once for equal ones."""
+        if not findings:
+            return self.no_findings
         kept = R.sort_findings([self.interned.setdefault(("finding", f["code"], f["apqn"], f["detail"]), f) for f in findings])
         return self.interned.setdefault(("findings", *map(id, kept)), kept)  # the findings are kept: their ids stay theirs
 
