@@ -38,7 +38,13 @@ class ActionModule(ActionBase):
                 specs = (self._loader.load_from_file(path) or {}).get("argument_specs") or {}
                 break
         known = declared_options(specs) | {f"vfio_ap_{name}_{suffix}" for suffix in also}
-        found = unknown_variables(task_vars, name, known)
+        names = set(task_vars)
+        if self._task.run_once:  # once for the hosts of the batch: each host's own variables too (its host and group vars)
+            hostvars = task_vars.get("hostvars") or {}
+            for host in task_vars.get("ansible_play_batch") or ():
+                if host in hostvars:
+                    names.update(hostvars[host])
+        found = unknown_variables(names, name, known)
         result.update(
             changed=False,
             unknown=[n for n, _near in found],

@@ -227,3 +227,17 @@ def test_each_role_warns_about_typos(tmp_path, role, extra, typo, nearest):
     assert len(found) == 1, found  # the role's own result is no typo
     if nearest is None:
         assert found[0] == f"{typo} is not a variable of s390x.vfio_ap.{role} (see its meta/argument_specs.yml or README); it is ignored"
+
+
+def test_audit_warns_once_about_a_typo_of_any_host(tmp_path):
+    # The audit role checks every host's variables in one run (run_once): a typo in the host vars of a host that
+    # is not the one the check runs on is found, and one typo on two hosts is one warning.
+    inv = local_inventory(
+        {"h1": {}, "h2": {"vfio_ap_audit_report_directory": "/srv"}, "h3": {"vfio_ap_audit_report_directory": "/srv"}},
+        tmp_path / "inventory.yml",
+    )
+    play = "- hosts: all\n  gather_facts: false\n  roles:\n    - role: s390x.vfio_ap.audit\n"
+    result = run_playbook(play, inv, extra_vars=REPORT_ONLY)
+    assert warnings(result) == [
+        "vfio_ap_audit_report_directory is not a variable of s390x.vfio_ap.audit; did you mean vfio_ap_audit_report_dir?"
+    ], warnings(result)
