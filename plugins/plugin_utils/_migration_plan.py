@@ -495,16 +495,7 @@ class _Planner:
         memo = ev.memo["groups"] if ev.memo is not None else None
         skeleton = memo.get(key) if memo is not None else None
         if skeleton is None:
-            groups: dict[tuple[str, ...], list[int]] = {}
-            signatures = ev.memo["signature"] if ev.memo is not None else {}
-            for i in sorted(chosen):
-                groups.setdefault(signatures.get(i) or self.signature(ev, i), []).append(i)
-            skeleton = []
-            for signature, hosts in groups.items():
-                subgroups = [hosts] if "mdev_missing" in signature else [[i] for i in hosts]
-                codes = [c for c in signature if c in ev.blockers]
-                skeleton += [([self.index.names[i] for i in part], codes, part[0]) for part in subgroups]
-            skeleton.sort(key=lambda group: group[0][0])
+            skeleton = self.skeleton(ev, key)
             if memo is not None:
                 memo[key] = skeleton
         out = []
@@ -513,6 +504,32 @@ class _Planner:
             if listed is not None:
                 listed[first] = actions
             out.append({"hosts": hosts, "codes": codes, "actions": actions})
+        return out
+
+    def skeleton(self, ev: R.Evaluation, chosen: tuple[int, ...]) -> list[tuple[list[str], list[str], int]]:
+        """Return the groups of ``preparations`` without their actions: [(host names, blocker codes, first position)],
+        ordered by first host name; ``chosen``: ascending positions."""
+        groups: dict[tuple[str, ...], list[int]] = {}
+        signatures = ev.memo["signature"] if ev.memo is not None else {}
+        for i in chosen:
+            signature = signatures.get(i) or self.signature(ev, i)
+            group = groups.get(signature)
+            if group is None:
+                groups[signature] = [i]
+            else:
+                group.append(i)
+        names = self.index.names
+        out = []
+        split = False  # a destination with the UUID's mdev is a group of its own: the order needs a sort then
+        for signature, hosts in groups.items():
+            codes = [c for c in signature if c in ev.blockers]
+            if "mdev_missing" in signature:
+                out.append(([names[i] for i in hosts], codes, hosts[0]))
+            else:
+                split = True
+                out += [([names[i]], codes, i) for i in hosts]
+        if split:
+            out.sort(key=lambda group: group[0][0])
         return out
 
     def signature(self, ev: R.Evaluation, i: int) -> tuple[str, ...]:

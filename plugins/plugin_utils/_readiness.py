@@ -224,6 +224,7 @@ class Evaluation:
         "source_warnings",
         "wanted",
         "memo",
+        "action_domains",
     )
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
@@ -240,6 +241,7 @@ class Evaluation:
         self.source_warnings: list[dict[str, Any]] = []
         self.wanted = H.guest_queues(mdev)
         self.memo: dict[str, dict] | None = None  # per-destination results kept by a shared evaluation's views
+        self.action_domains: list[int] | None = None  # the mdev's control domains as its actions give them (``actions``)
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -301,7 +303,9 @@ class Evaluation:
         no mdev on destination i (``shared_evaluation``), so theirs differ in the mdev's UUID only.
         """
         uuid = self.mdev["uuid"]
-        control_domains = sorted(self.mdev.get("control_domains") or [])
+        control_domains = self.action_domains
+        if control_domains is None:
+            control_domains = self.action_domains = sorted(self.mdev.get("control_domains") or [])
         key = (i, *control_domains)
         memo = self.memo["actions"] if self.memo is not None else None
         kept = memo.get(key) if memo is not None else None
