@@ -510,9 +510,16 @@ class _Planner:
         """Return the groups of ``preparations`` without their actions: [(host names, blocker codes, first position)],
         ordered by first host name; ``chosen``: ascending positions."""
         groups: dict[tuple[str, ...], list[int]] = {}
-        signatures = ev.memo["signature"] if ev.memo is not None else {}
+        signatures = ev.memo["signature"] if ev.memo is not None else None
+        tables = None
         for i in chosen:
-            signature = signatures.get(i) or self.signature(ev, i)
+            signature = signatures.get(i) if signatures is not None else None
+            if signature is None:
+                if tables is None:
+                    tables = self.signature_tables(ev)
+                signature = _signature(tables, i)
+                if signatures is not None:
+                    signatures[i] = signature
             group = groups.get(signature)
             if group is None:
                 groups[signature] = [i]
@@ -532,17 +539,12 @@ class _Planner:
             out.sort(key=lambda group: group[0][0])
         return out
 
-    def signature(self, ev: R.Evaluation, i: int) -> tuple[str, ...]:
-        """Return what prepares destination i: its blocker and warning codes (the rule table's order), then its unbound APQNs."""
-        memo = ev.memo["signature"] if ev.memo is not None else None
-        found = memo.get(i) if memo is not None else None
-        if found is None:
-            bit = 1 << i
-            codes = [c for c, b in ev.blockers.items() if b & bit] + [c for c, b in ev.warnings.items() if b & bit]
-            found = (*sorted(codes, key=ORDER.__getitem__), *(a for a in ev.wanted if self.index.unbound.get(a, 0) & bit))
-            if memo is not None:
-                memo[i] = found
-        return found
+    def signature_tables(self, ev: R.Evaluation) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+        """Return what ``_signature`` reads of an evaluation: [(code, destinations)] of its blockers and warnings in
+        the rule table's order, and [(APQN, destinations where it is not bound)] of the guest's APQNs."""
+        codes = sorted([*ev.blockers.items(), *ev.warnings.items()], key=lambda item: ORDER[item[0]])
+        unbound = self.index.unbound
+        return codes, [(apqn, unbound.get(apqn, 0)) for apqn in ev.wanted]
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
         blockers, warnings = ev.findings(i)
@@ -575,6 +577,13 @@ class _Planner:
             return migrate_command(entry["guest"], entry["suggested"], uri_host), None
         except ValueError as exc:  # a guest name virsh cannot be given safely
             return None, str(exc)
+
+
+def _signature(tables: tuple[list[tuple[str, int]], list[tuple[str, int]]], i: int) -> tuple[str, ...]:
+    """Return what prepares destination i (``signature_tables``): its blocker and warning codes in the rule table's
+    order, then its unbound APQNs."""
+    codes, unbound = tables
+    return (*(code for code, bits in codes if bits >> i & 1), *(apqn for apqn, bits in unbound if bits >> i & 1))
 
 
 def reason_counts(ev: R.Evaluation, blocked: int) -> dict[str, int]:
