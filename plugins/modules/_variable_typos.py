@@ -14,8 +14,8 @@ description:
     C(meta/argument_specs.yml) declares, naming the nearest declared one, for example
     C(vfio_ap_audit_report_directory is not a variable of s390x.vfio_ap.audit; did you mean vfio_ap_audit_report_dir?).
     Ansible would otherwise ignore such a typo silently.
-  - With C(run_once: true) it checks, in one run, the variables of every host of the play's batch (their host and
-    group variables beside the play's and the extra ones): a role that checks many hosts runs it once.
+  - Run with C(run_once), it checks in one run the variables of every host of the play's batch (their host and
+    group variables beside the play's and the extra ones), so that a role that checks many hosts runs it once.
   - Runs on the controller (an action plugin); changes nothing.
 author:
   - s390x.vfio_ap developers (@s390x-ansible)
