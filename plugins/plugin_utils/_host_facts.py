@@ -76,9 +76,9 @@ def _frozen(value: Any) -> Any:
 
 def _card_key(card: Any) -> Any:
     """Return a hashable key of a card's facts: equal for equal facts (``_frozen``; flat ones, the common case, quicker)."""
-    if type(card) is dict:
+    if isinstance(card, dict):
         try:
-            key = tuple(sorted((k, tuple(sorted(v.items())) if type(v) is dict else v) for k, v in card.items()))
+            key = tuple(sorted((k, tuple(sorted(v.items())) if isinstance(v, dict) else v) for k, v in card.items()))
             hash(key)
             return key
         except TypeError:  # keys that do not sort, or values that do not hash: the general form
