@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -60,7 +61,9 @@ class ActionModule(ActionBase):
             raise AnsibleActionFail(str(exc)) from exc
         result.update(
             changed=bool(written),
-            plan=found["plan"],
+            # JSON text: one string crosses Ansible's result handling (callbacks, register) instead of the
+            # plan's objects (about 170 per guest), each of which it would copy and walk several times.
+            plan_json=json.dumps(found["plan"], separators=(",", ":")),
             summary=found["summary"],
             not_audited=found["not_audited"],
             reports=[os.path.join(directory, name) for name in found["files"]] if directory else [],

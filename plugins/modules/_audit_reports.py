@@ -79,10 +79,13 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-plan:
-  description: The migration plan (plan schema 2, docs/plan-schema.md).
+plan_json:
+  description:
+    - The migration plan (plan schema 2, docs/plan-schema.md) as compact JSON text; parse it with P(ansible.builtin.from_json#filter).
+    - Text, not a dict, so that Ansible's result handling (callbacks, C(register)) copies one string instead of walking
+      the plan's objects, about 170 per guest, several times.
   returned: success
-  type: dict
+  type: str
 summary:
   description: The audit summary (P(s390x.vfio_ap.readiness_summary#filter)), with C(report_dir) the resolved directory.
   returned: success

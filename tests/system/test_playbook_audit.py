@@ -102,6 +102,42 @@ def test_set_stats_publishes_the_summary(first_run):
     assert {g["guest"] for g in published["guests_without_destination"]} >= {"db1", "sec1"}
 
 
+def test_plan_and_summary_variables_hold_what_the_report_holds(demo_inventory, tmp_path):
+    """vfio_ap_audit_plan and vfio_ap_audit_summary, read by tasks after the role: readiness.json's plan and summary (data, not text)."""
+    report_dir, dumped = tmp_path / "out", tmp_path / "variables.json"
+    playbook = tmp_path / "after_audit.yml"
+    playbook.write_text(
+        json.dumps(
+            [
+                {
+                    "hosts": "all",
+                    "gather_facts": False,
+                    "roles": ["s390x.vfio_ap.audit"],
+                    "tasks": [
+                        {
+                            "name": "Read the audit's variables as a later task would",
+                            "ansible.builtin.copy": {
+                                "content": "{{ {'plan': vfio_ap_audit_plan, 'summary': vfio_ap_audit_summary,"
+                                " 'kinds': [vfio_ap_audit_plan is mapping, vfio_ap_audit_plan.guests | length]} | to_json }}",
+                                "dest": str(dumped),
+                                "mode": "0644",
+                            },
+                            "run_once": True,
+                        }
+                    ],
+                }
+            ]
+        )
+    )
+    result = run_playbook(playbook, demo_inventory, extra_vars={"vfio_ap_audit_report_dir": str(report_dir)})
+    assert result.rc == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    variables = json.loads(dumped.read_text())
+    document = json.loads((report_dir / "readiness.json").read_text())
+    assert variables["kinds"] == [True, 15]
+    assert variables["plan"] == document["plan"]
+    assert variables["summary"] == {**document["summary"], "report_dir": str(report_dir)}
+
+
 def test_check_mode_second_run_changes_nothing(first_run, demo_inventory, rendered_demo):
     """A second run, in check and diff mode: no change reported, no host file touched, reports identical."""
     _unused, report_dir = first_run
