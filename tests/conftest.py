@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,19 @@ for entry in (str(ROOT / "tests"), str(COLLECTIONS)):
         sys.path.insert(0, entry)
 
 FLEETS = ROOT / "tests" / "fleets"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Detach the dead simulator mounts that killed runs left under pytest's temporary directories.
+
+    A killed run's teardown never ran: its mounts answer ENOTCONN and pytest cannot remove their
+    directories. Live mounts (another run's) are left alone.
+    """
+    from apsim.live import sweep_dead_mounts
+
+    given = session.config.option.basetemp
+    temproot = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
+    sweep_dead_mounts(Path(given) if given else Path(temproot) / f"pytest-of-{getpass.getuser()}")
 
 
 @pytest.fixture(scope="session")

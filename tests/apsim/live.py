@@ -658,6 +658,22 @@ def is_dead_mount(path: str | Path) -> bool:
     return False
 
 
+def sweep_dead_mounts(root: str | Path) -> list[str]:
+    """Return the dead mounts below ``root`` (their servers were killed) after detaching each; live ones are left alone.
+
+    What a killed test run leaves behind: its teardown never ran, and the directory that holds
+    the mount cannot be removed while the mount answers ENOTCONN.
+    """
+    prefix = os.path.join(os.path.abspath(root), "")
+    swept = []
+    for point in sorted(_mount_points()):
+        if point.startswith(prefix) and is_dead_mount(point):
+            with contextlib.suppress(LiveError):
+                unmount(point)
+                swept.append(point)
+    return swept
+
+
 def unmount(mountpoint: str | Path, lazy: bool = False) -> None:
     """Unmount a live mount and wait for its server to exit; LiveError (one line) on failure.
 

@@ -173,3 +173,34 @@ def test_unmount_clears_a_dead_mount_whose_server_was_killed(tmp_path, demo_flee
     done = subprocess.run([*APSIM, "unmount", str(mnt)], capture_output=True, text=True, env=env, check=False)
     assert done.returncode == 0, done.stderr
     assert os.listdir(mnt) == [] and not os.path.ismount(mnt)
+
+
+def test_sweep_detaches_dead_mounts_and_leaves_live_ones(tmp_path, demo_fleet_path):
+    """What the test session sweeps at its start: a killed server's mount goes, a running one stays."""
+    import signal
+
+    from apsim.live import is_dead_mount, sweep_dead_mounts
+    from conftest import require_live
+
+    require_live()
+    env = subprocess_env()
+    pids = {}
+    for name in ("killed", "running"):
+        pidfile = tmp_path / f"{name}.pid"
+        result = subprocess.run([*APSIM, "mount", str(demo_fleet_path), str(tmp_path / name), "--background", "--pidfile", str(pidfile)],
+                                capture_output=True, text=True, env=env, check=False)  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        pids[name] = int(pidfile.read_text())
+    try:
+        os.kill(pids["killed"], signal.SIGKILL)
+        for _attempt in range(200):
+            if is_dead_mount(tmp_path / "killed"):
+                break
+            __import__("time").sleep(0.05)
+        assert sweep_dead_mounts(tmp_path) == [str(tmp_path / "killed")]
+        assert os.listdir(tmp_path / "killed") == [] and not os.path.ismount(tmp_path / "killed")
+        assert os.path.ismount(tmp_path / "running") and "kvm-a1" in os.listdir(tmp_path / "running")
+        assert sweep_dead_mounts(tmp_path) == []
+    finally:
+        subprocess.run([*APSIM, "unmount", str(tmp_path / "running")], capture_output=True, text=True, env=env, check=False)
+    assert not _alive(pids["running"])
