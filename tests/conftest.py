@@ -32,8 +32,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     from apsim.live import sweep_dead_mounts
 
     given = session.config.option.basetemp
-    temproot = os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()
-    sweep_dead_mounts(Path(given) if given else Path(temproot) / f"pytest-of-{getpass.getuser()}")
+    if not given:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError, ImportError):  # a UID without a name: pytest says "unknown" too
+            user = "unknown"
+        given = Path(os.environ.get("PYTEST_DEBUG_TEMPROOT") or tempfile.gettempdir()) / f"pytest-of-{user}"
+    sweep_dead_mounts(given)
 
 
 @pytest.fixture(scope="session")

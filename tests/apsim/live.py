@@ -668,7 +668,7 @@ def sweep_dead_mounts(root: str | Path) -> list[str]:
     swept = []
     for point in sorted(_mount_points()):
         if point.startswith(prefix) and is_dead_mount(point):
-            with contextlib.suppress(LiveError):
+            with contextlib.suppress(LiveError, OSError):  # OSError: no fusermount3 or umount to run
                 unmount(point)
                 swept.append(point)
     return swept
