@@ -23,7 +23,6 @@ from __future__ import annotations
 import gc
 from bisect import bisect_left
 from collections import Counter
-from itertools import chain, islice
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -266,11 +265,14 @@ class _Planner:
         self.placed = 0  # guests given a suggestion so far (rotates the suggestion window)
         self.stranding: dict[str, dict[str, int]] = {}
         self.classes: dict[tuple, _SharedClass] = {}  # guests alike for the rules (shared_class)
-        self.seen: set[tuple] = set()  # kinds of guests met once
+        self.kinds: Counter[tuple] = Counter()  # guests per source level and queues (plan)
         self.no_findings: list[dict[str, Any]] = []  # the one empty list of findings the entries share
 
     def plan(self) -> dict[str, Any]:
-        guests = [self.guest(source, mdev, others) for source, mdev, others in self.sources()]
+        planned = self.sources()
+        # guests of one source level and the same queues are usually of one kind (shared_class): counted first
+        self.kinds = Counter((source.level, *H.guest_queues(mdev)) for source, mdev, _others in planned)
+        guests = [self.guest(source, mdev, others) for source, mdev, others in planned]
         return {
             "schema": SCHEMA,
             "rules": self.rules,
@@ -398,7 +400,8 @@ class _Planner:
 
         None when the guest must be evaluated on its own: no candidates, a destination other than its
         source that holds an mdev or a claim of its UUID or shares its machine (the shared evaluation
-        does not hold there), or the first guest of its kind (sharing pays from the second one on).
+        does not hold there), or the only guest of its source level and queues (``kinds``: sharing pays from the
+        second guest of a kind on).
         The view has the guest's own source-side findings, mdev and candidates and the shared tables.
         """
         index = self.index
@@ -409,6 +412,8 @@ class _Planner:
         if source.identity is not None and index.identities.get(source.identity, 0) & ~mine:
             return None
         ev = R.Evaluation(index, source, mdev, self.rules, 0)
+        if self.kinds[(source.level, *ev.wanted)] < 2:
+            return None  # the only guest of its kind: an evaluation of its own costs less than a shared one
         for apqn in ev.wanted:
             if index.claims.get(apqn, {}).get(uuid, 0) & ~mine:
                 return None
@@ -420,16 +425,13 @@ class _Planner:
         key = (
             source.level,
             tuple(ev.wanted),
-            tuple(source.traits(apqn) for apqn in ev.wanted),
+            ev.source_traits,
             None if domains is None else tuple(domains),
             why,
             tuple(codes),
         )
         found = self.classes.get(key)
         if found is None:
-            if key not in self.seen:
-                self.seen.add(key)  # the first of its kind: evaluated on its own
-                return None
             found = self.classes[key] = _SharedClass(R.shared_evaluation(index, source, mdev, self.rules, codes), self.nearest)
         ev.candidates = candidates
         ev.blockers, ev.warnings, ev.marks, ev.memo = found.ev.blockers, found.ev.warnings, found.ev.marks, found.memo
@@ -468,6 +470,13 @@ class _Planner:
         """Return the findings sorted (``sort_findings``), each finding and the list kept once for equal ones."""
         if not findings:
             return self.no_findings
+        if len(findings) == 1:
+            f = findings[0]
+            key = ("findings", f["code"], f["apqn"], f["detail"])
+            found = self.interned.get(key)
+            if found is None:
+                found = self.interned[key] = [self.interned.setdefault(("finding", *key[1:]), f)]
+            return found
         kept = R.sort_findings([self.interned.setdefault(("finding", f["code"], f["apqn"], f["detail"]), f) for f in findings])
         return self.interned.setdefault(("findings", *map(id, kept)), kept)  # the findings are kept: their ids stay theirs
 
@@ -617,7 +626,7 @@ class _SharedClass:
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
         self._memo: dict[Any, Any] = {}
-        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
+        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "action_values": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
         self._entries: dict[int, dict[str, Any]] = {}
 
     def reasons_for(self, position: int | None) -> dict[str, int]:
@@ -633,7 +642,10 @@ class _SharedClass:
         return self._without(self.warnings, self.ev.warnings, position)
 
     def _without(self, counts: dict[str, int], table: dict[str, int], position: int) -> dict[str, int]:
-        here = frozenset(code for code, bits in table.items() if bits >> position & 1)
+        at = (id(table), position)  # the guests of a source host share its position
+        here = self._memo.get(at)
+        if here is None:
+            here = self._memo[at] = frozenset(code for code, bits in table.items() if bits >> position & 1)
         key = (id(counts), here)
         found = self._memo.get(key)
         if found is None:
@@ -648,8 +660,12 @@ class _SharedClass:
             bits = self.ready if verdict == "ready" else self.after
             ordered = self._memo[verdict] = positions(bits, bits.bit_count())
         k = bisect_left(ordered, start)
-        wrapped = chain(islice(ordered, k, None), islice(ordered, 0, k))
-        return [i for i in islice(wrapped, n + 1) if i != position][:n]
+        window = ordered[k : k + n + 1]
+        if len(window) <= n:
+            window += ordered[: min(k, n + 1 - len(window))]
+        if position in window:
+            window.remove(position)
+        return window[:n]
 
     def nearest_for(self, position: int | None) -> list[dict[str, Any]]:
         """Return the nearest blocked destinations ({host, blockers}) of a guest whose source is at ``position``."""

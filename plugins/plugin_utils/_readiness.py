@@ -87,6 +87,16 @@ def rule_scope(effective: str) -> tuple[bool, bool]:
 # --------------------------------------------------------------------------- the destination index
 
 
+def bitset(positions: list[int]) -> int:
+    """Return the bitset with the bits at ``positions`` set (built in one pass: no int grows bit by bit)."""
+    if not positions:
+        return 0
+    buffer = bytearray((max(positions) >> 3) + 1)
+    for i in positions:
+        buffer[i >> 3] |= 1 << (i & 7)
+    return int.from_bytes(buffer, "little")
+
+
 class DestinationIndex:
     """Per-APQN, per-UUID, per-control-domain and per-identity bitsets over the destination hosts."""
 
@@ -115,12 +125,15 @@ class DestinationIndex:
         self.identities: dict[tuple, int] = {}
         self._hw_memo: dict[tuple, list] = {}
         self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
-        self._traits: dict[str, dict[H.QueueTraits, int]] = {}  # per APQN: hosts per queue traits
+        # per APQN: host positions per queue traits; then the other tables' positions (bitsets built once from them)
+        self._traits: dict[str, dict[H.QueueTraits, list[int]]] = {}
+        self._at: dict[tuple, list[int]] = {}
         for i, host in enumerate(hosts):
-            self._add(i, 1 << i, host, apqns)
+            self._add(i, host, apqns)
         for apqn, by_traits in self._traits.items():
-            self._queue_tables(apqn, by_traits)
-        del self._traits
+            self._queue_tables(apqn, {traits: bitset(at) for traits, at in by_traits.items()})
+        self._tables()
+        del self._traits, self._at
         self.incomplete = incomplete_bits(hosts)  # hosts whose facts have gaps (_audit_gaps)
 
     def _queue_tables(self, apqn: str, by_traits: dict[H.QueueTraits, int]) -> None:
@@ -147,12 +160,14 @@ class DestinationIndex:
             if bits:
                 table[apqn] = bits
 
-    def _add(self, i: int, bit: int, host: H.HostFacts, wanted: set[str] | None) -> None:
-        self.level_bits[host.level] |= bit
+    def _add(self, i: int, host: H.HostFacts, wanted: set[str] | None) -> None:
+        """Note host i's position under every key of the tables (``_tables`` turns them into bitsets)."""
+        at = self._at
+        at.setdefault(("level", host.level), []).append(i)
         if host_support_problem(host):
-            self.unsupported |= bit
+            at.setdefault(("unsupported",), []).append(i)
         if host.identity is not None:
-            self.identities[host.identity] = self.identities.get(host.identity, 0) | bit
+            at.setdefault(("identity", host.identity), []).append(i)
         found = [(apqn, host.traits(apqn)) for apqn in host.queues] if wanted is None else host.selected_traits(wanted)
         for apqn, traits in found:
             if traits is None:  # (the host has every queue found)
@@ -160,20 +175,42 @@ class DestinationIndex:
             by_traits = self._traits.get(apqn)
             if by_traits is None:
                 by_traits = self._traits[apqn] = {}
-            by_traits[traits] = by_traits.get(traits, 0) | bit
+            positions = by_traits.get(traits)
+            if positions is None:
+                by_traits[traits] = [i]
+            else:
+                positions.append(i)
         for apqn, holders in host.claims.items():
             if wanted is not None and apqn not in wanted:
                 continue
-            self.claimed[apqn] = self.claimed.get(apqn, 0) | bit
+            at.setdefault(("claimed", apqn), []).append(i)
             if len(holders) > 1:
-                self.claimed_twice[apqn] = self.claimed_twice.get(apqn, 0) | bit
-            per_uuid = self.claims.setdefault(apqn, {})
+                at.setdefault(("claimed_twice", apqn), []).append(i)
             for uuid in holders:
-                per_uuid[uuid] = per_uuid.get(uuid, 0) | bit
+                at.setdefault(("claim", apqn, uuid), []).append(i)
         for domain in host.control_domains or ():
-            self.cdoms[domain] = self.cdoms.get(domain, 0) | bit
+            at.setdefault(("cdom", domain), []).append(i)
         for uuid in host.mdevs:
             self.mdevs.setdefault(uuid, {})[i] = host
+
+    def _tables(self) -> None:
+        """Fill the host-level, claim, control-domain and identity tables from the positions ``_add`` noted."""
+        for key, at in self._at.items():
+            bits, kind = bitset(at), key[0]
+            if kind == "level":
+                self.level_bits[key[1]] = bits
+            elif kind == "unsupported":
+                self.unsupported = bits
+            elif kind == "identity":
+                self.identities[key[1]] = bits
+            elif kind == "claimed":
+                self.claimed[key[1]] = bits
+            elif kind == "claimed_twice":
+                self.claimed_twice[key[1]] = bits
+            elif kind == "claim":
+                self.claims.setdefault(key[1], {})[key[2]] = bits
+            else:
+                self.cdoms[key[1]] = bits
 
     def scope(self, rules: str, source_level: str) -> tuple[int, int, int]:
         """Return (attribute-check bits, kernel-check bits, mixed-level bits) over the destinations (memoised)."""
@@ -225,6 +262,8 @@ class Evaluation:
         "wanted",
         "memo",
         "action_domains",
+        "source_traits",
+        "copies",
     )
 
     def __init__(self, index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> None:
@@ -242,6 +281,8 @@ class Evaluation:
         self.wanted = H.guest_queues(mdev)
         self.memo: dict[str, dict] | None = None  # per-destination results kept by a shared evaluation's views
         self.action_domains: list[int] | None = None  # the mdev's control domains as its actions give them (``actions``)
+        self.source_traits: tuple[H.QueueTraits | None, ...] = ()  # the traits of ``wanted`` on the source (``source_rules``)
+        self.copies: dict[int, list[dict[str, Any]]] = {}  # a view's actions per kept actions (``actions``)
 
     def mark(self, code: str, bits: int, apqn: str | None, detail: Detail) -> None:
         """Record ``code`` for the destinations in ``bits`` (limited to the candidates and the code's rule scope)."""
@@ -301,6 +342,8 @@ class Evaluation:
 
         A view of a shared evaluation keeps them per destination and control domains: its guests have
         no mdev on destination i (``shared_evaluation``), so theirs differ in the mdev's UUID only.
+        Equal actions of several destinations are kept once, and a view returns one list for them
+        (its entry shares it; never changed).
         """
         uuid = self.mdev["uuid"]
         control_domains = self.action_domains
@@ -309,15 +352,26 @@ class Evaluation:
         key = (i, *control_domains)
         memo = self.memo["actions"] if self.memo is not None else None
         kept = memo.get(key) if memo is not None else None
-        if kept is not None:
-            return [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
-        host = self.index.hosts[i]
-        bit = 1 << i
-        unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
-        found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
-        if memo is not None:
-            memo[key] = found
-        return found
+        if kept is None:
+            host = self.index.hosts[i]
+            bit = 1 << i
+            unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
+            found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
+            if memo is None:
+                return found
+            kept = memo[key] = self.memo["action_values"].setdefault(_without_uuid(found), found)
+            if kept is found:
+                self.copies[id(found)] = found  # (this view's UUID)
+                return found
+        copy = self.copies.get(id(kept))
+        if copy is None:
+            copy = self.copies[id(kept)] = [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
+        return copy
+
+
+def _without_uuid(actions: list[dict[str, Any]]) -> tuple:
+    """Return a hashable key of actions, equal for actions that differ in the mdev's UUID only."""
+    return tuple(tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in a.items() if k != "uuid") for a in actions)
 
 
 def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> Evaluation:
@@ -441,8 +495,10 @@ def _source_rules(ev: Evaluation) -> None:
     drift = H.definition_drift(mdev, source.definitions.get(mdev["uuid"]))
     if drift:
         ev.mark_source("drift", None, "source: " + drift)
+    found = []
     for apqn in ev.wanted:
         traits = source.traits(apqn)
+        found.append(traits)
         if traits is None:
             ev.mark_source(
                 "hw_query_failed", apqn, f"source: queue {apqn} is not in the facts of {source.label} (were its queues gathered?)"
@@ -453,6 +509,7 @@ def _source_rules(ev: Evaluation) -> None:
             ev.mark_source("hw_query_failed", apqn, f"source: queue {apqn} on {source.label}: {problem}")
         if traits.master_keys and traits.mkvps is None:
             ev.mark_source("mkvp_unknown", apqn, "master-key verification pattern unknown on the source")
+    ev.source_traits = tuple(found)
 
 
 def saved_word(source: H.HostFacts, traits: H.QueueTraits) -> Word:
