@@ -342,6 +342,7 @@ class _Planner:
                 ev.mark_source("duplicate_uuid", None, duplicate)
             ready, after, blocked = R.verdict_bits(ev)
             usable = ready | after
+            signatures = None
             reasons, warnings = reason_counts(ev, blocked), warning_counts(ev, usable)
             nearest = [
                 {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
@@ -352,6 +353,7 @@ class _Planner:
             ready, after, blocked = found.ready & candidates, found.after & candidates, found.blocked & candidates
             usable = ready | after
             reasons, warnings, nearest = found.reasons_for(position), found.warnings_for(position), found.nearest_for(position)
+            signatures = found.signatures() if after else None
         cap = len(index.names) if full else self.limit
         verdict = "ready" if ready else "ready_after" if after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
@@ -375,7 +377,10 @@ class _Planner:
             "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
             "ready": self.ready_part(ready.bit_count(), ready_pos),
-            "ready_after": {"count": after.bit_count(), "preparations": self.preparations(ev, after_pos, listed)},
+            "ready_after": {
+                "count": after.bit_count(),
+                "preparations": self.preparations(ev, after_pos, listed, signatures),
+            },
             "blocked": self.blocked_part(blocked.bit_count(), reasons, nearest),
             "warnings": warnings,
             "source_blockers": self.intern_findings(ev.source_blockers),
@@ -492,7 +497,13 @@ class _Planner:
         self.placed += 1
         return chosen
 
-    def preparations(self, ev: R.Evaluation, chosen: list[int], listed: dict[int, Any] | None = None) -> list[dict[str, Any]]:
+    def preparations(
+        self,
+        ev: R.Evaluation,
+        chosen: list[int],
+        listed: dict[int, Any] | None = None,
+        signatures: Mapping[int, tuple[str, ...]] | None = None,
+    ) -> list[dict[str, Any]]:
         """Return the listed ready-after destinations grouped by what prepares them: [{hosts, codes, actions}].
 
         Destinations with the same blocker and warning codes, the same unbound APQNs and no mdev of
@@ -504,7 +515,7 @@ class _Planner:
         memo = ev.memo["groups"] if ev.memo is not None else None
         skeleton = memo.get(key) if memo is not None else None
         if skeleton is None:
-            skeleton = self.skeleton(ev, key)
+            skeleton = self.skeleton(ev, key, signatures)
             if memo is not None:
                 memo[key] = skeleton
         out = []
@@ -515,20 +526,17 @@ class _Planner:
             out.append({"hosts": hosts, "codes": codes, "actions": actions})
         return out
 
-    def skeleton(self, ev: R.Evaluation, chosen: tuple[int, ...]) -> list[tuple[list[str], list[str], int]]:
+    def skeleton(
+        self, ev: R.Evaluation, chosen: tuple[int, ...], signatures: Mapping[int, tuple[str, ...]] | None = None
+    ) -> list[tuple[list[str], list[str], int]]:
         """Return the groups of ``preparations`` without their actions: [(host names, blocker codes, first position)],
-        ordered by first host name; ``chosen``: ascending positions."""
+        ordered by first host name; ``chosen``: ascending positions; ``signatures``: theirs (``_signature``) when known."""
+        if signatures is None:
+            tables = signature_tables(ev)
+            signatures = {i: _signature(tables, i) for i in chosen}
         groups: dict[tuple[str, ...], list[int]] = {}
-        signatures = ev.memo["signature"] if ev.memo is not None else None
-        tables = None
         for i in chosen:
-            signature = signatures.get(i) if signatures is not None else None
-            if signature is None:
-                if tables is None:
-                    tables = self.signature_tables(ev)
-                signature = _signature(tables, i)
-                if signatures is not None:
-                    signatures[i] = signature
+            signature = signatures[i]
             group = groups.get(signature)
             if group is None:
                 groups[signature] = [i]
@@ -547,13 +555,6 @@ class _Planner:
         if split:
             out.sort(key=lambda group: group[0][0])
         return out
-
-    def signature_tables(self, ev: R.Evaluation) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
-        """Return what ``_signature`` reads of an evaluation: [(code, destinations)] of its blockers and warnings in
-        the rule table's order, and [(APQN, destinations where it is not bound)] of the guest's APQNs."""
-        codes = sorted([*ev.blockers.items(), *ev.warnings.items()], key=lambda item: ORDER[item[0]])
-        unbound = self.index.unbound
-        return codes, [(apqn, unbound.get(apqn, 0)) for apqn in ev.wanted]
 
     def cell(self, ev: R.Evaluation, i: int, ready: int, after: int) -> dict[str, Any]:
         blockers, warnings = ev.findings(i)
@@ -588,6 +589,37 @@ class _Planner:
             return None, str(exc)
 
 
+def signature_tables(ev: R.Evaluation) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """Return what ``_signature`` reads of an evaluation: [(code, destinations)] of its blockers and warnings in
+    the rule table's order, and [(APQN, destinations where it is not bound)] of the guest's APQNs."""
+    codes = sorted([*ev.blockers.items(), *ev.warnings.items()], key=lambda item: ORDER[item[0]])
+    unbound = ev.index.unbound
+    return codes, [(apqn, unbound.get(apqn, 0)) for apqn in ev.wanted]
+
+
+def signatures_over(tables: tuple[list[tuple[str, int]], list[tuple[str, int]]], bits: int) -> dict[int, tuple[str, ...]]:
+    """Return {destination: its ``_signature``} for every destination of ``bits``.
+
+    The destinations are split by each code's and each APQN's destinations into parts that read
+    alike, and each part's signature is read once, of its first destination.
+    """
+    parts = [bits] if bits else []
+    for _name, where in (*tables[0], *tables[1]):
+        split = []
+        for part in parts:
+            inside = part & where
+            if inside and inside != part:
+                split += (inside, part ^ inside)
+            else:
+                split.append(part)
+        parts = split
+    out: dict[int, tuple[str, ...]] = {}
+    for part in parts:
+        members = positions(part, part.bit_count())
+        out.update(dict.fromkeys(members, _signature(tables, members[0])))
+    return out
+
+
 def _signature(tables: tuple[list[tuple[str, int]], list[tuple[str, int]]], i: int) -> tuple[str, ...]:
     """Return what prepares destination i (``signature_tables``): its blocker and warning codes in the rule table's
     order, then its unbound APQNs."""
@@ -615,7 +647,10 @@ class _SharedClass:
     plan's entries share them; they are read, never changed).
     """
 
-    __slots__ = ("ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries")
+    __slots__ = (
+        "ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries",
+        "_signatures",
+    )  # fmt: skip
 
     def __init__(self, ev: R.Evaluation, nearest: int) -> None:
         self.ev = ev
@@ -626,8 +661,15 @@ class _SharedClass:
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
         self._memo: dict[Any, Any] = {}
-        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "action_values": {}, "signature": {}, "groups": {}}  # the views' (Evaluation.memo)
+        self.memo: dict[str, dict] = {"codes": {}, "actions": {}, "action_inputs": {}, "groups": {}}  # the views' (Evaluation.memo)
         self._entries: dict[int, dict[str, Any]] = {}
+        self._signatures: dict[int, tuple[str, ...]] | None = None
+
+    def signatures(self) -> dict[int, tuple[str, ...]]:
+        """Return {ready-after destination: its ``_signature``} (what prepares it), read once for the class."""
+        if self._signatures is None:
+            self._signatures = signatures_over(signature_tables(self.ev), self.after)
+        return self._signatures
 
     def reasons_for(self, position: int | None) -> dict[str, int]:
         """Return the blocker counts of a guest whose source is at ``position`` (None: not a destination)."""

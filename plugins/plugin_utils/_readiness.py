@@ -342,8 +342,8 @@ class Evaluation:
 
         A view of a shared evaluation keeps them per destination and control domains: its guests have
         no mdev on destination i (``shared_evaluation``), so theirs differ in the mdev's UUID only.
-        Equal actions of several destinations are kept once, and a view returns one list for them
-        (its entry shares it; never changed).
+        Destinations that read alike (level of checks, codes, unbound APQNs) share them, and a view
+        returns one list for them (its entry shares it; never changed).
         """
         uuid = self.mdev["uuid"]
         control_domains = self.action_domains
@@ -356,22 +356,22 @@ class Evaluation:
             host = self.index.hosts[i]
             bit = 1 << i
             unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
-            found = destination_actions(host, uuid, self.wanted, control_domains, bool(self.attribute & bit), unbound, self.codes(i))
+            attribute, codes = bool(self.attribute & bit), self.codes(i)
             if memo is None:
-                return found
-            kept = memo[key] = self.memo["action_values"].setdefault(_without_uuid(found), found)
-            if kept is found:
-                self.copies[id(found)] = found  # (this view's UUID)
-                return found
+                return destination_actions(host, uuid, self.wanted, control_domains, attribute, unbound, codes)
+            # what destination_actions reads of a destination without the UUID's mdev (as every one of a shared class)
+            inputs = (attribute, frozenset(codes), *unbound, None, *control_domains)
+            kept = self.memo["action_inputs"].get(inputs)
+            if kept is None:
+                kept = self.memo["action_inputs"][inputs] = destination_actions(
+                    host, uuid, self.wanted, control_domains, attribute, unbound, codes
+                )
+                self.copies[id(kept)] = kept  # (this view's UUID)
+            memo[key] = kept
         copy = self.copies.get(id(kept))
         if copy is None:
             copy = self.copies[id(kept)] = [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
         return copy
-
-
-def _without_uuid(actions: list[dict[str, Any]]) -> tuple:
-    """Return a hashable key of actions, equal for actions that differ in the mdev's UUID only."""
-    return tuple(tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in a.items() if k != "uuid") for a in actions)
 
 
 def evaluate(index: DestinationIndex, source: H.HostFacts, mdev: Mapping, rules: str, candidates: int) -> Evaluation:
