@@ -413,6 +413,36 @@ def test_positions(bits, n, start, expected):
     assert positions(bits, n, start) == expected
 
 
+@pytest.mark.parametrize(
+    "at",
+    [[], [0], [7, 8], [3, 1, 3], [9000, 5, 64], list(range(0, 2000, 3))],
+)
+def test_bitset_sets_exactly_the_positions(at):
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._readiness import bitset
+
+    assert bitset(at) == sum(1 << i for i in set(at))
+
+
+@pytest.mark.parametrize(
+    ("codes", "unbound", "bits"),
+    [
+        ([], [], 0),
+        ([], [], 0b1011),
+        ([("mdev_missing", 0b1111)], [], 0b1011),
+        ([("mdev_missing", 0b1111), ("apqn_free", 0b0101)], [("05.0004", 0b0011)], 0b1111),
+        ([("mdev_missing", (1 << 900) - 1), ("mkvp_unknown", 1 << 899 | 1 << 3)], [("01.0001", 1 << 700)], (1 << 900) - 1),
+        ([("apqn_free", 0b1010)], [("05.0004", 0b0110), ("05.0005", 0b1100)], 0b1111),
+    ],
+)
+def test_signatures_over_reads_each_destination_as_one_by_one(codes, unbound, bits):
+    """What prepares each destination, read part by part, is what reading it alone gives."""
+    from ansible_collections.s390x.vfio_ap.plugins.plugin_utils._migration_plan import _signature, positions, signatures_over
+
+    tables = (codes, unbound)
+    expected = {i: _signature(tables, i) for i in positions(bits, bits.bit_count())}
+    assert signatures_over(tables, bits) == expected
+
+
 def test_plan_size_grows_with_guests_not_hosts(tmp_path):
     """Sixty destinations that all fit: each guest still lists ten of each kind, with the full counts."""
     fleet = _pair_fleet(3)
