@@ -267,6 +267,7 @@ class _Planner:
         self.classes: dict[tuple, _SharedClass] = {}  # guests alike for the rules (shared_class)
         self.kinds: Counter[tuple] = Counter()  # guests per source level and queues (plan)
         self.no_findings: list[dict[str, Any]] = []  # the one empty list of findings the entries share
+        self.no_hosts: list[str] = []  # the one empty list of other source hosts (also_on) the entries share
 
     def plan(self) -> dict[str, Any]:
         planned = self.sources()
@@ -372,7 +373,7 @@ class _Planner:
             # idle only when complete facts show that no guest uses it: no libvirt domain names it, its queues are not in use
             "idle": not (mdev.get("guest") or mdev.get("in_use") is not False or source.gaps),
             "source": source.name,
-            "also_on": [h for h, _m in others],
+            "also_on": [h for h, _m in others] if others else self.no_hosts,
             "apqns": self.intern("apqns", ev.wanted),
             "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
@@ -420,7 +421,7 @@ class _Planner:
         if self.kinds[(source.level, *ev.wanted)] < 2:
             return None  # the only guest of its kind: an evaluation of its own costs less than a shared one
         for apqn in ev.wanted:
-            if index.claims.get(apqn, {}).get(uuid, 0) & ~mine:
+            if any(i != position for i in index.claims.get(apqn, {}).get(uuid, ())):
                 return None
         R.source_rules(ev)  # the guest's own source-side findings (candidates 0: nothing else)
         if duplicate:

@@ -117,7 +117,7 @@ class DestinationIndex:
         self.bound_se: dict[str, int] = {}  # hosts where the queue's TAPQ word shows a bind state
         self.mkvp: dict[str, dict[Any, int]] = {}
         self.master_keys: dict[str, int] = {}
-        self.claims: dict[str, dict[str, int]] = {}
+        self.claims: dict[str, dict[str, list[int]]] = {}  # per APQN and UUID: the positions of the hosts that claim it
         self.claimed: dict[str, int] = {}  # hosts where any mdev holds the APQN
         self.claimed_twice: dict[str, int] = {}  # hosts where two or more mdevs hold it
         self.cdoms: dict[int, int] = {}
@@ -196,7 +196,11 @@ class DestinationIndex:
     def _tables(self) -> None:
         """Fill the host-level, claim, control-domain and identity tables from the positions ``_add`` noted."""
         for key, at in self._at.items():
-            bits, kind = bitset(at), key[0]
+            kind = key[0]
+            if kind == "claim":  # (most UUIDs are claimed on one host: a bitset would cost a word per host before it)
+                self.claims.setdefault(key[1], {})[key[2]] = at
+                continue
+            bits = bitset(at)
             if kind == "level":
                 self.level_bits[key[1]] = bits
             elif kind == "unsupported":
@@ -207,8 +211,6 @@ class DestinationIndex:
                 self.claimed[key[1]] = bits
             elif kind == "claimed_twice":
                 self.claimed_twice[key[1]] = bits
-            elif kind == "claim":
-                self.claims.setdefault(key[1], {})[key[2]] = bits
             else:
                 self.cdoms[key[1]] = bits
 
@@ -596,7 +598,7 @@ def _queue_rules(ev: Evaluation, apqn: str) -> None:
         apqn,
         lambda i: str(H.queue_unusable_problem(hosts[i], hosts[i].existing_queue(apqn))),
     )
-    own = index.claims.get(apqn, {}).get(uuid, 0)
+    own = bitset(index.claims.get(apqn, {}).get(uuid, []))
     others = (index.claimed.get(apqn, 0) & ~own) | (index.claimed_twice.get(apqn, 0) & own)
 
     def claimed_by(i: int) -> str:
