@@ -342,28 +342,28 @@ class _Planner:
             if duplicate:
                 ev.mark_source("duplicate_uuid", None, duplicate)
             ready, after, blocked = R.verdict_bits(ev)
-            usable = ready | after
+            n_ready, n_after, n_blocked = ready.bit_count(), after.bit_count(), blocked.bit_count()
             signatures = None
-            reasons, warnings = reason_counts(ev, blocked), warning_counts(ev, usable)
+            reasons, warnings = reason_counts(ev, blocked), warning_counts(ev, ready | after)
             nearest = [
                 {"host": index.names[i], "blockers": ev.apqns_by_code(i)}
-                for i in nearest_positions(ev, blocked, blocked.bit_count() if full else self.nearest)
+                for i in nearest_positions(ev, blocked, n_blocked if full else self.nearest)
             ]
         else:
             found, ev = shared
-            ready, after, blocked = found.ready & candidates, found.after & candidates, found.blocked & candidates
-            usable = ready | after
-            reasons, warnings, nearest = found.reasons_for(position), found.warnings_for(position), found.nearest_for(position)
-            signatures = found.signatures() if after else None
+            at = found.verdict_at(position)  # the shared verdicts but the source's own
+            n_ready, n_after, n_blocked = found.counts_for(at)
+            reasons, warnings, nearest = found.reasons_for(at, position), found.warnings_for(at, position), found.nearest_for(position)
+            signatures = found.signatures() if n_after else None
         cap = len(index.names) if full else self.limit
-        verdict = "ready" if ready else "ready_after" if after else "blocked"
+        verdict = "ready" if n_ready else "ready_after" if n_after else "blocked"
         start = self.placed % len(index.names) if index.names else 0
         if shared is None:
             ready_pos = positions(ready, max(cap, _WINDOW), start)
-            after_pos = positions(after, max(cap, _WINDOW), start) if after else []
+            after_pos = positions(after, max(cap, _WINDOW), start) if n_after else []
         else:
             ready_pos = found.positions("ready", max(cap, _WINDOW), start, position)
-            after_pos = found.positions("after", max(cap, _WINDOW), start, position) if after else []
+            after_pos = found.positions("after", max(cap, _WINDOW), start, position) if n_after else []
         suggested = self.suggest(ready_pos or after_pos)
         ready_pos, after_pos = sorted(ready_pos[:cap]), sorted(after_pos[:cap])
         listed: dict[int, Any] = {}  # the actions of the listed preparations (the suggestion's may be among them)
@@ -377,12 +377,12 @@ class _Planner:
             "apqns": self.intern("apqns", ev.wanted),
             "control_domains": self.intern("domains", R.guest_control_domains(source, mdev)),
             "verdict": verdict,
-            "ready": self.ready_part(ready.bit_count(), ready_pos),
+            "ready": self.ready_part(n_ready, ready_pos),
             "ready_after": {
-                "count": after.bit_count(),
+                "count": n_after,
                 "preparations": self.preparations(ev, after_pos, listed, signatures),
             },
-            "blocked": self.blocked_part(blocked.bit_count(), reasons, nearest),
+            "blocked": self.blocked_part(n_blocked, reasons, nearest),
             "warnings": warnings,
             "source_blockers": self.intern_findings(ev.source_blockers),
             "source_warnings": self.intern_findings(ev.source_warnings),
@@ -395,8 +395,8 @@ class _Planner:
             entry["command"], entry["command_error"] = self.command(entry)
         if full:
             entry["destinations"] = {index.names[i]: self.cell(ev, i, ready, after) for i in positions(candidates, len(index.names))}
-        if blocked and mdev.get("guest") and not usable:
-            self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked)
+        if n_blocked and mdev.get("guest") and not (n_ready or n_after):
+            self.stranding[mdev["uuid"]] = stranding_codes(ev, blocked if shared is None else found.blocked & candidates)
         return entry
 
     def shared_class(
@@ -415,7 +415,7 @@ class _Planner:
         mine = 1 << position if position is not None else 0
         if not candidates or any(i != position for i in index.mdevs.get(uuid, ())):
             return None
-        if source.identity is not None and index.identities.get(source.identity, 0) & ~mine:
+        if source.identity is not None and index.identities.get(source.identity, 0) not in (0, mine):  # another host is it
             return None
         ev = R.Evaluation(index, source, mdev, self.rules, 0)
         if self.kinds[(source.level, *ev.wanted)] < 2:
@@ -606,7 +606,7 @@ def signatures_over(tables: tuple[list[tuple[str, int]], list[tuple[str, int]]],
     """
     parts = [bits] if bits else []
     for _name, where in (*tables[0], *tables[1]):
-        split = []
+        split: list[int] = []
         for part in parts:
             inside = part & where
             if inside and inside != part:
@@ -649,14 +649,15 @@ class _SharedClass:
     """
 
     __slots__ = (
-        "ev", "ready", "after", "blocked", "usable", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries",
-        "_signatures",
+        "ev", "ready", "after", "blocked", "usable", "counts", "reasons", "warnings", "nearest", "ranking", "memo", "_memo",
+        "_entries", "_signatures",
     )  # fmt: skip
 
     def __init__(self, ev: R.Evaluation, nearest: int) -> None:
         self.ev = ev
         self.ready, self.after, self.blocked = R.verdict_bits(ev)
         self.usable = self.ready | self.after
+        self.counts = (self.ready.bit_count(), self.after.bit_count(), self.blocked.bit_count())
         self.reasons = reason_counts(ev, self.blocked)
         self.warnings = warning_counts(ev, self.usable)
         self.nearest = nearest
@@ -672,15 +673,29 @@ class _SharedClass:
             self._signatures = signatures_over(signature_tables(self.ev), self.after)
         return self._signatures
 
-    def reasons_for(self, position: int | None) -> dict[str, int]:
-        """Return the blocker counts of a guest whose source is at ``position`` (None: not a destination)."""
-        if position is None or not self.blocked >> position & 1:
+    def verdict_at(self, position: int | None) -> str | None:
+        """Return the shared verdict ("ready", "after" or "blocked") at ``position``, None for None (not a destination)."""
+        if position is None:
+            return None
+        if self.ready >> position & 1:
+            return "ready"
+        return "after" if self.after >> position & 1 else "blocked"
+
+    def counts_for(self, at: str | None) -> tuple[int, int, int]:
+        """Return the numbers of ready, ready-after and blocked destinations of a guest whose source's shared verdict
+        is ``at`` (``verdict_at``): the shared ones without its source."""
+        ready, after, blocked = self.counts
+        return ready - (at == "ready"), after - (at == "after"), blocked - (at == "blocked")
+
+    def reasons_for(self, at: str | None, position: int | None) -> dict[str, int]:
+        """Return the blocker counts of a guest whose source is at ``position`` with the shared verdict ``at``."""
+        if at != "blocked" or position is None:
             return self.reasons
         return self._without(self.reasons, self.ev.blockers, position)
 
-    def warnings_for(self, position: int | None) -> dict[str, int]:
-        """Return the warning counts of a guest whose source is at ``position`` (None: not a destination)."""
-        if position is None or not self.usable >> position & 1:
+    def warnings_for(self, at: str | None, position: int | None) -> dict[str, int]:
+        """Return the warning counts of a guest whose source is at ``position`` with the shared verdict ``at``."""
+        if position is None or at == "blocked":
             return self.warnings
         return self._without(self.warnings, self.ev.warnings, position)
 
@@ -706,7 +721,7 @@ class _SharedClass:
         window = ordered[k : k + n + 1]
         if len(window) <= n:
             window += ordered[: min(k, n + 1 - len(window))]
-        if position in window:
+        if position is not None and position in window:
             window.remove(position)
         return window[:n]
 

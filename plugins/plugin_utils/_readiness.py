@@ -352,20 +352,21 @@ class Evaluation:
         if control_domains is None:
             control_domains = self.action_domains = sorted(self.mdev.get("control_domains") or [])
         key = (i, *control_domains)
-        memo = self.memo["actions"] if self.memo is not None else None
+        shared = self.memo
+        memo = shared["actions"] if shared is not None else None
         kept = memo.get(key) if memo is not None else None
         if kept is None:
             host = self.index.hosts[i]
             bit = 1 << i
             unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
             attribute, codes = bool(self.attribute & bit), self.codes(i)
-            if memo is None:
+            if shared is None or memo is None:
                 return destination_actions(host, uuid, self.wanted, control_domains, attribute, unbound, codes)
             # what destination_actions reads of a destination without the UUID's mdev (as every one of a shared class)
             inputs = (attribute, frozenset(codes), *unbound, None, *control_domains)
-            kept = self.memo["action_inputs"].get(inputs)
+            kept = shared["action_inputs"].get(inputs)
             if kept is None:
-                kept = self.memo["action_inputs"][inputs] = destination_actions(
+                kept = shared["action_inputs"][inputs] = destination_actions(
                     host, uuid, self.wanted, control_domains, attribute, unbound, codes
                 )
                 self.copies[id(kept)] = kept  # (this view's UUID)
