@@ -700,7 +700,7 @@ class _SharedClass:
         return self._without(self.warnings, self.ev.warnings, position)
 
     def _without(self, counts: dict[str, int], table: dict[str, int], position: int) -> dict[str, int]:
-        at = (id(table), position)  # the guests of a source host share its position
+        at = ("at", id(table), position)  # the guests of a source host share its position
         here = self._memo.get(at)
         if here is None:
             here = self._memo[at] = frozenset(code for code, bits in table.items() if bits >> position & 1)
