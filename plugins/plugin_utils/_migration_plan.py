@@ -272,7 +272,7 @@ class _Planner:
     def plan(self) -> dict[str, Any]:
         planned = self.sources()
         # guests of one source level and the same queues are usually of one kind (shared_class): counted first
-        self.kinds = Counter((source.level, *H.guest_queues(mdev)) for source, mdev, _others in planned)
+        self.kinds = Counter(_kind(source, H.guest_queues(mdev)) for source, mdev, _others in planned)
         guests = [self.guest(source, mdev, others) for source, mdev, others in planned]
         return {
             "schema": SCHEMA,
@@ -418,7 +418,7 @@ class _Planner:
         if source.identity is not None and index.identities.get(source.identity, 0) not in (0, mine):  # another host is it
             return None
         ev = R.Evaluation(index, source, mdev, self.rules, 0)
-        if self.kinds[(source.level, *ev.wanted)] < 2:
+        if self.kinds[_kind(source, ev.wanted)] < 2:
             return None  # the only guest of its kind: an evaluation of its own costs less than a shared one
         for apqn in ev.wanted:
             if any(i != position for i in index.claims.get(apqn, {}).get(uuid, ())):
@@ -590,6 +590,11 @@ class _Planner:
             return None, str(exc)
 
 
+def _kind(source: H.HostFacts, queues: list[str]) -> tuple[str, ...]:
+    """Return what ``_Planner.kinds`` counts a guest by: its source's migration level and its queues."""
+    return (source.level, *queues)
+
+
 def signature_tables(ev: R.Evaluation) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """Return what ``_signature`` reads of an evaluation: [(code, destinations)] of its blockers and warnings in
     the rule table's order, and [(APQN, destinations where it is not bound)] of the guest's APQNs."""
@@ -649,17 +654,16 @@ class _SharedClass:
     """
 
     __slots__ = (
-        "ev", "ready", "after", "blocked", "usable", "counts", "reasons", "warnings", "nearest", "ranking", "memo", "_memo",
-        "_entries", "_signatures",
+        "ev", "ready", "after", "blocked", "counts", "reasons", "warnings", "nearest", "ranking", "memo", "_memo", "_entries",
+        "_signatures",
     )  # fmt: skip
 
     def __init__(self, ev: R.Evaluation, nearest: int) -> None:
         self.ev = ev
         self.ready, self.after, self.blocked = R.verdict_bits(ev)
-        self.usable = self.ready | self.after
         self.counts = (self.ready.bit_count(), self.after.bit_count(), self.blocked.bit_count())
         self.reasons = reason_counts(ev, self.blocked)
-        self.warnings = warning_counts(ev, self.usable)
+        self.warnings = warning_counts(ev, self.ready | self.after)
         self.nearest = nearest
         self.ranking = nearest_positions(ev, self.blocked, nearest + 1)  # one more: a guest's own source may be in it
         self._memo: dict[Any, Any] = {}

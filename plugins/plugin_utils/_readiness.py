@@ -97,6 +97,9 @@ def bitset(positions: list[int]) -> int:
     return int.from_bytes(buffer, "little")
 
 
+_POSITION_TABLES = ("level_bits", "identities", "claimed", "claimed_twice", "cdoms")  # DestinationIndex: {key: hosts}
+
+
 class DestinationIndex:
     """Per-APQN, per-UUID, per-control-domain and per-identity bitsets over the destination hosts."""
 
@@ -127,13 +130,16 @@ class DestinationIndex:
         self._scope_memo: dict[tuple, tuple[int, int, int]] = {}
         # per APQN: host positions per queue traits; then the other tables' positions (bitsets built once from them)
         self._traits: dict[str, dict[H.QueueTraits, list[int]]] = {}
-        self._at: dict[tuple, list[int]] = {}
+        self._at: dict[str, dict[Any, list[int]]] = {name: {} for name in _POSITION_TABLES}
+        self._unsupported: list[int] = []
         for i, host in enumerate(hosts):
             self._add(i, host, apqns)
         for apqn, by_traits in self._traits.items():
             self._queue_tables(apqn, {traits: bitset(at) for traits, at in by_traits.items()})
-        self._tables()
-        del self._traits, self._at
+        for name, by_key in self._at.items():
+            getattr(self, name).update({key: bitset(at) for key, at in by_key.items()})
+        self.unsupported = bitset(self._unsupported)
+        del self._traits, self._at, self._unsupported
         self.incomplete = incomplete_bits(hosts)  # hosts whose facts have gaps (_audit_gaps)
 
     def _queue_tables(self, apqn: str, by_traits: dict[H.QueueTraits, int]) -> None:
@@ -161,13 +167,13 @@ class DestinationIndex:
                 table[apqn] = bits
 
     def _add(self, i: int, host: H.HostFacts, wanted: set[str] | None) -> None:
-        """Note host i's position under every key of the tables (``_tables`` turns them into bitsets)."""
+        """Note host i's position under every key of the tables (their bitsets are built once, from the positions)."""
         at = self._at
-        at.setdefault(("level", host.level), []).append(i)
+        at["level_bits"].setdefault(host.level, []).append(i)
         if host_support_problem(host):
-            at.setdefault(("unsupported",), []).append(i)
+            self._unsupported.append(i)
         if host.identity is not None:
-            at.setdefault(("identity", host.identity), []).append(i)
+            at["identities"].setdefault(host.identity, []).append(i)
         found = [(apqn, host.traits(apqn)) for apqn in host.queues] if wanted is None else host.selected_traits(wanted)
         for apqn, traits in found:
             if traits is None:  # (the host has every queue found)
@@ -183,36 +189,16 @@ class DestinationIndex:
         for apqn, holders in host.claims.items():
             if wanted is not None and apqn not in wanted:
                 continue
-            at.setdefault(("claimed", apqn), []).append(i)
+            at["claimed"].setdefault(apqn, []).append(i)
             if len(holders) > 1:
-                at.setdefault(("claimed_twice", apqn), []).append(i)
-            for uuid in holders:
-                at.setdefault(("claim", apqn, uuid), []).append(i)
+                at["claimed_twice"].setdefault(apqn, []).append(i)
+            per_uuid = self.claims.setdefault(apqn, {})
+            for uuid in holders:  # positions, not a bitset: most UUIDs are claimed on one host
+                per_uuid.setdefault(uuid, []).append(i)
         for domain in host.control_domains or ():
-            at.setdefault(("cdom", domain), []).append(i)
+            at["cdoms"].setdefault(domain, []).append(i)
         for uuid in host.mdevs:
             self.mdevs.setdefault(uuid, {})[i] = host
-
-    def _tables(self) -> None:
-        """Fill the host-level, claim, control-domain and identity tables from the positions ``_add`` noted."""
-        for key, at in self._at.items():
-            kind = key[0]
-            if kind == "claim":  # (most UUIDs are claimed on one host: a bitset would cost a word per host before it)
-                self.claims.setdefault(key[1], {})[key[2]] = at
-                continue
-            bits = bitset(at)
-            if kind == "level":
-                self.level_bits[key[1]] = bits
-            elif kind == "unsupported":
-                self.unsupported = bits
-            elif kind == "identity":
-                self.identities[key[1]] = bits
-            elif kind == "claimed":
-                self.claimed[key[1]] = bits
-            elif kind == "claimed_twice":
-                self.claimed_twice[key[1]] = bits
-            else:
-                self.cdoms[key[1]] = bits
 
     def scope(self, rules: str, source_level: str) -> tuple[int, int, int]:
         """Return (attribute-check bits, kernel-check bits, mixed-level bits) over the destinations (memoised)."""
@@ -353,14 +339,13 @@ class Evaluation:
             control_domains = self.action_domains = sorted(self.mdev.get("control_domains") or [])
         key = (i, *control_domains)
         shared = self.memo
-        memo = shared["actions"] if shared is not None else None
-        kept = memo.get(key) if memo is not None else None
+        kept = shared["actions"].get(key) if shared is not None else None
         if kept is None:
             host = self.index.hosts[i]
             bit = 1 << i
             unbound = [apqn for apqn in self.wanted if self.index.unbound.get(apqn, 0) & bit]
             attribute, codes = bool(self.attribute & bit), self.codes(i)
-            if shared is None or memo is None:
+            if shared is None:
                 return destination_actions(host, uuid, self.wanted, control_domains, attribute, unbound, codes)
             # what destination_actions reads of a destination without the UUID's mdev (as every one of a shared class)
             inputs = (attribute, frozenset(codes), *unbound, None, *control_domains)
@@ -370,7 +355,7 @@ class Evaluation:
                     host, uuid, self.wanted, control_domains, attribute, unbound, codes
                 )
                 self.copies[id(kept)] = kept  # (this view's UUID)
-            memo[key] = kept
+            shared["actions"][key] = kept
         copy = self.copies.get(id(kept))
         if copy is None:
             copy = self.copies[id(kept)] = [{**action, "uuid": uuid} if action["type"] == "mdev" else action for action in kept]
